@@ -1,0 +1,16 @@
+//! tessera-core: the protocol vocabulary and rules shared by every other crate.
+//!
+//! Nothing here knows about HTTP, templates or SQL: ids, algorithms, the RFC error enums, the
+//! [`clock::Clock`], token/secret generation and hashing, and the repository traits in [`store`]
+//! that the storage crate implements.
+
+pub mod alg;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod secret;
+pub mod store;
+
+pub use alg::SigningAlg;
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use ids::{ClientId, GrantId, Issuer, Kid, Subject};

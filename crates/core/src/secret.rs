@@ -1,0 +1,179 @@
+//! Bearer secrets: generation, hashing, constant-time comparison.
+//!
+//! Authorization codes, refresh tokens, registration and initial access tokens, session ids and
+//! client secrets are 256-bit random values with a recognisable prefix (so a leaked one is easy
+//! to spot in a log or a commit). Only their SHA-256 is stored: a 256-bit random value can not be
+//! guessed, so a slow hash would buy nothing and would cap the token endpoint.
+
+use std::fmt;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::{RngCore, rngs::OsRng};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Bytes of entropy in every generated secret: 256 bits (RFC 6749 §10.10, RFC 9700 §4.x).
+pub const SECRET_BYTES: usize = 32;
+
+/// What a secret is for; the prefix makes a leaked value recognisable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// An authorization code.
+    AuthorizationCode,
+    /// A refresh token.
+    RefreshToken,
+    /// A client secret.
+    ClientSecret,
+    /// A browser session id (cookie value).
+    Session,
+    /// An RFC 7591 initial access token.
+    InitialAccessToken,
+    /// An RFC 7592 registration access token.
+    RegistrationAccessToken,
+}
+
+impl SecretKind {
+    /// The prefix of values of this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SecretKind::AuthorizationCode => "tsc_",
+            SecretKind::RefreshToken => "tsr_",
+            SecretKind::ClientSecret => "tss_",
+            SecretKind::Session => "tsb_",
+            SecretKind::InitialAccessToken => "tsi_",
+            SecretKind::RegistrationAccessToken => "tsg_",
+        }
+    }
+}
+
+/// A secret in clear: shown once to its holder, never stored, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainToken(String);
+
+impl PlainToken {
+    /// A fresh 256-bit random secret of `kind`.
+    pub fn generate(kind: SecretKind) -> Self {
+        let mut bytes = [0u8; SECRET_BYTES];
+        OsRng.fill_bytes(&mut bytes);
+        Self(format!(
+            "{}{}",
+            kind.prefix(),
+            URL_SAFE_NO_PAD.encode(bytes)
+        ))
+    }
+
+    /// Wraps a value presented by a client.
+    pub fn from_presented(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The clear value, to hand to its holder.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 of the value, which is what gets stored.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+}
+
+impl fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlainToken(<redacted>)")
+    }
+}
+
+/// The stored form of a secret: lowercase hex SHA-256.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// Hashes a clear value.
+    pub fn of(value: &str) -> Self {
+        let digest = Sha256::digest(value.as_bytes());
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+            hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        }
+        Self(hex)
+    }
+
+    /// Wraps a hash read from storage.
+    pub fn from_stored(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+
+    /// The hex digest, for storage.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` hashes to this value, compared in constant time.
+    pub fn verify(&self, presented: &str) -> bool {
+        constant_time_eq(Self::of(presented).0.as_bytes(), self.0.as_bytes())
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix is enough to correlate log lines; the full hash is a lookup key.
+        write!(f, "TokenHash({}…)", self.0.get(..8).unwrap_or(""))
+    }
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// A random 128-bit identifier in hex, for rows that need an id nobody has to guess
+/// (grants, audit events). Not a secret.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_are_prefixed_long_and_distinct() {
+        let a = PlainToken::generate(SecretKind::RefreshToken);
+        let b = PlainToken::generate(SecretKind::RefreshToken);
+        assert!(a.expose().starts_with("tsr_"));
+        // 32 bytes → 43 base64url characters after the prefix.
+        assert_eq!(a.expose().len(), 4 + 43);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn hash_is_sha256_hex_and_verifies() {
+        let hash = TokenHash::of("abc");
+        assert_eq!(
+            hash.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(hash.verify("abc"));
+        assert!(!hash.verify("abd"));
+        assert!(!hash.verify(""));
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let token = PlainToken::generate(SecretKind::ClientSecret);
+        let shown = format!("{token:?} {:?}", token.hash());
+        assert!(!shown.contains(token.expose()));
+        assert!(!shown.contains(token.hash().as_str()));
+    }
+
+    #[test]
+    fn constant_time_eq_needs_equal_length_and_bytes() {
+        assert!(constant_time_eq(b"same", b"same"));
+        assert!(!constant_time_eq(b"same", b"samE"));
+        assert!(!constant_time_eq(b"same", b"same!"));
+    }
+}

@@ -1,0 +1,357 @@
+//! Repository traits: what the protocol needs from storage, with no SQL in sight. The storage
+//! crate implements them for SQLite and PostgreSQL; endpoint crates only ever see these traits.
+//!
+//! Single use is a storage guarantee, not a protocol habit: [`CodeRepo::consume`],
+//! [`RefreshTokenRepo::consume`] and [`AssertionReplayRepo::record_once`] are each one atomic
+//! statement, so exactly one of any number of concurrent callers — on any number of instances
+//! sharing the database — wins.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{ClientId, GrantId, SigningAlg, Subject, secret::TokenHash};
+
+/// A storage failure. Callers answer `server_error` / `temporarily_unavailable`; details go to logs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same unique key exists already.
+    #[error("{what} already exists")]
+    Conflict {
+        /// What collided, e.g. "client", "username".
+        what: &'static str,
+    },
+    /// A row that the operation depends on does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was missing.
+        what: &'static str,
+    },
+    /// A stored value could not be read back into its domain type (corrupt or hand-edited row).
+    #[error("stored {what} is invalid: {detail}")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+        /// Why it could not be read.
+        detail: String,
+    },
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The outcome of redeeming a single-use value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumption<T> {
+    /// This caller redeemed it; nobody else ever will.
+    Consumed(T),
+    /// It was redeemed before: a replay. RFC 9700 §4.5 / §4.14 want the caller to revoke what
+    /// the first redemption issued, so the record is returned.
+    AlreadyConsumed(T),
+    /// It exists but expired before it was redeemed.
+    Expired,
+    /// No such value.
+    NotFound,
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2, OIDC Registration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with client_id and client_secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// client_id and client_secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2).
+    PrivateKeyJwt,
+    /// A public client: no authentication.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// The registered metadata value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses a registered metadata value.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "client_secret_basic" => Self::ClientSecretBasic,
+            "client_secret_post" => Self::ClientSecretPost,
+            "private_key_jwt" => Self::PrivateKeyJwt,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+}
+
+/// A registered OAuth client as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRecord {
+    /// The server-chosen id.
+    pub client_id: ClientId,
+    /// Display name (data, never markup).
+    pub client_name: Option<String>,
+    /// SHA-256 of the client secret, for confidential clients using a secret.
+    pub secret_hash: Option<TokenHash>,
+    /// Exactly-matched redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// RP-initiated logout targets.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grant types the client may use.
+    pub grant_types: Vec<String>,
+    /// Response types the client may use.
+    pub response_types: Vec<String>,
+    /// Scopes the client may request.
+    pub scopes: Vec<String>,
+    /// The one authentication method it must use.
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// Its JWK Set by value (private_key_jwt, JWT bearer).
+    pub jwks: Option<serde_json::Value>,
+    /// Or where to fetch it.
+    pub jwks_uri: Option<String>,
+    /// Pinned alg for its client assertions.
+    pub token_endpoint_auth_signing_alg: Option<SigningAlg>,
+    /// Alg of its ID tokens.
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// Alg of its access tokens (default from config when unset).
+    pub access_token_signed_alg: Option<SigningAlg>,
+    /// Per-client access token lifetime, seconds.
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh token lifetime, seconds.
+    pub refresh_token_ttl: Option<i64>,
+    /// Whether PKCE is required (true for every public client).
+    pub require_pkce: bool,
+    /// Disabled clients can not authenticate or authorize.
+    pub enabled: bool,
+    /// SHA-256 of the RFC 7592 registration access token, for dynamically registered clients.
+    pub registration_token_hash: Option<TokenHash>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An end user (or admin) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The stable subject identifier.
+    pub id: Subject,
+    /// The login name, unique.
+    pub username: String,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Display name.
+    pub name: Option<String>,
+    /// Whether the user may use the admin console.
+    pub is_admin: bool,
+    /// Disabled users can not log in.
+    pub enabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One authorization: the family that refresh and access tokens hang from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Its id (carried in access tokens so a revocation is seen at once).
+    pub id: GrantId,
+    /// The client it was given to.
+    pub client_id: ClientId,
+    /// The user who gave it; `None` for client_credentials / self-asserted JWT bearer.
+    pub user_id: Option<Subject>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Whether offline access was granted (survives logout).
+    pub offline: bool,
+    /// When the user authenticated.
+    pub auth_time: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636, OIDC Core).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    /// SHA-256 of the code.
+    pub code_hash: TokenHash,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user who authorized.
+    pub user_id: Subject,
+    /// The redirect URI it was sent to, compared exactly at redemption.
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256), if any.
+    pub code_challenge: Option<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The OIDC nonce, carried into the ID token.
+    pub nonce: Option<String>,
+    /// Hash of the browser session that produced it.
+    pub session_id: Option<TokenHash>,
+    /// When the user authenticated.
+    pub auth_time: DateTime<Utc>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being redeemable.
+    pub expires_at: DateTime<Utc>,
+    /// The grant its redemption created, so a replay can revoke it.
+    pub grant_id: Option<GrantId>,
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// Its family.
+    pub grant_id: GrantId,
+    /// The client it is bound to.
+    pub client_id: ClientId,
+    /// Scopes it may be exchanged for.
+    pub scopes: Vec<String>,
+    /// How many rotations preceded it.
+    pub generation: i32,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being usable.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An audit event: who did what, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// A dotted kind, e.g. `client.created`, `login.failed`.
+    pub kind: String,
+    /// Who acted (a user id, `cli`, a client id).
+    pub actor: Option<String>,
+    /// The client concerned.
+    pub client_id: Option<String>,
+    /// The user concerned.
+    pub user_id: Option<String>,
+    /// Remote address.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Free-form details (no secrets).
+    pub details: serde_json::Value,
+}
+
+/// Reachability of the database, for readiness checks.
+#[async_trait]
+pub trait HealthRepo: Send + Sync {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientRepo: Send + Sync {
+    /// Stores a new client; [`StoreError::Conflict`] when the id is taken.
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Looks a client up by id.
+    async fn find_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
+    /// Deletes a client and, by cascade, everything issued to it. Returns whether it existed.
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+}
+
+/// End users.
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// Stores a new user; [`StoreError::Conflict`] when the username or id is taken.
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// Looks a user up by login name.
+    async fn find_user_by_username(&self, username: &str)
+    -> Result<Option<UserRecord>, StoreError>;
+    /// Looks a user up by subject.
+    async fn find_user(&self, id: &Subject) -> Result<Option<UserRecord>, StoreError>;
+}
+
+/// Grants (token families).
+#[async_trait]
+pub trait GrantRepo: Send + Sync {
+    /// Stores a new grant.
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// Looks a grant up.
+    async fn find_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError>;
+    /// Revokes a grant (and so every token hanging from it). Idempotent; returns whether this
+    /// call revoked it.
+    async fn revoke_grant(
+        &self,
+        id: &GrantId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeRepo: Send + Sync {
+    /// Stores a freshly issued code.
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// Redeems a code, atomically and at most once.
+    async fn consume_code(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError>;
+    /// Records the grant that the code's redemption created.
+    async fn attach_grant_to_code(
+        &self,
+        hash: &TokenHash,
+        grant: &GrantId,
+    ) -> Result<(), StoreError>;
+}
+
+/// Refresh tokens.
+#[async_trait]
+pub trait RefreshTokenRepo: Send + Sync {
+    /// Stores a freshly issued refresh token.
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// Uses up a refresh token (rotation), atomically and at most once.
+    async fn consume_refresh_token(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<RefreshTokenRecord>, StoreError>;
+}
+
+/// Replay protection for JWT assertions (RFC 7523 §3 item 7).
+#[async_trait]
+pub trait AssertionReplayRepo: Send + Sync {
+    /// Records `(issuer, jti)` until `expires_at`. `true` for the first sight, `false` for a
+    /// replay — atomically, across instances.
+    async fn record_once(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// Appends an event.
+    async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// The latest events, newest first, optionally only those about one client or user.
+    async fn recent_events(
+        &self,
+        client_id: Option<&str>,
+        user_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}

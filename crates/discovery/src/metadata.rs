@@ -1,0 +1,61 @@
+//! The provider metadata document.
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Serialize;
+use tessera_core::SigningAlg;
+
+use crate::Discovery;
+
+/// Authorization server metadata (RFC 8414 §2) with the OpenID Provider fields of OIDC
+/// Discovery 1.0 §3. Absent optional fields are omitted, never sent as `null`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// The issuer, byte for byte as configured.
+    pub issuer: String,
+    /// OIDC Discovery REQUIRED; see docs/decisions/0003 for what it answers before the
+    /// authorization endpoint lands in full.
+    pub authorization_endpoint: String,
+    /// The JWKS.
+    pub jwks_uri: String,
+    /// OIDC Discovery REQUIRED: `["code"]`, the only response type Tessera will issue.
+    pub response_types_supported: Vec<String>,
+    /// OIDC Discovery REQUIRED: `["public"]`.
+    pub subject_types_supported: Vec<String>,
+    /// OIDC Discovery REQUIRED: the algorithms of the keys in the JWKS.
+    pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
+    /// RFC 9207 §3: whether `iss` is in every authorization response.
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl ProviderMetadata {
+    /// The document for `issuer` (which has no trailing slash: config validation ensures it).
+    pub fn for_issuer(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: format!("{issuer}/authorize"),
+            jwks_uri: format!("{issuer}/jwks.json"),
+            response_types_supported: vec!["code".into()],
+            subject_types_supported: vec!["public".into()],
+            id_token_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
+            authorization_response_iss_parameter_supported: true,
+        }
+    }
+}
+
+fn respond(discovery: &Discovery) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(discovery.body.to_vec())
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn get_openid_configuration(discovery: web::Data<Discovery>) -> HttpResponse {
+    respond(&discovery)
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3; same document).
+pub async fn get_oauth_metadata(discovery: web::Data<Discovery>) -> HttpResponse {
+    respond(&discovery)
+}

@@ -1,0 +1,115 @@
+//! Public JWKs (RFC 7517) and their RFC 7638 thumbprints, which serve as `kid`s.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tessera_core::{Kid, SigningAlg};
+
+/// A public signing key as published in the JWKS. Private members can not be represented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    /// `RSA` or `EC`.
+    pub kty: String,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// The one algorithm this key signs with.
+    pub alg: SigningAlg,
+    /// The key id.
+    pub kid: Kid,
+    /// RSA modulus, base64url.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// EC curve, `P-256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// EC x coordinate, base64url.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// EC y coordinate, base64url.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+/// A JWK Set document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The keys.
+    pub keys: Vec<PublicJwk>,
+}
+
+impl PublicJwk {
+    /// An RS256 key from its big-endian modulus and exponent.
+    pub fn rsa(n: &[u8], e: &[u8]) -> Self {
+        let n = URL_SAFE_NO_PAD.encode(n);
+        let e = URL_SAFE_NO_PAD.encode(e);
+        // RFC 7638 §3.2: required members only, lexicographic order, no whitespace.
+        let kid = thumbprint(&format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
+        Self {
+            kty: "RSA".into(),
+            use_: "sig".into(),
+            alg: SigningAlg::RS256,
+            kid,
+            n: Some(n),
+            e: Some(e),
+            crv: None,
+            x: None,
+            y: None,
+        }
+    }
+
+    /// An ES256 key from its P-256 affine coordinates.
+    pub fn ec_p256(x: &[u8], y: &[u8]) -> Self {
+        let x = URL_SAFE_NO_PAD.encode(x);
+        let y = URL_SAFE_NO_PAD.encode(y);
+        let kid = thumbprint(&format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+        ));
+        Self {
+            kty: "EC".into(),
+            use_: "sig".into(),
+            alg: SigningAlg::ES256,
+            kid,
+            n: None,
+            e: None,
+            crv: Some("P-256".into()),
+            x: Some(x),
+            y: Some(y),
+        }
+    }
+}
+
+fn thumbprint(canonical: &str) -> Kid {
+    Kid::new(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked example of RFC 7638 §3.1.
+    #[test]
+    fn rsa_thumbprint_matches_rfc7638_example() {
+        let n = URL_SAFE_NO_PAD
+            .decode(
+                "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            )
+            .unwrap();
+        let jwk = PublicJwk::rsa(&n, &[1, 0, 1]);
+        assert_eq!(
+            jwk.kid.as_str(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn serialises_without_private_or_empty_members() {
+        let jwk = PublicJwk::ec_p256(&[1; 32], &[2; 32]);
+        let json = serde_json::to_value(&jwk).unwrap();
+        let members: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+    }
+}

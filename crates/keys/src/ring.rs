@@ -1,0 +1,256 @@
+//! A loaded set of keys: signs with the active key of an algorithm, verifies against the
+//! published ones, and renders the JWKS.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Serialize, de::DeserializeOwned};
+use tessera_core::{Kid, SigningAlg};
+
+use crate::{
+    KeyError,
+    jwk::{JwkSet, PublicJwk},
+    manifest::{KeyState, ManifestEntry},
+    material::{PrivateKey, decoding_key},
+};
+
+/// One key, ready to sign and verify.
+pub struct LoadedKey {
+    entry: ManifestEntry,
+    jwk: PublicJwk,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedKey")
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedKey {
+    pub(crate) fn new(entry: ManifestEntry, private: &PrivateKey) -> Result<Self, KeyError> {
+        let jwk = private.public_jwk()?;
+        if jwk.kid != entry.kid || jwk.alg != entry.alg {
+            return Err(KeyError::Manifest {
+                path: entry.file.clone(),
+                detail: format!(
+                    "the key in the file has kid {} ({}), the manifest says {} ({})",
+                    jwk.kid, jwk.alg, entry.kid, entry.alg
+                ),
+            });
+        }
+        Ok(Self {
+            encoding: private.encoding_key()?,
+            decoding: decoding_key(&jwk)?,
+            jwk,
+            entry,
+        })
+    }
+
+    /// The manifest entry.
+    pub fn entry(&self) -> &ManifestEntry {
+        &self.entry
+    }
+
+    /// The public JWK.
+    pub fn jwk(&self) -> &PublicJwk {
+        &self.jwk
+    }
+}
+
+/// What a verifier demands of a JWS beyond a good signature (RFC 8725 §3).
+#[derive(Debug, Clone)]
+pub struct VerifyPolicy<'a> {
+    /// Algorithms accepted; the header's `alg` must also equal the key's own.
+    pub algs: &'a [SigningAlg],
+    /// Required `typ` (compared case-insensitively, an `application/` prefix ignored), if any.
+    pub typ: Option<&'a str>,
+    /// Required `iss`, if any.
+    pub issuer: Option<&'a str>,
+    /// `aud` must contain one of these, if given.
+    pub audience: Option<&'a [&'a str]>,
+    /// Tolerated clock skew for `exp`/`nbf`, seconds.
+    pub leeway_secs: i64,
+}
+
+/// Keys loaded from the folder, with the manifest fingerprint they were loaded from.
+#[derive(Debug)]
+pub struct KeyRing {
+    keys: Vec<LoadedKey>,
+    fingerprint: [u8; 32],
+}
+
+fn jwt_alg(alg: SigningAlg) -> Algorithm {
+    match alg {
+        SigningAlg::RS256 => Algorithm::RS256,
+        SigningAlg::ES256 => Algorithm::ES256,
+    }
+}
+
+fn normalise_typ(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    lower
+        .strip_prefix("application/")
+        .map(str::to_owned)
+        .unwrap_or(lower)
+}
+
+impl KeyRing {
+    pub(crate) fn new(keys: Vec<LoadedKey>, fingerprint: [u8; 32]) -> Result<Self, KeyError> {
+        let mut kids: Vec<&Kid> = keys.iter().map(|k| &k.entry.kid).collect();
+        kids.sort();
+        if let Some(pair) = kids.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(KeyError::Manifest {
+                path: "manifest.json".into(),
+                detail: format!("kid {} appears twice", pair[0]),
+            });
+        }
+        Ok(Self { keys, fingerprint })
+    }
+
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// Every key with its state at `now`.
+    pub fn keys(&self) -> impl Iterator<Item = &LoadedKey> {
+        self.keys.iter()
+    }
+
+    /// The key that signs `alg` at `now`: of the active ones, the most recently activated.
+    pub fn signing_key(&self, alg: SigningAlg, now: DateTime<Utc>) -> Option<&LoadedKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.entry.alg == alg && k.entry.state(now) == KeyState::Active)
+            .max_by_key(|k| k.entry.activates_at)
+    }
+
+    /// The JWKS at `now`: next, active and retired keys.
+    pub fn jwks(&self, now: DateTime<Utc>) -> JwkSet {
+        JwkSet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|k| k.entry.state(now).is_published())
+                .map(|k| k.jwk.clone())
+                .collect(),
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with the active `alg` key; `kid` and `typ` are always set.
+    pub fn sign<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+        now: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        let key = self
+            .signing_key(alg, now)
+            .ok_or(KeyError::NoActiveKey(alg))?;
+        let mut header = Header::new(jwt_alg(alg));
+        header.kid = Some(key.entry.kid.as_str().to_owned());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|err| KeyError::Sign(err.to_string()))
+    }
+
+    /// Verifies a compact JWS signed by one of our published keys and returns its claims.
+    ///
+    /// The header must name a `kid` we publish at `now` and an `alg` that is both the key's own
+    /// and allowed by the policy (so `none`, HS* and algorithm confusion fail); `exp` is required
+    /// and checked against `now`, as are `nbf`, `iss` and `aud` when present or demanded.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        policy: &VerifyPolicy<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<T, KeyError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|err| KeyError::Invalid(err.to_string()))?;
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| KeyError::Invalid("no kid".into()))?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.entry.kid.as_str() == kid && k.entry.state(now).is_published())
+            .ok_or_else(|| KeyError::Invalid(format!("unknown kid {kid}")))?;
+        let alg = key.entry.alg;
+        if header.alg != jwt_alg(alg) || !policy.algs.contains(&alg) {
+            return Err(KeyError::Invalid(format!(
+                "alg {:?} not accepted",
+                header.alg
+            )));
+        }
+        if let Some(expected) = policy.typ {
+            let typ = header.typ.as_deref().map(normalise_typ);
+            if typ.as_deref() != Some(normalise_typ(expected).as_str()) {
+                return Err(KeyError::Invalid(format!(
+                    "typ {:?} is not {expected}",
+                    header.typ
+                )));
+            }
+        }
+        // Signature only here; time and audience are checked against our Clock below.
+        let mut validation = Validation::new(jwt_alg(alg));
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &key.decoding,
+            &validation,
+        )
+        .map_err(|err| KeyError::Invalid(err.to_string()))?;
+        check_claims(&data.claims, policy, now)?;
+        serde_json::from_value(serde_json::Value::Object(data.claims))
+            .map_err(|err| KeyError::Invalid(format!("claims: {err}")))
+    }
+}
+
+fn check_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    policy: &VerifyPolicy<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), KeyError> {
+    let now = now.timestamp();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| KeyError::Invalid("exp missing".into()))?;
+    if now >= exp + policy.leeway_secs {
+        return Err(KeyError::Invalid("expired".into()));
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf
+            .as_i64()
+            .ok_or_else(|| KeyError::Invalid("nbf not a number".into()))?;
+        if now + policy.leeway_secs < nbf {
+            return Err(KeyError::Invalid("not yet valid".into()));
+        }
+    }
+    if let Some(issuer) = policy.issuer
+        && claims.get("iss").and_then(serde_json::Value::as_str) != Some(issuer)
+    {
+        return Err(KeyError::Invalid("wrong issuer".into()));
+    }
+    if let Some(accepted) = policy.audience {
+        let matches = match claims.get("aud") {
+            Some(serde_json::Value::String(aud)) => accepted.contains(&aud.as_str()),
+            Some(serde_json::Value::Array(auds)) => auds
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .any(|aud| accepted.contains(&aud)),
+            _ => false,
+        };
+        if !matches {
+            return Err(KeyError::Invalid("wrong audience".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Application assembly: open the database (migrating it), open the key folder, build the
+//! actix `App` from every endpoint crate's `configure`, and serve on a listener the caller bound.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{
+    App, Error, HttpServer,
+    body::MessageBody,
+    dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
+    web,
+};
+use anyhow::Context;
+use tessera_core::{
+    Clock, Issuer, SystemClock,
+    store::{ClientRepo, HealthRepo},
+};
+use tessera_discovery::{Discovery, ProviderMetadata};
+use tessera_keys::{KeyFolder, Keys};
+use tessera_storage::SeaStore;
+use tessera_web::Metrics;
+
+use crate::{config::Config, health};
+
+/// How often the key folder is checked for changes made by another instance or the CLI.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The stores.
+    pub store: Arc<SeaStore>,
+    /// The signing keys.
+    pub keys: Arc<Keys>,
+    /// Request metrics.
+    pub metrics: Arc<Metrics>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The discovery document.
+    pub discovery: Discovery,
+}
+
+impl AppState {
+    /// Connects and migrates the database and opens the key folder.
+    pub async fn init(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let applied = tessera_storage::migrate(&config.database_url).await?;
+        if applied > 0 {
+            tracing::info!(migrations = applied, "database migrated");
+        }
+        let db = tessera_storage::connect(&config.database_url).await?;
+        let keys = open_keys(&config, Arc::clone(&clock)).await?;
+        let discovery = Discovery::new(ProviderMetadata::for_issuer(config.issuer.as_str()));
+        Ok(Self {
+            config: Arc::new(config),
+            store: Arc::new(SeaStore::new(db)),
+            keys: Arc::new(keys),
+            metrics: Metrics::new(),
+            clock,
+            discovery,
+        })
+    }
+}
+
+/// Opens (and on first start, populates) the key folder, off the async executor: RSA key
+/// generation and passphrase decryption (scrypt) are CPU-bound.
+pub async fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
+    let folder = KeyFolder::new(&config.keys_dir, config.keys_passphrase.clone());
+    let dir = config.keys_dir.display().to_string();
+    tokio::task::spawn_blocking(move || Keys::open(folder, clock))
+        .await
+        .context("key loading task failed")?
+        .with_context(|| format!("cannot open the key folder {dir}"))
+}
+
+/// The actix application for `state`: every endpoint crate mounted, with telemetry and
+/// security headers around it.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let clients: Arc<dyn ClientRepo> = state.store.clone();
+    let health_repo: Arc<dyn HealthRepo> = state.store.clone();
+    App::new()
+        .app_data(web::Data::from(Arc::clone(&state.metrics)))
+        .app_data(web::Data::from(Arc::clone(&state.keys)))
+        .app_data(web::Data::new(state.discovery.clone()))
+        .app_data(web::Data::new(Issuer::new(state.config.issuer.as_str())))
+        .app_data(web::Data::from(clients))
+        .app_data(web::Data::from(health_repo))
+        .wrap(tessera_web::security_headers())
+        .wrap(from_fn(tessera_web::telemetry))
+        .configure(tessera_discovery::configure)
+        .configure(tessera_client_registry::configure)
+        .configure(tessera_authorization_endpoint::configure)
+        .configure(tessera_token_endpoint::configure)
+        .route("/health/live", web::get().to(health::get_live))
+        .route("/health/ready", web::get().to(health::get_ready))
+        .route("/metrics", web::get().to(health::get_metrics))
+        .default_service(web::to(tessera_web::error::not_found))
+}
+
+/// A built, bound application that has not started serving yet.
+#[derive(Debug)]
+pub struct Application {
+    port: u16,
+    state: AppState,
+    listener: TcpListener,
+}
+
+impl Application {
+    /// Builds the state and binds the configured listen address.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Self::build_with_listener(config, listener, Arc::new(SystemClock)).await
+    }
+
+    /// Builds on a listener the caller bound (port 0 works) with the given clock.
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let state = AppState::init(config, clock).await?;
+        Ok(Self {
+            port,
+            state,
+            listener,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Starts serving; the returned server future completes after a graceful shutdown
+    /// (SIGTERM/SIGINT: stop accepting, let in-flight requests finish).
+    pub fn into_server(self) -> anyhow::Result<Server> {
+        let state = self.state.clone();
+        let server = HttpServer::new(move || build_app(state.clone()))
+            .listen(self.listener)?
+            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+            .run();
+        spawn_key_reloader(Arc::clone(&self.state.keys));
+        Ok(server)
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
+        let issuer = self.state.config.issuer.clone();
+        let server = self.into_server()?;
+        tracing::info!(%address, %issuer, "tessera listening");
+        server.await?;
+        tracing::info!("tessera stopped");
+        Ok(())
+    }
+}
+
+fn spawn_key_reloader(keys: Arc<Keys>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(KEY_RELOAD_INTERVAL);
+        loop {
+            interval.tick().await;
+            let keys = Arc::clone(&keys);
+            match tokio::task::spawn_blocking(move || keys.reload_if_changed()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "key folder reload failed; keeping the keys loaded before")
+                }
+                Err(err) => tracing::error!(error = %err, "key folder reload task failed"),
+            }
+        }
+    });
+}

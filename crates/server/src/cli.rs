@@ -1,0 +1,184 @@
+//! The command line: `tessera serve | migrate | config check | keys list | keys rotate`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Duration;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tessera_core::{Clock, SigningAlg, SystemClock};
+use tessera_keys::{KeyFolder, RotationPolicy};
+
+use crate::{
+    app::Application,
+    config::{Config, Sources},
+    telemetry,
+};
+
+/// Tessera, an OAuth 2.0 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./tessera.toml when present). Also TESSERA_CONFIG.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, open the keys and serve until SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Signing-key commands.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `tessera config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets hidden, without serving.
+    Check,
+}
+
+/// `tessera keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys of the key folder with their state.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a new key that signs after the activation delay; the current key retires then and
+    /// stays published until the tokens it signed have expired.
+    Rotate {
+        /// Only this algorithm (default: both).
+        #[arg(long)]
+        alg: Option<SigningAlg>,
+        /// Seconds until the new key signs (default: TESSERA_KEY_ACTIVATION_DELAY).
+        #[arg(long)]
+        activate_in: Option<u64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&Sources {
+        file: cli.config.clone(),
+    })?;
+    telemetry::init(config.log_format, &config.log_level);
+    match cli.command {
+        Command::Serve => actix_web::rt::System::new()
+            .block_on(async move { Application::build(config).await?.run_until_stopped().await }),
+        Command::Migrate => actix_web::rt::System::new().block_on(async move {
+            let applied = tessera_storage::migrate(&config.database_url).await?;
+            println!("applied {applied} migration(s); the schema is up to date");
+            Ok(())
+        }),
+        Command::Config(ConfigCommand::Check) => {
+            println!("{}", config.redacted());
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Keys(command) => keys(&config, command, &SystemClock),
+    }
+}
+
+fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Result<()> {
+    let folder = KeyFolder::new(&config.keys_dir, config.keys_passphrase.clone());
+    let dir = config.keys_dir.display().to_string();
+    match command {
+        KeysCommand::List { json } => {
+            let manifest = folder
+                .read_manifest()
+                .with_context(|| format!("cannot read the key folder {dir}"))?;
+            let now = clock.now();
+            if json {
+                let keys: Vec<_> = manifest
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        json!({
+                            "kid": k.kid, "alg": k.alg, "state": k.state(now).as_str(),
+                            "created": k.created, "activates_at": k.activates_at,
+                            "retires_at": k.retires_at, "unpublish_at": k.unpublish_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else if manifest.keys.is_empty() {
+                println!("no keys in {dir} (they are created on first `tessera serve`)");
+            } else {
+                println!("{:<44} {:<6} {:<8} {:<33} RETIRES", "KID", "ALG", "STATE", "ACTIVATES");
+                for k in &manifest.keys {
+                    println!(
+                        "{:<44} {:<6} {:<8} {:<33} {}",
+                        k.kid,
+                        k.alg,
+                        k.state(now).as_str(),
+                        k.activates_at.to_rfc3339(),
+                        k.retires_at
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            alg,
+            activate_in,
+            json,
+        } => {
+            let delay =
+                activate_in.map_or(config.key_activation_delay, std::time::Duration::from_secs);
+            let policy = RotationPolicy {
+                activation_delay: Duration::from_std(delay)
+                    .context("activation delay too large")?,
+                publish_grace: Duration::from_std(config.key_publish_grace())
+                    .context("grace too large")?,
+            };
+            let now = clock.now();
+            folder
+                .ensure_keys(now)
+                .with_context(|| format!("cannot open the key folder {dir}"))?;
+            let algs = alg.map_or(SigningAlg::ALL.to_vec(), |a| vec![a]);
+            let mut created = Vec::new();
+            for alg in algs {
+                let entry = folder
+                    .rotate(alg, now, policy)
+                    .with_context(|| format!("cannot rotate the {alg} key in {dir}"))?;
+                created.push(entry);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&json!(created.iter().map(|e| json!({"kid": e.kid, "alg": e.alg, "activates_at": e.activates_at})).collect::<Vec<_>>()))?);
+            } else {
+                for entry in &created {
+                    println!(
+                        "new {} key {} signs from {}",
+                        entry.alg,
+                        entry.kid,
+                        entry.activates_at.to_rfc3339()
+                    );
+                }
+                println!(
+                    "running instances pick the change up within seconds; the previous keys stay published until their tokens expire"
+                );
+            }
+            Ok(())
+        }
+    }
+}

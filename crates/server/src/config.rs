@@ -1,0 +1,434 @@
+//! Configuration: defaults → `tessera.toml` (or `--config FILE` / `TESSERA_CONFIG`) →
+//! `TESSERA_*` environment variables (`__` separates nested keys) → `<KEY>_FILE` variants for
+//! secrets. The raw layers are merged by figment into [`RawConfig`], which refuses unknown keys,
+//! and validated once into the typed [`Config`]. Every error names the key and its variable.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use tessera_core::{Issuer, SigningAlg};
+
+/// The default configuration file, read from the working directory when present.
+pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
+
+/// The merged, unvalidated configuration. Field names are the TOML keys; the environment
+/// variable is `TESSERA_` + the upper-cased name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `TESSERA_ISSUER` — the issuer URL, used byte for byte everywhere. Default
+    /// `http://127.0.0.1:8080`. https, or http on a loopback host; no trailing slash, query or
+    /// fragment.
+    pub issuer: String,
+    /// `TESSERA_LISTEN` — address to bind. Default `127.0.0.1:8080`.
+    pub listen: String,
+    /// `TESSERA_DATABASE_URL` — `sqlite://…` or `postgres://…`. Default
+    /// `sqlite://./data/tessera.db?mode=rwc` (created on first start).
+    pub database_url: String,
+    /// `TESSERA_DATABASE_URL_FILE` — read the database URL from this file instead.
+    pub database_url_file: Option<PathBuf>,
+    /// `TESSERA_KEYS_DIR` — the signing-key folder. Default `./keys`.
+    pub keys_dir: PathBuf,
+    /// `TESSERA_KEYS_PASSPHRASE` — encrypts private keys at rest when set. Default unset.
+    pub keys_passphrase: Option<String>,
+    /// `TESSERA_KEYS_PASSPHRASE_FILE` — read the passphrase from this file instead.
+    pub keys_passphrase_file: Option<PathBuf>,
+    /// `TESSERA_KEY_ACTIVATION_DELAY` — seconds a rotated-in key is published before it signs.
+    /// Default 600; at least the JWKS cache lifetime (300).
+    pub key_activation_delay: u64,
+    /// `TESSERA_ACCESS_TOKEN_TTL` — seconds. Default 900.
+    pub access_token_ttl: u64,
+    /// `TESSERA_ID_TOKEN_TTL` — seconds. Default 3600.
+    pub id_token_ttl: u64,
+    /// `TESSERA_REFRESH_TOKEN_TTL` — seconds. Default 2592000 (30 days).
+    pub refresh_token_ttl: u64,
+    /// `TESSERA_CODE_TTL` — authorization code lifetime, seconds. Default 60, at most 600.
+    pub code_ttl: u64,
+    /// `TESSERA_ACCESS_TOKEN_ALG` — `RS256` or `ES256`, for clients that set none. Default RS256.
+    pub access_token_alg: String,
+    /// `TESSERA_LOG_FORMAT` — `text` or `json`. Default `text`.
+    pub log_format: String,
+    /// `TESSERA_LOG_LEVEL` — a tracing filter such as `info` or `tessera=debug`. Default `info`.
+    /// `RUST_LOG` overrides it.
+    pub log_level: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/tessera.db?mode=rwc".into(),
+            database_url_file: None,
+            keys_dir: PathBuf::from("./keys"),
+            keys_passphrase: None,
+            keys_passphrase_file: None,
+            key_activation_delay: 600,
+            access_token_ttl: 900,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            code_ttl: 60,
+            access_token_alg: "RS256".into(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// The issuer.
+    pub issuer: Issuer,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The database URL (may hold a password: never print it, see [`Config::redacted`]).
+    pub database_url: String,
+    /// The key folder.
+    pub keys_dir: PathBuf,
+    /// The key passphrase.
+    pub keys_passphrase: Option<String>,
+    /// Publication before activation for rotated keys.
+    pub key_activation_delay: Duration,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// ID token lifetime.
+    pub id_token_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Authorization code lifetime.
+    pub code_ttl: Duration,
+    /// Default access token algorithm.
+    pub access_token_alg: SigningAlg,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// A configuration error, naming the key and the variable that sets it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or a value has the wrong type / an unknown key was given.
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    /// A value was read but is not acceptable.
+    #[error("configuration: invalid `{key}` (TESSERA_{env}): {message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// The upper-case variable suffix.
+        env: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        env: key.to_ascii_uppercase(),
+        message: message.into(),
+    }
+}
+
+/// Where the layers come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// An explicit config file (must exist); otherwise `tessera.toml` if present.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads and validates the configuration from defaults, the file and the environment.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        match &sources.file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Load(Box::new(figment::Error::from(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )))));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        figment = figment.merge(Env::prefixed("TESSERA_").split("__").ignore(&["CONFIG"]));
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|err| ConfigError::Load(Box::new(err)))?;
+        Self::validate(raw)
+    }
+
+    /// Validates a raw configuration.
+    pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let issuer = validate_issuer(&raw.issuer)?;
+        let listen = raw.listen.parse::<SocketAddr>().map_err(|err| {
+            invalid(
+                "listen",
+                format!("`{}` is not an IP:port address ({err})", raw.listen),
+            )
+        })?;
+        let database_url = match &raw.database_url_file {
+            Some(path) => read_secret_file("database_url_file", path)?,
+            None => raw.database_url.clone(),
+        };
+        tessera_storage::Backend::of(&database_url)
+            .map_err(|err| invalid("database_url", err.to_string()))?;
+        let keys_passphrase = match &raw.keys_passphrase_file {
+            Some(path) => Some(read_secret_file("keys_passphrase_file", path)?),
+            None => raw.keys_passphrase.clone(),
+        }
+        .filter(|p| !p.is_empty());
+        if raw.keys_dir.as_os_str().is_empty() {
+            return Err(invalid("keys_dir", "must not be empty"));
+        }
+        let secs = |key: &'static str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(invalid(
+                    key,
+                    format!("{value} is outside {min}..={max} seconds"),
+                ))
+            }
+        };
+        const YEAR: u64 = 365 * 24 * 3600;
+        let access_token_alg = raw
+            .access_token_alg
+            .parse::<SigningAlg>()
+            .map_err(|err| invalid("access_token_alg", err.to_string()))?;
+        let log_format = match raw.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log_format",
+                    format!("`{other}` is not text or json"),
+                ));
+            }
+        };
+        Ok(Self {
+            issuer,
+            listen,
+            database_url,
+            keys_dir: raw.keys_dir,
+            keys_passphrase,
+            key_activation_delay: secs(
+                "key_activation_delay",
+                raw.key_activation_delay,
+                u64::from(tessera_discovery::JWKS_MAX_AGE_SECS),
+                30 * 24 * 3600,
+            )?,
+            access_token_ttl: secs("access_token_ttl", raw.access_token_ttl, 1, 24 * 3600)?,
+            id_token_ttl: secs("id_token_ttl", raw.id_token_ttl, 1, 24 * 3600)?,
+            refresh_token_ttl: secs("refresh_token_ttl", raw.refresh_token_ttl, 1, YEAR)?,
+            code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
+            access_token_alg,
+            log_format,
+            log_level: raw.log_level,
+        })
+    }
+
+    /// How long a retired key stays published: the longest-lived JWT it can have signed, plus
+    /// the JWKS cache lifetime.
+    pub fn key_publish_grace(&self) -> Duration {
+        self.access_token_ttl.max(self.id_token_ttl)
+            + Duration::from_secs(u64::from(tessera_discovery::JWKS_MAX_AGE_SECS))
+    }
+
+    /// A printable summary with secrets removed.
+    pub fn redacted(&self) -> String {
+        format!(
+            "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
+             key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
+             refresh_token_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nlog_format = {:?}\nlog_level = {}",
+            self.issuer,
+            self.listen,
+            tessera_storage::redact_url(&self.database_url),
+            self.keys_dir.display(),
+            if self.keys_passphrase.is_some() {
+                "(set)"
+            } else {
+                "(unset)"
+            },
+            self.key_activation_delay.as_secs(),
+            self.access_token_ttl.as_secs(),
+            self.id_token_ttl.as_secs(),
+            self.refresh_token_ttl.as_secs(),
+            self.code_ttl.as_secs(),
+            self.access_token_alg,
+            self.log_format,
+            self.log_level,
+        )
+    }
+}
+
+fn read_secret_file(key: &'static str, path: &std::path::Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
+        .map_err(|err| invalid(key, format!("cannot read {}: {err}", path.display())))
+}
+
+fn validate_issuer(value: &str) -> Result<Issuer, ConfigError> {
+    let url = url::Url::parse(value)
+        .map_err(|err| invalid("issuer", format!("`{value}` is not a URL ({err})")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            "must not have a query or fragment (RFC 8414 §2)",
+        ));
+    }
+    if value.ends_with('/') {
+        return Err(invalid(
+            "issuer",
+            "must not end with `/` (it is used byte for byte)",
+        ));
+    }
+    if url.path() != "/" {
+        return Err(invalid(
+            "issuer",
+            "a path in the issuer is not supported yet",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("issuer", "must not contain credentials"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(invalid(
+                "issuer",
+                "http is only allowed on a loopback host; use https",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                "issuer",
+                format!("scheme `{other}` is not http(s)"),
+            ));
+        }
+    }
+    Ok(Issuer::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut RawConfig)) -> Result<Config, ConfigError> {
+        let mut raw = RawConfig::default();
+        f(&mut raw);
+        Config::validate(raw)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = with(|_| {}).unwrap();
+        assert_eq!(config.issuer.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(config.code_ttl, Duration::from_secs(60));
+        assert_eq!(config.access_token_alg, SigningAlg::RS256);
+    }
+
+    #[test]
+    fn issuer_rules() {
+        for ok in [
+            "https://id.example.com",
+            "http://localhost:9000",
+            "http://[::1]:8080",
+            "https://id.example.com:8443",
+        ] {
+            assert!(with(|r| r.issuer = ok.into()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://id.example.com",
+            "https://id.example.com/",
+            "https://id.example.com?x=1",
+            "https://id.example.com#f",
+            "https://u:p@id.example.com",
+            "ftp://id.example.com",
+            "not a url",
+        ] {
+            let err = with(|r| r.issuer = bad.into()).unwrap_err().to_string();
+            assert!(err.contains("`issuer` (TESSERA_ISSUER)"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        type Change = Box<dyn Fn(&mut RawConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|r| r.code_ttl = 601), "TESSERA_CODE_TTL"),
+            (
+                Box::new(|r| r.access_token_ttl = 0),
+                "TESSERA_ACCESS_TOKEN_TTL",
+            ),
+            (
+                Box::new(|r| r.access_token_alg = "HS256".into()),
+                "TESSERA_ACCESS_TOKEN_ALG",
+            ),
+            (
+                Box::new(|r| r.listen = "localhost".into()),
+                "TESSERA_LISTEN",
+            ),
+            (
+                Box::new(|r| r.database_url = "mysql://x".into()),
+                "TESSERA_DATABASE_URL",
+            ),
+            (
+                Box::new(|r| r.log_format = "xml".into()),
+                "TESSERA_LOG_FORMAT",
+            ),
+            (
+                Box::new(|r| r.key_activation_delay = 10),
+                "TESSERA_KEY_ACTIVATION_DELAY",
+            ),
+        ];
+        for (change, env) in cases {
+            let err = with(change).unwrap_err().to_string();
+            assert!(err.contains(env), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_and_summary_hide_secrets() {
+        let config = with(|r| {
+            r.database_url = "postgres://tessera:hunter2@db/tessera".into();
+            r.keys_passphrase = Some("correct horse".into());
+        })
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("correct horse"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! sea-orm entities, one module per table of the schema in `tessera-migration`.
+
+pub mod audit_event;
+pub mod authorization_code;
+pub mod browser_session;
+pub mod client;
+pub mod consent;
+pub mod grant;
+pub mod initial_access_token;
+pub mod refresh_token;
+pub mod revoked_access_token;
+pub mod trusted_jwt_issuer;
+pub mod used_assertion_jti;
+pub mod user;

@@ -1,0 +1,128 @@
+//! Clients.
+
+use async_trait::async_trait;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use tessera_core::{
+    ClientId, SigningAlg,
+    secret::TokenHash,
+    store::{ClientAuthMethod, ClientRecord, ClientRepo, StoreError},
+};
+
+use super::{SeaStore, json_to_strings, strings_to_json};
+use crate::{backend, entity::client, write_err};
+
+fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
+    value
+        .map(|alg| {
+            alg.parse().map_err(
+                |err: tessera_core::alg::UnsupportedAlg| StoreError::Corrupt {
+                    what,
+                    detail: err.to_string(),
+                },
+            )
+        })
+        .transpose()
+}
+
+fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
+    Ok(ClientRecord {
+        token_endpoint_auth_method: ClientAuthMethod::parse(&row.token_endpoint_auth_method)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "client auth method",
+                detail: row.token_endpoint_auth_method.clone(),
+            })?,
+        client_id: ClientId::new(row.client_id),
+        client_name: row.client_name,
+        secret_hash: row.secret_hash.map(TokenHash::from_stored),
+        redirect_uris: json_to_strings(row.redirect_uris, "redirect_uris")?,
+        post_logout_redirect_uris: json_to_strings(
+            row.post_logout_redirect_uris,
+            "post_logout_redirect_uris",
+        )?,
+        grant_types: json_to_strings(row.grant_types, "grant_types")?,
+        response_types: json_to_strings(row.response_types, "response_types")?,
+        scopes: json_to_strings(row.scopes, "scopes")?,
+        jwks: row.jwks,
+        jwks_uri: row.jwks_uri,
+        token_endpoint_auth_signing_alg: parse_alg(
+            row.token_endpoint_auth_signing_alg,
+            "token_endpoint_auth_signing_alg",
+        )?,
+        id_token_signed_response_alg: parse_alg(
+            row.id_token_signed_response_alg,
+            "id_token_signed_response_alg",
+        )?,
+        access_token_signed_alg: parse_alg(row.access_token_signed_alg, "access_token_signed_alg")?,
+        access_token_ttl: row.access_token_ttl,
+        refresh_token_ttl: row.refresh_token_ttl,
+        require_pkce: row.require_pkce,
+        enabled: row.enabled,
+        registration_token_hash: row.registration_token_hash.map(TokenHash::from_stored),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_active(record: &ClientRecord) -> client::ActiveModel {
+    client::ActiveModel {
+        client_id: Set(record.client_id.as_str().to_owned()),
+        client_name: Set(record.client_name.clone()),
+        secret_hash: Set(record.secret_hash.as_ref().map(|h| h.as_str().to_owned())),
+        redirect_uris: Set(strings_to_json(&record.redirect_uris)),
+        post_logout_redirect_uris: Set(strings_to_json(&record.post_logout_redirect_uris)),
+        grant_types: Set(strings_to_json(&record.grant_types)),
+        response_types: Set(strings_to_json(&record.response_types)),
+        scopes: Set(strings_to_json(&record.scopes)),
+        token_endpoint_auth_method: Set(record.token_endpoint_auth_method.as_str().to_owned()),
+        jwks: Set(record.jwks.clone()),
+        jwks_uri: Set(record.jwks_uri.clone()),
+        token_endpoint_auth_signing_alg: Set(record
+            .token_endpoint_auth_signing_alg
+            .map(|a| a.as_str().to_owned())),
+        id_token_signed_response_alg: Set(record
+            .id_token_signed_response_alg
+            .map(|a| a.as_str().to_owned())),
+        access_token_signed_alg: Set(record
+            .access_token_signed_alg
+            .map(|a| a.as_str().to_owned())),
+        access_token_ttl: Set(record.access_token_ttl),
+        refresh_token_ttl: Set(record.refresh_token_ttl),
+        require_pkce: Set(record.require_pkce),
+        enabled: Set(record.enabled),
+        registration_token_hash: Set(record
+            .registration_token_hash
+            .as_ref()
+            .map(|h| h.as_str().to_owned())),
+        metadata: Set(None),
+        created_at: Set(record.created_at),
+        updated_at: Set(record.updated_at),
+    }
+}
+
+#[async_trait]
+impl ClientRepo for SeaStore {
+    async fn create_client(&self, record: &ClientRecord) -> Result<(), StoreError> {
+        client::Entity::insert(to_active(record))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(write_err("client"))?;
+        Ok(())
+    }
+
+    async fn find_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        client::Entity::find_by_id(id.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record)
+            .transpose()
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let result = client::Entity::delete_by_id(id.as_str().to_owned())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+}

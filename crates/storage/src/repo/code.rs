@@ -1,0 +1,98 @@
+//! Authorization codes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use tessera_core::{
+    ClientId, GrantId, Subject,
+    secret::TokenHash,
+    store::{AuthorizationCodeRecord, CodeRepo, Consumption, StoreError},
+};
+
+use super::{Race, SeaStore, consume_once, json_to_strings, strings_to_json};
+use crate::{backend, entity::authorization_code as code, write_err};
+
+fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
+    Ok(AuthorizationCodeRecord {
+        code_hash: TokenHash::from_stored(row.code_hash),
+        client_id: ClientId::new(row.client_id),
+        user_id: Subject::new(row.user_id),
+        redirect_uri: row.redirect_uri,
+        code_challenge: row.code_challenge,
+        scopes: json_to_strings(row.scopes, "code scopes")?,
+        nonce: row.nonce,
+        session_id: row.session_id.map(TokenHash::from_stored),
+        auth_time: row.auth_time,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        grant_id: row.grant_id.map(GrantId::new),
+    })
+}
+
+#[async_trait]
+impl CodeRepo for SeaStore {
+    async fn insert_code(&self, record: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        code::Entity::insert(code::ActiveModel {
+            code_hash: Set(record.code_hash.as_str().to_owned()),
+            client_id: Set(record.client_id.as_str().to_owned()),
+            user_id: Set(record.user_id.as_str().to_owned()),
+            redirect_uri: Set(record.redirect_uri.clone()),
+            code_challenge: Set(record.code_challenge.clone()),
+            scopes: Set(strings_to_json(&record.scopes)),
+            nonce: Set(record.nonce.clone()),
+            session_id: Set(record.session_id.as_ref().map(|h| h.as_str().to_owned())),
+            auth_time: Set(record.auth_time),
+            created_at: Set(record.created_at),
+            expires_at: Set(record.expires_at),
+            consumed_at: Set(None),
+            grant_id: Set(record.grant_id.as_ref().map(|g| g.as_str().to_owned())),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(write_err("authorization code"))?;
+        Ok(())
+    }
+
+    async fn consume_code(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
+        let race = consume_once::<code::Entity>(
+            &self.db,
+            code::Column::CodeHash,
+            code::Column::ConsumedAt,
+            code::Column::ExpiresAt,
+            hash.as_str(),
+            now,
+        )
+        .await?;
+        let Some(row) = code::Entity::find_by_id(hash.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(Consumption::NotFound);
+        };
+        let already_consumed = row.consumed_at.is_some();
+        Ok(match race {
+            Race::Won => Consumption::Consumed(to_record(row)?),
+            Race::Lost if already_consumed => Consumption::AlreadyConsumed(to_record(row)?),
+            Race::Lost => Consumption::Expired,
+        })
+    }
+
+    async fn attach_grant_to_code(
+        &self,
+        hash: &TokenHash,
+        grant: &GrantId,
+    ) -> Result<(), StoreError> {
+        code::Entity::update_many()
+            .col_expr(code::Column::GrantId, Expr::value(grant.as_str()))
+            .filter(code::Column::CodeHash.eq(hash.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! Grants: the families that refresh and access tokens hang from.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use tessera_core::{
+    ClientId, GrantId, Subject,
+    store::{GrantRecord, GrantRepo, StoreError},
+};
+
+use super::{SeaStore, json_to_strings, strings_to_json};
+use crate::{backend, entity::grant, write_err};
+
+fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        id: GrantId::new(row.id),
+        client_id: ClientId::new(row.client_id),
+        user_id: row.user_id.map(Subject::new),
+        scopes: json_to_strings(row.scopes, "grant scopes")?,
+        offline: row.offline,
+        auth_time: row.auth_time,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+    })
+}
+
+#[async_trait]
+impl GrantRepo for SeaStore {
+    async fn create_grant(&self, record: &GrantRecord) -> Result<(), StoreError> {
+        grant::Entity::insert(grant::ActiveModel {
+            id: Set(record.id.as_str().to_owned()),
+            client_id: Set(record.client_id.as_str().to_owned()),
+            user_id: Set(record.user_id.as_ref().map(|s| s.as_str().to_owned())),
+            session_id: Set(None),
+            scopes: Set(strings_to_json(&record.scopes)),
+            offline: Set(record.offline),
+            auth_time: Set(record.auth_time),
+            created_at: Set(record.created_at),
+            revoked_at: Set(record.revoked_at),
+            revoked_reason: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(write_err("grant"))?;
+        Ok(())
+    }
+
+    async fn find_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        grant::Entity::find_by_id(id.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record)
+            .transpose()
+    }
+
+    async fn revoke_grant(
+        &self,
+        id: &GrantId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::Id.eq(id.as_str()))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+}

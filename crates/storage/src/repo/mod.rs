@@ -1,0 +1,100 @@
+//! [`SeaStore`]: the repository traits of `tessera_core::store` over one sea-orm connection pool.
+
+mod assertion;
+mod audit;
+mod client;
+mod code;
+mod grant;
+mod refresh_token;
+mod user;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement,
+    sea_query::Expr,
+};
+use tessera_core::store::{HealthRepo, StoreError};
+
+use crate::backend;
+
+/// Every repository, backed by one connection pool. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+impl SeaStore {
+    /// Wraps a connection pool (see [`crate::connect`]); the schema must be migrated.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The underlying pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+#[async_trait]
+impl HealthRepo for SeaStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let backend_kind = self.db.get_database_backend();
+        self.db
+            .query_one_raw(Statement::from_string(backend_kind, "SELECT 1"))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Whether a consume-once update won the row.
+#[derive(Debug, PartialEq, Eq)]
+enum Race {
+    Won,
+    Lost,
+}
+
+/// The consume-once primitive: one `UPDATE … SET consumed_at = now WHERE key = ? AND consumed_at
+/// IS NULL AND expires_at > now`. The database applies it to the row atomically (PostgreSQL
+/// re-checks the predicate after waiting for a concurrent writer's row lock; SQLite serialises
+/// writers), so exactly one caller sees a row affected, on any number of instances.
+async fn consume_once<E>(
+    db: &DatabaseConnection,
+    key: E::Column,
+    consumed_at: E::Column,
+    expires_at: E::Column,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<Race, StoreError>
+where
+    E: EntityTrait,
+{
+    let result = E::update_many()
+        .col_expr(consumed_at, Expr::value(now))
+        .filter(key.eq(value))
+        .filter(consumed_at.is_null())
+        .filter(expires_at.gt(now))
+        .exec(db)
+        .await
+        .map_err(backend)?;
+    Ok(if result.rows_affected == 1 {
+        Race::Won
+    } else {
+        Race::Lost
+    })
+}
+
+fn strings_to_json(values: &[String]) -> serde_json::Value {
+    serde_json::Value::from(values.to_vec())
+}
+
+fn json_to_strings(
+    value: serde_json::Value,
+    what: &'static str,
+) -> Result<Vec<String>, StoreError> {
+    serde_json::from_value(value).map_err(|err| StoreError::Corrupt {
+        what,
+        detail: err.to_string(),
+    })
+}

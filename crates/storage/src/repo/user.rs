@@ -1,0 +1,67 @@
+//! Users.
+
+use async_trait::async_trait;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use tessera_core::{
+    Subject,
+    store::{StoreError, UserRecord, UserRepo},
+};
+
+use super::SeaStore;
+use crate::{backend, entity::user, write_err};
+
+fn to_record(row: user::Model) -> UserRecord {
+    UserRecord {
+        id: Subject::new(row.id),
+        username: row.username,
+        password_hash: row.password_hash,
+        email: row.email,
+        email_verified: row.email_verified,
+        name: row.name,
+        is_admin: row.is_admin,
+        enabled: row.enabled,
+        created_at: row.created_at,
+    }
+}
+
+#[async_trait]
+impl UserRepo for SeaStore {
+    async fn create_user(&self, record: &UserRecord) -> Result<(), StoreError> {
+        user::Entity::insert(user::ActiveModel {
+            id: Set(record.id.as_str().to_owned()),
+            username: Set(record.username.clone()),
+            password_hash: Set(record.password_hash.clone()),
+            email: Set(record.email.clone()),
+            email_verified: Set(record.email_verified),
+            name: Set(record.name.clone()),
+            is_admin: Set(record.is_admin),
+            enabled: Set(record.enabled),
+            created_at: Set(record.created_at),
+            updated_at: Set(record.created_at),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(write_err("user"))?;
+        Ok(())
+    }
+
+    async fn find_user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record))
+    }
+
+    async fn find_user(&self, id: &Subject) -> Result<Option<UserRecord>, StoreError> {
+        Ok(user::Entity::find_by_id(id.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record))
+    }
+}

@@ -1,0 +1,1 @@
+//! Test-only helpers: TestApp builder, fixtures, relying-party helpers.

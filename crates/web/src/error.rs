@@ -1,0 +1,122 @@
+//! Error responses. Token-type endpoints answer JSON per RFC 6749 §5.2 with `no-store`; browser
+//! endpoints answer an HTML page. 5xx bodies are generic; details go to the logs only.
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+};
+use askama::Template;
+use serde::Serialize;
+use tessera_core::error::TokenError;
+
+/// The HTML error page.
+#[derive(Template, Debug)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    /// Heading.
+    pub title: &'a str,
+    /// What happened, for a person.
+    pub message: &'a str,
+    /// The RFC error code, if any.
+    pub code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    error_description: &'a str,
+}
+
+/// A JSON error body per RFC 6749 §5.2, with `Cache-Control: no-store`. `invalid_client` gets
+/// 401 and `WWW-Authenticate` (Basic when the client tried Basic, RFC 6749 §5.2).
+pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    match error.code.as_str() {
+        "invalid_client" => {
+            let scheme = if basic_attempted { "Basic" } else { "Bearer" };
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                format!(r#"{scheme} realm="tessera", error="invalid_client""#),
+            ));
+        }
+        "invalid_token" => {
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));
+        }
+        _ => {}
+    }
+    let description = if status.is_server_error() {
+        ""
+    } else {
+        error.description.as_str()
+    };
+    response.json(ErrorBody {
+        error: error.code.as_str(),
+        error_description: description,
+    })
+}
+
+/// An HTML error page with the given status.
+pub fn html_error(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    code: Option<&str>,
+) -> HttpResponse {
+    let page = ErrorPage {
+        title,
+        message,
+        code,
+    };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(err) => {
+            tracing::error!(error = %err, "error page failed to render");
+            HttpResponse::build(status).finish()
+        }
+    }
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The answer for unknown routes: 404, as a page for browsers and JSON for everyone else.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if wants_html(&req) {
+        html_error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing at this address.",
+            None,
+        )
+    } else {
+        HttpResponse::NotFound()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(ErrorBody {
+                error: "not_found",
+                error_description: "no such endpoint",
+            })
+    }
+}
+
+/// The answer for a known route called with the wrong method: 405 with `Allow`.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ErrorBody {
+            error: "method_not_allowed",
+            error_description: "method not allowed here",
+        })
+}
