@@ -41,21 +41,21 @@ impl Discovery {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/.well-known/openid-configuration")
-            .route(web::get().to(get_openid_configuration))
+            .route(tessera_web::get_or_head().to(get_openid_configuration))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, HEAD")
             })),
     )
     .service(
         web::resource("/.well-known/oauth-authorization-server")
-            .route(web::get().to(get_oauth_metadata))
+            .route(tessera_web::get_or_head().to(get_oauth_metadata))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, HEAD")
             })),
     )
     .service(
         web::resource("/jwks.json")
-            .route(web::get().to(get_jwks))
+            .route(tessera_web::get_or_head().to(get_jwks))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, HEAD")
             })),

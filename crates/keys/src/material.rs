@@ -41,8 +41,12 @@ impl PrivateKey {
     /// Encodes as PKCS#8 PEM, encrypted (PBES2: scrypt + AES-256-CBC) when a passphrase is given.
     pub(crate) fn to_pem(&self, passphrase: Option<&str>) -> Result<Zeroizing<String>, KeyError> {
         let encoded = match (self, passphrase) {
-            (Self::Rsa(key), None) => key.to_pkcs8_pem(LineEnding::LF).map_err(|err| err.to_string()),
-            (Self::P256(key), None) => key.to_pkcs8_pem(EcLineEnding::LF).map_err(|err| err.to_string()),
+            (Self::Rsa(key), None) => key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|err| err.to_string()),
+            (Self::P256(key), None) => key
+                .to_pkcs8_pem(EcLineEnding::LF)
+                .map_err(|err| err.to_string()),
             (Self::Rsa(key), Some(pass)) => key
                 .to_pkcs8_encrypted_pem(&mut OsRng, pass.as_bytes(), LineEnding::LF)
                 .map_err(|err| err.to_string()),
@@ -65,9 +69,9 @@ impl PrivateKey {
             (SigningAlg::RS256, false, _) => rsa::RsaPrivateKey::from_pkcs8_pem(pem)
                 .map(|k| Self::Rsa(Box::new(k)))
                 .map_err(|err| err.to_string()),
-            (SigningAlg::ES256, false, _) => {
-                p256::SecretKey::from_pkcs8_pem(pem).map(Self::P256).map_err(|err| err.to_string())
-            }
+            (SigningAlg::ES256, false, _) => p256::SecretKey::from_pkcs8_pem(pem)
+                .map(Self::P256)
+                .map_err(|err| err.to_string()),
             (SigningAlg::RS256, true, Some(pass)) => {
                 rsa::RsaPrivateKey::from_pkcs8_encrypted_pem(pem, pass.as_bytes())
                     .map(|k| Self::Rsa(Box::new(k)))

@@ -176,8 +176,8 @@ impl Application {
 }
 
 fn spawn_key_reloader(keys: Arc<Keys>) {
-    actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(KEY_RELOAD_INTERVAL);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(KEY_RELOAD_INTERVAL);
         loop {
             interval.tick().await;
             let keys = Arc::clone(&keys);

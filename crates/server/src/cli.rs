@@ -122,7 +122,10 @@ fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Res
             } else if manifest.keys.is_empty() {
                 println!("no keys in {dir} (they are created on first `tessera serve`)");
             } else {
-                println!("{:<44} {:<6} {:<8} {:<33} RETIRES", "KID", "ALG", "STATE", "ACTIVATES");
+                println!(
+                    "{:<44} {:<6} {:<8} {:<33} RETIRES",
+                    "KID", "ALG", "STATE", "ACTIVATES"
+                );
                 for k in &manifest.keys {
                     println!(
                         "{:<44} {:<6} {:<8} {:<33} {}",

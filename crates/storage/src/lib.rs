@@ -8,6 +8,7 @@
 
 pub mod entity;
 mod repo;
+pub mod testing;
 
 use std::{path::Path, time::Duration};
 
@@ -72,7 +73,7 @@ impl Backend {
 }
 
 /// How long a statement waits for an SQLite write lock, and a request for a pooled connection.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to an unreachable server may take before start-up gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -1,1 +1,203 @@
-//! Test-only helpers: TestApp builder, fixtures, relying-party helpers.
+//! tessera-testkit: test-only helpers. [`TestApp`] runs the real application on 127.0.0.1:0 with
+//! its own database (SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set)
+//! and its own key folder; the builder adds a fake clock, config changes, or a second instance
+//! sharing the first one's database and keys.
+
+use std::{net::TcpListener, path::PathBuf, sync::Arc};
+
+use tempfile::TempDir;
+use tessera_core::{
+    ClientId, Clock, FakeClock, SystemClock,
+    secret::{PlainToken, SecretKind},
+    store::{ClientAuthMethod, ClientRecord, ClientRepo},
+};
+use tessera_server::{AppState, Application, Config, config::RawConfig};
+
+pub use openidconnect;
+pub use reqwest;
+
+type ConfigChange = Box<dyn FnOnce(&mut RawConfig) + Send>;
+
+/// Builds a [`TestApp`].
+#[derive(Default)]
+pub struct TestAppBuilder {
+    clock: Option<FakeClock>,
+    changes: Vec<ConfigChange>,
+    share: Option<(String, PathBuf)>,
+}
+
+impl std::fmt::Debug for TestAppBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAppBuilder")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running application and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The issuer, `http://127.0.0.1:<port>`.
+    pub issuer: String,
+    /// The bound port.
+    pub port: u16,
+    /// An HTTP client that does not follow redirects and keeps cookies.
+    pub http: reqwest::Client,
+    /// The application's shared state (store, keys, config).
+    pub state: AppState,
+    /// The fake clock, when one was given.
+    pub clock: Option<FakeClock>,
+    /// The database URL.
+    pub database_url: String,
+    /// The key folder.
+    pub keys_dir: PathBuf,
+    _dir: Arc<TempDir>,
+}
+
+impl TestAppBuilder {
+    /// Runs the application on this clock instead of the system clock.
+    pub fn with_clock(mut self, clock: FakeClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Changes the configuration before it is validated.
+    pub fn with_config(mut self, change: impl FnOnce(&mut RawConfig) + Send + 'static) -> Self {
+        self.changes.push(Box::new(change));
+        self
+    }
+
+    /// A second instance on the same database and key folder as `other`.
+    pub fn sharing_with(mut self, other: &TestApp) -> Self {
+        self.share = Some((other.database_url.clone(), other.keys_dir.clone()));
+        self
+    }
+
+    /// Starts the application.
+    ///
+    /// # Panics
+    /// When it can not start: tests want the reason on the spot.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn spawn(self) -> TestApp {
+        let dir = Arc::new(TempDir::new().expect("temp dir"));
+        let (database_url, keys_dir) = match self.share {
+            Some(shared) => shared,
+            None => (
+                tessera_storage::testing::fresh_database_url(dir.path()).await,
+                dir.path().join("keys"),
+            ),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let address = listener.local_addr().expect("local address");
+        let issuer = format!("http://127.0.0.1:{}", address.port());
+        let mut raw = RawConfig {
+            issuer: issuer.clone(),
+            listen: address.to_string(),
+            database_url: database_url.clone(),
+            keys_dir: keys_dir.clone(),
+            ..RawConfig::default()
+        };
+        for change in self.changes {
+            change(&mut raw);
+        }
+        let config = Config::validate(raw).expect("valid test configuration");
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(fake) => Arc::new(fake.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let app = Application::build_with_listener(config, listener, clock)
+            .await
+            .expect("application builds");
+        let state = app.state().clone();
+        let server = app.into_server().expect("server starts");
+        tokio::spawn(server);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("http client");
+        TestApp {
+            issuer,
+            port: address.port(),
+            http,
+            state,
+            clock: self.clock,
+            database_url,
+            keys_dir,
+            _dir: dir,
+        }
+    }
+}
+
+impl TestApp {
+    /// A builder.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    /// A default application.
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// `GET path`.
+    ///
+    /// # Panics
+    /// When the request can not be sent.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers a confidential client directly in the store; returns it and its secret.
+    ///
+    /// # Panics
+    /// When the store refuses it.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn with_client(
+        &self,
+        client_id: &str,
+        redirect_uris: &[&str],
+    ) -> (ClientRecord, PlainToken) {
+        let secret = PlainToken::generate(SecretKind::ClientSecret);
+        let now = self.state.clock.now();
+        let client = ClientRecord {
+            client_id: ClientId::new(client_id),
+            client_name: Some(format!("{client_id} app")),
+            secret_hash: Some(secret.hash()),
+            redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec!["authorization_code".into()],
+            response_types: vec!["code".into()],
+            scopes: vec!["openid".into()],
+            token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            id_token_signed_response_alg: None,
+            access_token_signed_alg: None,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            require_pkce: true,
+            enabled: true,
+            registration_token_hash: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.state
+            .store
+            .create_client(&client)
+            .await
+            .expect("client stored");
+        (client, secret)
+    }
+}

@@ -8,3 +8,10 @@ pub mod telemetry;
 pub use error::{ErrorPage, html_error, token_error_response};
 pub use headers::security_headers;
 pub use telemetry::{Metrics, REQUEST_ID_HEADER, telemetry};
+
+/// A route for `GET` that answers `HEAD` too (RFC 9110 §9.3.2: same headers, no body; actix
+/// drops the body of HEAD responses).
+pub fn get_or_head() -> actix_web::Route {
+    use actix_web::guard;
+    actix_web::web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}

@@ -1,0 +1,326 @@
+//! The `tessera` binary: configuration errors, start-up failures and key commands exit non-zero
+//! with a message that names the problem, never a panic; `serve` stops cleanly on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Output, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().expect("tessera runs")
+}
+
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.args(args).current_dir(dir).stdin(Stdio::null());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_") || k == "RUST_LOG") {
+        command.env_remove(key);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+fn failed_with(output: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    }
+}
+
+#[test]
+fn config_check_accepts_the_defaults_from_any_directory() {
+    let dir = TempDir::new().unwrap();
+    let output = tessera(dir.path(), &["config", "check"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("issuer = http://127.0.0.1:8080") && stdout.contains("configuration OK"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_values_and_unknown_keys_stop_with_the_key_named() {
+    let dir = TempDir::new().unwrap();
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["config", "check"],
+            &[("TESSERA_CODE_TTL", "601")],
+        ),
+        &["TESSERA_CODE_TTL"],
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["config", "check"],
+            &[("TESSERA_ACCESS_TOKEN_TTL", "soon")],
+        ),
+        &["ACCESS_TOKEN_TTL", "TESSERA_"],
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["serve"],
+            &[("TESSERA_ISSUER", "http://id.example.com")],
+        ),
+        &["TESSERA_ISSUER"],
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["config", "check"],
+            &[("TESSERA_DATABSE_URL", "x")],
+        ),
+        &["databse_url"],
+    );
+
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "issuer = \"https://id.example.com\"\nlisten_addr = \"0.0.0.0:80\"\n",
+    )
+    .unwrap();
+    failed_with(
+        &tessera(dir.path(), &["config", "check"], &[]),
+        &["listen_addr", "tessera.toml"],
+    );
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "issuer = \"https://id.example.com\"\n",
+    )
+    .unwrap();
+    let ok = tessera(dir.path(), &["config", "check"], &[]);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("issuer = https://id.example.com"));
+    // The environment wins over the file.
+    let env_wins = tessera(
+        dir.path(),
+        &["config", "check"],
+        &[("TESSERA_ISSUER", "https://other.example.com")],
+    );
+    assert!(
+        String::from_utf8_lossy(&env_wins.stdout).contains("issuer = https://other.example.com")
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["--config", "missing.toml", "config", "check"],
+            &[],
+        ),
+        &["missing.toml"],
+    );
+}
+
+#[test]
+fn secrets_can_come_from_files_and_are_never_printed() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("db-url"),
+        "postgres://tessera:hunter2@db.internal/tessera\n",
+    )
+    .unwrap();
+    let output = tessera(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("TESSERA_DATABASE_URL_FILE", "db-url"),
+            ("TESSERA_KEYS_PASSPHRASE", "correct horse"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("database_url = postgres://tessera:***@db.internal/tessera"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("keys_passphrase = (set)"));
+    assert!(!stdout.contains("hunter2") && !stdout.contains("correct horse"));
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["config", "check"],
+            &[("TESSERA_KEYS_PASSPHRASE_FILE", "nope")],
+        ),
+        &["TESSERA_KEYS_PASSPHRASE_FILE", "nope"],
+    );
+}
+
+#[test]
+fn an_unusable_key_folder_stops_start_up_with_its_path() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("keyfile"), "not a folder").unwrap();
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["serve"],
+            &[
+                ("TESSERA_KEYS_DIR", "keyfile"),
+                ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        &["key folder", "keyfile"],
+    );
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/manifest.json"), "[]").unwrap();
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["serve"],
+            &[
+                ("TESSERA_KEYS_DIR", "broken"),
+                ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        &["invalid manifest"],
+    );
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_with_a_clear_message() {
+    let dir = TempDir::new().unwrap();
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["serve"],
+            &[
+                (
+                    "TESSERA_DATABASE_URL",
+                    "postgres://tessera:pw@127.0.0.1:1/tessera",
+                ),
+                ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        &["cannot connect to the database at postgres://tessera:***@127.0.0.1:1/tessera"],
+    );
+}
+
+#[test]
+fn migrate_applies_the_schema_once() {
+    let dir = TempDir::new().unwrap();
+    let first = tessera(dir.path(), &["migrate"], &[]);
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("applied 1 migration(s)"),
+        "{first:?}"
+    );
+    let second = tessera(dir.path(), &["migrate"], &[]);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("applied 0 migration(s)"));
+    assert!(
+        dir.path().join("data/tessera.db").is_file(),
+        "default SQLite file under ./data/"
+    );
+}
+
+#[test]
+fn keys_rotate_and_list() {
+    let dir = TempDir::new().unwrap();
+    let list = |dir: &Path| -> Vec<Value> {
+        let output = tessera(dir, &["keys", "list", "--json"], &[]);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let rotate = tessera(
+        dir.path(),
+        &["keys", "rotate", "--alg", "ES256", "--json"],
+        &[],
+    );
+    assert!(rotate.status.success(), "{rotate:?}");
+    let created: Vec<Value> = serde_json::from_slice(&rotate.stdout).unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["alg"], "ES256");
+
+    let keys = list(dir.path());
+    let states: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| {
+            (
+                k["alg"].as_str().unwrap().into(),
+                k["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("RS256".into(), "active".into()),
+            ("ES256".into(), "active".into()),
+            ("ES256".into(), "next".into())
+        ],
+        "rotation keeps the current key signing until the new one activates"
+    );
+    let usage = tessera(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error");
+    assert!(
+        String::from_utf8_lossy(&usage.stderr).contains("unsupported signing algorithm `HS256`")
+    );
+}
+
+#[tokio::test]
+async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new().unwrap();
+    let mut child = command(
+        dir.path(),
+        &["serve"],
+        &[
+            ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ("TESSERA_LOG_FORMAT", "json"),
+        ],
+    )
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let address = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a log line");
+        let event: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
+        if event["message"] == "tessera listening" {
+            break event["address"].as_str().unwrap().to_owned();
+        }
+    };
+    let live = reqwest::get(format!("http://{address}/health/live"))
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("tessera stopped")),
+        "{rest:?}"
+    );
+}

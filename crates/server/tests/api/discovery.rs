@@ -1,0 +1,182 @@
+//! Discovery and JWKS, driven by the openidconnect crate as a real relying party.
+
+use std::str::FromStr;
+
+use serde_json::{Value, json};
+use tessera_core::SigningAlg;
+use tessera_testkit::{
+    TestApp,
+    openidconnect::{
+        self, ClientId, IssuerUrl, Nonce,
+        core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata},
+    },
+};
+
+fn rp_http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// ID-token-shaped claims, as the token endpoint will mint them.
+fn id_token_claims(app: &TestApp) -> Value {
+    let now = app.state.clock.now().timestamp();
+    json!({
+        "iss": app.issuer, "sub": "248289761001", "aud": ["rp"], "azp": "rp",
+        "iat": now, "exp": now + 300, "nonce": "n-0S6_WzA2Mj",
+    })
+}
+
+#[tokio::test]
+async fn openidconnect_discovers_the_provider_and_verifies_rs256_and_es256_signatures() {
+    let app = TestApp::spawn().await;
+    let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
+    let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &rp_http())
+        .await
+        .expect("discovery");
+    assert_eq!(metadata.issuer().as_str(), app.issuer);
+    assert_eq!(metadata.jwks().keys().len(), 2, "the JWKS was fetched too");
+
+    for (alg, rp_alg) in [
+        (
+            SigningAlg::RS256,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        ),
+        (SigningAlg::ES256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+    ] {
+        let jws = app
+            .state
+            .keys
+            .sign(alg, "JWT", &id_token_claims(&app))
+            .unwrap();
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new("rp".into()),
+            issuer.clone(),
+            metadata.jwks().clone(),
+        )
+        .set_allowed_algs(vec![rp_alg.clone()]);
+        let token = CoreIdToken::from_str(&jws).unwrap();
+        let nonce = Nonce::new("n-0S6_WzA2Mj".into());
+        let claims = token
+            .claims(&verifier, &nonce)
+            .unwrap_or_else(|err| panic!("{alg}: {err}"));
+        assert_eq!(claims.subject().as_str(), "248289761001");
+
+        // The same verifier refuses a token whose payload was changed after signing.
+        let mut parts: Vec<&str> = jws.split('.').collect();
+        let mut forged = id_token_claims(&app);
+        forged["sub"] = json!("someone-else");
+        let forged_payload = base64_url(&serde_json::to_vec(&forged).unwrap());
+        parts[1] = &forged_payload;
+        let forged = CoreIdToken::from_str(&parts.join(".")).unwrap();
+        assert!(
+            forged.claims(&verifier, &nonce).is_err(),
+            "{alg}: forged payload accepted"
+        );
+    }
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn both_metadata_documents_are_truthful_and_identical() {
+    let app = TestApp::spawn().await;
+    let openid: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let oauth: Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openid, oauth);
+    assert_eq!(
+        openid["issuer"], app.issuer,
+        "byte for byte, no trailing slash"
+    );
+    assert_eq!(openid["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(openid["authorization_endpoint"], app.url("/authorize"));
+    assert_eq!(openid["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        openid["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    // Nothing that does not exist yet is advertised.
+    for absent in [
+        "token_endpoint",
+        "userinfo_endpoint",
+        "registration_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+        "grant_types_supported",
+        "code_challenge_methods_supported",
+    ] {
+        assert!(
+            openid.get(absent).is_none(),
+            "{absent} advertised before it exists"
+        );
+    }
+    // Every advertised endpoint answers (not 404).
+    for key in ["jwks_uri", "authorization_endpoint"] {
+        let url = openid[key].as_str().unwrap();
+        let status = app.http.get(url).send().await.unwrap().status();
+        assert_ne!(status, 404, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn jwks_is_cacheable_revalidates_with_etag_and_holds_no_private_members() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/jwks.json").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/jwk-set+json");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let jwks: Value = response.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    let kids: std::collections::HashSet<_> =
+        keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), keys.len(), "unique kids");
+    for key in keys {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none());
+        }
+    }
+
+    for if_none_match in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+        "*".into(),
+    ] {
+        let revalidated = app
+            .http
+            .get(app.url("/jwks.json"))
+            .header("If-None-Match", &if_none_match)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304, "{if_none_match}");
+        assert_eq!(revalidated.headers()["etag"], etag.as_str());
+        assert!(revalidated.bytes().await.unwrap().is_empty());
+    }
+    let changed = app
+        .http
+        .get(app.url("/jwks.json"))
+        .header("If-None-Match", "\"stale\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+}

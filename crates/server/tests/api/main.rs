@@ -1,0 +1,14 @@
+//! Black-box tests of the real application on 127.0.0.1:0 (one binary, one module per area).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod authorize;
+mod cli;
+mod discovery;
+mod health;
+mod instances;

@@ -1,0 +1,507 @@
+//! Storage against a real database: SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use tempfile::TempDir;
+use tessera_core::{
+    ClientId, Clock, FakeClock, GrantId, Subject,
+    secret::{PlainToken, SecretKind, random_id},
+    store::{
+        AssertionReplayRepo, AuditEvent, AuditRepo, AuthorizationCodeRecord, ClientAuthMethod,
+        ClientRecord, ClientRepo, CodeRepo, Consumption, GrantRecord, GrantRepo, HealthRepo,
+        RefreshTokenRecord, RefreshTokenRepo, StoreError, UserRecord, UserRepo,
+    },
+};
+use tessera_storage::{SeaStore, connect, migrate, testing::fresh_database_url};
+
+struct Db {
+    store: Arc<SeaStore>,
+    url: String,
+    clock: FakeClock,
+    _dir: TempDir,
+}
+
+async fn db() -> Db {
+    let dir = TempDir::new().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    migrate(&url).await.unwrap();
+    let store = Arc::new(SeaStore::new(connect(&url).await.unwrap()));
+    Db {
+        store,
+        url,
+        clock: FakeClock::new(),
+        _dir: dir,
+    }
+}
+
+fn client(id: &str, clock: &FakeClock) -> ClientRecord {
+    ClientRecord {
+        client_id: ClientId::new(id),
+        client_name: Some("Example <App>".into()),
+        secret_hash: Some(PlainToken::generate(SecretKind::ClientSecret).hash()),
+        redirect_uris: vec![
+            "https://app.example/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        response_types: vec!["code".into()],
+        scopes: vec!["openid".into(), "profile".into()],
+        token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
+        jwks: None,
+        jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
+        id_token_signed_response_alg: Some(tessera_core::SigningAlg::ES256),
+        access_token_signed_alg: None,
+        access_token_ttl: Some(600),
+        refresh_token_ttl: None,
+        require_pkce: true,
+        enabled: true,
+        registration_token_hash: None,
+        created_at: clock.now(),
+        updated_at: clock.now(),
+    }
+}
+
+fn user(name: &str, clock: &FakeClock) -> UserRecord {
+    UserRecord {
+        id: Subject::new(random_id()),
+        username: name.into(),
+        password_hash: "$argon2id$v=19$placeholder".into(),
+        email: Some(format!("{name}@example.com")),
+        email_verified: false,
+        name: None,
+        is_admin: false,
+        enabled: true,
+        created_at: clock.now(),
+    }
+}
+
+/// A client, a user and a grant, as the token endpoint would leave them.
+async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
+    let c = client(&format!("c-{}", random_id()), &db.clock);
+    db.store.create_client(&c).await.unwrap();
+    let u = user(&format!("u-{}", random_id()), &db.clock);
+    db.store.create_user(&u).await.unwrap();
+    let g = GrantRecord {
+        id: GrantId::new(random_id()),
+        client_id: c.client_id.clone(),
+        user_id: Some(u.id.clone()),
+        scopes: vec!["openid".into()],
+        offline: true,
+        auth_time: Some(db.clock.now()),
+        created_at: db.clock.now(),
+        revoked_at: None,
+    };
+    db.store.create_grant(&g).await.unwrap();
+    (c, u, g)
+}
+
+fn code_for(
+    c: &ClientRecord,
+    u: &UserRecord,
+    clock: &FakeClock,
+) -> (PlainToken, AuthorizationCodeRecord) {
+    let code = PlainToken::generate(SecretKind::AuthorizationCode);
+    let record = AuthorizationCodeRecord {
+        code_hash: code.hash(),
+        client_id: c.client_id.clone(),
+        user_id: u.id.clone(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        scopes: vec!["openid".into(), "profile".into()],
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        session_id: None,
+        auth_time: clock.now(),
+        created_at: clock.now(),
+        expires_at: clock.now() + Duration::seconds(60),
+        grant_id: None,
+    };
+    (code, record)
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_the_database_answers() {
+    let db = db().await;
+    assert_eq!(migrate(&db.url).await.unwrap(), 0, "nothing left to apply");
+    db.store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_migrations_apply_each_migration_once() {
+    if !tessera_storage::testing::using_postgres() {
+        // One SQLite file serves one instance; concurrent start-up is a PostgreSQL concern.
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    let runs = futures_util::future::join_all((0..6).map(|_| migrate(&url))).await;
+    let applied: usize = runs
+        .into_iter()
+        .map(|r| r.expect("every instance starts"))
+        .sum();
+    assert_eq!(
+        applied,
+        tessera_migration_count(),
+        "each migration applied exactly once"
+    );
+    let store = SeaStore::new(connect(&url).await.unwrap());
+    let rows = store
+        .connection()
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), tessera_migration_count());
+}
+
+fn tessera_migration_count() -> usize {
+    use tessera_migration::MigratorTrait;
+    tessera_migration::Migrator::migrations().len()
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_with_full_sync_and_foreign_keys() {
+    let db = db().await;
+    let conn = db.store.connection();
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let pragma = |name: &'static str| async move {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .unwrap()
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("synchronous").await, "2", "2 = FULL");
+    assert_eq!(pragma("foreign_keys").await, "1");
+}
+
+#[tokio::test]
+async fn clients_round_trip_and_duplicates_are_conflicts() {
+    let db = db().await;
+    let c = client("round-trip", &db.clock);
+    db.store.create_client(&c).await.unwrap();
+    assert_eq!(
+        db.store.find_client(&c.client_id).await.unwrap(),
+        Some(c.clone())
+    );
+    assert!(matches!(
+        db.store.create_client(&c).await,
+        Err(StoreError::Conflict { what: "client" })
+    ));
+    assert_eq!(
+        db.store.find_client(&ClientId::new("nope")).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn users_are_unique_by_username() {
+    let db = db().await;
+    let u = user("alice", &db.clock);
+    db.store.create_user(&u).await.unwrap();
+    assert_eq!(
+        db.store.find_user_by_username("alice").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(db.store.find_user(&u.id).await.unwrap(), Some(u.clone()));
+    let mut twin = user("alice", &db.clock);
+    twin.email = None;
+    assert!(matches!(
+        db.store.create_user(&twin).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // The first row is untouched by the refused insert.
+    assert_eq!(
+        db.store.find_user_by_username("alice").await.unwrap(),
+        Some(u)
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_consumed_once_then_reported_as_replayed() {
+    let db = db().await;
+    let (c, u, _) = family(&db).await;
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+
+    assert_eq!(
+        db.store
+            .consume_code(&code.hash(), db.clock.now())
+            .await
+            .unwrap(),
+        Consumption::Consumed(record.clone())
+    );
+    assert_eq!(
+        db.store
+            .consume_code(&code.hash(), db.clock.now())
+            .await
+            .unwrap(),
+        Consumption::AlreadyConsumed(record)
+    );
+    let unknown = PlainToken::generate(SecretKind::AuthorizationCode);
+    assert_eq!(
+        db.store
+            .consume_code(&unknown.hash(), db.clock.now())
+            .await
+            .unwrap(),
+        Consumption::NotFound
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_can_not_be_consumed() {
+    let db = db().await;
+    let (c, u, _) = family(&db).await;
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    db.clock.advance(Duration::seconds(59));
+    let just_in_time = db.clock.now();
+    db.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        db.store
+            .consume_code(&code.hash(), db.clock.now())
+            .await
+            .unwrap(),
+        Consumption::Expired
+    );
+    // Still redeemable a second earlier: expiry, not the failed attempt, decided.
+    assert!(matches!(
+        db.store
+            .consume_code(&code.hash(), just_in_time)
+            .await
+            .unwrap(),
+        Consumption::Consumed(_)
+    ));
+}
+
+#[tokio::test]
+async fn twenty_concurrent_redemptions_of_one_code_have_exactly_one_winner() {
+    let db = db().await;
+    let (c, u, _) = family(&db).await;
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    let now = db.clock.now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = code.hash();
+            tokio::spawn(async move { store.consume_code(&hash, now).await })
+        })
+        .collect();
+    let outcomes: Vec<_> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let winners = outcomes
+        .iter()
+        .filter(|o| matches!(o, Consumption::Consumed(_)))
+        .count();
+    let replays = outcomes
+        .iter()
+        .filter(|o| matches!(o, Consumption::AlreadyConsumed(_)))
+        .count();
+    assert_eq!((winners, replays), (1, 19), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_winner() {
+    let db = db().await;
+    let (c, _, g) = family(&db).await;
+    let token = PlainToken::generate(SecretKind::RefreshToken);
+    let record = RefreshTokenRecord {
+        token_hash: token.hash(),
+        grant_id: g.id.clone(),
+        client_id: c.client_id.clone(),
+        scopes: vec!["openid".into()],
+        generation: 0,
+        created_at: db.clock.now(),
+        expires_at: db.clock.now() + Duration::days(30),
+    };
+    db.store.insert_refresh_token(&record).await.unwrap();
+    let now = db.clock.now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = token.hash();
+            tokio::spawn(async move { store.consume_refresh_token(&hash, now).await })
+        })
+        .collect();
+    let outcomes: Vec<_> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|o| matches!(o, Consumption::Consumed(_)))
+        .collect();
+    assert_eq!(winners, [&Consumption::Consumed(record.clone())]);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Consumption::AlreadyConsumed(record.clone()))
+            .count(),
+        19
+    );
+}
+
+#[tokio::test]
+async fn twenty_concurrent_sightings_of_one_assertion_jti_record_it_once() {
+    let db = db().await;
+    let now = db.clock.now();
+    let expires = now + Duration::minutes(5);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            tokio::spawn(async move {
+                store
+                    .record_once("https://issuer.example", "jti-1", expires, now)
+                    .await
+            })
+        })
+        .collect();
+    let firsts = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap().as_ref().unwrap())
+        .count();
+    assert_eq!(firsts, 1);
+    // Another issuer's identical jti is a different assertion.
+    assert!(
+        db.store
+            .record_once("https://other.example", "jti-1", expires, now)
+            .await
+            .unwrap()
+    );
+    // Once expired, the jti is forgotten (the assertion itself would now fail its exp check).
+    let later = expires + Duration::seconds(1);
+    assert!(
+        db.store
+            .record_once(
+                "https://issuer.example",
+                "jti-1",
+                later + Duration::minutes(5),
+                later
+            )
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_grant_is_idempotent_and_deleting_a_client_cascades() {
+    let db = db().await;
+    let (c, u, g) = family(&db).await;
+    assert!(
+        db.store
+            .revoke_grant(&g.id, "test", db.clock.now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .revoke_grant(&g.id, "again", db.clock.now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.store
+            .find_grant(&g.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(db.clock.now())
+    );
+
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    assert!(db.store.delete_client(&c.client_id).await.unwrap());
+    assert!(!db.store.delete_client(&c.client_id).await.unwrap());
+    assert_eq!(
+        db.store.find_grant(&g.id).await.unwrap(),
+        None,
+        "grant removed with its client"
+    );
+    assert_eq!(
+        db.store
+            .consume_code(&code.hash(), db.clock.now())
+            .await
+            .unwrap(),
+        Consumption::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_an_unknown_client_is_refused_by_foreign_keys() {
+    let db = db().await;
+    let (_, u, _) = family(&db).await;
+    let ghost = client("ghost", &db.clock);
+    let (_, record) = code_for(&ghost, &u, &db.clock);
+    assert!(db.store.insert_code(&record).await.is_err());
+}
+
+#[tokio::test]
+async fn audit_events_come_back_newest_first_and_filter() {
+    let db = db().await;
+    for (i, client_id) in ["a", "b", "a"].iter().enumerate() {
+        db.clock.advance(Duration::seconds(1));
+        db.store
+            .record_event(&AuditEvent {
+                occurred_at: db.clock.now(),
+                kind: format!("test.{i}"),
+                actor: Some("cli".into()),
+                client_id: Some((*client_id).into()),
+                user_id: None,
+                ip: None,
+                user_agent: None,
+                details: serde_json::json!({"n": i}),
+            })
+            .await
+            .unwrap();
+    }
+    let all: Vec<_> = db
+        .store
+        .recent_events(None, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(all, ["test.2", "test.1", "test.0"]);
+    let only_a: Vec<_> = db
+        .store
+        .recent_events(Some("a"), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(only_a, ["test.2", "test.0"]);
+    assert_eq!(
+        db.store.recent_events(None, None, 1).await.unwrap().len(),
+        1
+    );
+}
