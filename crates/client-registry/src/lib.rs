@@ -1,10 +1,35 @@
-//! tessera-client-registry: the client model and its rules, client authentication, RFC 7591/7592
-//! registration and the admin console.
-//!
-//! The foundation only reserves the crate; the registry lands with its own issue. Nothing is
-//! mounted and nothing is advertised in discovery until it exists.
+//! tessera-client-registry: the client model and its rules ([`model`]), registry operations
+//! shared by every way of managing clients ([`registry`]), client authentication for token-type
+//! endpoints ([`authn`]), and RFC 7591/7592 dynamic registration ([`registration`]).
+
+pub mod authn;
+pub mod jwks_fetch;
+pub mod model;
+pub mod registration;
+pub mod registry;
 
 use actix_web::web;
 
-/// Mounts the registry's routes (none yet).
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub use registration::{REGISTRATION_PATH, RegistrationState};
+
+/// Mounts `/register` and `/register/{client_id}`. Needs `web::Data<RegistrationState>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(REGISTRATION_PATH)
+            .app_data(web::PayloadConfig::new(registration::MAX_BODY_BYTES))
+            .route(web::post().to(registration::post_register))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("POST")
+            })),
+    )
+    .service(
+        web::resource(format!("{REGISTRATION_PATH}/{{client_id}}"))
+            .app_data(web::PayloadConfig::new(registration::MAX_BODY_BYTES))
+            .route(web::get().to(registration::get_registration))
+            .route(web::put().to(registration::put_registration))
+            .route(web::delete().to(registration::delete_registration))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, PUT, DELETE")
+            })),
+    );
+}

@@ -8,6 +8,7 @@ pub mod alg;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod password;
 pub mod secret;
 pub mod store;
 

@@ -265,6 +265,67 @@ pub trait ClientRepo: Send + Sync {
     async fn find_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
     /// Deletes a client and, by cascade, everything issued to it. Returns whether it existed.
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+    /// Replaces a client's stored fields (not its id or creation time); [`StoreError::NotFound`]
+    /// when it does not exist.
+    async fn update_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Clients ordered by creation, newest first; `search` matches id or name (case-insensitive).
+    async fn list_clients(
+        &self,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError>;
+}
+
+/// An RFC 7591 initial access token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessTokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Registrations left; `None` for unlimited until expiry.
+    pub uses_remaining: Option<i32>,
+    /// When it stops working; `None` for never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Who created it.
+    pub created_by: Option<String>,
+}
+
+/// Initial access tokens (RFC 7591 §3).
+#[async_trait]
+pub trait InitialAccessTokenRepo: Send + Sync {
+    /// Stores a new token.
+    async fn create_initial_access_token(
+        &self,
+        token: &InitialAccessTokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Uses the token once, atomically: succeeds only while it is unrevoked, unexpired and has
+    /// uses left (decremented in the same statement). `false` otherwise.
+    async fn use_initial_access_token(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Whether the token would be accepted now (read-only; [`Self::use_initial_access_token`]
+    /// decides atomically).
+    async fn initial_access_token_usable(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Every token, newest first.
+    async fn list_initial_access_tokens(&self)
+    -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
+    /// Revokes a token; whether it was active.
+    async fn revoke_initial_access_token(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// End users.

@@ -25,6 +25,8 @@ pub struct ProviderMetadata {
     pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
     /// RFC 9207 §3: whether `iss` is in every authorization response.
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 7591 §3: the dynamic client registration endpoint (needs an initial access token).
+    pub registration_endpoint: String,
 }
 
 impl ProviderMetadata {
@@ -38,6 +40,7 @@ impl ProviderMetadata {
             subject_types_supported: vec!["public".into()],
             id_token_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
+            registration_endpoint: format!("{issuer}/register"),
         }
     }
 }
@@ -58,4 +61,14 @@ pub async fn get_openid_configuration(discovery: web::Data<Discovery>) -> HttpRe
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3; same document).
 pub async fn get_oauth_metadata(discovery: web::Data<Discovery>) -> HttpResponse {
     respond(&discovery)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_document_snapshot() {
+        insta::assert_json_snapshot!(ProviderMetadata::for_issuer("https://id.example.com"));
+    }
 }

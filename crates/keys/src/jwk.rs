@@ -86,6 +86,62 @@ fn thumbprint(canonical: &str) -> Kid {
     Kid::new(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
 }
 
+/// A verification key taken from someone else's JWK Set (a client's `jwks`, a trusted issuer's).
+pub struct ForeignKey {
+    /// Its `kid`, if it has one.
+    pub kid: Option<String>,
+    /// The algorithm it is for: its `alg` member, or the one its key type implies.
+    pub alg: Option<SigningAlg>,
+    /// jsonwebtoken's verification key.
+    pub key: jsonwebtoken::DecodingKey,
+}
+
+impl std::fmt::Debug for ForeignKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForeignKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The signing keys of a JWK Set that Tessera can verify with (RSA and P-256 keys whose `use`, if
+/// present, is `sig`); other keys are skipped.
+pub fn foreign_keys(jwks: &serde_json::Value) -> Vec<ForeignKey> {
+    let Some(keys) = jwks.get("keys").and_then(serde_json::Value::as_array) else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter(|jwk| jwk.get("use").is_none_or(|u| u == "sig"))
+        .filter_map(|jwk| {
+            let parsed: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
+            let implied = match jwk.get("kty").and_then(serde_json::Value::as_str)? {
+                "RSA" => SigningAlg::RS256,
+                "EC" if jwk.get("crv").and_then(serde_json::Value::as_str) == Some("P-256") => {
+                    SigningAlg::ES256
+                }
+                _ => return None,
+            };
+            let declared = match jwk.get("alg").and_then(serde_json::Value::as_str) {
+                Some(alg) => Some(alg.parse::<SigningAlg>().ok()?),
+                None => None,
+            };
+            if declared.is_some_and(|alg| alg != implied) {
+                return None;
+            }
+            let key = jsonwebtoken::DecodingKey::from_jwk(&parsed).ok()?;
+            Some(ForeignKey {
+                kid: jwk
+                    .get("kid")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+                alg: Some(implied),
+                key,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

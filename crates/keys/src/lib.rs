@@ -23,9 +23,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use tessera_core::{Clock, SigningAlg};
 
 pub use folder::{KeyFolder, RotationPolicy};
-pub use jwk::{JwkSet, PublicJwk};
+pub use jwk::{ForeignKey, JwkSet, PublicJwk, foreign_keys};
 pub use manifest::{KeyState, Manifest, ManifestEntry};
-pub use ring::{KeyRing, LoadedKey, VerifyPolicy};
+pub use ring::{KeyRing, LoadedKey, VerifyPolicy, verify_with_key};
 
 /// What can go wrong with keys. Messages name the file or folder concerned.
 #[derive(Debug, thiserror::Error)]

@@ -179,38 +179,49 @@ impl KeyRing {
             .iter()
             .find(|k| k.entry.kid.as_str() == kid && k.entry.state(now).is_published())
             .ok_or_else(|| KeyError::Invalid(format!("unknown kid {kid}")))?;
-        let alg = key.entry.alg;
-        if header.alg != jwt_alg(alg) || !policy.algs.contains(&alg) {
+        verify_with_key(token, &header, &key.decoding, key.entry.alg, policy, now)
+    }
+}
+
+/// Verifies a compact JWS against one known key whose algorithm is `alg` (our own keys, or a
+/// client's registered ones): the header's `alg` must be exactly `alg` and allowed by the policy,
+/// `typ` as demanded, then the signature, then `exp` (required), `nbf`, `iss` and `aud` against
+/// `now`. `header` is the already-decoded header of `token`.
+pub fn verify_with_key<T: DeserializeOwned>(
+    token: &str,
+    header: &Header,
+    key: &DecodingKey,
+    alg: SigningAlg,
+    policy: &VerifyPolicy<'_>,
+    now: DateTime<Utc>,
+) -> Result<T, KeyError> {
+    if header.alg != jwt_alg(alg) || !policy.algs.contains(&alg) {
+        return Err(KeyError::Invalid(format!(
+            "alg {:?} not accepted",
+            header.alg
+        )));
+    }
+    if let Some(expected) = policy.typ {
+        let typ = header.typ.as_deref().map(normalise_typ);
+        if typ.as_deref() != Some(normalise_typ(expected).as_str()) {
             return Err(KeyError::Invalid(format!(
-                "alg {:?} not accepted",
-                header.alg
+                "typ {:?} is not {expected}",
+                header.typ
             )));
         }
-        if let Some(expected) = policy.typ {
-            let typ = header.typ.as_deref().map(normalise_typ);
-            if typ.as_deref() != Some(normalise_typ(expected).as_str()) {
-                return Err(KeyError::Invalid(format!(
-                    "typ {:?} is not {expected}",
-                    header.typ
-                )));
-            }
-        }
-        // Signature only here; time and audience are checked against our Clock below.
-        let mut validation = Validation::new(jwt_alg(alg));
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
-            token,
-            &key.decoding,
-            &validation,
-        )
-        .map_err(|err| KeyError::Invalid(err.to_string()))?;
-        check_claims(&data.claims, policy, now)?;
-        serde_json::from_value(serde_json::Value::Object(data.claims))
-            .map_err(|err| KeyError::Invalid(format!("claims: {err}")))
     }
+    // Signature only here; time and audience are checked against our Clock below.
+    let mut validation = Validation::new(jwt_alg(alg));
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data =
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+            .map_err(|err| KeyError::Invalid(err.to_string()))?;
+    check_claims(&data.claims, policy, now)?;
+    serde_json::from_value(serde_json::Value::Object(data.claims))
+        .map_err(|err| KeyError::Invalid(format!("claims: {err}")))
 }
 
 fn check_claims(

@@ -11,6 +11,7 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
+use tessera_client_registry::RegistrationState;
 use tessera_core::{
     Clock, Issuer, SystemClock,
     store::{ClientRepo, HealthRepo},
@@ -91,6 +92,13 @@ pub fn build_app(
 > {
     let clients: Arc<dyn ClientRepo> = state.store.clone();
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
+    let registration = RegistrationState {
+        clients: state.store.clone(),
+        tokens: state.store.clone(),
+        audit: state.store.clone(),
+        clock: Arc::clone(&state.clock),
+        issuer: state.config.issuer.clone(),
+    };
     App::new()
         .app_data(web::Data::from(Arc::clone(&state.metrics)))
         .app_data(web::Data::from(Arc::clone(&state.keys)))
@@ -98,6 +106,7 @@ pub fn build_app(
         .app_data(web::Data::new(Issuer::new(state.config.issuer.as_str())))
         .app_data(web::Data::from(clients))
         .app_data(web::Data::from(health_repo))
+        .app_data(web::Data::new(registration))
         .wrap(tessera_web::security_headers())
         .wrap(from_fn(tessera_web::telemetry))
         .configure(tessera_discovery::configure)

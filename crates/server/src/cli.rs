@@ -1,6 +1,6 @@
 //! The command line: `tessera serve | migrate | config check | keys list | keys rotate`.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use chrono::Duration;
@@ -10,6 +10,7 @@ use tessera_core::{Clock, SigningAlg, SystemClock};
 use tessera_keys::{KeyFolder, RotationPolicy};
 
 use crate::{
+    admin,
     app::Application,
     config::{Config, Sources},
     telemetry,
@@ -40,6 +41,15 @@ pub enum Command {
     /// Signing-key commands.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Client commands.
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Initial access tokens for RFC 7591 dynamic registration.
+    #[command(subcommand)]
+    RegistrationToken(admin::RegistrationTokenCommand),
+    /// User commands.
+    #[command(subcommand)]
+    User(admin::UserCommand),
 }
 
 /// `tessera config …`
@@ -94,6 +104,13 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(command) => keys(&config, command, &SystemClock),
+        Command::Client(command) => actix_web::rt::System::new()
+            .block_on(async move { admin::client(&config, Arc::new(SystemClock), command).await }),
+        Command::RegistrationToken(command) => actix_web::rt::System::new().block_on(async move {
+            admin::registration_token(&config, Arc::new(SystemClock), command).await
+        }),
+        Command::User(command) => actix_web::rt::System::new()
+            .block_on(async move { admin::user(&config, Arc::new(SystemClock), command).await }),
     }
 }
 

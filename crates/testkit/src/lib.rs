@@ -9,7 +9,10 @@ use tempfile::TempDir;
 use tessera_core::{
     ClientId, Clock, FakeClock, SystemClock,
     secret::{PlainToken, SecretKind},
-    store::{ClientAuthMethod, ClientRecord, ClientRepo},
+    store::{
+        ClientAuthMethod, ClientRecord, ClientRepo, InitialAccessTokenRecord,
+        InitialAccessTokenRepo,
+    },
 };
 use tessera_server::{AppState, Application, Config, config::RawConfig};
 
@@ -199,5 +202,33 @@ impl TestApp {
             .await
             .expect("client stored");
         (client, secret)
+    }
+
+    /// Creates an initial access token for dynamic registration.
+    ///
+    /// # Panics
+    /// When the store refuses it.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn registration_token(
+        &self,
+        uses: Option<i32>,
+        expires_in: Option<chrono::Duration>,
+    ) -> PlainToken {
+        let token = PlainToken::generate(SecretKind::InitialAccessToken);
+        let now = self.state.clock.now();
+        self.state
+            .store
+            .create_initial_access_token(&InitialAccessTokenRecord {
+                token_hash: token.hash(),
+                description: Some("test".into()),
+                uses_remaining: uses,
+                expires_at: expires_in.map(|d| now + d),
+                created_at: now,
+                revoked_at: None,
+                created_by: Some("test".into()),
+            })
+            .await
+            .expect("initial access token stored");
+        token
     }
 }

@@ -324,3 +324,248 @@ async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
         "{rest:?}"
     );
 }
+
+fn ok_json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn user_add_hashes_the_password_and_refuses_duplicates_and_weak_passwords() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
+    let created = ok_json(&tessera(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-file",
+            "pw",
+            "--admin",
+            "--email",
+            "a@example.com",
+            "--json",
+        ],
+        &[],
+    ));
+    assert_eq!(created["username"], "alice");
+    assert_eq!(created["admin"], true);
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["user", "add", "alice", "--password-file", "pw"],
+            &[],
+        ),
+        &["exists already"],
+    );
+    std::fs::write(dir.path().join("short"), "abc\n").unwrap();
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["user", "add", "bob", "--password-file", "short"],
+            &[],
+        ),
+        &["at least 8 characters"],
+    );
+    failed_with(
+        &tessera(dir.path(), &["user", "add", "bob"], &[]),
+        &["--password-file", "--password-stdin"],
+    );
+
+    let mut stdin = command(
+        dir.path(),
+        &["user", "add", "carol", "--password-stdin"],
+        &[],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    use std::io::Write;
+    stdin
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"another long password\n")
+        .unwrap();
+    let output = stdin.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let db = std::fs::read(dir.path().join("data/tessera.db")).unwrap();
+    let needle = b"correct horse battery";
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle),
+        "no clear-text password in the database file"
+    );
+}
+
+#[test]
+fn client_commands_create_list_show_rotate_and_delete() {
+    let dir = TempDir::new().unwrap();
+    let created = ok_json(&tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--redirect-uri",
+            "https://billing.example.com/cb",
+            "--redirect-uri",
+            "http://127.0.0.1:9000/cb",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--id-token-alg",
+            "ES256",
+            "--json",
+        ],
+        &[],
+    ));
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let first_secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(created["redirect_uris"].as_array().unwrap().len(), 2);
+
+    let listed = ok_json(&tessera(
+        dir.path(),
+        &["client", "list", "--search", "BILL", "--json"],
+        &[],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(
+        listed[0].get("client_secret").is_none(),
+        "secrets are shown once only"
+    );
+    assert!(
+        ok_json(&tessera(
+            dir.path(),
+            &["client", "list", "--search", "nomatch", "--json"],
+            &[]
+        ))
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    let shown = ok_json(&tessera(
+        dir.path(),
+        &["client", "show", &id, "--json"],
+        &[],
+    ));
+    assert_eq!(shown["client_name"], "Billing");
+    assert_eq!(shown["id_token_signed_response_alg"], "ES256");
+
+    let rotated = ok_json(&tessera(
+        dir.path(),
+        &["client", "rotate-secret", &id, "--json"],
+        &[],
+    ));
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), first_secret);
+
+    failed_with(
+        &tessera(
+            dir.path(),
+            &[
+                "client",
+                "create",
+                "--redirect-uri",
+                "http://billing.example.com/cb",
+            ],
+            &[],
+        ),
+        &["invalid_redirect_uri"],
+    );
+    let public = ok_json(&tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--auth-method",
+            "none",
+            "--json",
+        ],
+        &[],
+    ));
+    assert!(public.get("client_secret").is_none());
+    failed_with(
+        &tessera(
+            dir.path(),
+            &[
+                "client",
+                "rotate-secret",
+                public["client_id"].as_str().unwrap(),
+            ],
+            &[],
+        ),
+        &["does not authenticate with a secret"],
+    );
+
+    let deleted = tessera(dir.path(), &["client", "delete", &id], &[]);
+    assert!(deleted.status.success());
+    failed_with(
+        &tessera(dir.path(), &["client", "show", &id], &[]),
+        &["no client"],
+    );
+    failed_with(
+        &tessera(dir.path(), &["client", "delete", &id], &[]),
+        &["no client"],
+    );
+}
+
+#[tokio::test]
+async fn a_registration_token_from_the_cli_registers_a_client_over_http() {
+    let app = tessera_testkit::TestApp::spawn().await;
+    let dir = TempDir::new().unwrap();
+    let env = [
+        ("TESSERA_DATABASE_URL", app.database_url.as_str()),
+        ("TESSERA_ISSUER", app.issuer.as_str()),
+    ];
+    let created = ok_json(&tessera(
+        dir.path(),
+        &[
+            "registration-token",
+            "create",
+            "--uses",
+            "1",
+            "--expires",
+            "600",
+            "--json",
+        ],
+        &env,
+    ));
+    let token = created["initial_access_token"].as_str().unwrap();
+    assert_eq!(created["registration_endpoint"], app.url("/register"));
+
+    let body = serde_json::json!({"redirect_uris": ["https://app.example.com/cb"]});
+    let register = || {
+        app.http
+            .post(app.url("/register"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(register().await.unwrap().status(), 201);
+    assert_eq!(register().await.unwrap().status(), 401, "single use");
+
+    let listed = ok_json(&tessera(
+        dir.path(),
+        &["registration-token", "list", "--json"],
+        &env,
+    ));
+    assert_eq!(listed[0]["uses_remaining"], 0);
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let revoked = tessera(dir.path(), &["registration-token", "revoke", &id], &env);
+    assert!(revoked.status.success(), "{revoked:?}");
+    failed_with(
+        &tessera(dir.path(), &["registration-token", "revoke", &id], &env),
+        &["no active"],
+    );
+}

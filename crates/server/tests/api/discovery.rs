@@ -113,7 +113,6 @@ async fn both_metadata_documents_are_truthful_and_identical() {
     for absent in [
         "token_endpoint",
         "userinfo_endpoint",
-        "registration_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
         "end_session_endpoint",
@@ -126,7 +125,11 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         );
     }
     // Every advertised endpoint answers (not 404).
-    for key in ["jwks_uri", "authorization_endpoint"] {
+    for key in [
+        "jwks_uri",
+        "authorization_endpoint",
+        "registration_endpoint",
+    ] {
         let url = openid[key].as_str().unwrap();
         let status = app.http.get(url).send().await.unwrap().status();
         assert_ne!(status, 404, "{key}");

@@ -12,3 +12,4 @@ mod cli;
 mod discovery;
 mod health;
 mod instances;
+mod registration;

@@ -1,7 +1,11 @@
 //! Clients.
 
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, Func},
+};
 use tessera_core::{
     ClientId, SigningAlg,
     secret::TokenHash,
@@ -124,5 +128,57 @@ impl ClientRepo for SeaStore {
             .await
             .map_err(backend)?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn update_client(&self, record: &ClientRecord) -> Result<(), StoreError> {
+        let mut active = to_active(record);
+        active.created_at = NotSet;
+        let result = client::Entity::update_many()
+            .set(active)
+            .filter(client::Column::ClientId.eq(record.client_id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(write_err("client"))?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound { what: "client" });
+        }
+        Ok(())
+    }
+
+    async fn list_clients(
+        &self,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut query = client::Entity::find();
+        if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
+            // Portable case-insensitive substring match: LOWER(col) LIKE %term% with LIKE's
+            // wildcards in the term escaped.
+            let escaped = term
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            let like = |column: client::Column| {
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(like(client::Column::ClientId))
+                    .add(like(client::Column::ClientName)),
+            );
+        }
+        query
+            .order_by_desc(client::Column::CreatedAt)
+            .order_by_asc(client::Column::ClientId)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect()
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod client;
 mod code;
 mod grant;
+mod initial_access_token;
 mod refresh_token;
 mod user;
 

@@ -1,0 +1,565 @@
+//! Client authentication at token-type endpoints (token, introspection, revocation):
+//! `client_secret_basic` (RFC 6749 §2.3.1), `client_secret_post`, `private_key_jwt`
+//! (RFC 7523 §2.2, §3) and `none` for public clients.
+//!
+//! Exactly one method per request, and it must be the client's registered one. Every failure is
+//! `invalid_client` (401); the reason goes to logs only. An unknown client_id costs the same work as
+//! a known one (a secret is still hashed and compared), and repeated failures for one client_id
+//! slow that client_id down.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::{DateTime, Utc};
+use tessera_core::{
+    ClientId, Clock, Issuer, SigningAlg,
+    error::{TokenError, TokenErrorCode},
+    secret::TokenHash,
+    store::{AssertionReplayRepo, ClientAuthMethod, ClientRecord, ClientRepo},
+};
+use tessera_keys::{VerifyPolicy, foreign_keys, verify_with_key};
+
+use crate::jwks_fetch::JwksFetcher;
+
+/// `client_assertion_type` for JWT client assertions (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// An assertion's `exp` may be at most this far ahead: assertions are for one request.
+pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
+/// Clock skew tolerated on assertion times.
+pub const ASSERTION_LEEWAY_SECS: i64 = 30;
+
+/// What the request carried that may authenticate a client.
+#[derive(Debug, Default, Clone)]
+pub struct ClientCredentials<'a> {
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// The form body's parameters.
+    pub form: &'a [(String, String)],
+}
+
+/// A client that proved who it is.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    /// The client.
+    pub client: ClientRecord,
+    /// How it proved it.
+    pub method: ClientAuthMethod,
+}
+
+/// A failed authentication: always `invalid_client`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuthFailure {
+    /// For logs and audit only.
+    pub reason: String,
+    /// The client_id it claimed, if any (for audit).
+    pub client_id: Option<String>,
+    /// Whether HTTP Basic was tried (then `WWW-Authenticate: Basic`).
+    pub basic_attempted: bool,
+}
+
+impl ClientAuthFailure {
+    /// The RFC 6749 §5.2 error.
+    pub fn to_token_error(&self) -> TokenError {
+        TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "Client authentication failed.",
+        )
+        .with_reason(self.reason.clone())
+    }
+}
+
+/// Slows down a client_id after repeated failures: from the 6th failure within a minute, each
+/// attempt waits 250 ms × 2^(n-6), at most 8 s, before it is answered. Kept per instance (an
+/// approximation across instances, never a lock-out that an attacker could use against a client).
+#[derive(Debug, Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
+const THROTTLE_FREE: u32 = 5;
+const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(8);
+const THROTTLE_MAX_ENTRIES: usize = 100_000;
+
+impl Throttle {
+    /// How long an attempt for `client_id` must wait now.
+    pub fn delay(&self, client_id: &str) -> Duration {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get(client_id) {
+            Some((since, count)) if since.elapsed() < THROTTLE_WINDOW && *count > THROTTLE_FREE => {
+                let exponent = (*count - THROTTLE_FREE - 1).min(5);
+                (Duration::from_millis(250) * 2u32.pow(exponent)).min(THROTTLE_MAX_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Records a failure.
+    pub fn failed(&self, client_id: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= THROTTLE_MAX_ENTRIES {
+            failures.retain(|_, (since, _)| since.elapsed() < THROTTLE_WINDOW);
+        }
+        let entry = failures
+            .entry(client_id.to_owned())
+            .or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= THROTTLE_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+
+    /// Forgets failures after a success.
+    pub fn succeeded(&self, client_id: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(client_id);
+    }
+}
+
+/// Authenticates clients.
+#[derive(Clone)]
+pub struct ClientAuthenticator {
+    clients: Arc<dyn ClientRepo>,
+    replay: Arc<dyn AssertionReplayRepo>,
+    fetcher: Arc<JwksFetcher>,
+    throttle: Arc<Throttle>,
+    clock: Arc<dyn Clock>,
+    /// Accepted `aud` values of client assertions: the issuer and the token endpoint URL.
+    audiences: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuthenticator")
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parsed request.
+#[derive(Debug)]
+enum Presented {
+    Secret {
+        client_id: String,
+        secret: String,
+        method: ClientAuthMethod,
+    },
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+    Public {
+        client_id: String,
+    },
+}
+
+fn failure(reason: impl Into<String>, client_id: Option<&str>, basic: bool) -> ClientAuthFailure {
+    ClientAuthFailure {
+        reason: reason.into(),
+        client_id: client_id.map(str::to_owned),
+        basic_attempted: basic,
+    }
+}
+
+fn single<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
+    let mut values = form
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(format!("{name} repeated"));
+    }
+    Ok(first)
+}
+
+/// Decodes HTTP Basic credentials: base64, then each of id and secret form-urldecoded
+/// (RFC 6749 §2.3.1 requires clients to encode them with application/x-www-form-urlencoded).
+pub fn decode_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(value.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |part: &str| {
+        form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+fn parse(credentials: &ClientCredentials<'_>) -> Result<(Presented, bool), ClientAuthFailure> {
+    let basic_attempted = credentials.authorization.is_some_and(|h| {
+        h.trim_start()
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
+    });
+    let form_value =
+        |name: &str| single(credentials.form, name).map_err(|e| failure(e, None, basic_attempted));
+    let form_id = form_value("client_id")?;
+    let form_secret = form_value("client_secret")?;
+    let assertion_type = form_value("client_assertion_type")?;
+    let assertion = form_value("client_assertion")?;
+
+    let methods = usize::from(basic_attempted)
+        + usize::from(form_secret.is_some())
+        + usize::from(assertion.is_some() || assertion_type.is_some());
+    if methods > 1 {
+        return Err(failure(
+            "more than one authentication method",
+            form_id,
+            basic_attempted,
+        ));
+    }
+    if basic_attempted {
+        let header = credentials.authorization.unwrap_or_default();
+        let (id, secret) = decode_basic(header)
+            .ok_or_else(|| failure("malformed Basic credentials", form_id, true))?;
+        if form_id.is_some_and(|form_id| form_id != id) {
+            return Err(failure(
+                "client_id in the body differs from Basic",
+                Some(&id),
+                true,
+            ));
+        }
+        return Ok((
+            Presented::Secret {
+                client_id: id,
+                secret,
+                method: ClientAuthMethod::ClientSecretBasic,
+            },
+            true,
+        ));
+    }
+    if let Some(secret) = form_secret {
+        let id = form_id.ok_or_else(|| failure("client_secret without client_id", None, false))?;
+        return Ok((
+            Presented::Secret {
+                client_id: id.to_owned(),
+                secret: secret.to_owned(),
+                method: ClientAuthMethod::ClientSecretPost,
+            },
+            false,
+        ));
+    }
+    if assertion.is_some() || assertion_type.is_some() {
+        if assertion_type != Some(ASSERTION_TYPE) {
+            return Err(failure("unsupported client_assertion_type", form_id, false));
+        }
+        let assertion =
+            assertion.ok_or_else(|| failure("client_assertion missing", form_id, false))?;
+        return Ok((
+            Presented::Assertion {
+                client_id: form_id.map(str::to_owned),
+                assertion: assertion.to_owned(),
+            },
+            false,
+        ));
+    }
+    match form_id {
+        Some(id) => Ok((
+            Presented::Public {
+                client_id: id.to_owned(),
+            },
+            false,
+        )),
+        None => Err(failure("no client authentication", None, false)),
+    }
+}
+
+impl ClientAuthenticator {
+    /// An authenticator. `token_endpoint` is the token endpoint URL, accepted as assertion `aud`
+    /// beside the issuer.
+    pub fn new(
+        clients: Arc<dyn ClientRepo>,
+        replay: Arc<dyn AssertionReplayRepo>,
+        fetcher: Arc<JwksFetcher>,
+        clock: Arc<dyn Clock>,
+        issuer: &Issuer,
+        token_endpoint: String,
+    ) -> Self {
+        Self {
+            clients,
+            replay,
+            fetcher,
+            throttle: Arc::new(Throttle::default()),
+            clock,
+            audiences: vec![issuer.as_str().to_owned(), token_endpoint],
+        }
+    }
+
+    /// Authenticates the client of a request.
+    pub async fn authenticate(
+        &self,
+        credentials: &ClientCredentials<'_>,
+    ) -> Result<AuthenticatedClient, ClientAuthFailure> {
+        let (presented, basic) = parse(credentials)?;
+        let claimed = match &presented {
+            Presented::Secret { client_id, .. } | Presented::Public { client_id } => {
+                Some(client_id.clone())
+            }
+            Presented::Assertion {
+                client_id,
+                assertion,
+            } => client_id.clone().or_else(|| unverified_issuer(assertion)),
+        };
+        let Some(client_id) = claimed else {
+            return Err(failure("assertion names no client", None, basic));
+        };
+        let delay = self.throttle.delay(&client_id);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let result = self.check(presented, &client_id, basic).await;
+        match &result {
+            Ok(_) => self.throttle.succeeded(&client_id),
+            Err(_) => self.throttle.failed(&client_id),
+        }
+        result
+    }
+
+    async fn check(
+        &self,
+        presented: Presented,
+        client_id: &str,
+        basic: bool,
+    ) -> Result<AuthenticatedClient, ClientAuthFailure> {
+        let fail = |reason: &str| failure(reason, Some(client_id), basic);
+        let client = self
+            .clients
+            .find_client(&ClientId::new(client_id))
+            .await
+            .map_err(|err| fail(&format!("client lookup failed: {err}")))?;
+        match presented {
+            Presented::Secret { secret, method, .. } => {
+                // Hash and compare even when there is nothing to compare with, so an unknown
+                // client_id answers in the same time as a wrong secret.
+                let stored = client.as_ref().and_then(|c| c.secret_hash.clone());
+                let matches = stored
+                    .as_ref()
+                    .unwrap_or(&TokenHash::from_stored("0".repeat(64)))
+                    .verify(&secret);
+                let client = client.ok_or_else(|| fail("unknown client"))?;
+                check_usable(&client, method).map_err(&fail)?;
+                if stored.is_none() || !matches {
+                    return Err(fail("wrong client secret"));
+                }
+                Ok(AuthenticatedClient { client, method })
+            }
+            Presented::Public { .. } => {
+                let client = client.ok_or_else(|| fail("unknown client"))?;
+                check_usable(&client, ClientAuthMethod::None).map_err(&fail)?;
+                Ok(AuthenticatedClient {
+                    client,
+                    method: ClientAuthMethod::None,
+                })
+            }
+            Presented::Assertion { assertion, .. } => {
+                let client = client.ok_or_else(|| fail("unknown client"))?;
+                check_usable(&client, ClientAuthMethod::PrivateKeyJwt).map_err(&fail)?;
+                self.check_assertion(&client, &assertion)
+                    .await
+                    .map_err(|r| fail(&r))?;
+                Ok(AuthenticatedClient {
+                    client,
+                    method: ClientAuthMethod::PrivateKeyJwt,
+                })
+            }
+        }
+    }
+
+    /// RFC 7523 §3: signature with the client's key and pinned alg, iss = sub = client_id, aud,
+    /// exp required and short, nbf/iat sane, jti single use across instances.
+    async fn check_assertion(&self, client: &ClientRecord, assertion: &str) -> Result<(), String> {
+        let alg = client
+            .token_endpoint_auth_signing_alg
+            .unwrap_or(SigningAlg::RS256);
+        let header =
+            jsonwebtoken::decode_header(assertion).map_err(|e| format!("assertion header: {e}"))?;
+        let jwks = match (&client.jwks, &client.jwks_uri) {
+            (Some(jwks), _) => jwks.clone(),
+            (None, Some(uri)) => self
+                .fetcher
+                .get(uri, false)
+                .await
+                .map_err(|e| e.to_string())?,
+            (None, None) => return Err("client has no keys".into()),
+        };
+        let mut key = pick_key(&jwks, header.kid.as_deref(), alg);
+        if key.is_none()
+            && let (None, Some(uri)) = (&client.jwks, &client.jwks_uri)
+        {
+            // The client may have rotated: one fresh fetch (subject to the cool-down).
+            let fresh = self
+                .fetcher
+                .get(uri, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            key = pick_key(&fresh, header.kid.as_deref(), alg);
+        }
+        let key = key.ok_or("no matching key for the assertion")?;
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let now = self.clock.now();
+        let claims: serde_json::Map<String, serde_json::Value> = verify_with_key(
+            assertion,
+            &header,
+            &key.key,
+            alg,
+            &VerifyPolicy {
+                algs: &[alg],
+                typ: None,
+                issuer: Some(client.client_id.as_str()),
+                audience: Some(&audiences),
+                leeway_secs: ASSERTION_LEEWAY_SECS,
+            },
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        check_assertion_claims(&claims, client.client_id.as_str(), now)?;
+        let jti = claims
+            .get("jti")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("jti missing")?;
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_default();
+        let expires_at = DateTime::from_timestamp(exp, 0).unwrap_or(now)
+            + chrono::Duration::seconds(ASSERTION_LEEWAY_SECS);
+        let first = self
+            .replay
+            .record_once(
+                &format!("client:{}", client.client_id),
+                jti,
+                expires_at,
+                now,
+            )
+            .await
+            .map_err(|e| format!("replay store: {e}"))?;
+        if !first {
+            return Err("assertion jti replayed".into());
+        }
+        Ok(())
+    }
+}
+
+fn check_usable(client: &ClientRecord, used: ClientAuthMethod) -> Result<(), &'static str> {
+    if !client.enabled {
+        return Err("client disabled");
+    }
+    if client.token_endpoint_auth_method != used {
+        return Err("not the client's registered authentication method");
+    }
+    Ok(())
+}
+
+fn pick_key(
+    jwks: &serde_json::Value,
+    kid: Option<&str>,
+    alg: SigningAlg,
+) -> Option<tessera_keys::ForeignKey> {
+    let mut candidates: Vec<_> = foreign_keys(jwks)
+        .into_iter()
+        .filter(|k| k.alg == Some(alg))
+        .collect();
+    match kid {
+        Some(kid) => candidates
+            .into_iter()
+            .find(|k| k.kid.as_deref() == Some(kid)),
+        None if candidates.len() == 1 => candidates.pop(),
+        None => None,
+    }
+}
+
+fn check_assertion_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(client_id) {
+        return Err("sub is not the client_id".into());
+    }
+    let now = now.timestamp();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or_default();
+    if exp > now + MAX_ASSERTION_LIFETIME_SECS + ASSERTION_LEEWAY_SECS {
+        return Err(format!(
+            "exp more than {MAX_ASSERTION_LIFETIME_SECS}s ahead"
+        ));
+    }
+    if let Some(iat) = claims.get("iat") {
+        let iat = iat.as_i64().ok_or("iat not a number")?;
+        if iat > now + ASSERTION_LEEWAY_SECS {
+            return Err("iat in the future".into());
+        }
+    }
+    Ok(())
+}
+
+/// The `iss` of an assertion, read before verification only to know which client to look up.
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_urldecoded_after_base64() {
+        // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
+        let header = format!("Basic {}", STANDARD.encode("my%3Aclient:s%2Be+cr%25t%3A"));
+        assert_eq!(
+            decode_basic(&header),
+            Some(("my:client".into(), "s+e cr%t:".into()))
+        );
+        assert_eq!(
+            decode_basic(&format!("basic {}", STANDARD.encode("a:b"))),
+            Some(("a".into(), "b".into()))
+        );
+        assert_eq!(decode_basic("Basic !!!"), None);
+        assert_eq!(
+            decode_basic(&format!("Bearer {}", STANDARD.encode("a:b"))),
+            None
+        );
+        assert_eq!(
+            decode_basic(&format!("Basic {}", STANDARD.encode("no-colon"))),
+            None
+        );
+    }
+
+    #[test]
+    fn throttle_delays_only_after_repeated_failures_and_resets_on_success() {
+        let throttle = Throttle::default();
+        for _ in 0..5 {
+            throttle.failed("c");
+        }
+        assert_eq!(throttle.delay("c"), Duration::ZERO);
+        throttle.failed("c");
+        assert_eq!(throttle.delay("c"), Duration::from_millis(250));
+        throttle.failed("c");
+        assert_eq!(throttle.delay("c"), Duration::from_millis(500));
+        for _ in 0..20 {
+            throttle.failed("c");
+        }
+        assert_eq!(throttle.delay("c"), THROTTLE_MAX_DELAY);
+        assert_eq!(throttle.delay("other"), Duration::ZERO);
+        throttle.succeeded("c");
+        assert_eq!(throttle.delay("c"), Duration::ZERO);
+    }
+}

@@ -1,0 +1,329 @@
+//! Dynamic client registration: RFC 7591 (`POST /register`, protected by an initial access token)
+//! and RFC 7592 (`GET`/`PUT`/`DELETE /register/{client_id}` with the registration access token).
+//!
+//! Only hashes of the registration access tokens are stored, so every successful read or update
+//! rotates the token and returns the new one (RFC 7592 §3 requires it in each response).
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use serde::Serialize;
+use serde_json::json;
+use tessera_core::{
+    ClientId, Clock, Issuer,
+    secret::{PlainToken, SecretKind, TokenHash},
+    store::{AuditEvent, AuditRepo, ClientRecord, ClientRepo, InitialAccessTokenRepo, StoreError},
+};
+
+use crate::{
+    model::{ClientMetadata, MetadataError, validate},
+    registry::{ClientInformation, apply_update, new_client},
+};
+
+/// The path of the registration endpoint.
+pub const REGISTRATION_PATH: &str = "/register";
+/// Largest registration body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+fn no_store(status: StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+fn metadata_error(err: &MetadataError) -> HttpResponse {
+    no_store(StatusCode::BAD_REQUEST).json(ErrorBody {
+        error: err.code(),
+        error_description: err.description(),
+    })
+}
+
+/// 401 per RFC 6750 §3: no token → just the challenge; a bad token → `invalid_token`.
+fn unauthorized(token_given: bool) -> HttpResponse {
+    let challenge = if token_given {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    };
+    let mut response = no_store(StatusCode::UNAUTHORIZED);
+    response.insert_header((header::WWW_AUTHENTICATE, challenge));
+    if token_given {
+        response.json(ErrorBody {
+            error: "invalid_token",
+            error_description: "The access token is invalid.",
+        })
+    } else {
+        response.finish()
+    }
+}
+
+fn unavailable(err: &StoreError) -> HttpResponse {
+    tracing::error!(error = %err, "registration: store failure");
+    no_store(StatusCode::SERVICE_UNAVAILABLE).json(ErrorBody {
+        error: "temporarily_unavailable",
+        error_description: "",
+    })
+}
+
+/// The bearer token of a request (RFC 6750 §2.1), if any.
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Parses a JSON body into metadata (and the raw object, for RFC 7592 checks).
+fn parse_metadata(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(ClientMetadata, serde_json::Value), MetadataError> {
+    let json_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(MetadataError::InvalidClientMetadata(
+            "the body must be application/json".into(),
+        ));
+    }
+    let raw: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| MetadataError::InvalidClientMetadata("the body is not valid JSON".into()))?;
+    if !raw.is_object() {
+        return Err(MetadataError::InvalidClientMetadata(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let metadata = serde_json::from_value(raw.clone()).map_err(|err| {
+        MetadataError::InvalidClientMetadata(format!("malformed metadata: {err}"))
+    })?;
+    Ok((metadata, raw))
+}
+
+/// Shared state of the registration endpoints.
+pub struct RegistrationState {
+    /// Clients.
+    pub clients: std::sync::Arc<dyn ClientRepo>,
+    /// Initial access tokens.
+    pub tokens: std::sync::Arc<dyn InitialAccessTokenRepo>,
+    /// The audit log.
+    pub audit: std::sync::Arc<dyn AuditRepo>,
+    /// The clock.
+    pub clock: std::sync::Arc<dyn Clock>,
+    /// The issuer.
+    pub issuer: Issuer,
+}
+
+impl std::fmt::Debug for RegistrationState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationState")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistrationState {
+    fn client_uri(&self, id: &ClientId) -> String {
+        self.issuer.endpoint(&format!("{REGISTRATION_PATH}/{id}"))
+    }
+
+    async fn audit(&self, req: &HttpRequest, kind: &str, client_id: &ClientId) {
+        let event = AuditEvent {
+            occurred_at: self.clock.now(),
+            kind: kind.to_owned(),
+            actor: Some(format!("client:{client_id}")),
+            client_id: Some(client_id.as_str().to_owned()),
+            user_id: None,
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            details: json!({}),
+        };
+        if let Err(err) = self.audit.record_event(&event).await {
+            tracing::error!(error = %err, "audit event lost");
+        }
+    }
+
+    /// The client a registration access token opens, if it does. Unknown client and wrong token
+    /// answer alike (RFC 7592 §2: do not reveal whether the client exists).
+    async fn authorized_client(
+        &self,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let Some(token) = bearer(req) else {
+            return Ok(None);
+        };
+        let client = self.clients.find_client(&ClientId::new(id)).await?;
+        let stored = client
+            .as_ref()
+            .and_then(|c| c.registration_token_hash.clone());
+        let ok = stored
+            .as_ref()
+            .unwrap_or(&TokenHash::from_stored("0".repeat(64)))
+            .verify(token);
+        Ok(client.filter(|_| ok && stored.is_some()))
+    }
+}
+
+/// `POST /register` (RFC 7591 §3.1).
+pub async fn post_register(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<RegistrationState>,
+) -> HttpResponse {
+    let Some(token) = bearer(&req) else {
+        return unauthorized(false);
+    };
+    let hash = PlainToken::from_presented(token).hash();
+    let now = state.clock.now();
+    match state.tokens.initial_access_token_usable(&hash, now).await {
+        Ok(true) => {}
+        Ok(false) => return unauthorized(true),
+        Err(err) => return unavailable(&err),
+    }
+    let valid = match parse_metadata(&req, &body).and_then(|(metadata, _)| validate(&metadata)) {
+        Ok(valid) => valid,
+        Err(err) => return metadata_error(&err),
+    };
+    match state.tokens.use_initial_access_token(&hash, now).await {
+        Ok(true) => {}
+        Ok(false) => return unauthorized(true),
+        Err(err) => return unavailable(&err),
+    }
+    let created = new_client(valid, now, true);
+    if let Err(err) = state.clients.create_client(&created.client).await {
+        return unavailable(&err);
+    }
+    state
+        .audit(&req, "client.registered", &created.client.client_id)
+        .await;
+    let info = ClientInformation::new(
+        &created.client,
+        created.secret.as_ref(),
+        created.registration_token.as_ref(),
+        Some(state.client_uri(&created.client.client_id)),
+    );
+    no_store(StatusCode::CREATED).json(info)
+}
+
+/// Rotates the registration access token of `client`, stores it with the other changes, and
+/// answers the client information response.
+async fn respond_with_rotated_token(
+    state: &RegistrationState,
+    mut client: ClientRecord,
+    secret: Option<&PlainToken>,
+) -> HttpResponse {
+    let token = PlainToken::generate(SecretKind::RegistrationAccessToken);
+    client.registration_token_hash = Some(token.hash());
+    if let Err(err) = state.clients.update_client(&client).await {
+        return unavailable(&err);
+    }
+    let info = ClientInformation::new(
+        &client,
+        secret,
+        Some(&token),
+        Some(state.client_uri(&client.client_id)),
+    );
+    no_store(StatusCode::OK).json(info)
+}
+
+/// `GET /register/{client_id}` (RFC 7592 §2.1).
+pub async fn get_registration(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RegistrationState>,
+) -> HttpResponse {
+    match state.authorized_client(&req, &path).await {
+        Ok(Some(client)) => respond_with_rotated_token(&state, client, None).await,
+        Ok(None) => unauthorized(bearer(&req).is_some()),
+        Err(err) => unavailable(&err),
+    }
+}
+
+/// Members a client may not send in an update (RFC 7592 §2.2).
+const SERVER_MANAGED: [&str; 4] = [
+    "registration_access_token",
+    "registration_client_uri",
+    "client_secret_expires_at",
+    "client_id_issued_at",
+];
+
+/// `PUT /register/{client_id}` (RFC 7592 §2.2): replaces the metadata.
+pub async fn put_registration(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<RegistrationState>,
+) -> HttpResponse {
+    let client = match state.authorized_client(&req, &path).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return unauthorized(bearer(&req).is_some()),
+        Err(err) => return unavailable(&err),
+    };
+    let (metadata, raw) = match parse_metadata(&req, &body) {
+        Ok(parsed) => parsed,
+        Err(err) => return metadata_error(&err),
+    };
+    if raw.get("client_id").and_then(serde_json::Value::as_str) != Some(client.client_id.as_str()) {
+        return metadata_error(&MetadataError::InvalidClientMetadata(
+            "client_id must be present and equal to the registered one".into(),
+        ));
+    }
+    if let Some(member) = SERVER_MANAGED.iter().find(|m| raw.get(**m).is_some()) {
+        return metadata_error(&MetadataError::InvalidClientMetadata(format!(
+            "{member} can not be sent"
+        )));
+    }
+    if let Some(secret) = raw.get("client_secret") {
+        let matches = secret
+            .as_str()
+            .zip(client.secret_hash.as_ref())
+            .is_some_and(|(secret, hash)| hash.verify(secret));
+        if !matches {
+            return metadata_error(&MetadataError::InvalidClientMetadata(
+                "client_secret does not match".into(),
+            ));
+        }
+    }
+    let valid = match validate(&metadata) {
+        Ok(valid) => valid,
+        Err(err) => return metadata_error(&err),
+    };
+    let (updated, new_secret) = apply_update(&client, valid, state.clock.now());
+    state.audit(&req, "client.updated", &client.client_id).await;
+    respond_with_rotated_token(&state, updated, new_secret.as_ref()).await
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592 §2.3): 204, and everything issued to it goes.
+pub async fn delete_registration(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RegistrationState>,
+) -> HttpResponse {
+    let client = match state.authorized_client(&req, &path).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return unauthorized(bearer(&req).is_some()),
+        Err(err) => return unavailable(&err),
+    };
+    if let Err(err) = state.clients.delete_client(&client.client_id).await {
+        return unavailable(&err);
+    }
+    state.audit(&req, "client.deleted", &client.client_id).await;
+    no_store(StatusCode::NO_CONTENT).finish()
+}

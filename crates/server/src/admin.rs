@@ -1,0 +1,502 @@
+//! The management commands: `tessera client …`, `tessera registration-token …`,
+//! `tessera user add …`. They work on the configured database directly (migrating it first), go
+//! through the same validation as dynamic registration, write audit events with actor `cli`, and
+//! print text or, with `--json`, JSON.
+
+use std::{io::Read, path::PathBuf, sync::Arc};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Duration, Utc};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tessera_client_registry::{
+    model::{ClientMetadata, validate},
+    registry::{ClientInformation, new_client, rotate_secret},
+};
+use tessera_core::{
+    ClientId, Clock, Subject,
+    password::hash_password,
+    secret::{PlainToken, SecretKind, TokenHash, random_id},
+    store::{
+        AuditEvent, AuditRepo, ClientRepo, InitialAccessTokenRecord, InitialAccessTokenRepo,
+        StoreError, UserRecord, UserRepo,
+    },
+};
+use tessera_storage::SeaStore;
+
+use crate::config::Config;
+
+/// `tessera client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and, for secret-based clients, the secret (shown once).
+    Create(Box<CreateClient>),
+    /// List clients.
+    List {
+        /// Only clients whose id or name contains this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client's registration.
+    Show {
+        /// The client_id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client and everything issued to it.
+    Delete {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Issue a new client secret; the old one stops working at once.
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tessera client create` options: RFC 7591 metadata as flags.
+#[derive(Debug, Args)]
+pub struct CreateClient {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A redirect URI (repeat for several).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// A grant type (repeat; default authorization_code).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, private_key_jwt or none (public).
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    scope: Option<String>,
+    /// A file holding the client's JWK Set (private_key_jwt, jwt-bearer).
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// Where the client publishes its JWK Set.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// Alg of the client's assertions (RS256 or ES256).
+    #[arg(long)]
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// Alg of its ID tokens (RS256 or ES256).
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    /// A post-logout redirect URI (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Do not require PKCE (confidential clients only).
+    #[arg(long)]
+    no_pkce: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `tessera registration-token …`
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Create an initial access token for RFC 7591 registration; printed once.
+    Create {
+        /// How many registrations it allows (default: unlimited until it expires).
+        #[arg(long)]
+        uses: Option<u32>,
+        /// Seconds until it expires (default: never).
+        #[arg(long)]
+        expires: Option<u64>,
+        /// What it is for.
+        #[arg(long)]
+        description: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List initial access tokens (by id: the start of their hash).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an initial access token, given its id from `list` or the token itself.
+    Revoke {
+        /// Id (at least 12 characters of the hash) or token.
+        token: String,
+    },
+}
+
+/// `tessera user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, non-interactively.
+    Add(AddUser),
+}
+
+/// `tessera user add` options.
+#[derive(Debug, Args)]
+pub struct AddUser {
+    /// Login name.
+    username: String,
+    /// Read the password from this file (first line).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password_file: Option<PathBuf>,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Email address.
+    #[arg(long)]
+    email: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// May use the admin console.
+    #[arg(long)]
+    admin: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
+    tessera_storage::migrate(&config.database_url).await?;
+    Ok(SeaStore::new(
+        tessera_storage::connect(&config.database_url).await?,
+    ))
+}
+
+async fn audit(
+    store: &SeaStore,
+    now: DateTime<Utc>,
+    kind: &str,
+    client_id: Option<&str>,
+    user_id: Option<&str>,
+) {
+    let event = AuditEvent {
+        occurred_at: now,
+        kind: kind.to_owned(),
+        actor: Some("cli".into()),
+        client_id: client_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
+        ip: None,
+        user_agent: None,
+        details: json!({}),
+    };
+    if let Err(err) = store.record_event(&event).await {
+        tracing::error!(error = %err, "audit event lost");
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn find(store: &SeaStore, id: &str) -> anyhow::Result<tessera_core::store::ClientRecord> {
+    store
+        .find_client(&ClientId::new(id))
+        .await?
+        .with_context(|| format!("no client {id}"))
+}
+
+/// Runs `tessera client …`.
+pub async fn client(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let now = clock.now();
+    match command {
+        ClientCommand::Create(args) => {
+            let jwks = match &args.jwks_file {
+                Some(path) => Some(
+                    serde_json::from_str(
+                        &std::fs::read_to_string(path)
+                            .with_context(|| format!("cannot read {}", path.display()))?,
+                    )
+                    .with_context(|| format!("{} is not JSON", path.display()))?,
+                ),
+                None => None,
+            };
+            let metadata = ClientMetadata {
+                redirect_uris: args.redirect_uris,
+                token_endpoint_auth_method: args.auth_method,
+                grant_types: (!args.grant_types.is_empty()).then_some(args.grant_types),
+                response_types: None,
+                client_name: args.name,
+                scope: args.scope,
+                jwks,
+                jwks_uri: args.jwks_uri,
+                token_endpoint_auth_signing_alg: args.token_endpoint_auth_signing_alg,
+                id_token_signed_response_alg: args.id_token_alg,
+                post_logout_redirect_uris: Some(args.post_logout_redirect_uris),
+                require_pkce: args.no_pkce.then_some(false),
+            };
+            let valid = validate(&metadata)
+                .map_err(|err| anyhow::anyhow!("{}: {}", err.code(), err.description()))?;
+            let created = new_client(valid, now, false);
+            store.create_client(&created.client).await?;
+            audit(
+                &store,
+                now,
+                "client.created",
+                Some(created.client.client_id.as_str()),
+                None,
+            )
+            .await;
+            let info = ClientInformation::new(&created.client, created.secret.as_ref(), None, None);
+            if args.json {
+                print_json(&info)?;
+            } else {
+                println!("client_id: {}", info.client_id);
+                if let Some(secret) = &info.client_secret {
+                    println!("client_secret: {secret}");
+                    println!("(the secret is shown once; it is stored only as a hash)");
+                }
+            }
+        }
+        ClientCommand::List { search, json } => {
+            let clients = store.list_clients(search.as_deref(), 1000).await?;
+            if json {
+                let infos: Vec<_> = clients
+                    .iter()
+                    .map(|c| ClientInformation::new(c, None, None, None))
+                    .collect();
+                print_json(&infos)?;
+            } else {
+                println!("{:<34} {:<20} {:<8} NAME", "CLIENT_ID", "AUTH", "ENABLED");
+                for c in &clients {
+                    println!(
+                        "{:<34} {:<20} {:<8} {}",
+                        c.client_id,
+                        c.token_endpoint_auth_method.as_str(),
+                        c.enabled,
+                        c.client_name.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ClientCommand::Show { client_id, json } => {
+            let client = find(&store, &client_id).await?;
+            let info = ClientInformation::new(&client, None, None, None);
+            if json {
+                print_json(&info)?;
+            } else {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            if !store.delete_client(&ClientId::new(&client_id)).await? {
+                bail!("no client {client_id}");
+            }
+            audit(&store, now, "client.deleted", Some(&client_id), None).await;
+            println!("deleted client {client_id} and everything issued to it");
+        }
+        ClientCommand::RotateSecret { client_id, json } => {
+            let mut client = find(&store, &client_id).await?;
+            let secret = rotate_secret(&mut client, now).with_context(|| {
+                format!("client {client_id} does not authenticate with a secret")
+            })?;
+            store.update_client(&client).await?;
+            audit(&store, now, "client.secret_rotated", Some(&client_id), None).await;
+            if json {
+                print_json(&json!({"client_id": client_id, "client_secret": secret.expose()}))?;
+            } else {
+                println!("client_secret: {}", secret.expose());
+                println!("(the previous secret no longer works)");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `tessera registration-token …`.
+pub async fn registration_token(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: RegistrationTokenCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let now = clock.now();
+    match command {
+        RegistrationTokenCommand::Create {
+            uses,
+            expires,
+            description,
+            json,
+        } => {
+            let token = PlainToken::generate(SecretKind::InitialAccessToken);
+            let uses = uses
+                .map(i32::try_from)
+                .transpose()
+                .context("--uses is too large")?;
+            let expires_at = expires
+                .map(|secs| {
+                    i64::try_from(secs)
+                        .ok()
+                        .and_then(Duration::try_seconds)
+                        .map(|d| now + d)
+                })
+                .map(|at| at.context("--expires is too large"))
+                .transpose()?;
+            store
+                .create_initial_access_token(&InitialAccessTokenRecord {
+                    token_hash: token.hash(),
+                    description,
+                    uses_remaining: uses,
+                    expires_at,
+                    created_at: now,
+                    revoked_at: None,
+                    created_by: Some("cli".into()),
+                })
+                .await?;
+            audit(&store, now, "registration_token.created", None, None).await;
+            let endpoint = config
+                .issuer
+                .endpoint(tessera_client_registry::REGISTRATION_PATH);
+            if json {
+                print_json(&json!({
+                    "initial_access_token": token.expose(), "id": &token.hash().as_str()[..16],
+                    "uses": uses, "expires_at": expires_at, "registration_endpoint": endpoint,
+                }))?;
+            } else {
+                println!("{}", token.expose());
+                eprintln!(
+                    "register with: POST {endpoint} and Authorization: Bearer <the token above>"
+                );
+            }
+        }
+        RegistrationTokenCommand::List { json } => {
+            let tokens = store.list_initial_access_tokens().await?;
+            let rows: Vec<_> = tokens
+                .iter()
+                .map(|t| {
+                    json!({
+                        "id": &t.token_hash.as_str()[..16], "description": t.description,
+                        "uses_remaining": t.uses_remaining, "expires_at": t.expires_at,
+                        "created_at": t.created_at, "revoked_at": t.revoked_at,
+                    })
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                for t in &tokens {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else if t.expires_at.is_some_and(|e| e <= now) {
+                        "expired"
+                    } else if t.uses_remaining == Some(0) {
+                        "used up"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{}  {:<8} uses left: {:<9} {}",
+                        &t.token_hash.as_str()[..16],
+                        state,
+                        t.uses_remaining
+                            .map_or("unlimited".into(), |u| u.to_string()),
+                        t.description.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        RegistrationTokenCommand::Revoke { token } => {
+            let hash = if token.starts_with(SecretKind::InitialAccessToken.prefix()) {
+                TokenHash::of(&token)
+            } else {
+                if token.len() < 12 {
+                    bail!("give at least 12 characters of the id, or the token itself");
+                }
+                let matching: Vec<_> = store
+                    .list_initial_access_tokens()
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.token_hash.as_str().starts_with(&token))
+                    .collect();
+                match matching.as_slice() {
+                    [one] => one.token_hash.clone(),
+                    [] => bail!("no initial access token with id {token}"),
+                    _ => bail!("id {token} is ambiguous; give more characters"),
+                }
+            };
+            if !store.revoke_initial_access_token(&hash, now).await? {
+                bail!("no active initial access token matches");
+            }
+            audit(&store, now, "registration_token.revoked", None, None).await;
+            println!("revoked");
+        }
+    }
+    Ok(())
+}
+
+fn read_password(args: &AddUser) -> anyhow::Result<String> {
+    let text = match (&args.password_file, args.password_stdin) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read standard input")?;
+            text
+        }
+        (None, false) => bail!("give the password with --password-file FILE or --password-stdin"),
+    };
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Runs `tessera user …`.
+pub async fn user(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: UserCommand,
+) -> anyhow::Result<()> {
+    let UserCommand::Add(args) = command;
+    let username = args.username.trim().to_owned();
+    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
+        bail!("the username must be 1 to 200 characters without control characters");
+    }
+    let password = read_password(&args)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = UserRecord {
+        id: Subject::new(random_id()),
+        username: username.clone(),
+        password_hash: hash,
+        email: args.email.clone(),
+        email_verified: false,
+        name: args.name.clone(),
+        is_admin: args.admin,
+        enabled: true,
+        created_at: now,
+    };
+    match store.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => bail!("a user named {username} exists already"),
+        Err(err) => return Err(err.into()),
+    }
+    audit(&store, now, "user.created", None, Some(user.id.as_str())).await;
+    if args.json {
+        print_json(&json!({"sub": user.id, "username": username, "admin": args.admin}))?;
+    } else {
+        println!(
+            "created user {username} (sub {}){}",
+            user.id,
+            if args.admin { ", admin" } else { "" }
+        );
+    }
+    Ok(())
+}
