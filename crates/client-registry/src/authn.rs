@@ -7,11 +7,7 @@
 //! a known one (a secret is still hashed and compared), and repeated failures for one client_id
 //! slow that client_id down.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
@@ -20,6 +16,7 @@ use tessera_core::{
     error::{TokenError, TokenErrorCode},
     secret::TokenHash,
     store::{AssertionReplayRepo, ClientAuthMethod, ClientRecord, ClientRepo},
+    throttle::Throttle,
 };
 use tessera_keys::{VerifyPolicy, foreign_keys, verify_with_key};
 
@@ -69,56 +66,6 @@ impl ClientAuthFailure {
             "Client authentication failed.",
         )
         .with_reason(self.reason.clone())
-    }
-}
-
-/// Slows down a client_id after repeated failures: from the 6th failure within a minute, each
-/// attempt waits 250 ms × 2^(n-6), at most 8 s, before it is answered. Kept per instance (an
-/// approximation across instances, never a lock-out that an attacker could use against a client).
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
-const THROTTLE_FREE: u32 = 5;
-const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(8);
-const THROTTLE_MAX_ENTRIES: usize = 100_000;
-
-impl Throttle {
-    /// How long an attempt for `client_id` must wait now.
-    pub fn delay(&self, client_id: &str) -> Duration {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get(client_id) {
-            Some((since, count)) if since.elapsed() < THROTTLE_WINDOW && *count > THROTTLE_FREE => {
-                let exponent = (*count - THROTTLE_FREE - 1).min(5);
-                (Duration::from_millis(250) * 2u32.pow(exponent)).min(THROTTLE_MAX_DELAY)
-            }
-            _ => Duration::ZERO,
-        }
-    }
-
-    /// Records a failure.
-    pub fn failed(&self, client_id: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= THROTTLE_MAX_ENTRIES {
-            failures.retain(|_, (since, _)| since.elapsed() < THROTTLE_WINDOW);
-        }
-        let entry = failures
-            .entry(client_id.to_owned())
-            .or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= THROTTLE_WINDOW {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
-    }
-
-    /// Forgets failures after a success.
-    pub fn succeeded(&self, client_id: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(client_id);
     }
 }
 
@@ -541,25 +488,5 @@ mod tests {
             decode_basic(&format!("Basic {}", STANDARD.encode("no-colon"))),
             None
         );
-    }
-
-    #[test]
-    fn throttle_delays_only_after_repeated_failures_and_resets_on_success() {
-        let throttle = Throttle::default();
-        for _ in 0..5 {
-            throttle.failed("c");
-        }
-        assert_eq!(throttle.delay("c"), Duration::ZERO);
-        throttle.failed("c");
-        assert_eq!(throttle.delay("c"), Duration::from_millis(250));
-        throttle.failed("c");
-        assert_eq!(throttle.delay("c"), Duration::from_millis(500));
-        for _ in 0..20 {
-            throttle.failed("c");
-        }
-        assert_eq!(throttle.delay("c"), THROTTLE_MAX_DELAY);
-        assert_eq!(throttle.delay("other"), Duration::ZERO);
-        throttle.succeeded("c");
-        assert_eq!(throttle.delay("c"), Duration::ZERO);
     }
 }

@@ -2,6 +2,7 @@
 //! shared by every way of managing clients ([`registry`]), client authentication for token-type
 //! endpoints ([`authn`]), and RFC 7591/7592 dynamic registration ([`registration`]).
 
+pub mod admin;
 pub mod authn;
 pub mod jwks_fetch;
 pub mod model;
@@ -12,8 +13,10 @@ use actix_web::web;
 
 pub use registration::{REGISTRATION_PATH, RegistrationState};
 
-/// Mounts `/register` and `/register/{client_id}`. Needs `web::Data<RegistrationState>`.
+/// Mounts `/register`, `/register/{client_id}` and the admin console. Needs
+/// `web::Data<RegistrationState>` and `web::Data<admin::AdminState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    admin::configure(cfg);
     cfg.service(
         web::resource(REGISTRATION_PATH)
             .app_data(web::PayloadConfig::new(registration::MAX_BODY_BYTES))

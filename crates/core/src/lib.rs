@@ -11,6 +11,7 @@ pub mod ids;
 pub mod password;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 
 pub use alg::SigningAlg;
 pub use clock::{Clock, FakeClock, SystemClock};

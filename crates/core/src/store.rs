@@ -338,6 +338,84 @@ pub trait UserRepo: Send + Sync {
     -> Result<Option<UserRecord>, StoreError>;
     /// Looks a user up by subject.
     async fn find_user(&self, id: &Subject) -> Result<Option<UserRecord>, StoreError>;
+    /// Replaces a user's stored fields (not id or creation time).
+    async fn update_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Users by username; `search` matches username or email (case-insensitive).
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+    /// How many enabled admins exist.
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+}
+
+/// A server-side browser session; the cookie holds only a random id whose hash is the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSessionRecord {
+    /// SHA-256 of the cookie value.
+    pub id_hash: TokenHash,
+    /// Who is logged in.
+    pub user_id: Subject,
+    /// When the user authenticated.
+    pub auth_time: DateTime<Utc>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Last request seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// Ends after this much inactivity.
+    pub idle_expires_at: DateTime<Utc>,
+    /// Ends at this time regardless.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// The device's user agent.
+    pub user_agent: Option<String>,
+    /// The device's address.
+    pub ip: Option<String>,
+    /// When it was ended (logout, revocation).
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl BrowserSessionRecord {
+    /// Whether the session can be used at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.ended_at.is_none() && now < self.idle_expires_at && now < self.absolute_expires_at
+    }
+}
+
+/// Browser sessions.
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    /// Stores a new session.
+    async fn create_session(&self, session: &BrowserSessionRecord) -> Result<(), StoreError>;
+    /// Looks a session up by the hash of its cookie value.
+    async fn find_session(
+        &self,
+        id_hash: &TokenHash,
+    ) -> Result<Option<BrowserSessionRecord>, StoreError>;
+    /// Records activity: moves `last_seen_at` and the idle expiry.
+    async fn touch_session(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Ends a session; whether it was active.
+    async fn end_session(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Grants as admins see them.
+#[async_trait]
+pub trait GrantAdminRepo: Send + Sync {
+    /// A client's grants, newest first (revoked ones included).
+    async fn list_client_grants(
+        &self,
+        client: &ClientId,
+        limit: u64,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
 }
 
 /// Grants (token families).

@@ -11,15 +11,18 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use tessera_client_registry::RegistrationState;
+use tessera_authorization_endpoint::login::LoginState;
+use tessera_client_registry::{RegistrationState, admin::AdminState};
+use tessera_core::throttle::Throttle;
 use tessera_core::{
     Clock, Issuer, SystemClock,
     store::{ClientRepo, HealthRepo},
 };
 use tessera_discovery::{Discovery, ProviderMetadata};
+use tessera_keys::RotationPolicy;
 use tessera_keys::{KeyFolder, Keys};
 use tessera_storage::SeaStore;
-use tessera_web::Metrics;
+use tessera_web::{Metrics, csrf::CookieSettings, session::Sessions};
 
 use crate::{config::Config, health};
 
@@ -43,6 +46,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The discovery document.
     pub discovery: Discovery,
+    /// Sign-in failure throttle (per instance).
+    pub login_throttle: Arc<Throttle>,
 }
 
 impl AppState {
@@ -62,7 +67,18 @@ impl AppState {
             metrics: Metrics::new(),
             clock,
             discovery,
+            login_throttle: Arc::new(Throttle::default()),
         })
+    }
+
+    /// How key rotation schedules keys under this configuration.
+    pub fn key_policy(&self) -> RotationPolicy {
+        RotationPolicy {
+            activation_delay: chrono::Duration::from_std(self.config.key_activation_delay)
+                .unwrap_or(chrono::Duration::minutes(10)),
+            publish_grace: chrono::Duration::from_std(self.config.key_publish_grace())
+                .unwrap_or(chrono::Duration::days(1)),
+        }
     }
 }
 
@@ -92,6 +108,33 @@ pub fn build_app(
 > {
     let clients: Arc<dyn ClientRepo> = state.store.clone();
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
+    let secure_cookies = state.config.issuer.as_str().starts_with("https://");
+    let sessions = Sessions {
+        sessions: state.store.clone(),
+        users: state.store.clone(),
+        clock: Arc::clone(&state.clock),
+        secure_cookies,
+    };
+    let login = LoginState {
+        sessions: sessions.clone(),
+        users: state.store.clone(),
+        audit: state.store.clone(),
+        clock: Arc::clone(&state.clock),
+        throttle: Arc::clone(&state.login_throttle),
+    };
+    let admin = AdminState {
+        sessions,
+        clients: state.store.clone(),
+        users: state.store.clone(),
+        grants: state.store.clone(),
+        grant_list: state.store.clone(),
+        tokens: state.store.clone(),
+        audit: state.store.clone(),
+        keys: Arc::clone(&state.keys),
+        key_policy: state.key_policy(),
+        clock: Arc::clone(&state.clock),
+        issuer: state.config.issuer.clone(),
+    };
     let registration = RegistrationState {
         clients: state.store.clone(),
         tokens: state.store.clone(),
@@ -107,6 +150,12 @@ pub fn build_app(
         .app_data(web::Data::from(clients))
         .app_data(web::Data::from(health_repo))
         .app_data(web::Data::new(registration))
+        .app_data(web::Data::new(login))
+        .app_data(web::Data::new(admin))
+        .app_data(web::Data::new(CookieSettings {
+            secure: secure_cookies,
+        }))
+        .wrap(from_fn(tessera_web::csrf::csrf_cookie))
         .wrap(tessera_web::security_headers())
         .wrap(from_fn(tessera_web::telemetry))
         .configure(tessera_discovery::configure)

@@ -184,6 +184,20 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, StoreE
         .len())
 }
 
+/// A portable case-insensitive substring pattern for `LOWER(column) LIKE … ESCAPE '\\'`, with
+/// LIKE's wildcards in the search term escaped; `None` for an empty term.
+pub(crate) fn like_pattern(term: &str) -> Option<String> {
+    let term = term.trim();
+    (!term.is_empty()).then(|| {
+        let escaped = term
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
 pub(crate) fn backend(err: DbErr) -> StoreError {
     StoreError::Backend(err.to_string())
 }

@@ -11,11 +11,14 @@ use tessera_core::{
     secret::{PlainToken, SecretKind},
     store::{
         ClientAuthMethod, ClientRecord, ClientRepo, InitialAccessTokenRecord,
-        InitialAccessTokenRepo,
+        InitialAccessTokenRepo, UserRecord, UserRepo,
     },
 };
 use tessera_server::{AppState, Application, Config, config::RawConfig};
 
+pub mod browser;
+
+pub use fantoccini;
 pub use openidconnect;
 pub use reqwest;
 
@@ -230,5 +233,31 @@ impl TestApp {
             .await
             .expect("initial access token stored");
         token
+    }
+
+    /// Creates a user with this password (argon2id-hashed like any other).
+    ///
+    /// # Panics
+    /// When the password breaks the policy or the store refuses the user.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn with_user(&self, username: &str, password: &str, admin: bool) -> UserRecord {
+        let user = UserRecord {
+            id: tessera_core::Subject::new(tessera_core::secret::random_id()),
+            username: username.to_owned(),
+            password_hash: tessera_core::password::hash_password(password)
+                .expect("password meets the policy"),
+            email: Some(format!("{username}@example.com")),
+            email_verified: true,
+            name: None,
+            is_admin: admin,
+            enabled: true,
+            created_at: self.state.clock.now(),
+        };
+        self.state
+            .store
+            .create_user(&user)
+            .await
+            .expect("user stored");
+        user
     }
 }

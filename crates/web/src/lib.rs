@@ -1,8 +1,10 @@
 //! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses and the
 //! HTML error page, security headers, request ids, request metrics and logs.
 
+pub mod csrf;
 pub mod error;
 pub mod headers;
+pub mod session;
 pub mod telemetry;
 
 pub use error::{ErrorPage, html_error, token_error_response};

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Func},
+    sea_query::{Expr, Func, LikeExpr},
 };
 use tessera_core::{
     ClientId, SigningAlg,
@@ -13,7 +13,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json};
-use crate::{backend, entity::client, write_err};
+use crate::{backend, entity::client, like_pattern, write_err};
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
     value
@@ -151,18 +151,10 @@ impl ClientRepo for SeaStore {
         limit: u64,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut query = client::Entity::find();
-        if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
-            // Portable case-insensitive substring match: LOWER(col) LIKE %term% with LIKE's
-            // wildcards in the term escaped.
-            let escaped = term
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
+        if let Some(pattern) = search.and_then(like_pattern) {
             let like = |column: client::Column| {
                 Expr::expr(Func::lower(Expr::col(column)))
-                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
             };
             query = query.filter(
                 Condition::any()

@@ -2,10 +2,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
 use tessera_core::{
     ClientId, GrantId, Subject,
-    store::{GrantRecord, GrantRepo, StoreError},
+    store::{GrantAdminRepo, GrantRecord, GrantRepo, StoreError},
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json};
@@ -69,5 +72,25 @@ impl GrantRepo for SeaStore {
             .await
             .map_err(backend)?;
         Ok(result.rows_affected == 1)
+    }
+}
+
+#[async_trait]
+impl GrantAdminRepo for SeaStore {
+    async fn list_client_grants(
+        &self,
+        client: &ClientId,
+        limit: u64,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        grant::Entity::find()
+            .filter(grant::Column::ClientId.eq(client.as_str()))
+            .order_by_desc(grant::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect()
     }
 }

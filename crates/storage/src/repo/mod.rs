@@ -7,6 +7,7 @@ mod code;
 mod grant;
 mod initial_access_token;
 mod refresh_token;
+mod session;
 mod user;
 
 use async_trait::async_trait;

@@ -1,14 +1,20 @@
 //! Users.
 
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, Func, LikeExpr},
+};
 use tessera_core::{
     Subject,
     store::{StoreError, UserRecord, UserRepo},
 };
 
 use super::SeaStore;
-use crate::{backend, entity::user, write_err};
+use crate::{backend, entity::user, like_pattern, write_err};
 
 fn to_record(row: user::Model) -> UserRecord {
     UserRecord {
@@ -63,5 +69,66 @@ impl UserRepo for SeaStore {
             .await
             .map_err(backend)?
             .map(to_record))
+    }
+
+    async fn update_user(&self, record: &UserRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = user::Entity::update_many()
+            .set(user::ActiveModel {
+                id: NotSet,
+                username: Set(record.username.clone()),
+                password_hash: Set(record.password_hash.clone()),
+                email: Set(record.email.clone()),
+                email_verified: Set(record.email_verified),
+                name: Set(record.name.clone()),
+                is_admin: Set(record.is_admin),
+                enabled: Set(record.enabled),
+                created_at: NotSet,
+                updated_at: Set(now),
+            })
+            .filter(user::Column::Id.eq(record.id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(write_err("user"))?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound { what: "user" });
+        }
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut query = user::Entity::find();
+        if let Some(pattern) = search.and_then(like_pattern) {
+            let like = |column: user::Column| {
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(like(user::Column::Username))
+                    .add(like(user::Column::Email)),
+            );
+        }
+        Ok(query
+            .order_by_asc(user::Column::Username)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        user::Entity::find()
+            .filter(user::Column::IsAdmin.eq(true))
+            .filter(user::Column::Enabled.eq(true))
+            .count(&self.db)
+            .await
+            .map_err(backend)
     }
 }

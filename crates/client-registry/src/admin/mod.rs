@@ -1,0 +1,314 @@
+//! The admin console at `/admin`: server-rendered pages (askama), no JavaScript needed. Admins
+//! sign in on the shared `/login` page and get a separate `tessera_admin` session
+//! (SameSite=Strict, Path=/admin, 30 min idle). Every form carries a CSRF token; every action
+//! writes an audit event naming the admin.
+
+mod clients;
+mod pages;
+
+use std::sync::Arc;
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde_json::json;
+use tessera_core::{
+    Clock, Issuer,
+    store::{
+        AuditEvent, AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo,
+        UserRecord, UserRepo,
+    },
+};
+use tessera_keys::{Keys, RotationPolicy};
+use tessera_web::{
+    csrf::{CsrfToken, csrf_valid},
+    session::{ADMIN_COOKIE, ADMIN_SESSIONS, SESSION_COOKIE, Sessions, USER_SESSIONS},
+};
+
+/// Everything the console needs.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Sessions.
+    pub sessions: Sessions,
+    /// Clients.
+    pub clients: Arc<dyn ClientRepo>,
+    /// Users.
+    pub users: Arc<dyn UserRepo>,
+    /// Grants.
+    pub grants: Arc<dyn GrantRepo>,
+    /// Grant listings.
+    pub grant_list: Arc<dyn GrantAdminRepo>,
+    /// Initial access tokens.
+    pub tokens: Arc<dyn InitialAccessTokenRepo>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditRepo>,
+    /// Signing keys.
+    pub keys: Arc<Keys>,
+    /// How rotation schedules keys.
+    pub key_policy: RotationPolicy,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The issuer.
+    pub issuer: Issuer,
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed-in admin, with the CSRF token for the page's forms.
+#[derive(Debug)]
+pub(crate) struct Admin {
+    pub user: UserRecord,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/forbidden.html")]
+struct ForbiddenPage<'a> {
+    username: &'a str,
+    csrf_token: &'a str,
+}
+
+pub(crate) fn html(status: StatusCode, page: Result<String, askama::Error>) -> HttpResponse {
+    match page {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(err) => {
+            tracing::error!(error = %err, "admin page failed to render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+pub(crate) fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %err, "admin: store failure");
+    tessera_web::html_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The console could not reach its database. Please try again.",
+        None,
+    )
+}
+
+/// The value of a form field.
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The signed-in admin, or the response that sends the browser where it must go: the sign-in
+/// page (GET without an admin session), a 403 page (a signed-in non-admin), or 403 for a POST
+/// without a session.
+pub(crate) async fn require_admin(
+    req: &HttpRequest,
+    state: &AdminState,
+    csrf: &CsrfToken,
+) -> Result<Admin, HttpResponse> {
+    let admin = state
+        .sessions
+        .current(req, ADMIN_COOKIE, ADMIN_SESSIONS)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if let Some(signed_in) = admin.filter(|s| s.user.is_admin) {
+        return Ok(Admin {
+            user: signed_in.user,
+            csrf: csrf.0.clone(),
+        });
+    }
+    let user = state
+        .sessions
+        .current(req, SESSION_COOKIE, USER_SESSIONS)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if let Some(user) = user.filter(|s| !s.user.is_admin) {
+        let page = ForbiddenPage {
+            username: &user.user.username,
+            csrf_token: &csrf.0,
+        };
+        return Err(html(StatusCode::FORBIDDEN, page.render()));
+    }
+    if req.method() == actix_web::http::Method::GET {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or("/admin", |pq| pq.as_str());
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", target)
+            .finish();
+        return Err(see_other(&format!("/login?{query}")));
+    }
+    Err(tessera_web::html_error(
+        StatusCode::FORBIDDEN,
+        "Signed out",
+        "Your admin session ended; sign in again.",
+        None,
+    ))
+}
+
+/// [`require_admin`] plus a valid CSRF token in the form.
+pub(crate) async fn require_admin_post(
+    req: &HttpRequest,
+    state: &AdminState,
+    csrf: &CsrfToken,
+    form: &[(String, String)],
+) -> Result<Admin, HttpResponse> {
+    if !csrf_valid(req, field(form, tessera_web::csrf::CSRF_FIELD)) {
+        return Err(tessera_web::html_error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form's security token is missing or wrong. Reload the page and try again.",
+            Some("csrf"),
+        ));
+    }
+    require_admin(req, state, csrf).await
+}
+
+/// Writes an audit event for an admin action.
+pub(crate) async fn audit(
+    state: &AdminState,
+    req: &HttpRequest,
+    admin: &Admin,
+    kind: &str,
+    client_id: Option<&str>,
+    user_id: Option<&str>,
+) {
+    let event = AuditEvent {
+        occurred_at: state.clock.now(),
+        kind: kind.to_owned(),
+        actor: Some(format!("admin:{}", admin.user.username)),
+        client_id: client_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        details: json!({}),
+    };
+    if let Err(err) = state.audit.record_event(&event).await {
+        tracing::error!(error = %err, "audit event lost");
+    }
+}
+
+/// Messages shown after an action (by code, so no text is reflected from the URL).
+pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "saved" => "Saved.",
+        "deleted" => "Deleted.",
+        "revoked" => "Revoked.",
+        "created" => "Created.",
+        "rotated" => "A new key was created; it signs once its activation time comes.",
+        "updated" => "Updated.",
+        "invalid" => "That was not accepted; nothing was changed.",
+        "self" => "You can not do that to your own account.",
+        _ => return None,
+    })
+}
+
+/// `POST /admin/logout`: ends the admin session (and the sign-in session).
+async fn post_logout(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    if !csrf_valid(&req, field(&form, tessera_web::csrf::CSRF_FIELD)) {
+        return tessera_web::html_error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "Reload the page and try again.",
+            Some("csrf"),
+        );
+    }
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((header::LOCATION, "/login?return_to=%2Fadmin"));
+    for cookie in [ADMIN_COOKIE, SESSION_COOKIE] {
+        match state.sessions.end(&req, cookie).await {
+            Ok(removal) => {
+                response.cookie(removal);
+            }
+            Err(err) => return unavailable(&err),
+        }
+    }
+    response.finish()
+}
+
+async fn get_admin_root() -> HttpResponse {
+    see_other("/admin/clients")
+}
+
+/// Mounts `/admin/...`. Needs `web::Data<AdminState>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(get_admin_root))
+        .route("/admin/", web::get().to(get_admin_root))
+        .route("/admin/logout", web::post().to(post_logout))
+        .route("/admin/clients", web::get().to(clients::get_clients))
+        .route(
+            "/admin/clients",
+            web::post().to(clients::post_create_client),
+        )
+        .route("/admin/clients/{id}", web::get().to(clients::get_client))
+        .route(
+            "/admin/clients/{id}",
+            web::post().to(clients::post_edit_client),
+        )
+        .route(
+            "/admin/clients/{id}/rotate-secret",
+            web::post().to(clients::post_rotate_secret),
+        )
+        .route(
+            "/admin/clients/{id}/delete",
+            web::post().to(clients::post_delete_client),
+        )
+        .route(
+            "/admin/clients/{id}/grants/{grant}/revoke",
+            web::post().to(clients::post_revoke_grant),
+        )
+        .route(
+            "/admin/registration-tokens",
+            web::get().to(pages::get_tokens),
+        )
+        .route(
+            "/admin/registration-tokens",
+            web::post().to(pages::post_create_token),
+        )
+        .route(
+            "/admin/registration-tokens/{id}/revoke",
+            web::post().to(pages::post_revoke_token),
+        )
+        .route("/admin/users", web::get().to(pages::get_users))
+        .route("/admin/users", web::post().to(pages::post_create_user))
+        .route(
+            "/admin/users/{id}/toggle-enabled",
+            web::post().to(pages::post_toggle_enabled),
+        )
+        .route(
+            "/admin/users/{id}/toggle-admin",
+            web::post().to(pages::post_toggle_admin),
+        )
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(pages::post_reset_password),
+        )
+        .route("/admin/keys", web::get().to(pages::get_keys))
+        .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
+        .route("/admin/audit", web::get().to(pages::get_audit));
+}

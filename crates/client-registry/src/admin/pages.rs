@@ -1,0 +1,566 @@
+//! Registration tokens, users, signing keys and the audit log.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use chrono::Duration;
+use serde::Deserialize;
+use tessera_core::{
+    SigningAlg, Subject,
+    password::hash_password,
+    secret::{PlainToken, SecretKind, random_id},
+    store::{InitialAccessTokenRecord, StoreError, UserRecord},
+};
+use tessera_web::csrf::CsrfToken;
+
+use super::{
+    AdminState, clients::ShownOncePage, field, html, notice, require_admin, require_admin_post,
+    see_other, unavailable,
+};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NoticeQuery {
+    notice: Option<String>,
+    q: Option<String>,
+}
+
+pub(crate) struct TokenRow {
+    id: String,
+    description: String,
+    uses: String,
+    expires: String,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens.html")]
+struct TokensPage<'a> {
+    csrf_token: &'a str,
+    admin_name: &'a str,
+    notice: Option<&'a str>,
+    registration_endpoint: String,
+    tokens: Vec<TokenRow>,
+}
+
+/// `GET /admin/registration-tokens`.
+pub(crate) async fn get_tokens(
+    req: HttpRequest,
+    query: web::Query<NoticeQuery>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin(&req, &state, &csrf).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let tokens = match state.tokens.list_initial_access_tokens().await {
+        Ok(tokens) => tokens,
+        Err(err) => return unavailable(&err),
+    };
+    let now = state.clock.now();
+    let page = TokensPage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: notice(query.notice.as_deref()),
+        registration_endpoint: state.issuer.endpoint(crate::REGISTRATION_PATH),
+        tokens: tokens
+            .iter()
+            .map(|t| TokenRow {
+                id: t.token_hash.as_str()[..16].to_owned(),
+                description: t.description.clone().unwrap_or_default(),
+                uses: t
+                    .uses_remaining
+                    .map_or_else(|| "unlimited".into(), |u| u.to_string()),
+                expires: t.expires_at.map_or_else(
+                    || "never".into(),
+                    |e| e.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
+                state: if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|e| e <= now) {
+                    "expired"
+                } else if t.uses_remaining == Some(0) {
+                    "used up"
+                } else {
+                    "active"
+                },
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `POST /admin/registration-tokens`: the token is shown once.
+pub(crate) async fn post_create_token(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let number = |name: &str| -> Result<Option<i64>, ()> {
+        match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0 && *n <= 100_000_000)
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    let (Ok(uses), Ok(expires_in)) = (number("uses"), number("expires_in")) else {
+        return see_other("/admin/registration-tokens?notice=invalid");
+    };
+    let now = state.clock.now();
+    let token = PlainToken::generate(SecretKind::InitialAccessToken);
+    let record = InitialAccessTokenRecord {
+        token_hash: token.hash(),
+        description: field(&form, "description")
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| d.chars().take(200).collect()),
+        uses_remaining: uses.and_then(|u| i32::try_from(u).ok()),
+        expires_at: expires_in.map(|secs| now + Duration::seconds(secs)),
+        created_at: now,
+        revoked_at: None,
+        created_by: Some(format!("admin:{}", admin.user.username)),
+    };
+    if let Err(err) = state.tokens.create_initial_access_token(&record).await {
+        return unavailable(&err);
+    }
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        "registration_token.created",
+        None,
+        None,
+    )
+    .await;
+    let page = ShownOncePage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: None,
+        title: "Initial access token created",
+        label: "Give this to the app that will register itself, as a bearer token for the registration endpoint:",
+        value: token.expose(),
+        back: "/admin/registration-tokens",
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `POST /admin/registration-tokens/{id}/revoke` (id: the first 16 hex digits of the hash).
+pub(crate) async fn post_revoke_token(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let tokens = match state.tokens.list_initial_access_tokens().await {
+        Ok(tokens) => tokens,
+        Err(err) => return unavailable(&err),
+    };
+    let matching: Vec<_> = tokens
+        .iter()
+        .filter(|t| t.token_hash.as_str().starts_with(path.as_str()) && path.len() >= 12)
+        .collect();
+    let [token] = matching.as_slice() else {
+        return see_other("/admin/registration-tokens?notice=invalid");
+    };
+    if let Err(err) = state
+        .tokens
+        .revoke_initial_access_token(&token.token_hash, state.clock.now())
+        .await
+    {
+        return unavailable(&err);
+    }
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        "registration_token.revoked",
+        None,
+        None,
+    )
+    .await;
+    see_other("/admin/registration-tokens?notice=revoked")
+}
+
+pub(crate) struct UserRow {
+    id: String,
+    username: String,
+    email: String,
+    is_admin: bool,
+    enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage<'a> {
+    csrf_token: &'a str,
+    admin_name: &'a str,
+    notice: Option<&'a str>,
+    query: &'a str,
+    users: Vec<UserRow>,
+}
+
+/// `GET /admin/users`.
+pub(crate) async fn get_users(
+    req: HttpRequest,
+    query: web::Query<NoticeQuery>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin(&req, &state, &csrf).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let users = match state.users.list_users(query.q.as_deref(), 500).await {
+        Ok(users) => users,
+        Err(err) => return unavailable(&err),
+    };
+    let page = UsersPage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: notice(query.notice.as_deref()),
+        query: query.q.as_deref().unwrap_or_default(),
+        users: users
+            .into_iter()
+            .map(|u| UserRow {
+                id: u.id.into_inner(),
+                username: u.username,
+                email: u.email.unwrap_or_default(),
+                is_admin: u.is_admin,
+                enabled: u.enabled,
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+async fn hash_off_executor(password: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// `POST /admin/users`.
+pub(crate) async fn post_create_user(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let username = field(&form, "username")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
+        return see_other("/admin/users?notice=invalid");
+    }
+    let Some(hash) =
+        hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
+    else {
+        return see_other("/admin/users?notice=invalid");
+    };
+    let user = UserRecord {
+        id: Subject::new(random_id()),
+        username,
+        password_hash: hash,
+        email: field(&form, "email")
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
+        email_verified: false,
+        name: None,
+        is_admin: field(&form, "is_admin") == Some("on"),
+        enabled: true,
+        created_at: state.clock.now(),
+    };
+    match state.users.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => return see_other("/admin/users?notice=invalid"),
+        Err(err) => return unavailable(&err),
+    }
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        "user.created",
+        None,
+        Some(user.id.as_str()),
+    )
+    .await;
+    see_other("/admin/users?notice=created")
+}
+
+/// Applies `change` to user `id` (never to the acting admin's own enabled/admin flags).
+async fn change_user(
+    req: &HttpRequest,
+    state: &AdminState,
+    csrf: &CsrfToken,
+    form: &[(String, String)],
+    id: &str,
+    kind: &str,
+    change: impl FnOnce(&mut UserRecord),
+) -> HttpResponse {
+    let admin = match require_admin_post(req, state, csrf, form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    if admin.user.id.as_str() == id && kind != "user.password_reset" {
+        return see_other("/admin/users?notice=self");
+    }
+    let mut user = match state.users.find_user(&Subject::new(id)).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return see_other("/admin/users"),
+        Err(err) => return unavailable(&err),
+    };
+    change(&mut user);
+    if let Err(err) = state.users.update_user(&user, state.clock.now()).await {
+        return unavailable(&err);
+    }
+    super::audit(state, req, &admin, kind, None, Some(id)).await;
+    see_other("/admin/users?notice=updated")
+}
+
+/// `POST /admin/users/{id}/toggle-enabled`.
+pub(crate) async fn post_toggle_enabled(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    change_user(
+        &req,
+        &state,
+        &csrf,
+        &form,
+        &path,
+        "user.enabled_changed",
+        |u| u.enabled = !u.enabled,
+    )
+    .await
+}
+
+/// `POST /admin/users/{id}/toggle-admin`.
+pub(crate) async fn post_toggle_admin(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    change_user(
+        &req,
+        &state,
+        &csrf,
+        &form,
+        &path,
+        "user.admin_changed",
+        |u| u.is_admin = !u.is_admin,
+    )
+    .await
+}
+
+/// `POST /admin/users/{id}/password`.
+pub(crate) async fn post_reset_password(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let Some(hash) =
+        hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
+    else {
+        // Still demand a signed-in admin and a CSRF token before saying anything.
+        return match require_admin_post(&req, &state, &csrf, &form).await {
+            Ok(_) => see_other("/admin/users?notice=invalid"),
+            Err(response) => response,
+        };
+    };
+    change_user(
+        &req,
+        &state,
+        &csrf,
+        &form,
+        &path,
+        "user.password_reset",
+        |u| u.password_hash = hash,
+    )
+    .await
+}
+
+pub(crate) struct KeyRow {
+    kid: String,
+    alg: &'static str,
+    state: &'static str,
+    activates_at: String,
+    retires_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/keys.html")]
+struct KeysPage<'a> {
+    csrf_token: &'a str,
+    admin_name: &'a str,
+    notice: Option<&'a str>,
+    activation_delay: i64,
+    keys: Vec<KeyRow>,
+}
+
+/// `GET /admin/keys`.
+pub(crate) async fn get_keys(
+    req: HttpRequest,
+    query: web::Query<NoticeQuery>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin(&req, &state, &csrf).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let now = state.clock.now();
+    let ring = state.keys.ring();
+    let page = KeysPage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: notice(query.notice.as_deref()),
+        activation_delay: state.key_policy.activation_delay.num_seconds(),
+        keys: ring
+            .keys()
+            .map(|k| {
+                let entry = k.entry();
+                KeyRow {
+                    kid: entry.kid.to_string(),
+                    alg: entry.alg.as_str(),
+                    state: entry.state(now).as_str(),
+                    activates_at: entry.activates_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    retires_at: entry.retires_at.map_or_else(
+                        || "-".into(),
+                        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    ),
+                }
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `POST /admin/keys/rotate`.
+pub(crate) async fn post_rotate_key(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let Some(alg) = field(&form, "alg").and_then(|a| a.parse::<SigningAlg>().ok()) else {
+        return see_other("/admin/keys?notice=invalid");
+    };
+    let keys = std::sync::Arc::clone(&state.keys);
+    let (now, policy) = (state.clock.now(), state.key_policy);
+    let rotated = tokio::task::spawn_blocking(move || {
+        keys.folder().rotate(alg, now, policy)?;
+        keys.reload_if_changed()
+    })
+    .await;
+    match rotated {
+        Ok(Ok(_)) => {
+            super::audit(&state, &req, &admin, "key.rotated", None, None).await;
+            see_other("/admin/keys?notice=rotated")
+        }
+        Ok(Err(err)) => unavailable(&err),
+        Err(err) => unavailable(&err),
+    }
+}
+
+pub(crate) struct EventRow {
+    at: String,
+    kind: String,
+    actor: String,
+    client: String,
+    user: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage<'a> {
+    csrf_token: &'a str,
+    admin_name: &'a str,
+    notice: Option<&'a str>,
+    client_filter: &'a str,
+    user_filter: &'a str,
+    events: Vec<EventRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    client_id: Option<String>,
+    user_id: Option<String>,
+}
+
+/// `GET /admin/audit`.
+pub(crate) async fn get_audit(
+    req: HttpRequest,
+    query: web::Query<AuditQuery>,
+    csrf: CsrfToken,
+    state: web::Data<AdminState>,
+) -> HttpResponse {
+    let admin = match require_admin(&req, &state, &csrf).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let client = query
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let user = query
+        .user_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let events = match state.audit.recent_events(client, user, 200).await {
+        Ok(events) => events,
+        Err(err) => return unavailable(&err),
+    };
+    let page = AuditPage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: None,
+        client_filter: client.unwrap_or_default(),
+        user_filter: user.unwrap_or_default(),
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                kind: e.kind,
+                actor: e.actor.unwrap_or_default(),
+                client: e.client_id.unwrap_or_default(),
+                user: e.user_id.unwrap_or_default(),
+                ip: e.ip.unwrap_or_default(),
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, page.render())
+}

@@ -1,0 +1,87 @@
+//! Slowing down guessing: after a few failures for one key (a client_id, a username, an IP),
+//! each further attempt waits longer before it is answered, up to a cap. Kept in each instance's
+//! memory: across instances it is an approximation, and it delays rather than locks out, so an
+//! attacker can not use it to shut a legitimate client or user out.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+/// Failures are counted over this window.
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// Failures allowed in a window before attempts are slowed down.
+pub const FREE_FAILURES: u32 = 5;
+/// The longest wait.
+pub const MAX_DELAY: Duration = Duration::from_secs(8);
+const MAX_ENTRIES: usize = 100_000;
+
+/// Failure counts by key: from the 6th failure within a minute, each attempt waits
+/// 250 ms × 2^(n-6), at most 8 s.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Throttle {
+    /// How long an attempt for `key` must wait now.
+    pub fn delay(&self, key: &str) -> Duration {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get(key) {
+            Some((since, count)) if since.elapsed() < WINDOW && *count > FREE_FAILURES => {
+                let exponent = (*count - FREE_FAILURES - 1).min(5);
+                (Duration::from_millis(250) * 2u32.pow(exponent)).min(MAX_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Records a failure.
+    pub fn failed(&self, key: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= MAX_ENTRIES {
+            failures.retain(|_, (since, _)| since.elapsed() < WINDOW);
+        }
+        let entry = failures
+            .entry(key.to_owned())
+            .or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+
+    /// Forgets failures after a success.
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_delays_only_after_repeated_failures_and_resets_on_success() {
+        let throttle = Throttle::default();
+        for _ in 0..5 {
+            throttle.failed("c");
+        }
+        assert_eq!(throttle.delay("c"), Duration::ZERO);
+        throttle.failed("c");
+        assert_eq!(throttle.delay("c"), Duration::from_millis(250));
+        throttle.failed("c");
+        assert_eq!(throttle.delay("c"), Duration::from_millis(500));
+        for _ in 0..20 {
+            throttle.failed("c");
+        }
+        assert_eq!(throttle.delay("c"), MAX_DELAY);
+        assert_eq!(throttle.delay("other"), Duration::ZERO);
+        throttle.succeeded("c");
+        assert_eq!(throttle.delay("c"), Duration::ZERO);
+    }
+}

@@ -1,0 +1,127 @@
+//! A real headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`).
+//!
+//! [`Browser::start`] returns `None` when chromedriver is not installed — unless `CI=true`, where
+//! a missing browser is a failure, not a skip. Screenshots go to `target/screenshots/` (or
+//! `$TESSERA_SCREENSHOTS`) for CI to keep as artefacts.
+
+use std::{
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder};
+use tempfile::TempDir;
+
+/// A running chromedriver with one browser session.
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser").finish_non_exhaustive()
+    }
+}
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium, or `None` (outside CI) if they are missing.
+    ///
+    /// # Panics
+    /// When the browser is missing under `CI=true`, or fails to start.
+    #[expect(clippy::expect_used, clippy::panic, reason = "test support")]
+    pub async fn start() -> Option<Self> {
+        let (Some(driver), Some(chromium)) = (
+            find(&["chromedriver"]),
+            find(&["chromium", "chromium-browser"]),
+        ) else {
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!(
+                    "CI=true but chromium/chromedriver are not installed (scripts/test installs them)"
+                );
+            }
+            eprintln!(
+                "SKIPPED: browser test (install the Debian packages chromium and chromium-driver)"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not start listening"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = TempDir::new().expect("profile dir");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session");
+        Some(Self {
+            client,
+            driver: child,
+            _profile: profile,
+        })
+    }
+
+    /// Saves a screenshot as `<name>.png` in the screenshot folder; returns its path.
+    ///
+    /// # Panics
+    /// When the screenshot can not be taken or written.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = std::env::var_os("TESSERA_SCREENSHOTS").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"),
+            PathBuf::from,
+        );
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        let png = self.client.screenshot().await.expect("screenshot");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("screenshot written");
+        path
+    }
+
+    /// Ends the browser session and the driver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
