@@ -60,6 +60,15 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+/// A random password for generated credentials: 144 bits, 24 base64url characters.
+pub fn generate_password() -> String {
+    use argon2::password_hash::rand_core::RngCore;
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut bytes = [0u8; 18];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A valid hash of a password nobody has, for verifying against when the user does not exist so
 /// that an unknown username costs as much as a wrong password.
 pub fn dummy_hash() -> &'static str {

@@ -19,7 +19,6 @@ use tessera_core::{
     store::{ClientRepo, HealthRepo},
 };
 use tessera_discovery::{Discovery, ProviderMetadata};
-use tessera_keys::RotationPolicy;
 use tessera_keys::{KeyFolder, Keys};
 use tessera_storage::SeaStore;
 use tessera_web::{Metrics, csrf::CookieSettings, session::Sessions};
@@ -69,16 +68,6 @@ impl AppState {
             discovery,
             login_throttle: Arc::new(Throttle::default()),
         })
-    }
-
-    /// How key rotation schedules keys under this configuration.
-    pub fn key_policy(&self) -> RotationPolicy {
-        RotationPolicy {
-            activation_delay: chrono::Duration::from_std(self.config.key_activation_delay)
-                .unwrap_or(chrono::Duration::minutes(10)),
-            publish_grace: chrono::Duration::from_std(self.config.key_publish_grace())
-                .unwrap_or(chrono::Duration::days(1)),
-        }
     }
 }
 
@@ -131,7 +120,7 @@ pub fn build_app(
         tokens: state.store.clone(),
         audit: state.store.clone(),
         keys: Arc::clone(&state.keys),
-        key_policy: state.key_policy(),
+        key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),
         issuer: state.config.issuer.clone(),
     };
@@ -216,20 +205,97 @@ impl Application {
         let server = HttpServer::new(move || build_app(state.clone()))
             .listen(self.listener)?
             .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+            // Signals are handled in run_until_stopped, registered before "listening" is logged.
+            .disable_signals()
             .run();
         spawn_key_reloader(Arc::clone(&self.state.keys));
         Ok(server)
     }
 
-    /// Serves until stopped.
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: no new connections, in-flight
+    /// requests finish (up to 30 s). The handlers are registered before "tessera listening" is
+    /// logged, so that line means the process is ready for both traffic and signals.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
         let address = self.listener.local_addr()?;
         let issuer = self.state.config.issuer.clone();
+        bootstrap_admin(&self.state).await;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let server = self.into_server()?;
+        let handle = server.handle();
+        let mut running = tokio::spawn(server);
         tracing::info!(%address, %issuer, "tessera listening");
-        server.await?;
+        let finished = tokio::select! {
+            _ = terminate.recv() => None,
+            _ = interrupt.recv() => None,
+            result = &mut running => Some(result),
+        };
+        let result = match finished {
+            Some(result) => result,
+            None => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+                running.await
+            }
+        };
+        result.context("server task failed")??;
         tracing::info!("tessera stopped");
         Ok(())
+    }
+}
+
+/// First start: with no enabled admin, creates the user `admin` with a generated password and
+/// prints the credentials once, on stderr and outside the structured log stream. Once an admin
+/// exists nothing is printed again; if a user named `admin` exists but is not an admin, only the
+/// command that makes one is printed.
+async fn bootstrap_admin(state: &AppState) {
+    use tessera_core::{
+        Subject,
+        password::{generate_password, hash_password},
+        secret::random_id,
+        store::{StoreError, UserRecord, UserRepo},
+    };
+    match state.store.count_admins().await {
+        Ok(0) => {}
+        Ok(_) => return,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not check for an admin user");
+            return;
+        }
+    }
+    let password = generate_password();
+    let hash = {
+        let password = password.clone();
+        match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+            Ok(Ok(hash)) => hash,
+            _ => return,
+        }
+    };
+    let user = UserRecord {
+        id: Subject::new(random_id()),
+        username: "admin".into(),
+        password_hash: hash,
+        email: None,
+        email_verified: false,
+        name: Some("Administrator".into()),
+        is_admin: true,
+        enabled: true,
+        created_at: state.clock.now(),
+    };
+    let console = state.config.issuer.endpoint("/admin");
+    match state.store.create_user(&user).await {
+        Ok(()) => eprintln!(
+            "\n  First start: created the admin user.\n    username: admin\n    password: {password}\n  \
+             Sign in at {console} and change the password (Users → Reset password).\n  \
+             This is printed once.\n"
+        ),
+        // Another instance won the race, or someone has the name: say how to make an admin.
+        Err(StoreError::Conflict { .. }) => eprintln!(
+            "\n  No admin user was created (another instance may have just created one). If there is\n  \
+             none, create one with: tessera user add NAME --admin --password-stdin\n"
+        ),
+        Err(err) => tracing::warn!(error = %err, "could not create the first admin"),
     }
 }
 

@@ -3,11 +3,10 @@
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use chrono::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tessera_core::{Clock, SigningAlg, SystemClock};
-use tessera_keys::{KeyFolder, RotationPolicy};
+use tessera_keys::KeyFolder;
 
 use crate::{
     admin,
@@ -163,14 +162,10 @@ fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Res
             activate_in,
             json,
         } => {
-            let delay =
-                activate_in.map_or(config.key_activation_delay, std::time::Duration::from_secs);
-            let policy = RotationPolicy {
-                activation_delay: Duration::from_std(delay)
-                    .context("activation delay too large")?,
-                publish_grace: Duration::from_std(config.key_publish_grace())
-                    .context("grace too large")?,
-            };
+            if activate_in.is_some_and(|secs| secs > 30 * 24 * 3600) {
+                anyhow::bail!("--activate-in is at most 30 days (2592000 seconds)");
+            }
+            let policy = config.rotation_policy(activate_in.map(std::time::Duration::from_secs));
             let now = clock.now();
             folder
                 .ensure_keys(now)

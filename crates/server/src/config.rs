@@ -258,6 +258,18 @@ impl Config {
             + Duration::from_secs(u64::from(tessera_discovery::JWKS_MAX_AGE_SECS))
     }
 
+    /// How key rotation schedules keys: the configured activation delay (or `activate_in`), and
+    /// [`Config::key_publish_grace`]. Both are bounded by validation, so they fit.
+    pub fn rotation_policy(&self, activate_in: Option<Duration>) -> tessera_keys::RotationPolicy {
+        let delay = activate_in.unwrap_or(self.key_activation_delay);
+        tessera_keys::RotationPolicy {
+            activation_delay: chrono::Duration::from_std(delay)
+                .unwrap_or(chrono::Duration::days(30)),
+            publish_grace: chrono::Duration::from_std(self.key_publish_grace())
+                .unwrap_or(chrono::Duration::days(2)),
+        }
+    }
+
     /// A printable summary with secrets removed.
     pub fn redacted(&self) -> String {
         format!(

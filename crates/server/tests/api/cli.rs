@@ -269,11 +269,18 @@ fn keys_rotate_and_list() {
     );
 }
 
-#[tokio::test]
-async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
-    let dir = TempDir::new().unwrap();
+/// A running `tessera serve` on 127.0.0.1:0 with JSON logs, its stderr lines, and its address.
+struct Served {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    address: String,
+    /// Non-JSON stderr lines seen before the server listened (e.g. the first-start banner).
+    plain: Vec<String>,
+}
+
+fn serve(dir: &Path) -> Served {
     let mut child = command(
-        dir.path(),
+        dir,
         &["serve"],
         &[
             ("TESSERA_LISTEN", "127.0.0.1:0"),
@@ -291,38 +298,126 @@ async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
             let _ = lines_tx.send(line);
         }
     });
+    let mut plain = Vec::new();
     let address = loop {
         let line = lines
             .recv_timeout(Duration::from_secs(60))
             .expect("a log line");
-        let event: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
-        if event["message"] == "tessera listening" {
-            break event["address"].as_str().unwrap().to_owned();
+        match serde_json::from_str::<Value>(&line) {
+            Ok(event) if event["message"] == "tessera listening" => {
+                break event["address"].as_str().unwrap().to_owned();
+            }
+            Ok(_) => {}
+            Err(_) => plain.push(line),
         }
     };
-    let live = reqwest::get(format!("http://{address}/health/live"))
+    Served {
+        child,
+        lines,
+        address,
+        plain,
+    }
+}
+
+impl Served {
+    async fn stop(mut self) -> Vec<String> {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(status.success(), "{status:?}");
+        self.lines.try_iter().collect()
+    }
+}
+
+#[tokio::test]
+async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(dir.path());
+    let live = reqwest::get(format!("http://{}/health/live", served.address))
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(status.success(), "{status:?}");
-    let rest: Vec<String> = lines.try_iter().collect();
+    let rest = served.stop().await;
     assert!(
         rest.iter().any(|l| l.contains("tessera stopped")),
         "{rest:?}"
     );
+}
+
+#[tokio::test]
+async fn first_start_prints_working_admin_credentials_once() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(dir.path());
+    let banner = served.plain.join("\n");
+    assert!(banner.contains("username: admin"), "{banner}");
+    let password = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("a password line")
+        .to_owned();
+    // The logged (JSON) stream never carries it.
+    let base = format!("http://{}", served.address);
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{base}/login?return_to=%2Fadmin%2Fkeys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let csrf = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let login = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("return_to", "/admin/keys"),
+            ("username", "admin"),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    assert_eq!(
+        http.get(format!("{base}/admin/keys"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let rest = served.stop().await;
+    assert!(
+        !rest.iter().any(|l| l.contains(&password)),
+        "the password is not in the logs"
+    );
+
+    // The next start finds an admin and prints nothing.
+    let again = serve(dir.path());
+    assert!(
+        again.plain.iter().all(|l| !l.contains("password")),
+        "{:?}",
+        again.plain
+    );
+    again.stop().await;
 }
 
 fn ok_json(output: &Output) -> Value {
