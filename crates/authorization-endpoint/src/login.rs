@@ -12,10 +12,11 @@ use serde_json::json;
 use tessera_core::{
     Clock,
     password::{dummy_hash, verify_password},
-    store::{AuditEvent, AuditRepo, UserRepo},
+    store::{AuditRepo, UserRepo},
     throttle::Throttle,
 };
 use tessera_web::{
+    audit::Audit,
     csrf::{CsrfToken, csrf_valid},
     session::{
         ADMIN_COOKIE, ADMIN_SESSIONS, SESSION_COOKIE, Sessions, USER_SESSIONS, is_local_path,
@@ -78,16 +79,7 @@ fn safe_return(target: Option<&str>) -> &str {
 }
 
 fn render(page: &LoginPage<'_>, status: actix_web::http::StatusCode) -> HttpResponse {
-    match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "login page failed to render");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    tessera_web::html_page(status, page.render())
 }
 
 /// `GET /login`.
@@ -117,23 +109,14 @@ async fn audit(
     user_id: Option<&str>,
     username: &str,
 ) {
-    let event = AuditEvent {
-        occurred_at: state.clock.now(),
-        kind: kind.to_owned(),
+    let audit = Audit {
+        kind,
         actor: user_id.map(str::to_owned),
-        client_id: None,
-        user_id: user_id.map(str::to_owned),
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        details: json!({ "username": username }),
+        user_id,
+        details: Some(json!({ "username": username })),
+        ..Audit::default()
     };
-    if let Err(err) = state.audit.record_event(&event).await {
-        tracing::error!(error = %err, "audit event lost");
-    }
+    tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
 
 /// `POST /login`.

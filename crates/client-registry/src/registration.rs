@@ -10,12 +10,13 @@ use actix_web::{
     web,
 };
 use serde::Serialize;
-use serde_json::json;
 use tessera_core::{
     ClientId, Clock, Issuer,
     secret::{PlainToken, SecretKind, TokenHash},
-    store::{AuditEvent, AuditRepo, ClientRecord, ClientRepo, InitialAccessTokenRepo, StoreError},
+    store::{AuditRepo, ClientRecord, ClientRepo, InitialAccessTokenRepo, StoreError},
 };
+
+use tessera_web::audit::Audit;
 
 use crate::{
     model::{ClientMetadata, MetadataError, validate},
@@ -140,23 +141,13 @@ impl RegistrationState {
     }
 
     async fn audit(&self, req: &HttpRequest, kind: &str, client_id: &ClientId) {
-        let event = AuditEvent {
-            occurred_at: self.clock.now(),
-            kind: kind.to_owned(),
+        let audit = Audit {
+            kind,
             actor: Some(format!("client:{client_id}")),
-            client_id: Some(client_id.as_str().to_owned()),
-            user_id: None,
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            details: json!({}),
+            client_id: Some(client_id.as_str()),
+            ..Audit::default()
         };
-        if let Err(err) = self.audit.record_event(&event).await {
-            tracing::error!(error = %err, "audit event lost");
-        }
+        tessera_web::audit::record(self.audit.as_ref(), req, self.clock.now(), audit).await;
     }
 
     /// The client a registration access token opens, if it does. Unknown client and wrong token

@@ -295,6 +295,21 @@ pub struct InitialAccessTokenRecord {
     pub created_by: Option<String>,
 }
 
+impl InitialAccessTokenRecord {
+    /// `revoked`, `expired`, `used up` or `active` at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            "expired"
+        } else if self.uses_remaining == Some(0) {
+            "used up"
+        } else {
+            "active"
+        }
+    }
+}
+
 /// Initial access tokens (RFC 7591 §3).
 #[async_trait]
 pub trait InitialAccessTokenRepo: Send + Sync {

@@ -392,15 +392,7 @@ pub async fn registration_token(
                 print_json(&rows)?;
             } else {
                 for t in &tokens {
-                    let state = if t.revoked_at.is_some() {
-                        "revoked"
-                    } else if t.expires_at.is_some_and(|e| e <= now) {
-                        "expired"
-                    } else if t.uses_remaining == Some(0) {
-                        "used up"
-                    } else {
-                        "active"
-                    };
+                    let state = t.state(now);
                     println!(
                         "{}  {:<8} uses left: {:<9} {}",
                         &t.token_hash.as_str()[..16],

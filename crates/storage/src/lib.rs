@@ -184,18 +184,36 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, StoreE
         .len())
 }
 
-/// A portable case-insensitive substring pattern for `LOWER(column) LIKE … ESCAPE '\\'`, with
-/// LIKE's wildcards in the search term escaped; `None` for an empty term.
-pub(crate) fn like_pattern(term: &str) -> Option<String> {
+/// A portable case-insensitive substring search over `columns`: `LOWER(column) LIKE %term%` with
+/// LIKE's wildcards in the term escaped, any column matching. `None` for an empty term.
+pub(crate) fn search_condition<C: sea_orm::ColumnTrait>(
+    term: &str,
+    columns: &[C],
+) -> Option<sea_orm::Condition> {
+    use sea_orm::{
+        ExprTrait,
+        sea_query::{Expr, Func, LikeExpr},
+    };
     let term = term.trim();
-    (!term.is_empty()).then(|| {
-        let escaped = term
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
+    if term.is_empty() {
+        return None;
+    }
+    let escaped = term
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    Some(
+        columns
+            .iter()
+            .fold(sea_orm::Condition::any(), |any, column| {
+                any.add(
+                    Expr::expr(Func::lower(Expr::col(*column)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+            }),
+    )
 }
 
 pub(crate) fn backend(err: DbErr) -> StoreError {

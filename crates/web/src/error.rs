@@ -60,6 +60,21 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
     })
 }
 
+/// A rendered askama page as an HTML response (`no-store`: pages hold CSRF tokens and account
+/// data). A template that fails to render gives a bare 500, logged.
+pub fn html_page(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
+    match rendered {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(err) => {
+            tracing::error!(error = %err, "page failed to render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
 /// An HTML error page with the given status.
 pub fn html_error(
     status: StatusCode,
@@ -67,21 +82,15 @@ pub fn html_error(
     message: &str,
     code: Option<&str>,
 ) -> HttpResponse {
-    let page = ErrorPage {
-        title,
-        message,
-        code,
-    };
-    match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "error page failed to render");
-            HttpResponse::build(status).finish()
+    html_page(
+        status,
+        ErrorPage {
+            title,
+            message,
+            code,
         }
-    }
+        .render(),
+    )
 }
 
 fn wants_html(req: &HttpRequest) -> bool {

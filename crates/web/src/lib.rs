@@ -1,13 +1,14 @@
 //! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses and the
 //! HTML error page, security headers, request ids, request metrics and logs.
 
+pub mod audit;
 pub mod csrf;
 pub mod error;
 pub mod headers;
 pub mod session;
 pub mod telemetry;
 
-pub use error::{ErrorPage, html_error, token_error_response};
+pub use error::{ErrorPage, html_error, html_page, token_error_response};
 pub use headers::security_headers;
 pub use telemetry::{Metrics, REQUEST_ID_HEADER, telemetry};
 

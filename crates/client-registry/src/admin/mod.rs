@@ -14,16 +14,16 @@ use actix_web::{
     web,
 };
 use askama::Template;
-use serde_json::json;
 use tessera_core::{
     Clock, Issuer,
     store::{
-        AuditEvent, AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo,
-        UserRecord, UserRepo,
+        AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo, UserRecord,
+        UserRepo,
     },
 };
 use tessera_keys::{Keys, RotationPolicy};
 use tessera_web::{
+    audit::Audit,
     csrf::{CsrfToken, csrf_valid},
     session::{ADMIN_COOKIE, ADMIN_SESSIONS, SESSION_COOKIE, Sessions, USER_SESSIONS},
 };
@@ -78,16 +78,7 @@ struct ForbiddenPage<'a> {
 }
 
 pub(crate) fn html(status: StatusCode, page: Result<String, askama::Error>) -> HttpResponse {
-    match page {
-        Ok(body) => HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "admin page failed to render");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    tessera_web::html_page(status, page)
 }
 
 pub(crate) fn see_other(location: &str) -> HttpResponse {
@@ -190,23 +181,14 @@ pub(crate) async fn audit(
     client_id: Option<&str>,
     user_id: Option<&str>,
 ) {
-    let event = AuditEvent {
-        occurred_at: state.clock.now(),
-        kind: kind.to_owned(),
+    let audit = Audit {
+        kind,
         actor: Some(format!("admin:{}", admin.user.username)),
-        client_id: client_id.map(str::to_owned),
-        user_id: user_id.map(str::to_owned),
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        details: json!({}),
+        client_id,
+        user_id,
+        details: None,
     };
-    if let Err(err) = state.audit.record_event(&event).await {
-        tracing::error!(error = %err, "audit event lost");
-    }
+    tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
 
 /// Messages shown after an action (by code, so no text is reflected from the URL).

@@ -74,15 +74,7 @@ pub(crate) async fn get_tokens(
                     || "never".into(),
                     |e| e.format("%Y-%m-%d %H:%M UTC").to_string(),
                 ),
-                state: if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at.is_some_and(|e| e <= now) {
-                    "expired"
-                } else if t.uses_remaining == Some(0) {
-                    "used up"
-                } else {
-                    "active"
-                },
+                state: t.state(now),
             })
             .collect(),
     };

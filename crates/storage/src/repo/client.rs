@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Func, LikeExpr},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tessera_core::{
     ClientId, SigningAlg,
@@ -13,7 +12,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json};
-use crate::{backend, entity::client, like_pattern, write_err};
+use crate::{backend, entity::client, search_condition, write_err};
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
     value
@@ -151,16 +150,13 @@ impl ClientRepo for SeaStore {
         limit: u64,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut query = client::Entity::find();
-        if let Some(pattern) = search.and_then(like_pattern) {
-            let like = |column: client::Column| {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            query = query.filter(
-                Condition::any()
-                    .add(like(client::Column::ClientId))
-                    .add(like(client::Column::ClientName)),
-            );
+        if let Some(condition) = search.and_then(|term| {
+            search_condition(
+                term,
+                &[client::Column::ClientId, client::Column::ClientName],
+            )
+        }) {
+            query = query.filter(condition);
         }
         query
             .order_by_desc(client::Column::CreatedAt)

@@ -9,7 +9,7 @@ use tessera_core::{
     store::{AuthorizationCodeRecord, CodeRepo, Consumption, StoreError},
 };
 
-use super::{Race, SeaStore, consume_once, json_to_strings, strings_to_json};
+use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
 use crate::{backend, entity::authorization_code as code, write_err};
 
 fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
@@ -58,28 +58,19 @@ impl CodeRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
-        let race = consume_once::<code::Entity>(
+        consume_once::<code::Entity, _>(
             &self.db,
-            code::Column::CodeHash,
-            code::Column::ConsumedAt,
-            code::Column::ExpiresAt,
+            [
+                code::Column::CodeHash,
+                code::Column::ConsumedAt,
+                code::Column::ExpiresAt,
+            ],
             hash.as_str(),
             now,
+            |row| row.consumed_at.is_some(),
+            to_record,
         )
-        .await?;
-        let Some(row) = code::Entity::find_by_id(hash.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map_err(backend)?
-        else {
-            return Ok(Consumption::NotFound);
-        };
-        let already_consumed = row.consumed_at.is_some();
-        Ok(match race {
-            Race::Won => Consumption::Consumed(to_record(row)?),
-            Race::Lost if already_consumed => Consumption::AlreadyConsumed(to_record(row)?),
-            Race::Lost => Consumption::Expired,
-        })
+        .await
     }
 
     async fn attach_grant_to_code(

@@ -13,10 +13,10 @@ mod user;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PrimaryKeyTrait, QueryFilter,
+    Statement, sea_query::Expr,
 };
-use tessera_core::store::{HealthRepo, StoreError};
+use tessera_core::store::{Consumption, HealthRepo, StoreError};
 
 use crate::backend;
 
@@ -50,28 +50,24 @@ impl HealthRepo for SeaStore {
     }
 }
 
-/// Whether a consume-once update won the row.
-#[derive(Debug, PartialEq, Eq)]
-enum Race {
-    Won,
-    Lost,
-}
-
 /// The consume-once primitive: one `UPDATE … SET consumed_at = now WHERE key = ? AND consumed_at
 /// IS NULL AND expires_at > now`. The database applies it to the row atomically (PostgreSQL
 /// re-checks the predicate after waiting for a concurrent writer's row lock; SQLite serialises
-/// writers), so exactly one caller sees a row affected, on any number of instances.
-async fn consume_once<E>(
+/// writers), so exactly one caller sees a row affected, on any number of instances. The row is
+/// then read to tell the losers a replay (already consumed) from an expiry or an unknown key.
+async fn consume_once<E, R>(
     db: &DatabaseConnection,
-    key: E::Column,
-    consumed_at: E::Column,
-    expires_at: E::Column,
+    columns: [E::Column; 3],
     value: &str,
     now: DateTime<Utc>,
-) -> Result<Race, StoreError>
+    consumed: fn(&E::Model) -> bool,
+    to_record: fn(E::Model) -> Result<R, StoreError>,
+) -> Result<Consumption<R>, StoreError>
 where
     E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<String>,
 {
+    let [key, consumed_at, expires_at] = columns;
     let result = E::update_many()
         .col_expr(consumed_at, Expr::value(now))
         .filter(key.eq(value))
@@ -80,10 +76,18 @@ where
         .exec(db)
         .await
         .map_err(backend)?;
-    Ok(if result.rows_affected == 1 {
-        Race::Won
-    } else {
-        Race::Lost
+    let won = result.rows_affected == 1;
+    let Some(row) = E::find_by_id(value.to_owned())
+        .one(db)
+        .await
+        .map_err(backend)?
+    else {
+        return Ok(Consumption::NotFound);
+    };
+    Ok(match (won, consumed(&row)) {
+        (true, _) => Consumption::Consumed(to_record(row)?),
+        (false, true) => Consumption::AlreadyConsumed(to_record(row)?),
+        (false, false) => Consumption::Expired,
     })
 }
 

@@ -9,8 +9,8 @@ use tessera_core::{
     store::{Consumption, RefreshTokenRecord, RefreshTokenRepo, StoreError},
 };
 
-use super::{Race, SeaStore, consume_once, json_to_strings, strings_to_json};
-use crate::{backend, entity::refresh_token, write_err};
+use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
+use crate::{entity::refresh_token, write_err};
 
 fn to_record(row: refresh_token::Model) -> Result<RefreshTokenRecord, StoreError> {
     Ok(RefreshTokenRecord {
@@ -48,27 +48,18 @@ impl RefreshTokenRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
-        let race = consume_once::<refresh_token::Entity>(
+        consume_once::<refresh_token::Entity, _>(
             &self.db,
-            refresh_token::Column::TokenHash,
-            refresh_token::Column::ConsumedAt,
-            refresh_token::Column::ExpiresAt,
+            [
+                refresh_token::Column::TokenHash,
+                refresh_token::Column::ConsumedAt,
+                refresh_token::Column::ExpiresAt,
+            ],
             hash.as_str(),
             now,
+            |row| row.consumed_at.is_some(),
+            to_record,
         )
-        .await?;
-        let Some(row) = refresh_token::Entity::find_by_id(hash.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map_err(backend)?
-        else {
-            return Ok(Consumption::NotFound);
-        };
-        let already_consumed = row.consumed_at.is_some();
-        Ok(match race {
-            Race::Won => Consumption::Consumed(to_record(row)?),
-            Race::Lost if already_consumed => Consumption::AlreadyConsumed(to_record(row)?),
-            Race::Lost => Consumption::Expired,
-        })
+        .await
     }
 }

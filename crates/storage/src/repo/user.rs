@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, Func, LikeExpr},
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tessera_core::{
     Subject,
@@ -14,7 +12,7 @@ use tessera_core::{
 };
 
 use super::SeaStore;
-use crate::{backend, entity::user, like_pattern, write_err};
+use crate::{backend, entity::user, search_condition, write_err};
 
 fn to_record(row: user::Model) -> UserRecord {
     UserRecord {
@@ -101,16 +99,10 @@ impl UserRepo for SeaStore {
         limit: u64,
     ) -> Result<Vec<UserRecord>, StoreError> {
         let mut query = user::Entity::find();
-        if let Some(pattern) = search.and_then(like_pattern) {
-            let like = |column: user::Column| {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            query = query.filter(
-                Condition::any()
-                    .add(like(user::Column::Username))
-                    .add(like(user::Column::Email)),
-            );
+        if let Some(condition) = search
+            .and_then(|term| search_condition(term, &[user::Column::Username, user::Column::Email]))
+        {
+            query = query.filter(condition);
         }
         Ok(query
             .order_by_asc(user::Column::Username)
