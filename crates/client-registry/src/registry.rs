@@ -168,6 +168,12 @@ pub struct ClientInformation {
     pub registration_client_uri: Option<String>,
     /// Whether the client is enabled (Tessera extension, for the CLI and console).
     pub enabled: bool,
+    /// Per-client access token lifetime in seconds, when set (Tessera extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh token lifetime in seconds, when set (Tessera extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<i64>,
     /// The metadata.
     #[serde(flatten)]
     pub metadata: ClientMetadata,
@@ -189,6 +195,8 @@ impl ClientInformation {
             registration_access_token: registration_token.map(|t| t.expose().to_owned()),
             registration_client_uri,
             enabled: client.enabled,
+            access_token_ttl: client.access_token_ttl,
+            refresh_token_ttl: client.refresh_token_ttl,
             metadata: metadata_of(client),
         }
     }

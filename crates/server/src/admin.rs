@@ -99,6 +99,12 @@ pub struct CreateClient {
     /// Do not require PKCE (confidential clients only).
     #[arg(long)]
     no_pkce: bool,
+    /// This client's access token lifetime in seconds (default: TESSERA_ACCESS_TOKEN_TTL).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    access_token_ttl: Option<i64>,
+    /// This client's refresh token lifetime in seconds (default: TESSERA_REFRESH_TOKEN_TTL).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    refresh_token_ttl: Option<i64>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -244,7 +250,9 @@ pub async fn client(
             };
             let valid = validate(&metadata)
                 .map_err(|err| anyhow::anyhow!("{}: {}", err.code(), err.description()))?;
-            let created = new_client(valid, now, false);
+            let mut created = new_client(valid, now, false);
+            created.client.access_token_ttl = args.access_token_ttl;
+            created.client.refresh_token_ttl = args.refresh_token_ttl;
             store.create_client(&created.client).await?;
             audit(
                 &store,

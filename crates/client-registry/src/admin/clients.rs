@@ -48,6 +48,8 @@ pub(crate) struct ClientView {
     scope: String,
     enabled: bool,
     uses_secret: bool,
+    access_token_ttl: String,
+    refresh_token_ttl: String,
 }
 
 pub(crate) struct GrantRow {
@@ -112,6 +114,14 @@ fn view(client: &ClientRecord) -> ClientView {
         grant_types: client.grant_types.join(" "),
         scope: client.scopes.join(" "),
         enabled: client.enabled,
+        access_token_ttl: client
+            .access_token_ttl
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        refresh_token_ttl: client
+            .refresh_token_ttl
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         uses_secret: matches!(
             client.token_endpoint_auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -309,6 +319,32 @@ pub(crate) async fn post_edit_client(
     };
     let (mut updated, _) = apply_update(&client, valid, state.clock.now());
     updated.enabled = field(&form, "enabled") == Some("on");
+    let lifetime = |name: &str, max: i64| -> Result<Option<i64>, ()> {
+        match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    match (
+        lifetime("access_token_ttl", 86_400),
+        lifetime("refresh_token_ttl", 31_536_000),
+    ) {
+        (Ok(access), Ok(refresh)) => {
+            updated.access_token_ttl = access;
+            updated.refresh_token_ttl = refresh;
+        }
+        _ => {
+            return see_other(&format!(
+                "/admin/clients/{}?notice=invalid",
+                client.client_id
+            ));
+        }
+    }
     if let Err(err) = state.clients.update_client(&updated).await {
         return unavailable(&err);
     }

@@ -133,20 +133,21 @@ async fn an_admin_manages_a_client_in_a_real_browser() {
         "the secret is not shown again"
     );
 
-    // Edit the redirect URIs.
+    // Edit the redirect URIs, and give the client a shorter access token lifetime.
     fill(
         &browser,
         "#redirect_uris",
         "https://browser.example.com/new-cb",
     )
     .await;
+    fill(&browser, "#access_token_ttl", "300").await;
     click(&browser, "#save").await;
-    assert_eq!(
-        path(&browser).await,
-        format!("/admin/clients/{id}?notice=saved")
-    );
+    let saved = format!("/admin/clients/{id}?notice=saved");
+    assert_eq!(arrive(&browser, &saved).await, saved);
     let stored = app.state.store.find_client(&id).await.unwrap().unwrap();
     assert_eq!(stored.redirect_uris, ["https://browser.example.com/new-cb"]);
+    assert_eq!(stored.access_token_ttl, Some(300));
+    assert_eq!(stored.refresh_token_ttl, None);
 
     // Rotate the secret: a new one, shown once; the old one no longer matches.
     click(&browser, "#rotate-secret").await;

@@ -520,6 +520,8 @@ fn client_commands_create_list_show_rotate_and_delete() {
             "refresh_token",
             "--id-token-alg",
             "ES256",
+            "--access-token-ttl",
+            "300",
             "--json",
         ],
         &[],
@@ -555,6 +557,8 @@ fn client_commands_create_list_show_rotate_and_delete() {
     ));
     assert_eq!(shown["client_name"], "Billing");
     assert_eq!(shown["id_token_signed_response_alg"], "ES256");
+    assert_eq!(shown["access_token_ttl"], 300);
+    assert!(shown.get("refresh_token_ttl").is_none());
 
     let rotated = ok_json(&tessera(
         dir.path(),
