@@ -1,19 +1,19 @@
 //! tessera-authorization-endpoint: `/authorize`, login, consent, logout and the account page.
 //!
-//! So far only the first step of RFC 6749 §4.1.2.1 exists (see docs/decisions/0003): the client
-//! and its redirect URI are checked *before* anything is redirected anywhere, and a request that
-//! passes is answered through the redirect with `temporarily_unavailable` and `iss` (RFC 9207),
-//! because login and consent have not landed yet.
+//! [`request`] validates authorization requests as plain functions; [`authorize`] runs the flow
+//! (sign-in through [`login`], remembered consent, single-use codes); logout and the account page
+//! are still to come.
 
-mod authorize;
+pub mod authorize;
 pub mod login;
+pub mod request;
 
 use actix_web::web;
 
-pub use authorize::{AuthorizeOutcome, check_client_and_redirect, get_authorize, post_authorize};
+pub use authorize::AuthorizeState;
 
-/// Mounts `/authorize` and `/login`. Needs `web::Data<dyn ClientRepo>`, `web::Data<Issuer>` and
-/// `web::Data<login::LoginState>`.
+/// Mounts `/authorize`, `/authorize/decision` and `/login`. Needs
+/// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/login")
@@ -24,9 +24,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             })),
     );
     cfg.service(
+        web::resource("/authorize/decision")
+            .route(web::post().to(authorize::post_decision))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("POST")
+            })),
+    );
+    cfg.service(
         web::resource("/authorize")
-            .route(web::get().to(get_authorize))
-            .route(web::post().to(post_authorize))
+            .route(web::get().to(authorize::get_authorize))
+            .route(web::post().to(authorize::post_authorize))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),

@@ -422,6 +422,25 @@ pub trait SessionRepo: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// Remembered consent: which scopes a user allowed a client.
+#[async_trait]
+pub trait ConsentRepo: Send + Sync {
+    /// The scopes `user` has allowed `client`, if any.
+    async fn find_consent(
+        &self,
+        user: &Subject,
+        client: &ClientId,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Records (replaces) the allowed scopes.
+    async fn save_consent(
+        &self,
+        user: &Subject,
+        client: &ClientId,
+        scopes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
 /// Grants as admins see them.
 #[async_trait]
 pub trait GrantAdminRepo: Send + Sync {

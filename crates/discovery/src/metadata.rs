@@ -27,6 +27,14 @@ pub struct ProviderMetadata {
     pub authorization_response_iss_parameter_supported: bool,
     /// RFC 7591 §3: the dynamic client registration endpoint (needs an initial access token).
     pub registration_endpoint: String,
+    /// RFC 7636: `["S256"]`; `plain` is refused.
+    pub code_challenge_methods_supported: Vec<String>,
+    /// `["query"]`.
+    pub response_modes_supported: Vec<String>,
+    /// Scopes every client may be allowed.
+    pub scopes_supported: Vec<String>,
+    /// OIDC Prompt Create / Core §3.1.2.1 values understood.
+    pub prompt_values_supported: Vec<String>,
 }
 
 impl ProviderMetadata {
@@ -41,6 +49,14 @@ impl ProviderMetadata {
             id_token_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
             registration_endpoint: format!("{issuer}/register"),
+            code_challenge_methods_supported: vec!["S256".into()],
+            response_modes_supported: vec!["query".into()],
+            scopes_supported: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            prompt_values_supported: ["none", "login", "consent", "select_account"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

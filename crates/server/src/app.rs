@@ -11,7 +11,7 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use tessera_authorization_endpoint::login::LoginState;
+use tessera_authorization_endpoint::{AuthorizeState, login::LoginState};
 use tessera_client_registry::{RegistrationState, admin::AdminState};
 use tessera_core::throttle::Throttle;
 use tessera_core::{
@@ -111,6 +111,17 @@ pub fn build_app(
         clock: Arc::clone(&state.clock),
         throttle: Arc::clone(&state.login_throttle),
     };
+    let authorize = AuthorizeState {
+        clients: state.store.clone(),
+        consents: state.store.clone(),
+        codes: state.store.clone(),
+        audit: state.store.clone(),
+        sessions: sessions.clone(),
+        clock: Arc::clone(&state.clock),
+        issuer: state.config.issuer.clone(),
+        code_ttl: chrono::Duration::from_std(state.config.code_ttl)
+            .unwrap_or(chrono::Duration::seconds(60)),
+    };
     let admin = AdminState {
         sessions,
         clients: state.store.clone(),
@@ -140,6 +151,7 @@ pub fn build_app(
         .app_data(web::Data::from(health_repo))
         .app_data(web::Data::new(registration))
         .app_data(web::Data::new(login))
+        .app_data(web::Data::new(authorize))
         .app_data(web::Data::new(admin))
         .app_data(web::Data::new(CookieSettings {
             secure: secure_cookies,

@@ -17,6 +17,7 @@ use tessera_core::{
 use tessera_server::{AppState, Application, Config, config::RawConfig};
 
 pub mod browser;
+pub mod html;
 
 pub use fantoccini;
 pub use openidconnect;
@@ -184,7 +185,9 @@ impl TestApp {
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],
             response_types: vec!["code".into()],
-            scopes: vec!["openid".into()],
+            scopes: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
             token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
             jwks: None,
             jwks_uri: None,

@@ -70,33 +70,50 @@ async fn unknown_client_or_unregistered_redirect_gets_a_page_and_no_redirect() {
 }
 
 #[tokio::test]
-async fn a_verified_client_is_answered_through_its_redirect_uri_with_state_and_iss() {
+async fn a_verified_client_without_a_session_is_sent_to_sign_in_and_errors_carry_state_and_iss() {
     let app = TestApp::spawn().await;
     app.with_client("web", &[REGISTERED]).await;
+    let query = "response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback\
+                 &scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
     let response = app
-        .get("/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&state=a%20b%26c")
+        .get(&format!("/authorize?{query}&state=a%20b%26c"))
         .await;
     assert_eq!(response.status(), 302);
-    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    assert_eq!(location.as_str().split('?').next(), Some(REGISTERED));
-    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-    assert_eq!(params["error"], "temporarily_unavailable");
-    assert_eq!(params["state"], "a b&c", "state echoed exactly");
-    assert_eq!(params["iss"], app.issuer);
+    let login = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        login.starts_with("/login?return_to=%2Fauthorize%3F"),
+        "{login}"
+    );
 
     // POST (form-encoded) behaves the same.
     let posted = app
         .http
         .post(app.url("/authorize"))
-        .form(&[
-            ("client_id", "web"),
-            ("redirect_uri", REGISTERED),
-            ("state", "s"),
-        ])
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(query.to_owned())
         .send()
         .await
         .unwrap();
     assert_eq!(posted.status(), 302);
+    assert!(
+        posted.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?")
+    );
+
+    // Once client and redirect URI are trusted, errors go back to the client with state and iss.
+    let response = app
+        .get(&format!(
+            "/authorize?{query}&state=a%20b%26c&response_type=code"
+        ))
+        .await;
+    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.as_str().split('?').next(), Some(REGISTERED));
+    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(params["error"], "invalid_request", "a repeated parameter");
+    assert_eq!(params["state"], "a b&c", "state echoed exactly");
+    assert_eq!(params["iss"], app.issuer);
 }
 
 #[tokio::test]

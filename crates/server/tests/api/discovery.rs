@@ -117,7 +117,6 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "introspection_endpoint",
         "end_session_endpoint",
         "grant_types_supported",
-        "code_challenge_methods_supported",
     ] {
         assert!(
             openid.get(absent).is_none(),

@@ -10,6 +10,7 @@
 mod admin;
 mod authorize;
 mod cli;
+mod code_flow;
 mod discovery;
 mod health;
 mod instances;

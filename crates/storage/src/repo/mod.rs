@@ -4,6 +4,7 @@ mod assertion;
 mod audit;
 mod client;
 mod code;
+mod consent;
 mod grant;
 mod initial_access_token;
 mod refresh_token;

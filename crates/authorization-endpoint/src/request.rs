@@ -1,0 +1,459 @@
+//! Validating an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1): a
+//! plain function from the parameters and the registered client to a typed request or a
+//! rejection. Client and redirect URI are checked first; until both are trusted, a rejection is a
+//! page, never a redirect (RFC 6749 §4.1.2.1).
+
+use tessera_core::{
+    error::{AuthorizeError, AuthorizeErrorCode},
+    store::ClientRecord,
+};
+
+/// The most characters accepted in `state` and `nonce` (they travel back in URLs and tokens).
+pub const MAX_STATE_LEN: usize = 2048;
+
+/// A request that may proceed to sign-in and consent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizeRequest {
+    /// The client.
+    pub client: ClientRecord,
+    /// Its exactly matching registered redirect URI.
+    pub redirect_uri: String,
+    /// Echoed exactly.
+    pub state: Option<String>,
+    /// Requested scopes, all allowed for the client, in request order without repeats.
+    pub scopes: Vec<String>,
+    /// OIDC nonce, carried into the ID token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `prompt=none`.
+    pub prompt_none: bool,
+    /// `prompt=login` (or `select_account`, which falls back to it).
+    pub prompt_login: bool,
+    /// `prompt=consent`.
+    pub prompt_consent: bool,
+    /// `max_age`, seconds.
+    pub max_age: Option<i64>,
+    /// Pre-fills the username.
+    pub login_hint: Option<String>,
+}
+
+/// Why a request can not proceed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// Client or redirect URI untrusted: show this message, redirect nowhere.
+    Page(String),
+    /// Tell the client through its verified redirect URI.
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// `state` to echo, if it could be read.
+        state: Option<String>,
+        /// What.
+        error: AuthorizeError,
+    },
+}
+
+/// The single value of `name`; `Err` when repeated (RFC 6749 §3.1: parameters must not repeat).
+pub fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
+    let mut values = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, v)| v.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(format!("The {name} parameter is repeated."));
+    }
+    Ok(first.filter(|value| !value.is_empty()))
+}
+
+/// The parameters Tessera reads; each may appear at most once.
+const KNOWN: [&str; 17] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "response_mode",
+    "id_token_hint",
+    "ui_locales",
+    "claims_locales",
+    "acr_values",
+    "display",
+];
+
+/// Whether `value` is a valid PKCE code challenge (RFC 7636 §4.2: 43 to 128 unreserved characters).
+fn is_code_challenge(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Step one: the client_id and redirect_uri, before anything may be redirected.
+pub fn client_and_redirect(params: &[(String, String)]) -> Result<(&str, Option<&str>), Rejection> {
+    let client_id = single(params, "client_id").map_err(Rejection::Page)?;
+    let redirect_uri = single(params, "redirect_uri").map_err(Rejection::Page)?;
+    let client_id =
+        client_id.ok_or_else(|| Rejection::Page("The request has no client_id.".into()))?;
+    Ok((client_id, redirect_uri))
+}
+
+/// Validates a request for `client` (looked up by the caller from [`client_and_redirect`]).
+pub fn validate(
+    params: &[(String, String)],
+    client: Option<ClientRecord>,
+) -> Result<AuthorizeRequest, Rejection> {
+    let (_, redirect_uri) = client_and_redirect(params)?;
+    let client = client
+        .filter(|c| c.enabled)
+        .ok_or_else(|| Rejection::Page("The client is unknown or disabled.".into()))?;
+    let redirect_uri =
+        redirect_uri.ok_or_else(|| Rejection::Page("The request has no redirect_uri.".into()))?;
+    // RFC 9700 §4.1.3: exact string comparison, no normalisation of any kind.
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|registered| registered == redirect_uri)
+    {
+        return Err(Rejection::Page(
+            "The redirect_uri is not registered for this client.".into(),
+        ));
+    }
+    let redirect_uri = redirect_uri.to_owned();
+    let state_value = single(params, "state");
+    let state = state_value.clone().ok().flatten().map(str::to_owned);
+    let reject = |code: AuthorizeErrorCode, text: &str| Rejection::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error: AuthorizeError::new(code, text),
+    };
+    use AuthorizeErrorCode::*;
+
+    let mut values = std::collections::HashMap::new();
+    for name in KNOWN {
+        let value = single(params, name).map_err(|message| reject(InvalidRequest, &message))?;
+        values.insert(name, value);
+    }
+    let get = |name: &str| values.get(name).copied().flatten();
+    if state.as_deref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(reject(InvalidRequest, "state is too long."));
+    }
+    match get("response_type") {
+        None => return Err(reject(InvalidRequest, "response_type is missing.")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(reject(
+                UnsupportedResponseType,
+                "Only response_type=code is supported.",
+            ));
+        }
+    }
+    if !client.response_types.iter().any(|r| r == "code") {
+        return Err(reject(
+            UnauthorizedClient,
+            "The client is not registered for the code flow.",
+        ));
+    }
+    if get("response_mode").is_some_and(|mode| mode != "query") {
+        return Err(reject(
+            InvalidRequest,
+            "Only response_mode=query is supported.",
+        ));
+    }
+    if params
+        .iter()
+        .any(|(k, _)| k == "request" || k == "request_uri")
+    {
+        return Err(reject(InvalidRequest, "Request objects are not supported."));
+    }
+
+    // PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; a challenge without a method is `plain` by
+    // default, and plain is refused.
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, None) if client.require_pkce => {
+            return Err(reject(
+                InvalidRequest,
+                "This client must use PKCE (code_challenge with S256).",
+            ));
+        }
+        (None, None) => None,
+        (Some(challenge), Some("S256")) if is_code_challenge(challenge) => {
+            Some(challenge.to_owned())
+        }
+        (Some(_), Some("S256")) => {
+            return Err(reject(InvalidRequest, "code_challenge is malformed."));
+        }
+        (Some(_), None) => {
+            return Err(reject(
+                InvalidRequest,
+                "code_challenge_method is required and must be S256.",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(reject(
+                InvalidRequest,
+                "Only code_challenge_method=S256 is supported.",
+            ));
+        }
+    };
+
+    let scope = get("scope").ok_or_else(|| reject(InvalidScope, "scope is missing."))?;
+    let mut scopes: Vec<String> = Vec::new();
+    for token in scope.split(' ').filter(|t| !t.is_empty()) {
+        if !token
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+        {
+            return Err(reject(InvalidScope, "scope is malformed."));
+        }
+        if !client.scopes.iter().any(|allowed| allowed == token) {
+            return Err(reject(
+                InvalidScope,
+                &format!("The client may not request the scope {token}."),
+            ));
+        }
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(reject(InvalidScope, "scope is empty."));
+    }
+
+    let nonce = get("nonce").map(str::to_owned);
+    if nonce.as_deref().is_some_and(|n| n.len() > MAX_STATE_LEN) {
+        return Err(reject(InvalidRequest, "nonce is too long."));
+    }
+    let (mut prompt_none, mut prompt_login, mut prompt_consent) = (false, false, false);
+    for value in get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
+        match value {
+            "none" => prompt_none = true,
+            "login" | "select_account" => prompt_login = true,
+            "consent" => prompt_consent = true,
+            other => {
+                return Err(reject(
+                    InvalidRequest,
+                    &format!("prompt value {other} is not supported."),
+                ));
+            }
+        }
+    }
+    if prompt_none && (prompt_login || prompt_consent) {
+        return Err(reject(
+            InvalidRequest,
+            "prompt=none can not be combined with other values.",
+        ));
+    }
+    let max_age = match get("max_age") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| reject(InvalidRequest, "max_age must be a non-negative integer."))?,
+        ),
+    };
+    Ok(AuthorizeRequest {
+        client,
+        redirect_uri,
+        state,
+        scopes,
+        nonce,
+        code_challenge,
+        prompt_none,
+        prompt_login,
+        prompt_consent,
+        max_age,
+        login_hint: get("login_hint").map(|h| h.chars().take(200).collect()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use tessera_core::{ClientId, store::ClientAuthMethod};
+
+    use super::*;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client() -> ClientRecord {
+        let t = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        ClientRecord {
+            client_id: ClientId::new("web"),
+            client_name: None,
+            secret_hash: None,
+            redirect_uris: vec!["https://app.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into()],
+            response_types: vec!["code".into()],
+            scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
+            token_endpoint_auth_method: ClientAuthMethod::None,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            id_token_signed_response_alg: None,
+            access_token_signed_alg: None,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            require_pkce: true,
+            enabled: true,
+            registration_token_hash: None,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn params(extra: &[(&str, &str)], without: &[&str]) -> Vec<(String, String)> {
+        let mut base = vec![
+            ("response_type", "code"),
+            ("client_id", "web"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("scope", "openid profile"),
+            ("state", "s t&a=te"),
+            ("nonce", "n-1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        base.retain(|(k, _)| !without.contains(k));
+        base.extend_from_slice(extra);
+        base.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn error_code(result: Result<AuthorizeRequest, Rejection>) -> String {
+        match result {
+            Err(Rejection::Redirect { error, state, .. }) => {
+                assert_eq!(state.as_deref(), Some("s t&a=te"), "state echoed on errors");
+                error.code.as_str().to_owned()
+            }
+            Err(Rejection::Page(message)) => format!("page: {message}"),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn a_good_request_is_typed() {
+        let request = validate(
+            &params(&[("prompt", "consent"), ("max_age", "60")], &[]),
+            Some(client()),
+        )
+        .unwrap();
+        assert_eq!(request.scopes, ["openid", "profile"]);
+        assert_eq!(request.code_challenge.as_deref(), Some(CHALLENGE));
+        assert_eq!(request.state.as_deref(), Some("s t&a=te"));
+        assert!(request.prompt_consent && !request.prompt_none);
+        assert_eq!(request.max_age, Some(60));
+    }
+
+    #[test]
+    fn pkce_rules() {
+        assert_eq!(
+            error_code(validate(
+                &params(&[], &["code_challenge", "code_challenge_method"]),
+                Some(client())
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            error_code(validate(
+                &params(&[], &["code_challenge_method"]),
+                Some(client())
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            error_code(validate(
+                &params(
+                    &[("code_challenge_method", "plain")],
+                    &["code_challenge_method"]
+                ),
+                Some(client())
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            error_code(validate(
+                &params(&[("code_challenge", "short")], &["code_challenge"]),
+                Some(client())
+            )),
+            "invalid_request"
+        );
+        let mut optional = client();
+        optional.require_pkce = false;
+        assert_eq!(
+            error_code(validate(
+                &params(&[], &["code_challenge", "code_challenge_method"]),
+                Some(optional)
+            )),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn every_other_refusal() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+        let cases: [Case<'_>; 11] = [
+            (
+                &[("response_type", "token")],
+                &["response_type"],
+                "unsupported_response_type",
+            ),
+            (&[], &["response_type"], "invalid_request"),
+            (&[("scope", "openid admin")], &["scope"], "invalid_scope"),
+            (&[], &["scope"], "invalid_scope"),
+            (&[("prompt", "none login")], &[], "invalid_request"),
+            (&[("prompt", "bogus")], &[], "invalid_request"),
+            (&[("max_age", "-1")], &[], "invalid_request"),
+            (&[("response_mode", "fragment")], &[], "invalid_request"),
+            (&[("request", "eyJ...")], &[], "invalid_request"),
+            (&[("nonce", "again")], &[], "invalid_request"),
+            (
+                &[("unknown_extension", "x"), ("ui_locales", "fr")],
+                &[],
+                "ok",
+            ),
+        ];
+        for (extra, without, expected) in cases {
+            assert_eq!(
+                error_code(validate(&params(extra, without), Some(client()))),
+                expected,
+                "{extra:?} {without:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn untrusted_client_or_redirect_gets_a_page() {
+        assert!(error_code(validate(&params(&[], &[]), None)).starts_with("page:"));
+        let mut disabled = client();
+        disabled.enabled = false;
+        assert!(error_code(validate(&params(&[], &[]), Some(disabled))).starts_with("page:"));
+        for uri in [
+            "https://app.example/cb/",
+            "https://APP.example/cb",
+            "https://app.example/cb?x",
+            "https://app.example:443/cb",
+        ] {
+            let got = error_code(validate(
+                &params(&[("redirect_uri", uri)], &["redirect_uri"]),
+                Some(client()),
+            ));
+            assert!(got.starts_with("page:"), "{uri}: {got}");
+        }
+        let doubled = params(&[("redirect_uri", "https://app.example/cb")], &[]);
+        assert!(error_code(validate(&doubled, Some(client()))).starts_with("page:"));
+    }
+}
