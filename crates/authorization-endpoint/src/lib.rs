@@ -4,8 +4,10 @@
 //! (sign-in through [`login`], remembered consent, single-use codes); logout and the account page
 //! are still to come.
 
+pub mod account;
 pub mod authorize;
 pub mod login;
+pub mod logout;
 pub mod request;
 
 use actix_web::web;
@@ -22,6 +24,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),
+    );
+    cfg.service(
+        web::resource("/logout")
+            .route(tessera_web::get_or_head().to(logout::get_logout))
+            .route(web::post().to(logout::post_logout))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    )
+    .route("/account", web::get().to(account::get_account))
+    .route(
+        "/account/sessions/{id}/revoke",
+        web::post().to(account::post_revoke_session),
+    )
+    .route(
+        "/account/apps/{client_id}/revoke",
+        web::post().to(account::post_revoke_app),
+    )
+    .route(
+        "/account/password",
+        web::post().to(account::post_change_password),
     );
     cfg.service(
         web::resource("/authorize/decision")

@@ -172,6 +172,8 @@ pub struct GrantRecord {
     pub scopes: Vec<String>,
     /// Whether offline access was granted (survives logout).
     pub offline: bool,
+    /// The browser session it was given in (logout revokes non-offline grants of the session).
+    pub session_id: Option<TokenHash>,
     /// When the user authenticated.
     pub auth_time: Option<DateTime<Utc>>,
     /// When it was created.
@@ -420,6 +422,19 @@ pub trait SessionRepo: Send + Sync {
         id_hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// A user's active sessions, most recently seen first.
+    async fn list_user_sessions(
+        &self,
+        user: &Subject,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrowserSessionRecord>, StoreError>;
+    /// Ends every active session of `user` except `keep`; how many ended.
+    async fn end_user_sessions(
+        &self,
+        user: &Subject,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Remembered consent: which scopes a user allowed a client.
@@ -431,6 +446,13 @@ pub trait ConsentRepo: Send + Sync {
         user: &Subject,
         client: &ClientId,
     ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Every client the user has allowed, with the scopes and when, newest first.
+    async fn list_user_consents(
+        &self,
+        user: &Subject,
+    ) -> Result<Vec<(ClientId, Vec<String>, DateTime<Utc>)>, StoreError>;
+    /// Forgets a consent; whether there was one.
+    async fn delete_consent(&self, user: &Subject, client: &ClientId) -> Result<bool, StoreError>;
     /// Records (replaces) the allowed scopes.
     async fn save_consent(
         &self,
@@ -450,6 +472,23 @@ pub trait GrantAdminRepo: Send + Sync {
         client: &ClientId,
         limit: u64,
     ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Revokes every active grant `user` gave `client`; how many.
+    async fn revoke_user_client_grants(
+        &self,
+        user: &Subject,
+        client: &ClientId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Revokes the active grants issued in a browser session; offline grants survive unless
+    /// `include_offline`. How many.
+    async fn revoke_session_grants(
+        &self,
+        session: &TokenHash,
+        include_offline: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Grants (token families).

@@ -35,6 +35,8 @@ pub struct ProviderMetadata {
     pub scopes_supported: Vec<String>,
     /// OIDC Prompt Create / Core §3.1.2.1 values understood.
     pub prompt_values_supported: Vec<String>,
+    /// OpenID RP-Initiated Logout 1.0.
+    pub end_session_endpoint: String,
 }
 
 impl ProviderMetadata {
@@ -57,6 +59,7 @@ impl ProviderMetadata {
             prompt_values_supported: ["none", "login", "consent", "select_account"]
                 .map(String::from)
                 .to_vec(),
+            end_session_endpoint: format!("{issuer}/logout"),
         }
     }
 }

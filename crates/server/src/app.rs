@@ -11,7 +11,9 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use tessera_authorization_endpoint::{AuthorizeState, login::LoginState};
+use tessera_authorization_endpoint::{
+    AuthorizeState, account::AccountState, login::LoginState, logout::LogoutState,
+};
 use tessera_client_registry::{RegistrationState, admin::AdminState};
 use tessera_core::throttle::Throttle;
 use tessera_core::{
@@ -122,6 +124,25 @@ pub fn build_app(
         code_ttl: chrono::Duration::from_std(state.config.code_ttl)
             .unwrap_or(chrono::Duration::seconds(60)),
     };
+    let account = AccountState {
+        sessions: sessions.clone(),
+        session_rows: state.store.clone(),
+        users: state.store.clone(),
+        consents: state.store.clone(),
+        clients: state.store.clone(),
+        grants: state.store.clone(),
+        audit: state.store.clone(),
+        clock: Arc::clone(&state.clock),
+    };
+    let logout = LogoutState {
+        sessions: sessions.clone(),
+        clients: state.store.clone(),
+        grants: state.store.clone(),
+        keys: Arc::clone(&state.keys),
+        audit: state.store.clone(),
+        clock: Arc::clone(&state.clock),
+        issuer: state.config.issuer.clone(),
+    };
     let admin = AdminState {
         sessions,
         clients: state.store.clone(),
@@ -152,6 +173,8 @@ pub fn build_app(
         .app_data(web::Data::new(registration))
         .app_data(web::Data::new(login))
         .app_data(web::Data::new(authorize))
+        .app_data(web::Data::new(account))
+        .app_data(web::Data::new(logout))
         .app_data(web::Data::new(admin))
         .app_data(web::Data::new(CookieSettings {
             secure: secure_cookies,

@@ -98,6 +98,7 @@ async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
         user_id: Some(u.id.clone()),
         scopes: vec!["openid".into()],
         offline: true,
+        session_id: None,
         auth_time: Some(db.clock.now()),
         created_at: db.clock.now(),
         revoked_at: None,

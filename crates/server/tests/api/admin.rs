@@ -12,9 +12,12 @@ use tessera_testkit::{TestApp, browser::Browser};
 
 const PASSWORD: &str = "correct horse battery";
 
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
-async fn element(browser: &Browser, css: &str) -> tessera_testkit::fantoccini::elements::Element {
+pub(crate) async fn element(
+    browser: &Browser,
+    css: &str,
+) -> tessera_testkit::fantoccini::elements::Element {
     browser
         .client
         .wait()
@@ -24,12 +27,12 @@ async fn element(browser: &Browser, css: &str) -> tessera_testkit::fantoccini::e
         .unwrap()
 }
 
-async fn text(browser: &Browser, css: &str) -> String {
+pub(crate) async fn text(browser: &Browser, css: &str) -> String {
     element(browser, css).await.text().await.unwrap()
 }
 
 /// Waits until the element's text is `expected` (the page may still be navigating).
-async fn text_becomes(browser: &Browser, css: &str, expected: &str) -> String {
+pub(crate) async fn text_becomes(browser: &Browser, css: &str, expected: &str) -> String {
     for _ in 0..150 {
         if let Ok(found) = browser.client.find(Locator::Css(css)).await
             && let Ok(text) = found.text().await
@@ -42,19 +45,19 @@ async fn text_becomes(browser: &Browser, css: &str, expected: &str) -> String {
     text(browser, css).await
 }
 
-async fn fill(browser: &Browser, css: &str, value: &str) {
+pub(crate) async fn fill(browser: &Browser, css: &str, value: &str) {
     let element = element(browser, css).await;
     element.clear().await.unwrap();
     element.send_keys(value).await.unwrap();
 }
 
-async fn click(browser: &Browser, css: &str) {
+pub(crate) async fn click(browser: &Browser, css: &str) {
     element(browser, css).await.click().await.unwrap();
 }
 
 /// Waits (up to 15 s) until the browser is at `expected`, then returns it; otherwise returns
 /// wherever it is, for the assertion to show.
-async fn arrive(browser: &Browser, expected: &str) -> String {
+pub(crate) async fn arrive(browser: &Browser, expected: &str) -> String {
     for _ in 0..150 {
         let current = path(browser).await;
         if current == expected {
@@ -65,7 +68,7 @@ async fn arrive(browser: &Browser, expected: &str) -> String {
     path(browser).await
 }
 
-async fn path(browser: &Browser) -> String {
+pub(crate) async fn path(browser: &Browser) -> String {
     let url = browser.client.current_url().await.unwrap();
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),

@@ -20,18 +20,23 @@ use tessera_testkit::{
     reqwest::{self, Response, Url},
 };
 
-const REDIRECT: &str = "http://127.0.0.1:51004/callback";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:51004/callback";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-struct Rp {
-    url: Url,
-    state: CsrfToken,
+pub(crate) struct Rp {
+    pub(crate) url: Url,
+    pub(crate) state: CsrfToken,
     nonce: Nonce,
     challenge: PkceCodeChallenge,
 }
 
 /// Discovery and an authorization URL with PKCE (S256) and a nonce, as a real RP builds them.
-async fn rp_authorize_url(app: &TestApp, client_id: &str, secret: &str, scopes: &[&str]) -> Rp {
+pub(crate) async fn rp_authorize_url(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    scopes: &[&str],
+) -> Rp {
     let http = openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
@@ -66,12 +71,12 @@ async fn rp_authorize_url(app: &TestApp, client_id: &str, secret: &str, scopes: 
     }
 }
 
-fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// The browser: follows one hop.
-async fn get(app: &TestApp, http: &reqwest::Client, target: &str) -> Response {
+pub(crate) async fn get(app: &TestApp, http: &reqwest::Client, target: &str) -> Response {
     let url = if target.starts_with('/') {
         app.url(target)
     } else {
@@ -81,7 +86,7 @@ async fn get(app: &TestApp, http: &reqwest::Client, target: &str) -> Response {
 }
 
 /// Signs in on the page `login_location` points to; returns where sign-in sends the browser.
-async fn sign_in(
+pub(crate) async fn sign_in(
     app: &TestApp,
     http: &reqwest::Client,
     login_location: &str,
@@ -103,7 +108,7 @@ async fn sign_in(
 }
 
 /// Submits the consent page's form with `decision`.
-async fn decide(
+pub(crate) async fn decide(
     app: &TestApp,
     http: &reqwest::Client,
     consent_page: &str,
@@ -118,7 +123,7 @@ async fn decide(
         .unwrap()
 }
 
-fn callback_params(location: &str) -> HashMap<String, String> {
+pub(crate) fn callback_params(location: &str) -> HashMap<String, String> {
     let url = Url::parse(location).unwrap();
     assert_eq!(
         &url.as_str()[..REDIRECT.len()],
@@ -128,7 +133,7 @@ fn callback_params(location: &str) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -115,7 +115,6 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "userinfo_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
-        "end_session_endpoint",
         "grant_types_supported",
     ] {
         assert!(

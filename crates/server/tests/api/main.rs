@@ -7,8 +7,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod account;
 mod admin;
 mod authorize;
+mod browser_flow;
 mod cli;
 mod code_flow;
 mod discovery;

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
 use tessera_core::{
     ClientId, Subject,
     store::{ConsentRepo, StoreError},
@@ -24,6 +26,36 @@ impl ConsentRepo for SeaStore {
             .map_err(backend)?
             .map(|row| json_to_strings(row.scopes, "consent scopes"))
             .transpose()
+    }
+
+    async fn list_user_consents(
+        &self,
+        user: &Subject,
+    ) -> Result<Vec<(ClientId, Vec<String>, DateTime<Utc>)>, StoreError> {
+        consent::Entity::find()
+            .filter(consent::Column::UserId.eq(user.as_str()))
+            .order_by_desc(consent::Column::UpdatedAt)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(|row| {
+                Ok((
+                    ClientId::new(row.client_id),
+                    json_to_strings(row.scopes, "consent scopes")?,
+                    row.updated_at,
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete_consent(&self, user: &Subject, client: &ClientId) -> Result<bool, StoreError> {
+        let result =
+            consent::Entity::delete_by_id((user.as_str().to_owned(), client.as_str().to_owned()))
+                .exec(&self.db)
+                .await
+                .map_err(backend)?;
+        Ok(result.rows_affected == 1)
     }
 
     async fn save_consent(

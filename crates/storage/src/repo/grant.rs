@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tessera_core::{
     ClientId, GrantId, Subject,
+    secret::TokenHash,
     store::{GrantAdminRepo, GrantRecord, GrantRepo, StoreError},
 };
 
@@ -21,6 +22,7 @@ fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
         user_id: row.user_id.map(Subject::new),
         scopes: json_to_strings(row.scopes, "grant scopes")?,
         offline: row.offline,
+        session_id: row.session_id.map(TokenHash::from_stored),
         auth_time: row.auth_time,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
@@ -34,7 +36,7 @@ impl GrantRepo for SeaStore {
             id: Set(record.id.as_str().to_owned()),
             client_id: Set(record.client_id.as_str().to_owned()),
             user_id: Set(record.user_id.as_ref().map(|s| s.as_str().to_owned())),
-            session_id: Set(None),
+            session_id: Set(record.session_id.as_ref().map(|h| h.as_str().to_owned())),
             scopes: Set(strings_to_json(&record.scopes)),
             offline: Set(record.offline),
             auth_time: Set(record.auth_time),
@@ -92,5 +94,42 @@ impl GrantAdminRepo for SeaStore {
             .into_iter()
             .map(to_record)
             .collect()
+    }
+
+    async fn revoke_user_client_grants(
+        &self,
+        user: &Subject,
+        client: &ClientId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::UserId.eq(user.as_str()))
+            .filter(grant::Column::ClientId.eq(client.as_str()))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected)
+    }
+
+    async fn revoke_session_grants(
+        &self,
+        session: &TokenHash,
+        include_offline: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut update = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::SessionId.eq(session.as_str()))
+            .filter(grant::Column::RevokedAt.is_null());
+        if !include_offline {
+            update = update.filter(grant::Column::Offline.eq(false));
+        }
+        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
     }
 }

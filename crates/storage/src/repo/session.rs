@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 use tessera_core::{
     Subject,
     secret::TokenHash,
@@ -89,5 +91,40 @@ impl SessionRepo for SeaStore {
             .await
             .map_err(backend)?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user: &Subject,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrowserSessionRecord>, StoreError> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user.as_str()))
+            .filter(session::Column::EndedAt.is_null())
+            .filter(session::Column::IdleExpiresAt.gt(now))
+            .filter(session::Column::AbsoluteExpiresAt.gt(now))
+            .order_by_desc(session::Column::LastSeenAt)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    async fn end_user_sessions(
+        &self,
+        user: &Subject,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut update = session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user.as_str()))
+            .filter(session::Column::EndedAt.is_null());
+        if let Some(keep) = keep {
+            update = update.filter(session::Column::IdHash.ne(keep.as_str()));
+        }
+        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
     }
 }

@@ -1,0 +1,283 @@
+//! `/logout`: OpenID Connect RP-Initiated Logout 1.0. GET shows a confirmation page (a link can
+//! not sign anybody out by itself); its POST ends the browser's sessions and revokes what they
+//! issued, except offline grants, then returns to the client's `post_logout_redirect_uri` — only
+//! if that URI is registered for the client, compared exactly — with `state`.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
+use askama::Template;
+use tessera_core::{
+    ClientId, Clock, Issuer, SigningAlg,
+    secret::TokenHash,
+    store::{AuditRepo, ClientRecord, ClientRepo, GrantAdminRepo},
+};
+use tessera_keys::{Keys, VerifyPolicy};
+use tessera_web::{
+    audit::Audit,
+    csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
+    session::{ADMIN_COOKIE, SESSION_COOKIE, Sessions, USER_SESSIONS},
+};
+use url::Url;
+
+use crate::request::single;
+
+/// What logout needs.
+#[derive(Clone)]
+pub struct LogoutState {
+    /// Sessions.
+    pub sessions: Sessions,
+    /// Clients.
+    pub clients: Arc<dyn ClientRepo>,
+    /// Grants.
+    pub grants: Arc<dyn GrantAdminRepo>,
+    /// Our keys (to read `id_token_hint`).
+    pub keys: Arc<Keys>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditRepo>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Issuer.
+    pub issuer: Issuer,
+}
+
+impl std::fmt::Debug for LogoutState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutState").finish_non_exhaustive()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    signed_in: bool,
+    username: &'a str,
+    client_name: Option<&'a str>,
+    csrf_token: &'a str,
+    params: &'a [(String, String)],
+}
+
+/// The parameters the confirmation carries on.
+const CARRIED: [&str; 4] = [
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+];
+
+/// A checked logout request.
+struct LogoutRequest {
+    client: Option<ClientRecord>,
+    /// Where to go afterwards, with `state` added.
+    target: Option<String>,
+}
+
+fn bad(message: &str) -> HttpResponse {
+    tessera_web::html_error(
+        StatusCode::BAD_REQUEST,
+        "This sign-out request is invalid",
+        message,
+        Some("invalid_request"),
+    )
+}
+
+/// The client an ID token was issued to, from a hint we signed (expired hints are fine: they
+/// only say who asks).
+fn hinted_client(state: &LogoutState, hint: &str) -> Option<String> {
+    let policy = VerifyPolicy {
+        algs: &SigningAlg::ALL,
+        typ: None,
+        issuer: Some(state.issuer.as_str()),
+        audience: None,
+        leeway_secs: 366 * 24 * 3600,
+    };
+    let claims: serde_json::Value = state.keys.verify(hint, &policy).ok()?;
+    match &claims["aud"] {
+        serde_json::Value::String(aud) => Some(aud.clone()),
+        serde_json::Value::Array(auds) => auds.first()?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+async fn check(
+    state: &LogoutState,
+    params: &[(String, String)],
+) -> Result<LogoutRequest, HttpResponse> {
+    let mut values = std::collections::HashMap::new();
+    for name in CARRIED {
+        values.insert(name, single(params, name).map_err(|m| bad(&m))?);
+    }
+    let from_hint = match values["id_token_hint"] {
+        Some(hint) => Some(
+            hinted_client(state, hint)
+                .ok_or_else(|| bad("The id_token_hint is not one of ours."))?,
+        ),
+        None => None,
+    };
+    let client_id = match (values["client_id"], from_hint.as_deref()) {
+        (Some(given), Some(hinted)) if given != hinted => {
+            return Err(bad("client_id does not match the id_token_hint."));
+        }
+        (Some(given), _) => Some(given.to_owned()),
+        (None, hinted) => hinted.map(str::to_owned),
+    };
+    let client = match &client_id {
+        Some(id) => state
+            .clients
+            .find_client(&ClientId::new(id))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "logout: client lookup failed");
+                bad("Please try again.")
+            })?
+            .filter(|c| c.enabled),
+        None => None,
+    };
+    let target = match values["post_logout_redirect_uri"] {
+        None => None,
+        Some(uri) => {
+            let client = client
+                .as_ref()
+                .ok_or_else(|| bad("post_logout_redirect_uri needs client_id or id_token_hint."))?;
+            if !client
+                .post_logout_redirect_uris
+                .iter()
+                .any(|registered| registered == uri)
+            {
+                return Err(bad(
+                    "The post_logout_redirect_uri is not registered for this client.",
+                ));
+            }
+            let mut url =
+                Url::parse(uri).map_err(|_| bad("The post_logout_redirect_uri is not a URL."))?;
+            if let Some(client_state) = values["state"] {
+                url.query_pairs_mut().append_pair("state", client_state);
+            }
+            Some(url.to_string())
+        }
+    };
+    Ok(LogoutRequest { client, target })
+}
+
+fn carried(params: &[(String, String)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter(|(k, _)| CARRIED.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// `GET /logout`: the confirmation page (or, signed out already, straight back to the client).
+pub async fn get_logout(
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<LogoutState>,
+) -> HttpResponse {
+    let request = match check(&state, &query).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let user = state
+        .sessions
+        .current(&req, SESSION_COOKIE, USER_SESSIONS)
+        .await
+        .ok()
+        .flatten();
+    if user.is_none()
+        && let Some(target) = &request.target
+    {
+        return HttpResponse::Found()
+            .insert_header((header::LOCATION, target.as_str()))
+            .finish();
+    }
+    let params = carried(&query);
+    let client_name = request.client.as_ref().map(|c| {
+        c.client_name
+            .clone()
+            .unwrap_or_else(|| c.client_id.to_string())
+    });
+    let page = LogoutPage {
+        signed_in: user.is_some(),
+        username: user.as_ref().map_or("", |u| u.user.username.as_str()),
+        client_name: client_name.as_deref(),
+        csrf_token: &csrf.0,
+        params: &params,
+    };
+    tessera_web::html_page(StatusCode::OK, page.render())
+}
+
+/// `POST /logout`: the confirmed sign-out.
+pub async fn post_logout(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<LogoutState>,
+) -> HttpResponse {
+    if !csrf_valid(
+        &req,
+        form.iter()
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.as_str()),
+    ) {
+        return tessera_web::html_error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "Reload the page and try again.",
+            Some("csrf"),
+        );
+    }
+    let params = carried(&form);
+    let request = match check(&state, &params).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let now = state.clock.now();
+    let user = state
+        .sessions
+        .current(&req, SESSION_COOKIE, USER_SESSIONS)
+        .await
+        .ok()
+        .flatten();
+    let mut response = match &request.target {
+        Some(target) => {
+            let mut builder = HttpResponse::SeeOther();
+            builder.insert_header((header::LOCATION, target.as_str()));
+            builder
+        }
+        None => HttpResponse::SeeOther(),
+    };
+    if request.target.is_none() {
+        response.insert_header((header::LOCATION, "/logout"));
+    }
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        let hash = TokenHash::of(cookie.value());
+        if let Err(err) = state
+            .grants
+            .revoke_session_grants(&hash, false, "signed out", now)
+            .await
+        {
+            tracing::error!(error = %err, "logout: revoking the session's grants failed");
+        }
+    }
+    for name in [SESSION_COOKIE, ADMIN_COOKIE] {
+        match state.sessions.end(&req, name).await {
+            Ok(removal) => {
+                response.cookie(removal);
+            }
+            Err(err) => tracing::error!(error = %err, "logout: ending a session failed"),
+        }
+    }
+    if let Some(user) = &user {
+        let audit = Audit {
+            kind: "logout",
+            actor: Some(user.user.id.to_string()),
+            client_id: request.client.as_ref().map(|c| c.client_id.as_str()),
+            user_id: Some(user.user.id.as_str()),
+            details: None,
+        };
+        tessera_web::audit::record(state.audit.as_ref(), &req, now, audit).await;
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
