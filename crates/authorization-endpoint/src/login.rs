@@ -158,6 +158,15 @@ pub async fn post_login(
             .unwrap_or_default()
     );
     let user_key = format!("user:{}", username.to_lowercase());
+    // A temporary lock after repeated failures, for any username (existing or not, so the answer
+    // says nothing about which exist) and for the client address.
+    if state.throttle.locked(&user_key) || state.throttle.locked(&ip_key) {
+        audit(&state, &req, "login.locked", None, &username).await;
+        return page(
+            "Too many failed attempts. Wait a few minutes before trying again.",
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     let delay = state
         .throttle
         .delay(&user_key)

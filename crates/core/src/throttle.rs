@@ -17,19 +17,46 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_DELAY: Duration = Duration::from_secs(8);
 const MAX_ENTRIES: usize = 100_000;
 
-/// Failure counts by key: from the 6th failure within a minute, each attempt waits
-/// 250 ms × 2^(n-6), at most 8 s.
-#[derive(Debug, Default)]
+/// Failure counts by key: from the 6th failure within the window, each attempt waits
+/// 250 ms × 2^(n-6), at most 8 s; with a lock threshold, a key that reaches it is refused outright
+/// until its window ends.
+#[derive(Debug)]
 pub struct Throttle {
     failures: Mutex<HashMap<String, (Instant, u32)>>,
+    window: Duration,
+    lock_after: Option<u32>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(WINDOW, None)
+    }
 }
 
 impl Throttle {
+    /// A throttle counting failures over `window`, locking a key after `lock_after` of them.
+    pub fn new(window: Duration, lock_after: Option<u32>) -> Self {
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            window,
+            lock_after,
+        }
+    }
+
+    /// Whether `key` is locked now (too many failures in its window).
+    pub fn locked(&self, key: &str) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match (failures.get(key), self.lock_after) {
+            (Some((since, count)), Some(limit)) => since.elapsed() < self.window && *count >= limit,
+            _ => false,
+        }
+    }
+
     /// How long an attempt for `key` must wait now.
     pub fn delay(&self, key: &str) -> Duration {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         match failures.get(key) {
-            Some((since, count)) if since.elapsed() < WINDOW && *count > FREE_FAILURES => {
+            Some((since, count)) if since.elapsed() < self.window && *count > FREE_FAILURES => {
                 let exponent = (*count - FREE_FAILURES - 1).min(5);
                 (Duration::from_millis(250) * 2u32.pow(exponent)).min(MAX_DELAY)
             }
@@ -41,12 +68,13 @@ impl Throttle {
     pub fn failed(&self, key: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() >= MAX_ENTRIES {
-            failures.retain(|_, (since, _)| since.elapsed() < WINDOW);
+            let window = self.window;
+            failures.retain(|_, (since, _)| since.elapsed() < window);
         }
         let entry = failures
             .entry(key.to_owned())
             .or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= WINDOW {
+        if entry.0.elapsed() >= self.window {
             *entry = (Instant::now(), 0);
         }
         entry.1 += 1;
@@ -83,5 +111,20 @@ mod tests {
         assert_eq!(throttle.delay("other"), Duration::ZERO);
         throttle.succeeded("c");
         assert_eq!(throttle.delay("c"), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_lock_threshold_refuses_the_key_and_only_that_key() {
+        let throttle = Throttle::new(Duration::from_secs(900), Some(3));
+        throttle.failed("user:a");
+        throttle.failed("user:a");
+        assert!(!throttle.locked("user:a"));
+        throttle.failed("user:a");
+        assert!(throttle.locked("user:a"));
+        assert!(!throttle.locked("user:b"));
+        assert!(
+            !Throttle::default().locked("user:a"),
+            "no threshold, no lock"
+        );
     }
 }

@@ -68,7 +68,8 @@ impl AppState {
             metrics: Metrics::new(),
             clock,
             discovery,
-            login_throttle: Arc::new(Throttle::default()),
+            // Sign-in: failures counted over 15 minutes, slowed from the 6th, locked at the 10th.
+            login_throttle: Arc::new(Throttle::new(std::time::Duration::from_secs(900), Some(10))),
         })
     }
 }

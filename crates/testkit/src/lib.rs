@@ -7,16 +7,14 @@ use std::{net::TcpListener, path::PathBuf, sync::Arc};
 
 use tempfile::TempDir;
 use tessera_core::{
-    ClientId, Clock, FakeClock, SystemClock,
+    Clock, FakeClock, SystemClock,
     secret::{PlainToken, SecretKind},
-    store::{
-        ClientAuthMethod, ClientRecord, ClientRepo, InitialAccessTokenRecord,
-        InitialAccessTokenRepo, UserRecord, UserRepo,
-    },
+    store::{ClientRecord, InitialAccessTokenRecord, InitialAccessTokenRepo, UserRecord},
 };
 use tessera_server::{AppState, Application, Config, config::RawConfig};
 
 pub mod browser;
+pub mod fixtures;
 pub mod html;
 
 pub use fantoccini;
@@ -166,48 +164,12 @@ impl TestApp {
     }
 
     /// Registers a confidential client directly in the store; returns it and its secret.
-    ///
-    /// # Panics
-    /// When the store refuses it.
-    #[expect(clippy::expect_used, reason = "test support")]
     pub async fn with_client(
         &self,
         client_id: &str,
         redirect_uris: &[&str],
     ) -> (ClientRecord, PlainToken) {
-        let secret = PlainToken::generate(SecretKind::ClientSecret);
-        let now = self.state.clock.now();
-        let client = ClientRecord {
-            client_id: ClientId::new(client_id),
-            client_name: Some(format!("{client_id} app")),
-            secret_hash: Some(secret.hash()),
-            redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
-            post_logout_redirect_uris: Vec::new(),
-            grant_types: vec!["authorization_code".into()],
-            response_types: vec!["code".into()],
-            scopes: ["openid", "profile", "email", "offline_access"]
-                .map(String::from)
-                .to_vec(),
-            token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
-            jwks: None,
-            jwks_uri: None,
-            token_endpoint_auth_signing_alg: None,
-            id_token_signed_response_alg: None,
-            access_token_signed_alg: None,
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            require_pkce: true,
-            enabled: true,
-            registration_token_hash: None,
-            created_at: now,
-            updated_at: now,
-        };
-        self.state
-            .store
-            .create_client(&client)
-            .await
-            .expect("client stored");
-        (client, secret)
+        fixtures::client(&self.state, client_id, redirect_uris).await
     }
 
     /// Creates an initial access token for dynamic registration.
@@ -239,28 +201,7 @@ impl TestApp {
     }
 
     /// Creates a user with this password (argon2id-hashed like any other).
-    ///
-    /// # Panics
-    /// When the password breaks the policy or the store refuses the user.
-    #[expect(clippy::expect_used, reason = "test support")]
     pub async fn with_user(&self, username: &str, password: &str, admin: bool) -> UserRecord {
-        let user = UserRecord {
-            id: tessera_core::Subject::new(tessera_core::secret::random_id()),
-            username: username.to_owned(),
-            password_hash: tessera_core::password::hash_password(password)
-                .expect("password meets the policy"),
-            email: Some(format!("{username}@example.com")),
-            email_verified: true,
-            name: None,
-            is_admin: admin,
-            enabled: true,
-            created_at: self.state.clock.now(),
-        };
-        self.state
-            .store
-            .create_user(&user)
-            .await
-            .expect("user stored");
-        user
+        fixtures::user_with(&self.state, username, password, admin).await
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use tessera_core::{
     ClientId,
-    store::{ClientRepo, ConsentRepo, UserRepo},
+    store::{AuditRepo, ClientRepo, ConsentRepo, UserRepo},
 };
 use tessera_testkit::{TestApp, html::hidden_fields, reqwest::Client};
 
@@ -256,4 +256,78 @@ async fn the_account_page_lists_devices_and_apps_and_revokes_them() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+}
+
+#[tokio::test]
+async fn sign_in_refuses_a_wrong_csrf_token_and_locks_after_repeated_failures() {
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    let http = browser();
+    let page = get(&app, &http, "/login").await.text().await.unwrap();
+    let csrf = hidden_fields(&page)
+        .into_iter()
+        .find(|(n, _)| n == "csrf_token")
+        .unwrap()
+        .1;
+    let attempt = |token: String, username: &'static str, password: &'static str| {
+        let http = http.clone();
+        let url = app.url("/login");
+        async move {
+            http.post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("return_to", "/account"),
+                    ("username", username),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A wrong token: refused before the password is even looked at.
+    assert_eq!(
+        attempt("tsb_wrong".into(), "alice", PASSWORD)
+            .await
+            .status(),
+        403
+    );
+
+    // Ten wrong passwords (slowed down from the sixth), then even the right one is refused for a
+    // while — and so is any other username from this address, with the same words.
+    for _ in 0..10 {
+        let response = attempt(csrf.clone(), "alice", "wrong password").await;
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Wrong username or password.")
+        );
+    }
+    let locked = attempt(csrf.clone(), "alice", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let locked_page = locked.text().await.unwrap();
+    assert!(locked_page.contains("Too many failed attempts"));
+    let other = attempt(csrf.clone(), "nobody", "whatever password").await;
+    assert_eq!(other.status(), 429);
+    assert_eq!(
+        other.text().await.unwrap().replace("nobody", "alice"),
+        locked_page
+    );
+    assert!(
+        get(&app, &http, "/account").await.status() == 303,
+        "no session was created"
+    );
+    let kinds: Vec<String> = app
+        .state
+        .store
+        .recent_events(None, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.iter().filter(|k| *k == "login.failed").count() >= 10);
+    assert!(kinds.iter().any(|k| k == "login.locked"));
 }

@@ -15,5 +15,6 @@ mod cli;
 mod code_flow;
 mod discovery;
 mod health;
+mod in_process;
 mod instances;
 mod registration;
