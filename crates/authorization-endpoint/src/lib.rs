@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod login;
 pub mod logout;
 pub mod request;
+pub mod signup;
 
 use actix_web::web;
 
@@ -29,6 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/logout")
             .route(tessera_web::get_or_head().to(logout::get_logout))
             .route(web::post().to(logout::post_logout))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    )
+    .service(
+        web::resource("/signup")
+            .route(tessera_web::get_or_head().to(signup::get_signup))
+            .route(web::post().to(signup::post_signup))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),

@@ -35,6 +35,10 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// What went wrong last time.
     pub error: Option<&'a str>,
+    /// Whether to offer self-registration.
+    pub signup: bool,
+    /// `return_to`, URL-encoded for links.
+    pub return_to_encoded: String,
 }
 
 /// What `/login` needs.
@@ -50,6 +54,8 @@ pub struct LoginState {
     pub clock: Arc<dyn Clock>,
     /// Failure throttle, keyed `user:<name>` and `ip:<address>`.
     pub throttle: Arc<Throttle>,
+    /// Whether people may create their own accounts (`TESSERA_SELF_REGISTRATION`).
+    pub self_registration: bool,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -74,7 +80,12 @@ pub struct LoginForm {
     password: Option<String>,
 }
 
-fn safe_return(target: Option<&str>) -> &str {
+/// `text` as one URL query value.
+pub(crate) fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+pub(crate) fn safe_return(target: Option<&str>) -> &str {
     target.filter(|t| is_local_path(t)).unwrap_or("/")
 }
 
@@ -83,7 +94,11 @@ fn render(page: &LoginPage<'_>, status: actix_web::http::StatusCode) -> HttpResp
 }
 
 /// `GET /login`.
-pub async fn get_login(query: web::Query<LoginQuery>, csrf: CsrfToken) -> HttpResponse {
+pub async fn get_login(
+    query: web::Query<LoginQuery>,
+    csrf: CsrfToken,
+    state: web::Data<LoginState>,
+) -> HttpResponse {
     let username: String = query
         .login_hint
         .as_deref()
@@ -97,6 +112,8 @@ pub async fn get_login(query: web::Query<LoginQuery>, csrf: CsrfToken) -> HttpRe
             return_to: safe_return(query.return_to.as_deref()),
             username: &username,
             error: None,
+            signup: state.self_registration,
+            return_to_encoded: encode(safe_return(query.return_to.as_deref())),
         },
         actix_web::http::StatusCode::OK,
     )
@@ -140,6 +157,8 @@ pub async fn post_login(
                 return_to: &return_to,
                 username: &username,
                 error: Some(error),
+                signup: state.self_registration,
+                return_to_encoded: encode(&return_to),
             },
             status,
         )
@@ -202,52 +221,16 @@ pub async fn post_login(
     };
     state.throttle.succeeded(&user_key);
 
-    let mut response = HttpResponse::SeeOther();
-    response
-        .insert_header((header::LOCATION, return_to.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    // Whatever session the browser had ends: sign-in always issues a new id (session fixation).
-    for cookie_name in [SESSION_COOKIE, ADMIN_COOKIE] {
-        if req.cookie(cookie_name).is_some() {
-            match state.sessions.end(&req, cookie_name).await {
-                Ok(removal) => {
-                    response.cookie(removal);
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "login: ending the previous session failed")
-                }
-            }
-        }
-    }
-    let started = state
-        .sessions
-        .start(&req, &user, USER_SESSIONS, SESSION_COOKIE)
-        .await;
-    let admin = if user.is_admin && return_to.starts_with(tessera_web::session::ADMIN_PATH) {
-        Some(
-            state
-                .sessions
-                .start(&req, &user, ADMIN_SESSIONS, ADMIN_COOKIE)
-                .await,
-        )
-    } else {
-        None
-    };
-    match (started, admin.transpose()) {
-        (Ok(cookie), Ok(admin_cookie)) => {
-            response.cookie(cookie);
-            if let Some(admin_cookie) = admin_cookie {
-                response.cookie(admin_cookie);
-            }
-        }
-        (Err(err), _) | (_, Err(err)) => {
+    let response = match start_sessions(&state, &req, &user, &return_to).await {
+        Ok(response) => response,
+        Err(err) => {
             tracing::error!(error = %err, "login: session could not be stored");
             return page(
                 "Sign-in is unavailable; please try again shortly.",
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             );
         }
-    }
+    };
     audit(
         &state,
         &req,
@@ -256,5 +239,40 @@ pub async fn post_login(
         &username,
     )
     .await;
-    response.finish()
+    response
+}
+
+/// Signs `user` in: ends whatever sessions the browser had, starts a new one (and an admin one
+/// when an admin is headed for the console), and redirects to `return_to`.
+pub(crate) async fn start_sessions(
+    state: &LoginState,
+    req: &HttpRequest,
+    user: &tessera_core::store::UserRecord,
+    return_to: &str,
+) -> Result<HttpResponse, tessera_core::store::StoreError> {
+    let mut response = HttpResponse::SeeOther();
+    response
+        .insert_header((header::LOCATION, return_to))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    // Whatever session the browser had ends: sign-in always issues a new id (session fixation).
+    for cookie_name in [SESSION_COOKIE, ADMIN_COOKIE] {
+        if req.cookie(cookie_name).is_some() {
+            response.cookie(state.sessions.end(req, cookie_name).await?);
+        }
+    }
+    response.cookie(
+        state
+            .sessions
+            .start(req, user, USER_SESSIONS, SESSION_COOKIE)
+            .await?,
+    );
+    if user.is_admin && return_to.starts_with(tessera_web::session::ADMIN_PATH) {
+        response.cookie(
+            state
+                .sessions
+                .start(req, user, ADMIN_SESSIONS, ADMIN_COOKIE)
+                .await?,
+        );
+    }
+    Ok(response.finish())
 }

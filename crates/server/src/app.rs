@@ -113,6 +113,7 @@ pub fn build_app(
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),
         throttle: Arc::clone(&state.login_throttle),
+        self_registration: state.config.self_registration,
     };
     let authorize = AuthorizeState {
         clients: state.store.clone(),

@@ -50,6 +50,9 @@ pub struct RawConfig {
     pub code_ttl: u64,
     /// `TESSERA_ACCESS_TOKEN_ALG` — `RS256` or `ES256`, for clients that set none. Default RS256.
     pub access_token_alg: String,
+    /// `TESSERA_SELF_REGISTRATION` — let people create their own accounts at `/signup`.
+    /// Default false.
+    pub self_registration: bool,
     /// `TESSERA_LOG_FORMAT` — `text` or `json`. Default `text`.
     pub log_format: String,
     /// `TESSERA_LOG_LEVEL` — a tracing filter such as `info` or `tessera=debug`. Default `info`.
@@ -73,6 +76,7 @@ impl Default for RawConfig {
             refresh_token_ttl: 30 * 24 * 3600,
             code_ttl: 60,
             access_token_alg: "RS256".into(),
+            self_registration: false,
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -113,6 +117,8 @@ pub struct Config {
     pub code_ttl: Duration,
     /// Default access token algorithm.
     pub access_token_alg: SigningAlg,
+    /// Whether `/signup` is open.
+    pub self_registration: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -246,6 +252,7 @@ impl Config {
             refresh_token_ttl: secs("refresh_token_ttl", raw.refresh_token_ttl, 1, YEAR)?,
             code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
             access_token_alg,
+            self_registration: raw.self_registration,
             log_format,
             log_level: raw.log_level,
         })
@@ -275,7 +282,7 @@ impl Config {
         format!(
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
-             refresh_token_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nlog_format = {:?}\nlog_level = {}",
+             refresh_token_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -291,6 +298,7 @@ impl Config {
             self.refresh_token_ttl.as_secs(),
             self.code_ttl.as_secs(),
             self.access_token_alg,
+            self.self_registration,
             self.log_format,
             self.log_level,
         )

@@ -331,3 +331,105 @@ async fn sign_in_refuses_a_wrong_csrf_token_and_locks_after_repeated_failures() 
     assert!(kinds.iter().filter(|k| *k == "login.failed").count() >= 10);
     assert!(kinds.iter().any(|k| k == "login.locked"));
 }
+
+#[tokio::test]
+async fn self_registration_is_off_by_default_and_signs_new_people_in_when_on() {
+    let closed = TestApp::spawn().await;
+    assert_eq!(closed.get("/signup").await.status(), 404);
+    assert!(
+        !closed
+            .get("/login")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/signup")
+    );
+
+    let app = TestApp::builder()
+        .with_config(|c| c.self_registration = true)
+        .spawn()
+        .await;
+    assert!(
+        app.get("/login")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Create an account")
+    );
+    let http = browser();
+    let page = get(&app, &http, "/signup?return_to=%2Faccount")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let fields = hidden_fields(&page);
+    let post = |extra: [(&'static str, &'static str); 3], csrf: bool| {
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(n, _)| csrf || n != "csrf_token")
+            .cloned()
+            .collect();
+        form.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let http = http.clone();
+        let url = app.url("/signup");
+        async move { http.post(url).form(&form).send().await.unwrap() }
+    };
+    let good = [
+        ("name", "Bob Example"),
+        ("email", "Bob@Example.com"),
+        ("password", "a long enough password"),
+    ];
+    assert_eq!(post(good, false).await.status(), 403, "no CSRF token");
+    assert_eq!(
+        post(
+            [
+                ("name", "Bob"),
+                ("email", "not-an-email"),
+                ("password", "a long enough password")
+            ],
+            true
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        post(
+            [
+                ("name", "Bob"),
+                ("email", "bob@example.com"),
+                ("password", "short")
+            ],
+            true
+        )
+        .await
+        .status(),
+        400
+    );
+    let created = post(good, true).await;
+    assert_eq!(created.status(), 303);
+    assert_eq!(location(&created), "/account");
+    let account = get(&app, &http, "/account").await;
+    assert_eq!(account.status(), 200, "signed in straight away");
+    assert!(account.text().await.unwrap().contains("bob@example.com"));
+    let user = app
+        .state
+        .store
+        .find_user_by_username("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.name.as_deref(), Some("Bob Example"));
+    assert!(!user.is_admin && !user.email_verified);
+    assert_eq!(
+        post(good, true).await.status(),
+        409,
+        "one account per email"
+    );
+}
