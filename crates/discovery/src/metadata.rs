@@ -37,6 +37,9 @@ pub struct ProviderMetadata {
     pub prompt_values_supported: Vec<String>,
     /// OpenID RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// OIDC Discovery §3: the claims Tessera may supply about a user (subject and token
+    /// bookkeeping, and what the `profile` and `email` scopes select).
+    pub claims_supported: Vec<String>,
 }
 
 impl ProviderMetadata {
@@ -60,6 +63,20 @@ impl ProviderMetadata {
                 .map(String::from)
                 .to_vec(),
             end_session_endpoint: format!("{issuer}/logout"),
+            claims_supported: [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "name",
+                "email",
+                "email_verified",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

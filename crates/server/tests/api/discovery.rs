@@ -109,6 +109,29 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         openid["id_token_signing_alg_values_supported"],
         json!(["RS256", "ES256"])
     );
+    assert_eq!(openid["registration_endpoint"], app.url("/register"));
+    assert_eq!(openid["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(openid["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(openid["response_modes_supported"], json!(["query"]));
+    assert_eq!(
+        openid["prompt_values_supported"],
+        json!(["none", "login", "consent", "select_account"])
+    );
+    assert_eq!(
+        openid["scopes_supported"],
+        json!(["openid", "profile", "email", "offline_access"])
+    );
+    assert!(
+        openid["claims_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "sub")
+    );
+    assert_eq!(
+        openid["authorization_response_iss_parameter_supported"],
+        true
+    );
     // Nothing that does not exist yet is advertised.
     for absent in [
         "token_endpoint",
@@ -127,6 +150,7 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "jwks_uri",
         "authorization_endpoint",
         "registration_endpoint",
+        "end_session_endpoint",
     ] {
         let url = openid[key].as_str().unwrap();
         let status = app.http.get(url).send().await.unwrap().status();
