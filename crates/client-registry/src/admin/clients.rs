@@ -8,11 +8,8 @@ use tessera_core::{
     ClientId, GrantId,
     store::{ClientAuthMethod, ClientRecord},
 };
-use tessera_web::csrf::CsrfToken;
 
-use super::{
-    AdminState, field, html, notice, require_admin, require_admin_post, see_other, unavailable,
-};
+use super::{AdminForm, AdminPage, AdminState, field, html, notice, see_other, unavailable};
 use crate::{
     model::{ClientMetadata, validate},
     registry::{apply_update, metadata_of, new_client, rotate_secret},
@@ -131,15 +128,10 @@ fn view(client: &ClientRecord) -> ClientView {
 
 /// `GET /admin/clients`.
 pub(crate) async fn get_clients(
-    req: HttpRequest,
     query: web::Query<ListQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let clients = match state.clients.list_clients(query.q.as_deref(), 500).await {
         Ok(clients) => clients,
         Err(err) => return unavailable(&err),
@@ -165,14 +157,9 @@ pub(crate) async fn get_clients(
 /// `POST /admin/clients`: registers a client through the same rules as RFC 7591.
 pub(crate) async fn post_create_client(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let metadata = ClientMetadata {
         redirect_uris: lines(field(&form, "redirect_uris")),
         token_endpoint_auth_method: field(&form, "token_endpoint_auth_method").map(str::to_owned),
@@ -234,16 +221,11 @@ async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, HttpResponse
 
 /// `GET /admin/clients/{id}`.
 pub(crate) async fn get_client(
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let client = match load(&state, &path).await {
         Ok(client) => client,
         Err(response) => return response,
@@ -283,14 +265,9 @@ pub(crate) async fn get_client(
 pub(crate) async fn post_edit_client(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let client = match load(&state, &path).await {
         Ok(client) => client,
         Err(response) => return response,
@@ -364,14 +341,9 @@ pub(crate) async fn post_edit_client(
 pub(crate) async fn post_rotate_secret(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let mut client = match load(&state, &path).await {
         Ok(client) => client,
         Err(response) => return response,
@@ -411,14 +383,9 @@ pub(crate) async fn post_rotate_secret(
 pub(crate) async fn post_delete_client(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     match state
         .clients
         .delete_client(&ClientId::new(path.as_str()))
@@ -445,14 +412,9 @@ pub(crate) async fn post_delete_client(
 pub(crate) async fn post_revoke_grant(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let (client_id, grant_id) = path.into_inner();
     let grant = GrantId::new(grant_id);
     match state.grants.find_grant(&grant).await {

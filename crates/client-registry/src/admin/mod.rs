@@ -9,7 +9,7 @@ mod pages;
 use std::sync::Arc;
 
 use actix_web::{
-    HttpRequest, HttpResponse,
+    FromRequest, HttpRequest, HttpResponse,
     http::{StatusCode, header},
     web,
 };
@@ -170,6 +170,65 @@ pub(crate) async fn require_admin_post(
         ));
     }
     require_admin(req, state, csrf).await
+}
+
+/// The signed-in admin of a page, as an extractor: when there is none, the request is answered
+/// with what [`require_admin`] decided (sign-in redirect or 403 page).
+#[derive(Debug)]
+pub(crate) struct AdminPage(pub Admin);
+
+/// A POSTed form with a valid CSRF token from a signed-in admin, as an extractor (see
+/// [`require_admin_post`]).
+#[derive(Debug)]
+pub(crate) struct AdminForm {
+    pub admin: Admin,
+    pub form: Vec<(String, String)>,
+}
+
+fn refusal(response: HttpResponse) -> actix_web::Error {
+    actix_web::error::InternalError::from_response("admin console refusal", response).into()
+}
+
+fn admin_state(req: &HttpRequest) -> Result<web::Data<AdminState>, actix_web::Error> {
+    req.app_data::<web::Data<AdminState>>()
+        .cloned()
+        .ok_or_else(|| actix_web::error::ErrorInternalServerError("admin console not configured"))
+}
+
+impl FromRequest for AdminPage {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = admin_state(&req)?;
+            let csrf = CsrfToken::extract(&req).await?;
+            require_admin(&req, &state, &csrf)
+                .await
+                .map(AdminPage)
+                .map_err(refusal)
+        })
+    }
+}
+
+impl FromRequest for AdminForm {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let form = web::Form::<Vec<(String, String)>>::from_request(&req, payload);
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let state = admin_state(&req)?;
+            let csrf = CsrfToken::extract(&req).await?;
+            let admin = require_admin_post(&req, &state, &csrf, &form)
+                .await
+                .map_err(refusal)?;
+            Ok(AdminForm { admin, form })
+        })
+    }
 }
 
 /// Writes an audit event for an admin action.

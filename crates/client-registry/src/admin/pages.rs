@@ -10,10 +10,9 @@ use tessera_core::{
     secret::{PlainToken, SecretKind, random_id},
     store::{InitialAccessTokenRecord, StoreError, UserRecord},
 };
-use tessera_web::csrf::CsrfToken;
 
 use super::{
-    AdminState, clients::ShownOncePage, field, html, notice, require_admin, require_admin_post,
+    Admin, AdminForm, AdminPage, AdminState, clients::ShownOncePage, field, html, notice,
     see_other, unavailable,
 };
 
@@ -43,15 +42,10 @@ struct TokensPage<'a> {
 
 /// `GET /admin/registration-tokens`.
 pub(crate) async fn get_tokens(
-    req: HttpRequest,
     query: web::Query<NoticeQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let tokens = match state.tokens.list_initial_access_tokens().await {
         Ok(tokens) => tokens,
         Err(err) => return unavailable(&err),
@@ -84,14 +78,9 @@ pub(crate) async fn get_tokens(
 /// `POST /admin/registration-tokens`: the token is shown once.
 pub(crate) async fn post_create_token(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let number = |name: &str| -> Result<Option<i64>, ()> {
         match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
@@ -148,14 +137,9 @@ pub(crate) async fn post_create_token(
 pub(crate) async fn post_revoke_token(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let tokens = match state.tokens.list_initial_access_tokens().await {
         Ok(tokens) => tokens,
         Err(err) => return unavailable(&err),
@@ -206,15 +190,10 @@ struct UsersPage<'a> {
 
 /// `GET /admin/users`.
 pub(crate) async fn get_users(
-    req: HttpRequest,
     query: web::Query<NoticeQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let users = match state.users.list_users(query.q.as_deref(), 500).await {
         Ok(users) => users,
         Err(err) => return unavailable(&err),
@@ -248,14 +227,9 @@ async fn hash_off_executor(password: String) -> Option<String> {
 /// `POST /admin/users`.
 pub(crate) async fn post_create_user(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let username = field(&form, "username")
         .unwrap_or_default()
         .trim()
@@ -303,16 +277,11 @@ pub(crate) async fn post_create_user(
 async fn change_user(
     req: &HttpRequest,
     state: &AdminState,
-    csrf: &CsrfToken,
-    form: &[(String, String)],
+    admin: &Admin,
     id: &str,
     kind: &str,
     change: impl FnOnce(&mut UserRecord),
 ) -> HttpResponse {
-    let admin = match require_admin_post(req, state, csrf, form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     if admin.user.id.as_str() == id && kind != "user.password_reset" {
         return see_other("/admin/users?notice=self");
     }
@@ -325,7 +294,7 @@ async fn change_user(
     if let Err(err) = state.users.update_user(&user, state.clock.now()).await {
         return unavailable(&err);
     }
-    super::audit(state, req, &admin, kind, None, Some(id)).await;
+    super::audit(state, req, admin, kind, None, Some(id)).await;
     see_other("/admin/users?notice=updated")
 }
 
@@ -333,19 +302,12 @@ async fn change_user(
 pub(crate) async fn post_toggle_enabled(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    change_user(
-        &req,
-        &state,
-        &csrf,
-        &form,
-        &path,
-        "user.enabled_changed",
-        |u| u.enabled = !u.enabled,
-    )
+    change_user(&req, &state, &admin, &path, "user.enabled_changed", |u| {
+        u.enabled = !u.enabled
+    })
     .await
 }
 
@@ -353,19 +315,12 @@ pub(crate) async fn post_toggle_enabled(
 pub(crate) async fn post_toggle_admin(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    change_user(
-        &req,
-        &state,
-        &csrf,
-        &form,
-        &path,
-        "user.admin_changed",
-        |u| u.is_admin = !u.is_admin,
-    )
+    change_user(&req, &state, &admin, &path, "user.admin_changed", |u| {
+        u.is_admin = !u.is_admin
+    })
     .await
 }
 
@@ -373,28 +328,17 @@ pub(crate) async fn post_toggle_admin(
 pub(crate) async fn post_reset_password(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     let Some(hash) =
         hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
     else {
-        // Still demand a signed-in admin and a CSRF token before saying anything.
-        return match require_admin_post(&req, &state, &csrf, &form).await {
-            Ok(_) => see_other("/admin/users?notice=invalid"),
-            Err(response) => response,
-        };
+        return see_other("/admin/users?notice=invalid");
     };
-    change_user(
-        &req,
-        &state,
-        &csrf,
-        &form,
-        &path,
-        "user.password_reset",
-        |u| u.password_hash = hash,
-    )
+    change_user(&req, &state, &admin, &path, "user.password_reset", |u| {
+        u.password_hash = hash
+    })
     .await
 }
 
@@ -418,15 +362,10 @@ struct KeysPage<'a> {
 
 /// `GET /admin/keys`.
 pub(crate) async fn get_keys(
-    req: HttpRequest,
     query: web::Query<NoticeQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let now = state.clock.now();
     let ring = state.keys.ring();
     let page = KeysPage {
@@ -457,14 +396,9 @@ pub(crate) async fn get_keys(
 /// `POST /admin/keys/rotate`.
 pub(crate) async fn post_rotate_key(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-    csrf: CsrfToken,
+    AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin_post(&req, &state, &csrf, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let Some(alg) = field(&form, "alg").and_then(|a| a.parse::<SigningAlg>().ok()) else {
         return see_other("/admin/keys?notice=invalid");
     };
@@ -513,15 +447,10 @@ pub(crate) struct AuditQuery {
 
 /// `GET /admin/audit`.
 pub(crate) async fn get_audit(
-    req: HttpRequest,
     query: web::Query<AuditQuery>,
-    csrf: CsrfToken,
+    AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let admin = match require_admin(&req, &state, &csrf).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let client = query
         .client_id
         .as_deref()
