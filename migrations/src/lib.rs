@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_schema;
+mod m20261123_000002_add_refresh_policy;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_schema::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_schema::Migration),
+            Box::new(m20261123_000002_add_refresh_policy::Migration),
+        ]
     }
 }

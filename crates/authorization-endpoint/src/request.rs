@@ -307,6 +307,8 @@ mod tests {
             access_token_signed_alg: None,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            refresh_token_absolute_ttl: None,
+            refresh_token_max_rotations: None,
             require_pkce: true,
             enabled: true,
             registration_token_hash: None,

@@ -330,30 +330,59 @@ impl ClientAuthenticator {
         let alg = client
             .token_endpoint_auth_signing_alg
             .unwrap_or(SigningAlg::RS256);
+        self.verify_assertion(
+            assertion,
+            &AssertionRules {
+                jwks: client.jwks.as_ref(),
+                jwks_uri: client.jwks_uri.as_deref(),
+                algs: &[alg],
+                issuer: client.client_id.as_str(),
+                subject: Some(client.client_id.as_str()),
+                replay_namespace: format!("client:{}", client.client_id),
+                max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Verifies a JWT assertion (RFC 7523 §3) against `rules`: a key from the issuer's JWK Set
+    /// (by value, or fetched from `jwks_uri` with one re-fetch when no key matches, so the issuer
+    /// may rotate), an algorithm among the pinned ones and the key's own, `iss`, `sub` when
+    /// demanded, `aud` = the issuer or the token endpoint, `exp` required and at most
+    /// `max_lifetime_secs` ahead, `nbf`/`iat` sane within a small leeway, and `jti` required and
+    /// single use across instances (kept until the assertion expires). Returns the claims;
+    /// failures are described for logs only.
+    pub async fn verify_assertion(
+        &self,
+        assertion: &str,
+        rules: &AssertionRules<'_>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
         let header =
             jsonwebtoken::decode_header(assertion).map_err(|e| format!("assertion header: {e}"))?;
-        let jwks = match (&client.jwks, &client.jwks_uri) {
+        let jwks = match (rules.jwks, rules.jwks_uri) {
             (Some(jwks), _) => jwks.clone(),
             (None, Some(uri)) => self
                 .fetcher
                 .get(uri, false)
                 .await
                 .map_err(|e| e.to_string())?,
-            (None, None) => return Err("client has no keys".into()),
+            (None, None) => return Err("the issuer has no keys".into()),
         };
-        let mut key = pick_key(&jwks, header.kid.as_deref(), alg);
+        let mut key = pick_key(&jwks, header.kid.as_deref(), rules.algs);
         if key.is_none()
-            && let (None, Some(uri)) = (&client.jwks, &client.jwks_uri)
+            && let (None, Some(uri)) = (rules.jwks, rules.jwks_uri)
         {
-            // The client may have rotated: one fresh fetch (subject to the cool-down).
+            // The issuer may have rotated: one fresh fetch (subject to the cool-down).
             let fresh = self
                 .fetcher
                 .get(uri, true)
                 .await
                 .map_err(|e| e.to_string())?;
-            key = pick_key(&fresh, header.kid.as_deref(), alg);
+            key = pick_key(&fresh, header.kid.as_deref(), rules.algs);
         }
         let key = key.ok_or("no matching key for the assertion")?;
+        let alg = key.alg.ok_or("key without algorithm")?;
         let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
         let now = self.clock.now();
         let claims: serde_json::Map<String, serde_json::Value> = verify_with_key(
@@ -362,16 +391,16 @@ impl ClientAuthenticator {
             &key.key,
             alg,
             &VerifyPolicy {
-                algs: &[alg],
+                algs: rules.algs,
                 typ: None,
-                issuer: Some(client.client_id.as_str()),
+                issuer: Some(rules.issuer),
                 audience: Some(&audiences),
                 leeway_secs: ASSERTION_LEEWAY_SECS,
             },
             now,
         )
         .map_err(|e| e.to_string())?;
-        check_assertion_claims(&claims, client.client_id.as_str(), now)?;
+        check_assertion_claims(&claims, rules, now)?;
         let jti = claims
             .get("jti")
             .and_then(serde_json::Value::as_str)
@@ -384,19 +413,33 @@ impl ClientAuthenticator {
             + chrono::Duration::seconds(ASSERTION_LEEWAY_SECS);
         let first = self
             .replay
-            .record_once(
-                &format!("client:{}", client.client_id),
-                jti,
-                expires_at,
-                now,
-            )
+            .record_once(&rules.replay_namespace, jti, expires_at, now)
             .await
             .map_err(|e| format!("replay store: {e}"))?;
         if !first {
             return Err("assertion jti replayed".into());
         }
-        Ok(())
+        Ok(claims)
     }
+}
+
+/// What an assertion must satisfy (see [`ClientAuthenticator::verify_assertion`]).
+#[derive(Debug, Clone)]
+pub struct AssertionRules<'a> {
+    /// The issuer's JWK Set by value…
+    pub jwks: Option<&'a serde_json::Value>,
+    /// …or where to fetch it.
+    pub jwks_uri: Option<&'a str>,
+    /// The pinned algorithms.
+    pub algs: &'a [SigningAlg],
+    /// The required `iss`.
+    pub issuer: &'a str,
+    /// The required `sub`, if one is required (any string `sub` is demanded regardless).
+    pub subject: Option<&'a str>,
+    /// Where its `jti`s are remembered (issuers do not share a namespace).
+    pub replay_namespace: String,
+    /// How far ahead `exp` may be.
+    pub max_lifetime_secs: i64,
 }
 
 fn check_usable(client: &ClientRecord, used: ClientAuthMethod) -> Result<(), &'static str> {
@@ -412,11 +455,11 @@ fn check_usable(client: &ClientRecord, used: ClientAuthMethod) -> Result<(), &'s
 fn pick_key(
     jwks: &serde_json::Value,
     kid: Option<&str>,
-    alg: SigningAlg,
+    algs: &[SigningAlg],
 ) -> Option<tessera_keys::ForeignKey> {
     let mut candidates: Vec<_> = foreign_keys(jwks)
         .into_iter()
-        .filter(|k| k.alg == Some(alg))
+        .filter(|k| k.alg.is_some_and(|alg| algs.contains(&alg)))
         .collect();
     match kid {
         Some(kid) => candidates
@@ -429,21 +472,23 @@ fn pick_key(
 
 fn check_assertion_claims(
     claims: &serde_json::Map<String, serde_json::Value>,
-    client_id: &str,
+    rules: &AssertionRules<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), String> {
-    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(client_id) {
-        return Err("sub is not the client_id".into());
+    let sub = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("sub missing")?;
+    if rules.subject.is_some_and(|required| required != sub) {
+        return Err("sub is not the one required".into());
     }
     let now = now.timestamp();
     let exp = claims
         .get("exp")
         .and_then(serde_json::Value::as_i64)
         .unwrap_or_default();
-    if exp > now + MAX_ASSERTION_LIFETIME_SECS + ASSERTION_LEEWAY_SECS {
-        return Err(format!(
-            "exp more than {MAX_ASSERTION_LIFETIME_SECS}s ahead"
-        ));
+    if exp > now + rules.max_lifetime_secs + ASSERTION_LEEWAY_SECS {
+        return Err(format!("exp more than {}s ahead", rules.max_lifetime_secs));
     }
     if let Some(iat) = claims.get("iat") {
         let iat = iat.as_i64().ok_or("iat not a number")?;

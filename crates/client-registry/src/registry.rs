@@ -56,6 +56,8 @@ pub fn new_client(
         access_token_signed_alg: None,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        refresh_token_absolute_ttl: None,
+        refresh_token_max_rotations: None,
         require_pkce: valid.require_pkce,
         enabled: true,
         registration_token_hash: registration_token.as_ref().map(PlainToken::hash),

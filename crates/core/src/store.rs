@@ -122,8 +122,12 @@ pub struct ClientRecord {
     pub access_token_signed_alg: Option<SigningAlg>,
     /// Per-client access token lifetime, seconds.
     pub access_token_ttl: Option<i64>,
-    /// Per-client refresh token lifetime, seconds.
+    /// Per-client refresh token idle lifetime, seconds (each rotation starts it again).
     pub refresh_token_ttl: Option<i64>,
+    /// Per-client absolute lifetime of a refresh-token family, seconds from the sign-in.
+    pub refresh_token_absolute_ttl: Option<i64>,
+    /// Per-client cap on the number of rotations of one family.
+    pub refresh_token_max_rotations: Option<i32>,
     /// Whether PKCE is required (true for every public client).
     pub require_pkce: bool,
     /// Disabled clients can not authenticate or authorize.
@@ -228,6 +232,72 @@ pub struct RefreshTokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it stops being usable.
     pub expires_at: DateTime<Utc>,
+    /// When it was rotated (used), if it was.
+    pub consumed_at: Option<DateTime<Utc>>,
+    /// The token whose rotation issued this one (`None` for the first of a family).
+    pub parent_hash: Option<TokenHash>,
+}
+
+/// An external issuer whose JWT assertions the jwt-bearer grant accepts (RFC 7523 §2.1, §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustedIssuerRecord {
+    /// A server-chosen id.
+    pub id: String,
+    /// The `iss` its assertions carry, compared exactly.
+    pub issuer: String,
+    /// Its JWK Set by value…
+    pub jwks: Option<serde_json::Value>,
+    /// …or where to fetch it (https).
+    pub jwks_uri: Option<String>,
+    /// The algorithms it signs with (pinned).
+    pub allowed_algs: Vec<SigningAlg>,
+    /// Which assertion subjects are accepted; each is mapped to the local user with that
+    /// username or subject id. `*` accepts any subject that names a local user.
+    pub allowed_subjects: Vec<String>,
+    /// The most scope a token from its assertions may carry.
+    pub allowed_scopes: Vec<String>,
+    /// Which clients may present its assertions.
+    pub allowed_clients: Vec<ClientId>,
+    /// Disabled issuers are refused.
+    pub enabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Trusted external JWT issuers (the admin's side of the jwt-bearer grant).
+#[async_trait]
+pub trait TrustedIssuerRepo: Send + Sync {
+    /// Stores a new issuer; [`StoreError::Conflict`] when that `issuer` is trusted already.
+    async fn create_trusted_issuer(&self, issuer: &TrustedIssuerRecord) -> Result<(), StoreError>;
+    /// Looks an issuer up by its exact `iss`.
+    async fn find_trusted_issuer(
+        &self,
+        issuer: &str,
+    ) -> Result<Option<TrustedIssuerRecord>, StoreError>;
+    /// Every trusted issuer, by `iss`.
+    async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuerRecord>, StoreError>;
+    /// Replaces an issuer's stored fields (by id).
+    async fn update_trusted_issuer(&self, issuer: &TrustedIssuerRecord) -> Result<(), StoreError>;
+    /// Removes an issuer by id; whether it existed.
+    async fn delete_trusted_issuer(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// The access-token denylist (RFC 7009 §2: a revoked JWT access token stays refused until it
+/// expires).
+#[async_trait]
+pub trait AccessTokenDenylist: Send + Sync {
+    /// Denies the token with this `jti` until `expires_at`. Idempotent.
+    async fn deny_access_token(
+        &self,
+        jti: &str,
+        grant: Option<&GrantId>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Whether the token with this `jti` was revoked.
+    async fn access_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
 /// An audit event: who did what, never a secret.
@@ -538,6 +608,26 @@ pub trait RefreshTokenRepo: Send + Sync {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError>;
+    /// Looks a refresh token up without using it (introspection, revocation).
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// The grace retry of a rotated token: atomically, at most once per token, and only when it
+    /// was rotated at or after `rotated_since`. Whether this caller got it.
+    async fn claim_refresh_retry(
+        &self,
+        hash: &TokenHash,
+        rotated_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Uses up the still-unused tokens that the rotation of `parent` issued (a grace retry
+    /// replaces them); how many.
+    async fn retire_refresh_children(
+        &self,
+        parent: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Replay protection for JWT assertions (RFC 7523 §3 item 7).

@@ -40,6 +40,25 @@ pub struct ProviderMetadata {
     /// OIDC Discovery §3: the claims Tessera may supply about a user (subject and token
     /// bookkeeping, and what the `profile` and `email` scopes select).
     pub claims_supported: Vec<String>,
+    /// RFC 6749 §3.2: where codes, refresh tokens, client credentials and assertions are
+    /// exchanged for tokens.
+    pub token_endpoint: String,
+    /// The grants `/token` accepts (RFC 8414 §2).
+    pub grant_types_supported: Vec<String>,
+    /// How clients authenticate at `/token`, `/revoke` and `/introspect`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Algorithms of `private_key_jwt` client assertions.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<SigningAlg>,
+    /// OIDC Core §5.3: claims about the signed-in user.
+    pub userinfo_endpoint: String,
+    /// RFC 7009: token revocation.
+    pub revocation_endpoint: String,
+    /// RFC 8414 §2: how clients authenticate at the revocation endpoint.
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7662: token introspection.
+    pub introspection_endpoint: String,
+    /// RFC 8414 §2: how clients authenticate at the introspection endpoint.
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
 }
 
 impl ProviderMetadata {
@@ -71,14 +90,49 @@ impl ProviderMetadata {
                 "iat",
                 "auth_time",
                 "nonce",
+                "azp",
+                "at_hash",
                 "name",
+                "preferred_username",
                 "email",
                 "email_verified",
             ]
             .map(String::from)
             .to_vec(),
+            token_endpoint: format!("{issuer}/token"),
+            grant_types_supported: [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            ]
+            .map(String::from)
+            .to_vec(),
+            token_endpoint_auth_methods_supported: auth_methods(true),
+            token_endpoint_auth_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
+            userinfo_endpoint: format!("{issuer}/userinfo"),
+            revocation_endpoint: format!("{issuer}/revoke"),
+            revocation_endpoint_auth_methods_supported: auth_methods(true),
+            introspection_endpoint: format!("{issuer}/introspect"),
+            // Introspection answers resource servers about other clients' tokens: a public
+            // client (no authentication) may not ask.
+            introspection_endpoint_auth_methods_supported: auth_methods(false),
         }
     }
+}
+
+fn auth_methods(with_public: bool) -> Vec<String> {
+    let mut methods: Vec<String> = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]
+    .map(String::from)
+    .to_vec();
+    if with_public {
+        methods.push("none".into());
+    }
+    methods
 }
 
 fn respond(discovery: &Discovery) -> HttpResponse {

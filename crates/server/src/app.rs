@@ -14,7 +14,9 @@ use anyhow::Context;
 use tessera_authorization_endpoint::{
     AuthorizeState, account::AccountState, login::LoginState, logout::LogoutState,
 };
-use tessera_client_registry::{RegistrationState, admin::AdminState};
+use tessera_client_registry::{
+    RegistrationState, admin::AdminState, authn::ClientAuthenticator, jwks_fetch::JwksFetcher,
+};
 use tessera_core::throttle::Throttle;
 use tessera_core::{
     Clock, Issuer, SystemClock,
@@ -23,6 +25,7 @@ use tessera_core::{
 use tessera_discovery::{Discovery, ProviderMetadata};
 use tessera_keys::{KeyFolder, Keys};
 use tessera_storage::SeaStore;
+use tessera_token_endpoint::{TokenMetrics, TokenState, mint::Minter};
 use tessera_web::{Metrics, csrf::CookieSettings, session::Sessions};
 
 use crate::{config::Config, health};
@@ -49,6 +52,10 @@ pub struct AppState {
     pub discovery: Discovery,
     /// Sign-in failure throttle (per instance).
     pub login_throttle: Arc<Throttle>,
+    /// Mints tokens.
+    pub minter: Minter,
+    /// Token success counters (registered in `metrics`).
+    pub token_metrics: TokenMetrics,
 }
 
 impl AppState {
@@ -61,11 +68,25 @@ impl AppState {
         let db = tessera_storage::connect(&config.database_url).await?;
         let keys = open_keys(&config, Arc::clone(&clock)).await?;
         let discovery = Discovery::new(ProviderMetadata::for_issuer(config.issuer.as_str()));
+        let keys = Arc::new(keys);
+        let minter = Minter::new(
+            Arc::clone(&keys),
+            config.issuer.clone(),
+            config.token_policy(),
+        )
+        .map_err(|err| anyhow::anyhow!("issuer: {err}"))?;
+        let mut metrics = Metrics::new();
+        let token_metrics = TokenMetrics::default();
+        if let Some(registry) = Metrics::registry_mut(&mut metrics) {
+            token_metrics.register(registry);
+        }
         Ok(Self {
             config: Arc::new(config),
             store: Arc::new(SeaStore::new(db)),
-            keys: Arc::new(keys),
-            metrics: Metrics::new(),
+            keys,
+            metrics,
+            minter,
+            token_metrics,
             clock,
             discovery,
             // Sign-in: failures counted over 15 minutes, slowed from the 6th, locked at the 10th.
@@ -158,6 +179,32 @@ pub fn build_app(
         clock: Arc::clone(&state.clock),
         issuer: state.config.issuer.clone(),
     };
+    let fetcher = Arc::new(JwksFetcher::new(false));
+    let token_endpoint = state.config.issuer.endpoint("/token");
+    let authenticator = ClientAuthenticator::new(
+        state.store.clone(),
+        state.store.clone(),
+        Arc::clone(&fetcher),
+        Arc::clone(&state.clock),
+        &state.config.issuer,
+        token_endpoint,
+    );
+    let tokens = TokenState {
+        clients: state.store.clone(),
+        users: state.store.clone(),
+        grants: state.store.clone(),
+        codes: state.store.clone(),
+        refresh_tokens: state.store.clone(),
+        denylist: state.store.clone(),
+        trusted_issuers: state.store.clone(),
+        replay: state.store.clone(),
+        audit: state.store.clone(),
+        authenticator,
+        fetcher,
+        minter: state.minter.clone(),
+        clock: Arc::clone(&state.clock),
+        metrics: state.token_metrics.clone(),
+    };
     let registration = RegistrationState {
         clients: state.store.clone(),
         tokens: state.store.clone(),
@@ -178,6 +225,7 @@ pub fn build_app(
         .app_data(web::Data::new(account))
         .app_data(web::Data::new(logout))
         .app_data(web::Data::new(admin))
+        .app_data(web::Data::new(tokens))
         .app_data(web::Data::new(CookieSettings {
             secure: secure_cookies,
         }))

@@ -46,6 +46,15 @@ pub struct RawConfig {
     pub id_token_ttl: u64,
     /// `TESSERA_REFRESH_TOKEN_TTL` — seconds. Default 2592000 (30 days).
     pub refresh_token_ttl: u64,
+    /// `TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL` — seconds from sign-in after which a refresh-token
+    /// family ends whatever its use. Default 7776000 (90 days).
+    pub refresh_token_absolute_ttl: u64,
+    /// `TESSERA_REFRESH_TOKEN_MAX_ROTATIONS` — rotations allowed per family before a new sign-in
+    /// is needed; 0 for no cap. Default 0.
+    pub refresh_token_max_rotations: u32,
+    /// `TESSERA_REFRESH_TOKEN_GRACE` — seconds during which a just-rotated refresh token may be
+    /// retried once (a client that lost the response); 0 disables. Default 0, at most 60.
+    pub refresh_token_grace: u64,
     /// `TESSERA_CODE_TTL` — authorization code lifetime, seconds. Default 60, at most 600.
     pub code_ttl: u64,
     /// `TESSERA_ACCESS_TOKEN_ALG` — `RS256` or `ES256`, for clients that set none. Default RS256.
@@ -74,6 +83,9 @@ impl Default for RawConfig {
             access_token_ttl: 900,
             id_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
+            refresh_token_absolute_ttl: 90 * 24 * 3600,
+            refresh_token_max_rotations: 0,
+            refresh_token_grace: 0,
             code_ttl: 60,
             access_token_alg: "RS256".into(),
             self_registration: false,
@@ -111,8 +123,14 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// ID token lifetime.
     pub id_token_ttl: Duration,
-    /// Refresh token lifetime.
+    /// Refresh token idle lifetime.
     pub refresh_token_ttl: Duration,
+    /// Refresh-token family absolute lifetime.
+    pub refresh_token_absolute_ttl: Duration,
+    /// Rotation cap per family (`None`: no cap).
+    pub refresh_token_max_rotations: Option<u32>,
+    /// Grace window for retrying a rotated refresh token.
+    pub refresh_token_grace: Duration,
     /// Authorization code lifetime.
     pub code_ttl: Duration,
     /// Default access token algorithm.
@@ -250,6 +268,15 @@ impl Config {
             access_token_ttl: secs("access_token_ttl", raw.access_token_ttl, 1, 24 * 3600)?,
             id_token_ttl: secs("id_token_ttl", raw.id_token_ttl, 1, 24 * 3600)?,
             refresh_token_ttl: secs("refresh_token_ttl", raw.refresh_token_ttl, 1, YEAR)?,
+            refresh_token_absolute_ttl: secs(
+                "refresh_token_absolute_ttl",
+                raw.refresh_token_absolute_ttl,
+                1,
+                5 * YEAR,
+            )?,
+            refresh_token_max_rotations: (raw.refresh_token_max_rotations > 0)
+                .then_some(raw.refresh_token_max_rotations),
+            refresh_token_grace: secs("refresh_token_grace", raw.refresh_token_grace, 0, 60)?,
             code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
             access_token_alg,
             self_registration: raw.self_registration,
@@ -277,12 +304,29 @@ impl Config {
         }
     }
 
+    /// The token endpoint's defaults.
+    pub fn token_policy(&self) -> tessera_token_endpoint::mint::TokenPolicy {
+        let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1));
+        tessera_token_endpoint::mint::TokenPolicy {
+            access_token_ttl: span(self.access_token_ttl),
+            id_token_ttl: span(self.id_token_ttl),
+            refresh_idle_ttl: span(self.refresh_token_ttl),
+            refresh_absolute_ttl: span(self.refresh_token_absolute_ttl),
+            refresh_max_rotations: self
+                .refresh_token_max_rotations
+                .and_then(|max| i32::try_from(max).ok()),
+            refresh_grace: span(self.refresh_token_grace),
+            access_token_alg: self.access_token_alg,
+        }
+    }
+
     /// A printable summary with secrets removed.
     pub fn redacted(&self) -> String {
         format!(
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
-             refresh_token_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
+             refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
+             refresh_token_grace = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -296,6 +340,9 @@ impl Config {
             self.access_token_ttl.as_secs(),
             self.id_token_ttl.as_secs(),
             self.refresh_token_ttl.as_secs(),
+            self.refresh_token_absolute_ttl.as_secs(),
+            self.refresh_token_max_rotations.unwrap_or(0),
+            self.refresh_token_grace.as_secs(),
             self.code_ttl.as_secs(),
             self.access_token_alg,
             self.self_registration,

@@ -64,6 +64,8 @@ fn client(id: &str, clock: &FakeClock) -> ClientRecord {
         access_token_signed_alg: None,
         access_token_ttl: Some(600),
         refresh_token_ttl: None,
+        refresh_token_absolute_ttl: None,
+        refresh_token_max_rotations: None,
         require_pkce: true,
         enabled: true,
         registration_token_hash: None,
@@ -339,6 +341,8 @@ async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_winne
         generation: 0,
         created_at: db.clock.now(),
         expires_at: db.clock.now() + Duration::days(30),
+        consumed_at: None,
+        parent_hash: None,
     };
     db.store.insert_refresh_token(&record).await.unwrap();
     let now = db.clock.now();

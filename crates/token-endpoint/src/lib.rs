@@ -1,10 +1,142 @@
-//! tessera-token-endpoint: `/token` (one module per grant), token minting, `/userinfo`,
-//! `/revoke` and `/introspect`.
+//! tessera-token-endpoint: `/token` (one module per grant under [`grants`]), token minting
+//! ([`mint`]), `/userinfo`, `/revoke` and `/introspect`.
 //!
-//! The foundation only reserves the crate; the endpoints land with their own issue. Nothing is
-//! mounted and nothing is advertised in discovery until it exists.
+//! Handlers parse, call, render; the decisions live in plain functions over [`TokenState`]
+//! that return a [`TokenResponse`](mint::TokenResponse) or an RFC error, plus the audit notes
+//! the handler records.
+
+pub mod access;
+pub mod form;
+pub mod grants;
+pub mod introspect;
+pub mod mint;
+pub mod revoke;
+pub mod scope;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
 
 use actix_web::web;
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family},
+    registry::Registry,
+};
+use tessera_client_registry::{authn::ClientAuthenticator, jwks_fetch::JwksFetcher};
+use tessera_core::{
+    Clock,
+    store::{
+        AccessTokenDenylist, AssertionReplayRepo, AuditRepo, ClientRepo, CodeRepo, GrantRepo,
+        RefreshTokenRepo, TrustedIssuerRepo, UserRepo,
+    },
+};
 
-/// Mounts the token endpoints (none yet).
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use crate::mint::Minter;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantLabels {
+    grant_type: String,
+}
+
+/// Tokens issued, by grant type: the success count of `/token` (successes write no audit
+/// events — client credentials must not write to the database at all).
+#[derive(Debug, Clone, Default)]
+pub struct TokenMetrics {
+    issued: Family<GrantLabels, Counter>,
+}
+
+impl TokenMetrics {
+    /// Registers the counters in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "tokens_issued",
+            "Token responses by grant type",
+            self.issued.clone(),
+        );
+    }
+
+    fn issued(&self, grant_type: &str) {
+        self.issued
+            .get_or_create(&GrantLabels {
+                grant_type: grant_type.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Everything the token-type endpoints need.
+#[derive(Clone)]
+pub struct TokenState {
+    /// Clients.
+    pub clients: Arc<dyn ClientRepo>,
+    /// Users.
+    pub users: Arc<dyn UserRepo>,
+    /// Grants (token families).
+    pub grants: Arc<dyn GrantRepo>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeRepo>,
+    /// Refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenRepo>,
+    /// Revoked access tokens.
+    pub denylist: Arc<dyn AccessTokenDenylist>,
+    /// Trusted JWT issuers.
+    pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
+    /// Used assertion `jti`s.
+    pub replay: Arc<dyn AssertionReplayRepo>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditRepo>,
+    /// Client authentication.
+    pub authenticator: ClientAuthenticator,
+    /// Fetches trusted issuers' `jwks_uri`.
+    pub fetcher: Arc<JwksFetcher>,
+    /// Signs tokens.
+    pub minter: Minter,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Success counters.
+    pub metrics: TokenMetrics,
+}
+
+impl std::fmt::Debug for TokenState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenState")
+            .field("minter", &self.minter)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn post_only() -> actix_web::HttpResponse {
+    tessera_web::error::method_not_allowed("POST")
+}
+
+async fn get_or_post_only() -> actix_web::HttpResponse {
+    tessera_web::error::method_not_allowed("GET, POST")
+}
+
+/// Mounts `/token`, `/userinfo`, `/revoke` and `/introspect` (a `TokenState` must be in app
+/// data).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(form::MAX_BODY_BYTES))
+        .service(
+            web::resource("/token")
+                .route(web::post().to(token::post_token))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/userinfo")
+                .route(web::get().to(userinfo::get_userinfo))
+                .route(web::post().to(userinfo::post_userinfo))
+                .default_service(web::to(get_or_post_only)),
+        )
+        .service(
+            web::resource("/revoke")
+                .route(web::post().to(revoke::post_revoke))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/introspect")
+                .route(web::post().to(introspect::post_introspect))
+                .default_service(web::to(post_only)),
+        );
+}

@@ -132,18 +132,50 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         openid["authorization_response_iss_parameter_supported"],
         true
     );
-    // Nothing that does not exist yet is advertised.
+    assert_eq!(openid["token_endpoint"], app.url("/token"));
+    assert_eq!(openid["userinfo_endpoint"], app.url("/userinfo"));
+    assert_eq!(openid["revocation_endpoint"], app.url("/revoke"));
+    assert_eq!(openid["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(
+        openid["grant_types_supported"],
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ])
+    );
+    let methods = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none"
+    ]);
+    assert_eq!(openid["token_endpoint_auth_methods_supported"], methods);
+    assert_eq!(
+        openid["revocation_endpoint_auth_methods_supported"],
+        methods
+    );
+    assert_eq!(
+        openid["introspection_endpoint_auth_methods_supported"],
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    assert_eq!(
+        openid["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    // Nothing Tessera does not do is advertised.
     for absent in [
-        "token_endpoint",
-        "userinfo_endpoint",
-        "revocation_endpoint",
-        "introspection_endpoint",
-        "grant_types_supported",
+        "userinfo_signing_alg_values_supported",
+        "request_parameter_supported",
+        "device_authorization_endpoint",
+        "pushed_authorization_request_endpoint",
     ] {
-        assert!(
-            openid.get(absent).is_none(),
-            "{absent} advertised before it exists"
-        );
+        assert!(openid.get(absent).is_none(), "{absent} advertised");
     }
     // Every advertised endpoint answers (not 404).
     for key in [
@@ -151,6 +183,10 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "authorization_endpoint",
         "registration_endpoint",
         "end_session_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
     ] {
         let url = openid[key].as_str().unwrap();
         let status = app.http.get(url).send().await.unwrap().status();

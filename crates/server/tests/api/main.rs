@@ -18,3 +18,5 @@ mod health;
 mod in_process;
 mod instances;
 mod registration;
+mod token_code;
+mod token_support;

@@ -23,6 +23,8 @@ pub struct Model {
     pub access_token_signed_alg: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
+    pub refresh_token_absolute_ttl: Option<i64>,
+    pub refresh_token_max_rotations: Option<i32>,
     pub require_pkce: bool,
     pub enabled: bool,
     pub registration_token_hash: Option<String>,

@@ -15,6 +15,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub consumed_at: Option<DateTimeUtc>,
+    pub parent_hash: Option<String>,
+    pub retried_at: Option<DateTimeUtc>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migration.

@@ -58,6 +58,8 @@ fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
         access_token_signed_alg: parse_alg(row.access_token_signed_alg, "access_token_signed_alg")?,
         access_token_ttl: row.access_token_ttl,
         refresh_token_ttl: row.refresh_token_ttl,
+        refresh_token_absolute_ttl: row.refresh_token_absolute_ttl,
+        refresh_token_max_rotations: row.refresh_token_max_rotations,
         require_pkce: row.require_pkce,
         enabled: row.enabled,
         registration_token_hash: row.registration_token_hash.map(TokenHash::from_stored),
@@ -90,6 +92,8 @@ fn to_active(record: &ClientRecord) -> client::ActiveModel {
             .map(|a| a.as_str().to_owned())),
         access_token_ttl: Set(record.access_token_ttl),
         refresh_token_ttl: Set(record.refresh_token_ttl),
+        refresh_token_absolute_ttl: Set(record.refresh_token_absolute_ttl),
+        refresh_token_max_rotations: Set(record.refresh_token_max_rotations),
         require_pkce: Set(record.require_pkce),
         enabled: Set(record.enabled),
         registration_token_hash: Set(record

@@ -5,10 +5,12 @@ mod audit;
 mod client;
 mod code;
 mod consent;
+mod denylist;
 mod grant;
 mod initial_access_token;
 mod refresh_token;
 mod session;
+mod trusted_issuer;
 mod user;
 
 use async_trait::async_trait;

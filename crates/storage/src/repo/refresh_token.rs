@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use tessera_core::{
     ClientId, GrantId,
     secret::TokenHash,
@@ -10,7 +10,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
-use crate::{entity::refresh_token, write_err};
+use crate::{backend, entity::refresh_token, write_err};
 
 fn to_record(row: refresh_token::Model) -> Result<RefreshTokenRecord, StoreError> {
     Ok(RefreshTokenRecord {
@@ -21,6 +21,8 @@ fn to_record(row: refresh_token::Model) -> Result<RefreshTokenRecord, StoreError
         generation: row.generation,
         created_at: row.created_at,
         expires_at: row.expires_at,
+        consumed_at: row.consumed_at,
+        parent_hash: row.parent_hash.map(TokenHash::from_stored),
     })
 }
 
@@ -35,7 +37,9 @@ impl RefreshTokenRepo for SeaStore {
             generation: Set(record.generation),
             created_at: Set(record.created_at),
             expires_at: Set(record.expires_at),
-            consumed_at: Set(None),
+            consumed_at: Set(record.consumed_at),
+            parent_hash: Set(record.parent_hash.as_ref().map(|h| h.as_str().to_owned())),
+            retried_at: Set(None),
         })
         .exec_without_returning(&self.db)
         .await
@@ -61,5 +65,50 @@ impl RefreshTokenRepo for SeaStore {
             to_record,
         )
         .await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        refresh_token::Entity::find_by_id(hash.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record)
+            .transpose()
+    }
+
+    async fn claim_refresh_retry(
+        &self,
+        hash: &TokenHash,
+        rotated_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // One statement, like consume-once: of concurrent retries exactly one sees a row.
+        let result = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RetriedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+            .filter(refresh_token::Column::RetriedAt.is_null())
+            .filter(refresh_token::Column::ConsumedAt.gte(rotated_since))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn retire_refresh_children(
+        &self,
+        parent: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
+            .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
+            .filter(refresh_token::Column::ConsumedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected)
     }
 }

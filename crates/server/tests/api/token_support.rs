@@ -1,0 +1,204 @@
+//! Helpers for the token-endpoint tests: form posts with client authentication, codes issued
+//! straight into the store (for the refusal tests; the end-to-end test goes through the
+//! browser flow), and clients with the grants a test needs.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Duration;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tessera_core::{
+    secret::{PlainToken, SecretKind},
+    store::{AuthorizationCodeRecord, ClientRecord, ClientRepo, CodeRepo, UserRecord},
+};
+use tessera_testkit::{TestApp, reqwest::header::HeaderMap};
+
+use crate::code_flow::REDIRECT;
+
+/// A response: status, headers, JSON body (`Null` when there is none).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an RFC 6749 §5.2 error with its status.
+    pub(crate) fn assert_error(&self, status: u16, error: &str, what: &str) {
+        assert_eq!(
+            (self.status, self.error()),
+            (status, error),
+            "{what}: {:?}",
+            self.body
+        );
+        assert_eq!(self.headers["cache-control"], "no-store", "{what}");
+    }
+}
+
+pub(crate) async fn answer(response: tessera_testkit::reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// POSTs a form to `path`, with HTTP Basic when `basic` is given.
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> Answer {
+    let mut request = app.http.post(app.url(path)).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+/// A confidential client (client_secret_basic) registered for code + refresh, changed by
+/// `change`.
+pub(crate) async fn client_with(
+    app: &TestApp,
+    id: &str,
+    change: impl FnOnce(&mut ClientRecord),
+) -> (ClientRecord, PlainToken) {
+    let (mut client, secret) = app.with_client(id, &[REDIRECT]).await;
+    client.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+    change(&mut client);
+    app.state.store.update_client(&client).await.unwrap();
+    (client, secret)
+}
+
+/// `/token` as `client` (Basic).
+pub(crate) async fn token(
+    app: &TestApp,
+    client: &(ClientRecord, PlainToken),
+    form: &[(&str, &str)],
+) -> Answer {
+    post_form(
+        app,
+        "/token",
+        Some((client.0.client_id.as_str(), client.1.expose())),
+        form,
+    )
+    .await
+}
+
+/// A code as `/authorize` would have issued it (S256 challenge, nonce `n-1`); returns the code
+/// and the verifier.
+pub(crate) async fn issue_code(
+    app: &TestApp,
+    client: &ClientRecord,
+    user: &UserRecord,
+    scopes: &[&str],
+) -> (String, String) {
+    issue_code_with(app, client, user, scopes, true).await
+}
+
+/// [`issue_code`], optionally without a PKCE challenge (as a server without PKCE would issue).
+pub(crate) async fn issue_code_with(
+    app: &TestApp,
+    client: &ClientRecord,
+    user: &UserRecord,
+    scopes: &[&str],
+    with_challenge: bool,
+) -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(PlainToken::generate(SecretKind::Session).expose());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let code = PlainToken::generate(SecretKind::AuthorizationCode);
+    let now = app.state.clock.now();
+    app.state
+        .store
+        .insert_code(&AuthorizationCodeRecord {
+            code_hash: code.hash(),
+            client_id: client.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: REDIRECT.into(),
+            code_challenge: with_challenge.then_some(challenge),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            nonce: Some("n-1".into()),
+            session_id: None,
+            auth_time: now - Duration::seconds(5),
+            created_at: now,
+            expires_at: now + Duration::seconds(60),
+            grant_id: None,
+        })
+        .await
+        .unwrap();
+    (code.expose().to_owned(), verifier)
+}
+
+/// Redeems a fresh code for `user` with `scopes`; asserts success and returns the body.
+pub(crate) async fn code_tokens(
+    app: &TestApp,
+    client: &(ClientRecord, PlainToken),
+    user: &UserRecord,
+    scopes: &[&str],
+) -> Value {
+    let (code, verifier) = issue_code(app, &client.0, user, scopes).await;
+    let answer = token(
+        app,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    answer.body
+}
+
+/// `GET /userinfo` with a bearer token.
+pub(crate) async fn userinfo(app: &TestApp, access_token: &str) -> Answer {
+    answer(
+        app.http
+            .get(app.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// `/introspect` as `client`; returns the body.
+pub(crate) async fn introspect(
+    app: &TestApp,
+    client: &(ClientRecord, PlainToken),
+    token: &str,
+) -> Value {
+    let answer = post_form(
+        app,
+        "/introspect",
+        Some((client.0.client_id.as_str(), client.1.expose())),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    answer.body
+}
+
+/// The decoded (unverified) payload of a JWS.
+pub(crate) fn payload(jws: &str) -> Value {
+    let part = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The decoded header of a JWS.
+pub(crate) fn header(jws: &str) -> Value {
+    let part = jws.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}

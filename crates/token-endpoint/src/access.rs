@@ -1,0 +1,72 @@
+//! Checking Tessera's own access tokens, for `/userinfo`, `/introspect` and `/revoke`:
+//! signature by a key we publish with that key's own algorithm (so `alg: none`, HS256 with our
+//! public key and unknown `kid`s fail), `typ: at+jwt` (an ID token is not an access token,
+//! RFC 9068 §4), our issuer, our audience, not expired — then state: not on the denylist, its
+//! grant not revoked, its client still there and enabled.
+
+use chrono::{DateTime, Utc};
+use tessera_core::{ClientId, GrantId, SigningAlg, store::StoreError};
+use tessera_keys::VerifyPolicy;
+
+use crate::{
+    TokenState,
+    mint::{ACCESS_TOKEN_TYP, AccessTokenClaims},
+};
+
+/// Why a token is not active (for logs only; clients learn only that it is not).
+pub type Inactive = String;
+
+/// Verifies the JWS and its claims only (no database).
+pub fn verify_signature(
+    state: &TokenState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessTokenClaims, Inactive> {
+    let issuer = state.minter.issuer().as_str();
+    let audience = [issuer];
+    let policy = VerifyPolicy {
+        algs: &SigningAlg::ALL,
+        typ: Some(ACCESS_TOKEN_TYP),
+        issuer: Some(issuer),
+        audience: Some(&audience),
+        leeway_secs: 0,
+    };
+    state
+        .minter
+        .keys()
+        .ring()
+        .verify::<AccessTokenClaims>(token, &policy, now)
+        .map_err(|err| err.to_string())
+}
+
+/// Verifies the token and checks that nothing revoked it since.
+pub async fn inspect(
+    state: &TokenState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<AccessTokenClaims, Inactive>, StoreError> {
+    let claims = match verify_signature(state, token, now) {
+        Ok(claims) => claims,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if state.denylist.access_token_denied(&claims.jti).await? {
+        return Ok(Err("revoked access token".into()));
+    }
+    if let Some(grant) = &claims.grant_id {
+        let grant = state
+            .grants
+            .find_grant(&GrantId::new(grant.as_str()))
+            .await?;
+        if grant.is_none_or(|g| g.revoked_at.is_some()) {
+            return Ok(Err("grant revoked".into()));
+        }
+    }
+    let client = state
+        .clients
+        .find_client(&ClientId::new(claims.client_id.as_str()))
+        .await?;
+    if client.is_none_or(|c| !c.enabled) {
+        return Ok(Err("client gone or disabled".into()));
+    }
+    Ok(Ok(claims))
+}

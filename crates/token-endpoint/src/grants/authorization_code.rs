@@ -1,0 +1,228 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
+//!
+//! The code is consumed first — one atomic statement, so of any number of concurrent
+//! redemptions on any number of instances exactly one proceeds. Then it must have been issued
+//! to this client for this redirect URI, and the verifier must match its S256 challenge.
+//!
+//! A replayed code (RFC 9700 §4.5, RFC 6749 §4.1.2: "the authorization server … SHOULD revoke
+//! … all tokens previously issued based on that authorization code") revokes its grant: the
+//! grant id is derived from the code's hash, so the replay can revoke it even while the first
+//! redemption is still minting. If the replay gets there first it creates the grant already
+//! revoked, and the first redemption's tokens are born dead.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tessera_core::{
+    GrantId,
+    error::TokenError,
+    secret::{TokenHash, constant_time_eq},
+    store::{AuthorizationCodeRecord, Consumption, GrantRecord, StoreError},
+};
+
+use super::{
+    AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, invalid_grant,
+    issue_user_tokens, unavailable,
+};
+use crate::TokenState;
+
+/// The grant id a code's redemption creates: derived from the code's hash (by hashing again, so
+/// the id does not reveal the lookup key).
+pub fn grant_id_for(code_hash: &TokenHash) -> GrantId {
+    let derived = TokenHash::of(&format!("grant:{}", code_hash.as_str()));
+    GrantId::new(derived.as_str().get(..32).unwrap_or(derived.as_str()))
+}
+
+/// RFC 7636 §4.1: `code-verifier = 43*128unreserved`.
+fn well_formed_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// RFC 7636 §4.6: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`, compared in
+/// constant time. A verifier for a code issued without a challenge is refused: PKCE cannot be
+/// added after the fact, and accepting it would hide a downgrade.
+pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), &'static str> {
+    match (challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err("code_verifier sent for a code issued without a challenge"),
+        (Some(_), None) => Err("code_verifier missing"),
+        (Some(challenge), Some(verifier)) => {
+            if !well_formed_verifier(verifier) {
+                return Err("code_verifier malformed");
+            }
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
+                Ok(())
+            } else {
+                Err("code_verifier does not match the challenge")
+            }
+        }
+    }
+}
+
+fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantRecord {
+    GrantRecord {
+        id: grant_id_for(&code.code_hash),
+        client_id: code.client_id.clone(),
+        user_id: Some(code.user_id.clone()),
+        scopes: code.scopes.clone(),
+        offline: code.scopes.iter().any(|s| s == "offline_access"),
+        session_id: code.session_id.clone(),
+        auth_time: Some(code.auth_time),
+        created_at: now,
+        revoked_at: None,
+    }
+}
+
+/// Revokes what the first redemption of a replayed code issued — or will issue.
+async fn revoke_replayed(
+    state: &TokenState,
+    code: &AuthorizationCodeRecord,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let id = grant_id_for(&code.code_hash);
+    if state.grants.revoke_grant(&id, "code_replay", now).await? {
+        return Ok(true);
+    }
+    // Not there yet (the first redemption is still minting) or revoked already: create it
+    // revoked. A conflict means it appeared meanwhile; revoke it (idempotent).
+    let mut revoked = grant_from_code(code, now);
+    revoked.revoked_at = Some(now);
+    match state.grants.create_grant(&revoked).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict { .. }) => {
+            state.grants.revoke_grant(&id, "code_replay", now).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Exchanges a code.
+pub async fn exchange(
+    state: &TokenState,
+    request: &GrantRequest<'_>,
+    notes: &mut Vec<AuditNote>,
+) -> Result<crate::mint::TokenResponse, TokenError> {
+    let GrantRequest { client, form, now } = *request;
+    let code = form.require("code")?;
+    let redirect_uri = form.require("redirect_uri")?;
+    let verifier = form.get("code_verifier");
+    let hash = TokenHash::of(code);
+    let record = match state.codes.consume_code(&hash, now).await {
+        Err(err) => return Err(unavailable(&err)),
+        Ok(Consumption::Consumed(record)) => record,
+        Ok(Consumption::NotFound) => {
+            return Err(
+                invalid_grant("The authorization code is invalid.").with_reason("unknown code")
+            );
+        }
+        Ok(Consumption::Expired) => {
+            return Err(
+                invalid_grant("The authorization code has expired.").with_reason("expired code")
+            );
+        }
+        Ok(Consumption::AlreadyConsumed(record)) => {
+            let revoked = revoke_replayed(state, &record, now)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            notes.push(AuditNote {
+                kind: "code.replayed",
+                user_id: Some(record.user_id.as_str().to_owned()),
+                details: json!({
+                    "grant_id": grant_id_for(&record.code_hash).as_str(),
+                    "grant_revoked": revoked,
+                    "issued_to": record.client_id.as_str(),
+                }),
+            });
+            return Err(invalid_grant("The authorization code was already used.")
+                .with_reason("code replay: grant revoked"));
+        }
+    };
+    if record.client_id != client.client_id {
+        return Err(
+            invalid_grant("The authorization code was issued to another client.").with_reason(
+                format!(
+                    "code of {} presented by {}",
+                    record.client_id, client.client_id
+                ),
+            ),
+        );
+    }
+    if record.redirect_uri != redirect_uri {
+        return Err(invalid_grant(
+            "The redirect_uri does not match the authorization request.",
+        ));
+    }
+    if let Err(reason) = check_pkce(record.code_challenge.as_deref(), verifier) {
+        return Err(invalid_grant("PKCE verification failed.").with_reason(reason));
+    }
+    let user = active_user(state, &record.user_id).await?;
+    let fresh = grant_from_code(&record, now);
+    let grant = match state.grants.create_grant(&fresh).await {
+        Ok(()) => fresh,
+        // A replay created it (revoked) in the meantime: issue from it; the tokens are dead.
+        Err(StoreError::Conflict { .. }) => state
+            .grants
+            .find_grant(&fresh.id)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .unwrap_or(fresh),
+        Err(err) => return Err(unavailable(&err)),
+    };
+    if let Err(err) = state.codes.attach_grant_to_code(&hash, &grant.id).await {
+        tracing::warn!(error = %err, grant.id = %grant.id, "could not link the code to its grant");
+    }
+    // Refresh tokens: for clients registered for them, and for OpenID requests only when
+    // offline access was consented (OIDC Core §11).
+    let openid = record.scopes.iter().any(|s| s == "openid");
+    let wants_refresh =
+        client.grant_types.iter().any(|g| g == "refresh_token") && (!openid || grant.offline);
+    issue_user_tokens(
+        state,
+        UserTokens {
+            client,
+            user: &user,
+            grant: &grant,
+            scopes: &record.scopes,
+            nonce: record.nonce.as_deref(),
+            refresh: wants_refresh.then(|| NewRefreshToken {
+                scopes: record.scopes.clone(),
+                generation: 0,
+                parent: None,
+            }),
+        },
+        now,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7636 Appendix B.
+    #[test]
+    fn pkce_s256_matches_the_rfc_example_and_nothing_else() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert_eq!(check_pkce(Some(challenge), Some(verifier)), Ok(()));
+        assert!(check_pkce(Some(challenge), Some(&verifier.replace('d', "e"))).is_err());
+        assert!(check_pkce(Some(challenge), None).is_err());
+        assert!(check_pkce(None, Some(verifier)).is_err());
+        assert!(check_pkce(Some(challenge), Some("short")).is_err());
+        assert!(check_pkce(Some(challenge), Some(challenge)).is_err());
+        assert_eq!(check_pkce(None, None), Ok(()));
+    }
+
+    #[test]
+    fn grant_ids_are_derived_and_distinct() {
+        let a = grant_id_for(&TokenHash::of("tsc_a"));
+        assert_eq!(a, grant_id_for(&TokenHash::of("tsc_a")));
+        assert_ne!(a, grant_id_for(&TokenHash::of("tsc_b")));
+        assert_eq!(a.as_str().len(), 32);
+    }
+}

@@ -1,0 +1,55 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4): a token about the client itself, within
+//! the client's registered scopes (user scopes such as `openid` never apply), no refresh token
+//! (§4.4.3). Nothing is written to the database: the access token is a self-contained JWT, and
+//! revocation is the denylist checked where tokens are verified.
+
+use tessera_core::error::{TokenError, TokenErrorCode};
+
+use super::{GrantRequest, signing_failed};
+use crate::{
+    TokenState,
+    mint::{AccessTokenSubject, TokenResponse},
+    scope::{self, USER_SCOPES},
+};
+
+/// Issues a token to the client on its own behalf.
+pub fn exchange(
+    state: &TokenState,
+    request: &GrantRequest<'_>,
+) -> Result<TokenResponse, TokenError> {
+    let GrantRequest { client, form, now } = *request;
+    if client.secret_hash.is_none() && client.jwks.is_none() && client.jwks_uri.is_none() {
+        return Err(TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "A public client cannot use client_credentials.",
+        ));
+    }
+    let allowed: Vec<String> = client
+        .scopes
+        .iter()
+        .filter(|s| !USER_SCOPES.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    let scopes = scope::within(form.get("scope"), &allowed, &allowed)?;
+    let access = state
+        .minter
+        .access_token(
+            client,
+            &AccessTokenSubject {
+                subject: client.client_id.as_str(),
+                scopes: &scopes,
+                auth_time: None,
+                grant: None,
+            },
+            now,
+        )
+        .map_err(|e| signing_failed(&e))?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token: None,
+        scope: scopes.join(" "),
+        id_token: None,
+    })
+}

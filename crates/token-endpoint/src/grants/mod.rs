@@ -1,0 +1,268 @@
+//! The grants of `/token`: `grant_type` parses into [`GrantType`], and each variant has its
+//! module. A grant gets the authenticated client and the form and answers a token response or
+//! an RFC 6749 §5.2 error, plus the audit notes of what it noticed.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod jwt_bearer;
+pub mod refresh_token;
+
+use chrono::{DateTime, Duration, Utc};
+use tessera_core::{
+    Subject,
+    error::{TokenError, TokenErrorCode},
+    secret::{PlainToken, SecretKind, TokenHash},
+    store::{ClientRecord, GrantRecord, RefreshTokenRecord, StoreError, UserRecord},
+};
+use tessera_keys::KeyError;
+
+use crate::{
+    TokenState,
+    form::Form,
+    mint::{AccessTokenSubject, TokenResponse},
+};
+
+/// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    /// RFC 6749 §4.1.3 (with RFC 7636 PKCE).
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 7523 §2.1.
+    JwtBearer,
+}
+
+impl GrantType {
+    /// Every grant type.
+    pub const ALL: [GrantType; 4] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+        Self::JwtBearer,
+    ];
+
+    /// The `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        }
+    }
+
+    /// Parses a `grant_type` value (exact, case-sensitive).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+}
+
+/// Something a grant noticed that belongs in the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditNote {
+    /// The event kind.
+    pub kind: &'static str,
+    /// The user concerned.
+    pub user_id: Option<String>,
+    /// Details (no secrets).
+    pub details: serde_json::Value,
+}
+
+/// What a grant answers.
+#[derive(Debug)]
+pub struct GrantOutcome {
+    /// The response or the error.
+    pub result: Result<TokenResponse, TokenError>,
+    /// What to audit.
+    pub notes: Vec<AuditNote>,
+}
+
+/// The request a grant handles.
+#[derive(Debug)]
+pub struct GrantRequest<'a> {
+    /// The authenticated client.
+    pub client: &'a ClientRecord,
+    /// The form.
+    pub form: &'a Form,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// `invalid_grant` with a public description.
+pub(crate) fn invalid_grant(description: &str) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// A storage failure: 503, details in logs.
+pub(crate) fn unavailable(err: &StoreError) -> TokenError {
+    TokenError::new(
+        TokenErrorCode::TemporarilyUnavailable,
+        "The server is temporarily unavailable.",
+    )
+    .with_reason(err.to_string())
+}
+
+/// A signing failure: 500, details in logs.
+pub(crate) fn signing_failed(err: &KeyError) -> TokenError {
+    TokenError::new(TokenErrorCode::ServerError, "Internal error.").with_reason(err.to_string())
+}
+
+/// Runs `grant` for `request`.
+pub async fn run(state: &TokenState, grant: GrantType, request: &GrantRequest<'_>) -> GrantOutcome {
+    let mut notes = Vec::new();
+    let result = match grant {
+        GrantType::AuthorizationCode => {
+            authorization_code::exchange(state, request, &mut notes).await
+        }
+        GrantType::RefreshToken => refresh_token::exchange(state, request, &mut notes).await,
+        GrantType::ClientCredentials => client_credentials::exchange(state, request),
+        GrantType::JwtBearer => jwt_bearer::exchange(state, request, &mut notes).await,
+    };
+    GrantOutcome { result, notes }
+}
+
+/// A refresh token to issue with a user's tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRefreshToken {
+    /// Its scopes (RFC 6749 §6: a rotated token keeps the scope of the one it replaces).
+    pub scopes: Vec<String>,
+    /// Rotations before it.
+    pub generation: i32,
+    /// The token whose rotation issues it.
+    pub parent: Option<TokenHash>,
+}
+
+/// Tokens for a signed-in user's grant.
+#[derive(Debug)]
+pub(crate) struct UserTokens<'a> {
+    pub client: &'a ClientRecord,
+    pub user: &'a UserRecord,
+    pub grant: &'a GrantRecord,
+    /// The access token's (possibly narrowed) scopes.
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+    pub refresh: Option<NewRefreshToken>,
+}
+
+/// The end of a refresh-token family of `client` created at `created_at` (absolute lifetime).
+pub(crate) fn family_ends_at(
+    state: &TokenState,
+    client: &ClientRecord,
+    created_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let absolute = client
+        .refresh_token_absolute_ttl
+        .filter(|secs| *secs > 0)
+        .map_or(
+            state.minter.policy().refresh_absolute_ttl,
+            Duration::seconds,
+        );
+    created_at + absolute
+}
+
+/// The rotation cap of `client`, if any.
+pub(crate) fn max_rotations(state: &TokenState, client: &ClientRecord) -> Option<i32> {
+    client
+        .refresh_token_max_rotations
+        .filter(|max| *max > 0)
+        .or(state.minter.policy().refresh_max_rotations)
+}
+
+/// Mints the access token, the ID token for OpenID scopes, and stores and returns the refresh
+/// token when one is due.
+pub(crate) async fn issue_user_tokens(
+    state: &TokenState,
+    tokens: UserTokens<'_>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, TokenError> {
+    let UserTokens {
+        client,
+        user,
+        grant,
+        scopes,
+        nonce,
+        refresh,
+    } = tokens;
+    let access = state
+        .minter
+        .access_token(
+            client,
+            &AccessTokenSubject {
+                subject: user.id.as_str(),
+                scopes,
+                auth_time: grant.auth_time,
+                grant: Some(&grant.id),
+            },
+            now,
+        )
+        .map_err(|e| signing_failed(&e))?;
+    let id_token = if scopes.iter().any(|s| s == "openid") {
+        Some(
+            state
+                .minter
+                .id_token(
+                    client,
+                    user,
+                    scopes,
+                    nonce,
+                    grant.auth_time,
+                    &access.token,
+                    now,
+                )
+                .map_err(|e| signing_failed(&e))?,
+        )
+    } else {
+        None
+    };
+    let refresh_token = match refresh {
+        Some(new) => {
+            let idle = client
+                .refresh_token_ttl
+                .filter(|secs| *secs > 0)
+                .map_or(state.minter.policy().refresh_idle_ttl, Duration::seconds);
+            let expires_at = (now + idle).min(family_ends_at(state, client, grant.created_at));
+            let token = PlainToken::generate(SecretKind::RefreshToken);
+            state
+                .refresh_tokens
+                .insert_refresh_token(&RefreshTokenRecord {
+                    token_hash: token.hash(),
+                    grant_id: grant.id.clone(),
+                    client_id: client.client_id.clone(),
+                    scopes: new.scopes,
+                    generation: new.generation,
+                    created_at: now,
+                    expires_at,
+                    consumed_at: None,
+                    parent_hash: new.parent,
+                })
+                .await
+                .map_err(|e| unavailable(&e))?;
+            Some(token.expose().to_owned())
+        }
+        None => None,
+    };
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token,
+        scope: scopes.join(" "),
+        id_token,
+    })
+}
+
+/// Loads the user of a grant; a deleted or disabled user ends every grant they gave.
+pub(crate) async fn active_user(
+    state: &TokenState,
+    user: &Subject,
+) -> Result<UserRecord, TokenError> {
+    match state.users.find_user(user).await {
+        Ok(Some(user)) if user.enabled => Ok(user),
+        Ok(_) => Err(invalid_grant("The user is no longer active.")
+            .with_reason(format!("user {user} gone or disabled"))),
+        Err(e) => Err(unavailable(&e)),
+    }
+}

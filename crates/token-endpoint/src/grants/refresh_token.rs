@@ -1,0 +1,159 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! Every use rotates: the presented token is consumed atomically and a new one is issued in the
+//! same family (grant). Presenting a token that was already rotated is reuse — someone holds a
+//! copy — so the whole family is revoked, access tokens included (they carry the grant).
+//! Concurrent presentations of one token are reuse too: exactly one of them succeeds, and the
+//! others revoke the family, so even the winner's new tokens are dead.
+//!
+//! An optional grace window (`TESSERA_REFRESH_TOKEN_GRACE`, 0 by default) lets a client whose
+//! response got lost retry the rotated token once, within the window, as long as the token that
+//! rotation issued was not used: that successor is retired and a new one issued in its place.
+//!
+//! A family also ends when its absolute lifetime (from the sign-in) or its rotation cap is
+//! reached; each token has an idle lifetime. The scope may narrow for the new access token
+//! (never widen); the new refresh token keeps the family's scope (RFC 6749 §6).
+
+use serde_json::json;
+use tessera_core::{
+    error::TokenError,
+    secret::TokenHash,
+    store::{Consumption, RefreshTokenRecord},
+};
+
+use super::{
+    AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, family_ends_at,
+    invalid_grant, issue_user_tokens, max_rotations, unavailable,
+};
+use crate::{TokenState, mint::TokenResponse, scope};
+
+async fn revoke_family(
+    state: &TokenState,
+    record: &RefreshTokenRecord,
+    request: &GrantRequest<'_>,
+    notes: &mut Vec<AuditNote>,
+) -> TokenError {
+    let revoked = match state
+        .grants
+        .revoke_grant(&record.grant_id, "refresh_token_reuse", request.now)
+        .await
+    {
+        Ok(revoked) => revoked,
+        Err(err) => return unavailable(&err),
+    };
+    notes.push(AuditNote {
+        kind: "refresh_token.reused",
+        user_id: None,
+        details: json!({
+            "grant_id": record.grant_id.as_str(),
+            "generation": record.generation,
+            "family_revoked": revoked,
+        }),
+    });
+    invalid_grant("The refresh token was already used.").with_reason("refresh token reuse")
+}
+
+/// Exchanges a refresh token.
+pub async fn exchange(
+    state: &TokenState,
+    request: &GrantRequest<'_>,
+    notes: &mut Vec<AuditNote>,
+) -> Result<TokenResponse, TokenError> {
+    let GrantRequest { client, form, now } = *request;
+    let presented = form.require("refresh_token")?;
+    let hash = TokenHash::of(presented);
+    let invalid = || invalid_grant("The refresh token is invalid, expired or revoked.");
+    let record = state
+        .refresh_tokens
+        .find_refresh_token(&hash)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(|| invalid().with_reason("unknown refresh token"))?;
+    if record.client_id != client.client_id {
+        return Err(invalid().with_reason(format!(
+            "refresh token of {} presented by {}",
+            record.client_id, client.client_id
+        )));
+    }
+    // The family is read before the token is consumed: a family revoked by concurrent reuse
+    // after this point still lets this (first) redemption answer — with dead tokens.
+    let grant = state
+        .grants
+        .find_grant(&record.grant_id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .filter(|g| g.revoked_at.is_none())
+        .ok_or_else(|| invalid().with_reason("family revoked"))?;
+    let Some(user_id) = grant.user_id.clone() else {
+        return Err(invalid().with_reason("grant without user"));
+    };
+    if now >= family_ends_at(state, client, grant.created_at) {
+        return Err(
+            invalid_grant("The refresh token has expired; sign in again.")
+                .with_reason("family past its absolute lifetime"),
+        );
+    }
+    if max_rotations(state, client).is_some_and(|max| record.generation >= max) {
+        return Err(invalid_grant(
+            "The refresh token has reached its rotation limit; sign in again.",
+        )
+        .with_reason("rotation cap reached"));
+    }
+    // Checked before consuming, so a bad request does not burn the token.
+    let scopes = scope::within(form.get("scope"), &record.scopes, &record.scopes)?;
+    let user = active_user(state, &user_id).await?;
+
+    match state
+        .refresh_tokens
+        .consume_refresh_token(&hash, now)
+        .await
+        .map_err(|e| unavailable(&e))?
+    {
+        Consumption::Consumed(_) => {}
+        Consumption::NotFound => return Err(invalid().with_reason("refresh token vanished")),
+        Consumption::Expired => return Err(invalid().with_reason("refresh token idle-expired")),
+        Consumption::AlreadyConsumed(used) => {
+            let grace = state.minter.policy().refresh_grace;
+            let retried = grace > chrono::Duration::zero()
+                && state
+                    .refresh_tokens
+                    .claim_refresh_retry(&hash, now - grace, now)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+            // The retry replaces the successor; if the successor was used, the client moved on
+            // and this is reuse after all.
+            let replaced = retried
+                && state
+                    .refresh_tokens
+                    .retire_refresh_children(&hash, now)
+                    .await
+                    .map_err(|e| unavailable(&e))?
+                    > 0;
+            if !replaced {
+                return Err(revoke_family(state, &used, request, notes).await);
+            }
+            notes.push(AuditNote {
+                kind: "refresh_token.grace_retry",
+                user_id: Some(user_id.as_str().to_owned()),
+                details: json!({ "grant_id": used.grant_id.as_str() }),
+            });
+        }
+    }
+    issue_user_tokens(
+        state,
+        UserTokens {
+            client,
+            user: &user,
+            grant: &grant,
+            scopes: &scopes,
+            nonce: None,
+            refresh: Some(NewRefreshToken {
+                scopes: record.scopes.clone(),
+                generation: record.generation + 1,
+                parent: Some(hash),
+            }),
+        },
+        now,
+    )
+    .await
+}

@@ -1,0 +1,187 @@
+//! `POST /introspect` (RFC 7662). Only authenticated clients may ask (401 otherwise). Access
+//! tokens are answered to any authenticated client — that is what resource servers do — while
+//! a refresh token is active only to the client it was issued to. Anything expired, revoked,
+//! forged, foreign or malformed is `{"active": false}` and nothing more.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use tessera_core::{
+    ClientId, Subject,
+    error::{TokenError, TokenErrorCode},
+    secret::TokenHash,
+    store::StoreError,
+};
+
+use crate::{
+    TokenState, access,
+    grants::family_ends_at,
+    token::{authenticate, json_no_store, read_form, refuse},
+};
+
+/// An introspection response (RFC 7662 §2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client it was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The user's login name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+async fn username(state: &TokenState, sub: &str) -> Result<Option<String>, StoreError> {
+    Ok(state
+        .users
+        .find_user(&Subject::new(sub))
+        .await?
+        .map(|u| u.username))
+}
+
+async fn as_refresh_token(
+    state: &TokenState,
+    asking: &str,
+    token: &str,
+) -> Result<Option<Introspection>, StoreError> {
+    let Some(record) = state
+        .refresh_tokens
+        .find_refresh_token(&TokenHash::of(token))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let inactive = Ok(Some(Introspection::default()));
+    if record.client_id.as_str() != asking
+        || record.consumed_at.is_some()
+        || record.expires_at <= now
+    {
+        return inactive;
+    }
+    let Some(grant) = state.grants.find_grant(&record.grant_id).await? else {
+        return inactive;
+    };
+    let Some(client) = state.clients.find_client(&ClientId::new(asking)).await? else {
+        return inactive;
+    };
+    if grant.revoked_at.is_some()
+        || !client.enabled
+        || now >= family_ends_at(state, &client, grant.created_at)
+    {
+        return inactive;
+    }
+    let sub = grant.user_id.as_ref().map(|s| s.as_str().to_owned());
+    let username = match &sub {
+        Some(sub) => username(state, sub).await?,
+        None => None,
+    };
+    Ok(Some(Introspection {
+        active: true,
+        scope: Some(record.scopes.join(" ")),
+        client_id: Some(record.client_id.as_str().to_owned()),
+        username,
+        token_type: Some("refresh_token"),
+        exp: Some(record.expires_at.timestamp()),
+        iat: Some(record.created_at.timestamp()),
+        sub,
+        aud: None,
+        iss: Some(state.minter.issuer().as_str().to_owned()),
+        jti: None,
+    }))
+}
+
+/// Introspects `token` for the client `asking`.
+pub async fn introspect(
+    state: &TokenState,
+    asking: &str,
+    token: &str,
+) -> Result<Introspection, StoreError> {
+    if let Some(answer) = as_refresh_token(state, asking, token).await? {
+        return Ok(answer);
+    }
+    let Ok(claims) = access::inspect(state, token, state.clock.now()).await? else {
+        return Ok(Introspection::default());
+    };
+    let username = if claims.sub == claims.client_id {
+        None
+    } else {
+        username(state, &claims.sub).await?
+    };
+    Ok(Introspection {
+        active: true,
+        scope: Some(claims.scope.clone()),
+        client_id: Some(claims.client_id),
+        username,
+        token_type: Some("Bearer"),
+        exp: Some(claims.exp),
+        iat: Some(claims.iat),
+        sub: Some(claims.sub),
+        aud: Some(claims.aud),
+        iss: Some(claims.iss),
+        jti: Some(claims.jti),
+    })
+}
+
+/// `POST /introspect`.
+pub async fn post_introspect(
+    state: web::Data<TokenState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = match read_form(&req, &body) {
+        Ok(form) => form,
+        Err(err) => return refuse("introspect", None, &err, false),
+    };
+    let client = match authenticate(&state, &req, &form, "introspect").await {
+        Ok(authenticated) => authenticated.client,
+        Err(response) => return response,
+    };
+    let client_id = client.client_id.as_str();
+    if client.secret_hash.is_none() && client.jwks.is_none() && client.jwks_uri.is_none() {
+        let err = TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "Public clients cannot use introspection.",
+        );
+        return refuse("introspect", Some(client_id), &err, false);
+    }
+    let token = match form.require("token") {
+        Ok(token) => token,
+        Err(err) => return refuse("introspect", Some(client_id), &err, false),
+    };
+    match introspect(&state, client_id, token).await {
+        Ok(answer) => json_no_store(&answer),
+        Err(err) => {
+            let err = TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable.",
+            )
+            .with_reason(err.to_string());
+            refuse("introspect", Some(client_id), &err, false)
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! Minting: JWT access tokens (RFC 9068), ID tokens (OIDC Core §2, claims built with the
+//! openidconnect types) and the token response. Every signature goes through the keys crate —
+//! jsonwebtoken on aws-lc-rs, the active key of the algorithm, `kid` always set (ADR 0002).
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
+use openidconnect::{
+    AccessTokenHash, Audience, ClientId as OidcClientId, EmptyAdditionalClaims, EndUserEmail,
+    EndUserName, EndUserUsername, IssuerUrl, LocalizedClaim, Nonce, StandardClaims,
+    SubjectIdentifier,
+    core::{CoreGenderClaim, CoreIdTokenClaims, CoreUserInfoClaims},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tessera_core::{
+    GrantId, Issuer, SigningAlg,
+    secret::random_id,
+    store::{ClientRecord, UserRecord},
+};
+use tessera_keys::{KeyError, Keys};
+
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Lifetimes and algorithms that apply unless a client overrides them.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// `TESSERA_ACCESS_TOKEN_TTL`.
+    pub access_token_ttl: Duration,
+    /// `TESSERA_ID_TOKEN_TTL`.
+    pub id_token_ttl: Duration,
+    /// `TESSERA_REFRESH_TOKEN_TTL`: idle lifetime, restarted by each rotation.
+    pub refresh_idle_ttl: Duration,
+    /// `TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL`: a family ends this long after its sign-in.
+    pub refresh_absolute_ttl: Duration,
+    /// `TESSERA_REFRESH_TOKEN_MAX_ROTATIONS`: `None` for no cap.
+    pub refresh_max_rotations: Option<i32>,
+    /// `TESSERA_REFRESH_TOKEN_GRACE`: how long a rotated token may be retried once.
+    pub refresh_grace: Duration,
+    /// `TESSERA_ACCESS_TOKEN_ALG`: for clients that set none.
+    pub access_token_alg: SigningAlg,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::minutes(15),
+            id_token_ttl: Duration::hours(1),
+            refresh_idle_ttl: Duration::days(30),
+            refresh_absolute_ttl: Duration::days(90),
+            refresh_max_rotations: None,
+            refresh_grace: Duration::zero(),
+            access_token_alg: SigningAlg::RS256,
+        }
+    }
+}
+
+/// The claims of a Tessera access token (RFC 9068 §2.2), plus `grant_id`: the family it hangs
+/// from, so that revoking a grant is seen at once by userinfo and introspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The issuer.
+    pub iss: String,
+    /// The user, or the client for client credentials and self-asserted JWT bearer.
+    pub sub: String,
+    /// The audience: the issuer (Tessera's own resources and the resource servers that trust it).
+    pub aud: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Granted scopes, space-separated.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// Its unique id (the revocation denylist key).
+    pub jti: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// When the user authenticated, for user tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The grant (family) it belongs to, for tokens that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// The scopes as a list.
+    pub fn scopes(&self) -> Vec<String> {
+        self.scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// What an access token is about.
+#[derive(Debug, Clone)]
+pub struct AccessTokenSubject<'a> {
+    /// `sub`.
+    pub subject: &'a str,
+    /// Scopes.
+    pub scopes: &'a [String],
+    /// When the user authenticated.
+    pub auth_time: Option<DateTime<Utc>>,
+    /// Its grant.
+    pub grant: Option<&'a GrantId>,
+}
+
+/// A minted access token.
+#[derive(Debug, Clone)]
+pub struct MintedAccessToken {
+    /// The compact JWS.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// The JSON of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds.
+    pub expires_in: i64,
+    /// The rotated refresh token, when one is issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope (always sent, so a narrowed scope is visible).
+    pub scope: String,
+    /// The ID token, for OpenID requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// Mints tokens with the server's keys.
+#[derive(Debug, Clone)]
+pub struct Minter {
+    keys: Arc<Keys>,
+    issuer: Issuer,
+    issuer_url: IssuerUrl,
+    policy: TokenPolicy,
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): base64url of the left half of the SHA-256 of the token —
+/// SHA-256 because both RS256 and ES256 hash with it.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}
+
+/// The standard claims the granted scopes release about `user` (OIDC Core §5.4): `profile` →
+/// `name`, `preferred_username`; `email` → `email`, `email_verified`.
+pub fn user_claims(user: &UserRecord, scopes: &[String]) -> StandardClaims<CoreGenderClaim> {
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    let mut claims = StandardClaims::new(SubjectIdentifier::new(user.id.as_str().to_owned()));
+    if has("profile") {
+        claims = claims
+            .set_name(
+                user.name
+                    .clone()
+                    .map(|name| LocalizedClaim::from(EndUserName::new(name))),
+            )
+            .set_preferred_username(Some(EndUserUsername::new(user.username.clone())));
+    }
+    if has("email") && user.email.is_some() {
+        claims = claims
+            .set_email(user.email.clone().map(EndUserEmail::new))
+            .set_email_verified(Some(user.email_verified));
+    }
+    claims
+}
+
+/// The userinfo response body for `user` and the token's scopes.
+pub fn userinfo_claims(user: &UserRecord, scopes: &[String]) -> CoreUserInfoClaims {
+    CoreUserInfoClaims::new(user_claims(user, scopes), EmptyAdditionalClaims {})
+}
+
+impl Minter {
+    /// A minter for `issuer` (validated by config: a URL without trailing slash).
+    pub fn new(keys: Arc<Keys>, issuer: Issuer, policy: TokenPolicy) -> Result<Self, String> {
+        let issuer_url = IssuerUrl::new(issuer.as_str().to_owned()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            keys,
+            issuer,
+            issuer_url,
+            policy,
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.policy
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.keys
+    }
+
+    /// The access-token algorithm of `client`.
+    pub fn access_token_alg(&self, client: &ClientRecord) -> SigningAlg {
+        client
+            .access_token_signed_alg
+            .unwrap_or(self.policy.access_token_alg)
+    }
+
+    /// The access-token lifetime of `client`.
+    pub fn access_token_ttl(&self, client: &ClientRecord) -> Duration {
+        client
+            .access_token_ttl
+            .filter(|secs| *secs > 0)
+            .map_or(self.policy.access_token_ttl, Duration::seconds)
+    }
+
+    /// Builds and signs an access token for `client` about `about`.
+    pub fn access_token(
+        &self,
+        client: &ClientRecord,
+        about: &AccessTokenSubject<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<MintedAccessToken, KeyError> {
+        let ttl = self.access_token_ttl(client);
+        let claims = AccessTokenClaims {
+            iss: self.issuer.as_str().to_owned(),
+            sub: about.subject.to_owned(),
+            aud: self.issuer.as_str().to_owned(),
+            client_id: client.client_id.as_str().to_owned(),
+            scope: about.scopes.join(" "),
+            jti: random_id(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            auth_time: about.auth_time.map(|t| t.timestamp()),
+            grant_id: about.grant.map(|g| g.as_str().to_owned()),
+        };
+        let token = self.keys.ring().sign(
+            self.access_token_alg(client),
+            ACCESS_TOKEN_TYP,
+            &claims,
+            now,
+        )?;
+        Ok(MintedAccessToken {
+            token,
+            expires_in: ttl.num_seconds(),
+        })
+    }
+
+    /// Builds (with openidconnect's types) and signs an ID token for `client` about `user`.
+    pub fn id_token(
+        &self,
+        client: &ClientRecord,
+        user: &UserRecord,
+        scopes: &[String],
+        nonce: Option<&str>,
+        auth_time: Option<DateTime<Utc>>,
+        access_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        // JWT times are whole seconds; the key is still chosen at the exact `now` (a key that
+        // activated within this second must not look inactive).
+        let issued = whole_seconds(now);
+        let audience = client.client_id.as_str().to_owned();
+        let claims = CoreIdTokenClaims::new(
+            self.issuer_url.clone(),
+            vec![Audience::new(audience.clone())],
+            issued + self.policy.id_token_ttl,
+            issued,
+            user_claims(user, scopes),
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(nonce.map(|n| Nonce::new(n.to_owned())))
+        .set_auth_time(auth_time.map(whole_seconds))
+        .set_authorized_party(Some(OidcClientId::new(audience)))
+        .set_access_token_hash(Some(AccessTokenHash::new(at_hash(access_token))));
+        let alg = client
+            .id_token_signed_response_alg
+            .unwrap_or(SigningAlg::RS256);
+        self.keys.ring().sign(alg, "JWT", &claims, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OIDC Core §3.1.3.6 with the example of the OpenID Foundation's conformance notes: the
+    /// left-most 128 bits of SHA-256, base64url without padding.
+    #[test]
+    fn at_hash_is_left_half_of_sha256() {
+        let hash = at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        assert_eq!(hash, "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(URL_SAFE_NO_PAD.decode(hash).unwrap().len(), 16);
+    }
+}
+
+#[cfg(test)]
+mod minting {
+    use std::sync::Arc;
+
+    use tessera_core::{ClientId, Clock, FakeClock, Subject, store::ClientAuthMethod};
+    use tessera_keys::KeyFolder;
+
+    use super::*;
+
+    pub(crate) fn fixture() -> (
+        Minter,
+        ClientRecord,
+        UserRecord,
+        tempfile::TempDir,
+        DateTime<Utc>,
+    ) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let clock = FakeClock::new();
+        let keys = Keys::open(KeyFolder::new(dir.path(), None), Arc::new(clock.clone())).unwrap();
+        let minter = Minter::new(
+            Arc::new(keys),
+            Issuer::new("https://issuer.example"),
+            TokenPolicy::default(),
+        )
+        .unwrap();
+        let now = clock.now();
+        let client = ClientRecord {
+            client_id: ClientId::new("rp"),
+            client_name: None,
+            secret_hash: None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            response_types: vec![],
+            scopes: vec![],
+            token_endpoint_auth_method: ClientAuthMethod::None,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            id_token_signed_response_alg: None,
+            access_token_signed_alg: None,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_token_absolute_ttl: None,
+            refresh_token_max_rotations: None,
+            require_pkce: true,
+            enabled: true,
+            registration_token_hash: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let user = UserRecord {
+            id: Subject::new("u1"),
+            username: "alice".into(),
+            password_hash: String::new(),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            name: Some("Alice".into()),
+            is_admin: false,
+            enabled: true,
+            created_at: now,
+        };
+        (minter, client, user, dir, now)
+    }
+
+    #[test]
+    fn mints_id_and_access_tokens_with_both_algorithms() {
+        let (minter, mut client, user, _dir, now) = fixture();
+        let scopes = vec!["openid".to_owned(), "profile".to_owned()];
+        for alg in SigningAlg::ALL {
+            client.id_token_signed_response_alg = Some(alg);
+            client.access_token_signed_alg = Some(alg);
+            let access = minter
+                .access_token(
+                    &client,
+                    &AccessTokenSubject {
+                        subject: "u1",
+                        scopes: &scopes,
+                        auth_time: Some(now),
+                        grant: None,
+                    },
+                    now,
+                )
+                .unwrap();
+            let id = minter
+                .id_token(
+                    &client,
+                    &user,
+                    &scopes,
+                    Some("n"),
+                    Some(now),
+                    &access.token,
+                    now,
+                )
+                .unwrap();
+            assert_eq!(id.split('.').count(), 3);
+        }
+    }
+}

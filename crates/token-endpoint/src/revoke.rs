@@ -1,0 +1,159 @@
+//! `POST /revoke` (RFC 7009). The client authenticates; the token must have been issued to it.
+//! A refresh token revokes its whole family (grant), access tokens included; an access token
+//! goes on the `jti` denylist until it expires. Unknown, malformed or expired tokens answer 200
+//! (§2.2: "invalid tokens do not cause an error response").
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::DateTime;
+use serde_json::json;
+use tessera_core::{
+    GrantId,
+    error::{TokenError, TokenErrorCode},
+    secret::TokenHash,
+    store::StoreError,
+};
+use tessera_web::audit::{self, Audit};
+
+use crate::{
+    TokenState, access,
+    token::{authenticate, read_form, refuse},
+};
+
+/// What a revocation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// A refresh token: its family was revoked.
+    Family(GrantId),
+    /// An access token: its `jti` is denied.
+    AccessToken(String),
+    /// Nothing we know (or already dead): nothing to do.
+    Unknown,
+    /// The token belongs to another client: refused, nothing done.
+    NotYours,
+}
+
+/// Revokes `token` for `client_id` (the hint only changes the order of the lookups).
+pub async fn revoke(
+    state: &TokenState,
+    client_id: &str,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Revocation, StoreError> {
+    let now = state.clock.now();
+    let refresh_first = hint != Some("access_token");
+    let as_refresh = async {
+        let Some(record) = state
+            .refresh_tokens
+            .find_refresh_token(&TokenHash::of(token))
+            .await?
+        else {
+            return Ok::<_, StoreError>(None);
+        };
+        if record.client_id.as_str() != client_id {
+            return Ok(Some(Revocation::NotYours));
+        }
+        state
+            .grants
+            .revoke_grant(&record.grant_id, "revoked_by_client", now)
+            .await?;
+        Ok(Some(Revocation::Family(record.grant_id)))
+    };
+    let as_access = async {
+        // The signature is checked (a forged token must not fill the denylist); expiry is not
+        // an error, just nothing to do.
+        let Ok(claims) = access::verify_signature(state, token, now) else {
+            return Ok::<_, StoreError>(None);
+        };
+        if claims.client_id != client_id {
+            return Ok(Some(Revocation::NotYours));
+        }
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+        let grant = claims.grant_id.as_deref().map(GrantId::new);
+        state
+            .denylist
+            .deny_access_token(&claims.jti, grant.as_ref(), expires_at, now)
+            .await?;
+        Ok(Some(Revocation::AccessToken(claims.jti)))
+    };
+    let found = if refresh_first {
+        match as_refresh.await? {
+            Some(found) => Some(found),
+            None => as_access.await?,
+        }
+    } else {
+        match as_access.await? {
+            Some(found) => Some(found),
+            None => as_refresh.await?,
+        }
+    };
+    Ok(found.unwrap_or(Revocation::Unknown))
+}
+
+/// `POST /revoke`.
+pub async fn post_revoke(
+    state: web::Data<TokenState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = match read_form(&req, &body) {
+        Ok(form) => form,
+        Err(err) => return refuse("revoke", None, &err, false),
+    };
+    let client = match authenticate(&state, &req, &form, "revoke").await {
+        Ok(authenticated) => authenticated.client,
+        Err(response) => return response,
+    };
+    let client_id = client.client_id.as_str();
+    let token = match form.require("token") {
+        Ok(token) => token,
+        Err(err) => return refuse("revoke", Some(client_id), &err, false),
+    };
+    let outcome = match revoke(&state, client_id, token, form.get("token_type_hint")).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let err = TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable.",
+            )
+            .with_reason(err.to_string());
+            return refuse("revoke", Some(client_id), &err, false);
+        }
+    };
+    let details = match &outcome {
+        Revocation::Family(grant) => {
+            Some(json!({ "token_type": "refresh_token", "grant_id": grant.as_str() }))
+        }
+        Revocation::AccessToken(jti) => Some(json!({ "token_type": "access_token", "jti": jti })),
+        Revocation::NotYours => Some(json!({ "refused": "token issued to another client" })),
+        Revocation::Unknown => None,
+    };
+    if let Some(details) = details {
+        audit::record(
+            state.audit.as_ref(),
+            &req,
+            state.clock.now(),
+            Audit {
+                kind: if outcome == Revocation::NotYours {
+                    "token.revocation_refused"
+                } else {
+                    "token.revoked"
+                },
+                actor: Some(client_id.to_owned()),
+                client_id: Some(client_id),
+                details: Some(details),
+                ..Audit::default()
+            },
+        )
+        .await;
+    }
+    if outcome == Revocation::NotYours {
+        let err = TokenError::new(
+            TokenErrorCode::InvalidRequest,
+            "The token was not issued to this client.",
+        );
+        return refuse("revoke", Some(client_id), &err, false);
+    }
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

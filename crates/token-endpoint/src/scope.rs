@@ -1,0 +1,83 @@
+//! Scope parameters (RFC 6749 §3.3): space-delimited, case-sensitive tokens of NQCHAR.
+
+use tessera_core::error::{TokenError, TokenErrorCode};
+
+/// Scopes that only make sense with a signed-in user; a token about a client (client
+/// credentials, a self-asserted JWT bearer) never carries them.
+pub const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+fn invalid_scope(description: &str) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidScope, description)
+}
+
+/// Parses a `scope` parameter: single spaces between tokens, each `1*NQCHAR`
+/// (%x21 / %x23-5B / %x5D-7E), duplicates dropped, order kept.
+pub fn parse(value: &str) -> Result<Vec<String>, TokenError> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in value.split(' ') {
+        let well_formed = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e));
+        if !well_formed {
+            return Err(invalid_scope("The scope parameter is malformed."));
+        }
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+/// The scopes of a request: what it asked for when that is within `allowed` (else
+/// `invalid_scope`), or `default` when it asked for nothing.
+pub fn within(
+    requested: Option<&str>,
+    allowed: &[String],
+    default: &[String],
+) -> Result<Vec<String>, TokenError> {
+    let Some(requested) = requested else {
+        return Ok(default.to_vec());
+    };
+    let scopes = parse(requested)?;
+    if let Some(extra) = scopes.iter().find(|s| !allowed.contains(s)) {
+        return Err(invalid_scope(&format!(
+            "The scope {extra} is not available to this request."
+        )));
+    }
+    Ok(scopes)
+}
+
+/// The space-separated form.
+pub fn join(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn narrows_but_never_widens() {
+        let allowed = strings(&["openid", "profile", "email"]);
+        assert_eq!(
+            within(Some("openid email"), &allowed, &[]).unwrap(),
+            strings(&["openid", "email"])
+        );
+        assert_eq!(within(None, &allowed, &allowed).unwrap(), allowed);
+        let err = within(Some("openid admin"), &allowed, &[]).unwrap_err();
+        assert_eq!(err.code, TokenErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn refuses_malformed_scope_strings() {
+        for bad in [" openid", "openid  email", "openid ", "a\"b", "a\\b", "é"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse("a a b").unwrap(), strings(&["a", "b"]));
+    }
+}

@@ -1,0 +1,167 @@
+//! `POST /token` (RFC 6749 §3.2), and the plumbing the token-type endpoints share: reading the
+//! form, authenticating the client (audited on failure), JSON answers with `no-store`.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde::Serialize;
+use serde_json::json;
+use tessera_client_registry::authn::{AuthenticatedClient, ClientCredentials};
+use tessera_core::error::{TokenError, TokenErrorCode};
+use tessera_web::{
+    audit::{self, Audit},
+    error::token_error_response,
+};
+
+use crate::{
+    TokenState,
+    form::Form,
+    grants::{self, GrantRequest, GrantType},
+};
+
+/// A JSON body with `Cache-Control: no-store` (RFC 6749 §5.1).
+pub fn json_no_store<T: Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// Logs an error answer (reason included, never a token) and renders it.
+pub fn refuse(
+    endpoint: &str,
+    client: Option<&str>,
+    error: &TokenError,
+    basic: bool,
+) -> HttpResponse {
+    if error.code.http_status() >= 500 {
+        tracing::error!(endpoint, client.id = client, error.code = error.code.as_str(), reason = %error.reason, "token endpoint failure");
+    } else {
+        tracing::info!(endpoint, client.id = client, error.code = error.code.as_str(), reason = %error.reason, "request refused");
+    }
+    token_error_response(error, basic)
+}
+
+/// Parses the form of a token-type request.
+pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, TokenError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    Form::parse(content_type, body)
+}
+
+/// Authenticates the client of a token-type request; a failure is audited and answered
+/// `invalid_client` (401 with `WWW-Authenticate`).
+pub async fn authenticate(
+    state: &TokenState,
+    req: &HttpRequest,
+    form: &Form,
+    endpoint: &str,
+) -> Result<AuthenticatedClient, HttpResponse> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let credentials = ClientCredentials {
+        authorization,
+        form: form.pairs(),
+    };
+    match state.authenticator.authenticate(&credentials).await {
+        Ok(client) => Ok(client),
+        Err(failure) => {
+            audit::record(
+                state.audit.as_ref(),
+                req,
+                state.clock.now(),
+                Audit {
+                    kind: "client.auth_failed",
+                    actor: failure.client_id.clone(),
+                    client_id: failure.client_id.as_deref(),
+                    details: Some(json!({ "endpoint": endpoint, "reason": failure.reason })),
+                    ..Audit::default()
+                },
+            )
+            .await;
+            Err(refuse(
+                endpoint,
+                failure.client_id.as_deref(),
+                &failure.to_token_error(),
+                failure.basic_attempted,
+            ))
+        }
+    }
+}
+
+/// `POST /token`.
+pub async fn post_token(
+    state: web::Data<TokenState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = match read_form(&req, &body) {
+        Ok(form) => form,
+        Err(err) => return refuse("token", None, &err, false),
+    };
+    let grant = match form.get("grant_type") {
+        None => {
+            let err = TokenError::new(
+                TokenErrorCode::InvalidRequest,
+                "The parameter grant_type is missing.",
+            );
+            return refuse("token", None, &err, false);
+        }
+        Some(value) => match GrantType::parse(value) {
+            Some(grant) => grant,
+            None => {
+                let err = TokenError::new(
+                    TokenErrorCode::UnsupportedGrantType,
+                    "The grant_type is not supported.",
+                );
+                return refuse("token", None, &err, false);
+            }
+        },
+    };
+    let client = match authenticate(&state, &req, &form, "token").await {
+        Ok(authenticated) => authenticated.client,
+        Err(response) => return response,
+    };
+    if !client.grant_types.iter().any(|g| g == grant.as_str()) {
+        let err = TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "The client is not registered for this grant_type.",
+        );
+        return refuse("token", Some(client.client_id.as_str()), &err, false);
+    }
+    let now = state.clock.now();
+    let outcome = grants::run(
+        &state,
+        grant,
+        &GrantRequest {
+            client: &client,
+            form: &form,
+            now,
+        },
+    )
+    .await;
+    for note in &outcome.notes {
+        audit::record(
+            state.audit.as_ref(),
+            &req,
+            now,
+            Audit {
+                kind: note.kind,
+                actor: Some(client.client_id.as_str().to_owned()),
+                client_id: Some(client.client_id.as_str()),
+                user_id: note.user_id.as_deref(),
+                details: Some(note.details.clone()),
+            },
+        )
+        .await;
+    }
+    match outcome.result {
+        Ok(response) => {
+            state.metrics.issued(grant.as_str());
+            json_no_store(&response)
+        }
+        Err(err) => refuse("token", Some(client.client_id.as_str()), &err, false),
+    }
+}

@@ -1,0 +1,156 @@
+//! `/userinfo` (OIDC Core §5.3): the claims about the signed-in user that the token's scopes
+//! release. The access token comes in the `Authorization: Bearer` header or, for POST, the
+//! `access_token` form field (RFC 6750 §2.1, §2.2) — never in the query (§2.3 is refused: URLs
+//! end up in logs and Referer headers). Any failure is 401 with
+//! `WWW-Authenticate: Bearer error="invalid_token"`; a token without `openid`, or about a client
+//! rather than a user, is 403 `insufficient_scope`.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use tessera_core::{
+    Subject,
+    error::{TokenError, TokenErrorCode},
+};
+
+use crate::{
+    TokenState, access,
+    form::{Form, is_form_content_type},
+    mint::userinfo_claims,
+    token::{json_no_store, refuse},
+};
+
+fn bearer_challenge(status: actix_web::http::StatusCode, challenge: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::WWW_AUTHENTICATE, challenge.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn invalid_request(description: &str) -> HttpResponse {
+    let mut response = refuse(
+        "userinfo",
+        None,
+        &TokenError::new(TokenErrorCode::InvalidRequest, description),
+        false,
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static(r#"Bearer error="invalid_request""#),
+    );
+    response
+}
+
+/// The bearer token from the header, if any: `Some(Err)` for a malformed header.
+fn header_token(req: &HttpRequest) -> Option<Result<String, ()>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let value = match value.to_str() {
+        Ok(v) => v.trim(),
+        Err(_) => return Some(Err(())),
+    };
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Some(Err(()));
+    }
+    Some(Ok(token.trim().to_owned()))
+}
+
+fn query_has_token(req: &HttpRequest) -> bool {
+    form_query_names(req.query_string()).any(|name| name == "access_token")
+}
+
+fn form_query_names(query: &str) -> impl Iterator<Item = String> + '_ {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .map(str::to_owned)
+}
+
+async fn answer(state: &TokenState, token: &str) -> HttpResponse {
+    let now = state.clock.now();
+    let claims = match access::inspect(state, token, now).await {
+        Err(err) => {
+            let err = TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable.",
+            )
+            .with_reason(err.to_string());
+            return refuse("userinfo", None, &err, false);
+        }
+        Ok(Err(reason)) => {
+            let err = TokenError::new(TokenErrorCode::InvalidToken, "The access token is invalid.")
+                .with_reason(reason);
+            return refuse("userinfo", None, &err, false);
+        }
+        Ok(Ok(claims)) => claims,
+    };
+    let scopes = claims.scopes();
+    let insufficient = || {
+        bearer_challenge(
+            actix_web::http::StatusCode::FORBIDDEN,
+            r#"Bearer error="insufficient_scope", scope="openid""#,
+        )
+    };
+    if !scopes.iter().any(|s| s == "openid") || claims.sub == claims.client_id {
+        return insufficient();
+    }
+    match state
+        .users
+        .find_user(&Subject::new(claims.sub.as_str()))
+        .await
+    {
+        Ok(Some(user)) if user.enabled => json_no_store(&userinfo_claims(&user, &scopes)),
+        Ok(_) => {
+            let err = TokenError::new(TokenErrorCode::InvalidToken, "The access token is invalid.")
+                .with_reason("user gone or disabled");
+            refuse("userinfo", None, &err, false)
+        }
+        Err(err) => {
+            let err = TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable.",
+            )
+            .with_reason(err.to_string());
+            refuse("userinfo", None, &err, false)
+        }
+    }
+}
+
+/// `GET /userinfo`.
+pub async fn get_userinfo(state: web::Data<TokenState>, req: HttpRequest) -> HttpResponse {
+    if query_has_token(&req) {
+        return invalid_request("Send the access token in the Authorization header.");
+    }
+    match header_token(&req) {
+        None => bearer_challenge(actix_web::http::StatusCode::UNAUTHORIZED, "Bearer"),
+        Some(Err(())) => invalid_request("The Authorization header is not a bearer token."),
+        Some(Ok(token)) => answer(&state, &token).await,
+    }
+}
+
+/// `POST /userinfo`.
+pub async fn post_userinfo(
+    state: web::Data<TokenState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if query_has_token(&req) {
+        return invalid_request("Send the access token in the Authorization header.");
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body_token = if is_form_content_type(content_type) {
+        match Form::parse_body(&body) {
+            Ok(form) => form.get("access_token").map(str::to_owned),
+            Err(err) => return refuse("userinfo", None, &err, false),
+        }
+    } else {
+        None
+    };
+    match (header_token(&req), body_token) {
+        (Some(_), Some(_)) => invalid_request("Send the access token one way only."),
+        (Some(Err(())), None) => invalid_request("The Authorization header is not a bearer token."),
+        (Some(Ok(token)), None) | (None, Some(token)) => answer(&state, &token).await,
+        (None, None) => bearer_challenge(actix_web::http::StatusCode::UNAUTHORIZED, "Bearer"),
+    }
+}
