@@ -19,4 +19,7 @@ mod in_process;
 mod instances;
 mod registration;
 mod token_code;
+mod token_grants;
+mod token_refresh;
+mod token_resources;
 mod token_support;

@@ -1,0 +1,355 @@
+//! `client_credentials` and the JWT bearer grant (RFC 7523 §2.1): the client asserting itself,
+//! and an admin-trusted external issuer asserting a user; every refusal of §3.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tessera_core::{
+    ClientId, SigningAlg, SystemClock,
+    secret::random_id,
+    store::{AuditRepo, ClientRecord, TrustedIssuerRecord, TrustedIssuerRepo},
+};
+use tessera_keys::{KeyFolder, Keys};
+use tessera_testkit::TestApp;
+
+use crate::{
+    code_flow::PASSWORD,
+    token_support::{client_with, header, introspect, payload, token, userinfo},
+};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Someone else's signing keys (a client's, an external issuer's).
+fn foreign_keys() -> (Keys, TempDir) {
+    let dir = TempDir::new().unwrap();
+    let keys = Keys::open(KeyFolder::new(dir.path(), None), Arc::new(SystemClock)).unwrap();
+    (keys, dir)
+}
+
+fn jwks_value(keys: &Keys) -> Value {
+    serde_json::to_value(keys.jwks()).unwrap()
+}
+
+fn assertion_claims(app: &TestApp, iss: &str, sub: &str) -> Value {
+    let now = app.state.clock.now().timestamp();
+    json!({
+        "iss": iss,
+        "sub": sub,
+        "aud": app.url("/token"),
+        "iat": now,
+        "exp": now + 120,
+        "jti": random_id(),
+    })
+}
+
+async fn bearer(
+    app: &TestApp,
+    client: &(ClientRecord, tessera_core::secret::PlainToken),
+    assertion: &str,
+    scope: Option<&str>,
+) -> crate::token_support::Answer {
+    let mut form = vec![("grant_type", JWT_BEARER), ("assertion", assertion)];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    token(app, client, &form).await
+}
+
+#[tokio::test]
+async fn client_credentials_issue_a_stateless_token_about_the_client() {
+    let app = TestApp::spawn().await;
+    let service = client_with(&app, "service", |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.response_types = vec![];
+        c.redirect_uris = vec![];
+        c.scopes = ["openid", "api.read", "api.write"]
+            .map(String::from)
+            .to_vec();
+        c.access_token_signed_alg = Some(SigningAlg::ES256);
+        c.access_token_ttl = Some(300);
+    })
+    .await;
+    let grants_before = app.state.store.list_client_grants_count("service").await;
+    let events_before = app
+        .state
+        .store
+        .recent_events(None, None, 1000)
+        .await
+        .unwrap()
+        .len();
+
+    let all = token(&app, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    assert_eq!(
+        all.body["scope"], "api.read api.write",
+        "user scopes never apply"
+    );
+    assert!(all.body.get("refresh_token").is_none() && all.body.get("id_token").is_none());
+    assert_eq!(all.body["expires_in"], 300, "per-client lifetime");
+    let access = all.body["access_token"].as_str().unwrap();
+    assert_eq!(header(access)["alg"], "ES256", "per-client algorithm");
+    assert_eq!(header(access)["typ"], "at+jwt");
+    let claims = payload(access);
+    assert_eq!(claims["sub"], "service");
+    assert_eq!(claims["client_id"], "service");
+    assert!(claims.get("auth_time").is_none() && claims.get("grant_id").is_none());
+
+    let read = token(
+        &app,
+        &service,
+        &[("grant_type", "client_credentials"), ("scope", "api.read")],
+    )
+    .await;
+    assert_eq!(read.body["scope"], "api.read");
+    for refused in ["api.admin", "openid", "api.read  api.write"] {
+        token(
+            &app,
+            &service,
+            &[("grant_type", "client_credentials"), ("scope", refused)],
+        )
+        .await
+        .assert_error(400, "invalid_scope", refused);
+    }
+    // No database write on success: no grant, no audit event.
+    assert_eq!(
+        app.state.store.list_client_grants_count("service").await,
+        grants_before
+    );
+    let events_after = app
+        .state
+        .store
+        .recent_events(None, None, 1000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        events_after, events_before,
+        "successes are counted in metrics only"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"tessera_tokens_issued_total{grant_type="client_credentials"} 2"#),
+        "{metrics}"
+    );
+    // A client-credentials token is about no user: introspection says so, userinfo refuses.
+    let seen = introspect(&app, &service, access).await;
+    assert_eq!(
+        (seen["active"].clone(), seen["sub"].clone()),
+        (json!(true), json!("service"))
+    );
+    assert!(seen.get("username").is_none());
+    assert_eq!(userinfo(&app, access).await.status, 403);
+}
+
+trait GrantCount {
+    async fn list_client_grants_count(&self, client: &str) -> usize;
+}
+
+impl GrantCount for tessera_storage::SeaStore {
+    async fn list_client_grants_count(&self, client: &str) -> usize {
+        use tessera_core::store::GrantAdminRepo;
+        self.list_client_grants(&ClientId::new(client), 1000)
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+#[tokio::test]
+async fn a_client_asserts_itself_with_its_registered_keys() {
+    let app = TestApp::spawn().await;
+    let (keys, _dir) = foreign_keys();
+    let client = client_with(&app, "robot", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = ["api.read", "api.write"].map(String::from).to_vec();
+        c.jwks = Some(jwks_value(&keys));
+        c.token_endpoint_auth_signing_alg = Some(SigningAlg::ES256);
+    })
+    .await;
+    let claims = assertion_claims(&app, "robot", "robot");
+    let assertion = keys.sign(SigningAlg::ES256, "JWT", &claims).unwrap();
+    let ok = bearer(&app, &client, &assertion, Some("api.read")).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(
+        payload(ok.body["access_token"].as_str().unwrap())["sub"],
+        "robot"
+    );
+    assert!(ok.body.get("refresh_token").is_none(), "no refresh token");
+    bearer(&app, &client, &assertion, None).await.assert_error(
+        400,
+        "invalid_grant",
+        "jti replayed",
+    );
+    // Pinned alg: an RS256 assertion from the same key set is refused.
+    let rs = keys
+        .sign(
+            SigningAlg::RS256,
+            "JWT",
+            &assertion_claims(&app, "robot", "robot"),
+        )
+        .unwrap();
+    bearer(&app, &client, &rs, None)
+        .await
+        .assert_error(400, "invalid_grant", "alg not pinned");
+    // sub must be the client.
+    let other_sub = keys
+        .sign(
+            SigningAlg::ES256,
+            "JWT",
+            &assertion_claims(&app, "robot", "someone"),
+        )
+        .unwrap();
+    bearer(&app, &client, &other_sub, None).await.assert_error(
+        400,
+        "invalid_grant",
+        "sub is not the client",
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_issuer_asserts_a_user_within_what_the_admin_allowed() {
+    let app = TestApp::spawn().await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    app.with_user("bob", PASSWORD, false).await;
+    let (idp, _dir) = foreign_keys();
+    let (stranger, _dir2) = foreign_keys();
+    let client = client_with(&app, "gateway", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = ["openid", "profile", "api.read"].map(String::from).to_vec();
+    })
+    .await;
+    let outsider = client_with(&app, "outsider", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = ["openid", "api.read"].map(String::from).to_vec();
+    })
+    .await;
+    let now = app.state.clock.now();
+    let mut trusted = TrustedIssuerRecord {
+        id: random_id(),
+        issuer: "https://idp.example".into(),
+        jwks: Some(jwks_value(&idp)),
+        jwks_uri: None,
+        allowed_algs: vec![SigningAlg::RS256],
+        allowed_subjects: vec!["alice".into()],
+        allowed_scopes: ["openid", "api.read"].map(String::from).to_vec(),
+        allowed_clients: vec![ClientId::new("gateway")],
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    app.state
+        .store
+        .create_trusted_issuer(&trusted)
+        .await
+        .unwrap();
+    let sign = |claims: &Value| idp.sign(SigningAlg::RS256, "JWT", claims).unwrap();
+    let base = || assertion_claims(&app, "https://idp.example", "alice");
+
+    let ok = bearer(&app, &client, &sign(&base()), None).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(
+        ok.body["scope"], "openid api.read",
+        "issuer's scopes ∩ client's"
+    );
+    let access = ok.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        payload(access)["sub"],
+        alice.id.as_str(),
+        "mapped to the local user"
+    );
+    assert_eq!(userinfo(&app, access).await.body["sub"], alice.id.as_str());
+
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = base();
+        change(&mut claims);
+        sign(&claims)
+    };
+    let now_s = now.timestamp();
+    let refusals: Vec<(&str, String)> = vec![
+        (
+            "wrong aud",
+            with(&|c| c["aud"] = json!("https://elsewhere.example/token")),
+        ),
+        ("expired", with(&|c| c["exp"] = json!(now_s - 120))),
+        (
+            "exp too far ahead",
+            with(&|c| c["exp"] = json!(now_s + 3600)),
+        ),
+        (
+            "no exp",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))),
+        ),
+        (
+            "nbf in the future",
+            with(&|c| c["nbf"] = json!(now_s + 300)),
+        ),
+        (
+            "iat in the future",
+            with(&|c| c["iat"] = json!(now_s + 300)),
+        ),
+        (
+            "no jti",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("jti"))),
+        ),
+        ("subject not allowed", with(&|c| c["sub"] = json!("bob"))),
+        (
+            "unknown issuer",
+            with(&|c| c["iss"] = json!("https://other.example")),
+        ),
+        (
+            "alg not allowed (ES256)",
+            idp.sign(SigningAlg::ES256, "JWT", &base()).unwrap(),
+        ),
+        (
+            "unknown key",
+            stranger.sign(SigningAlg::RS256, "JWT", &base()).unwrap(),
+        ),
+        ("tampered", {
+            let jws = sign(&base());
+            let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+            let mut claims = base();
+            claims["sub"] = json!("alice");
+            claims["scope"] = json!("admin");
+            parts[1] = base64_url(&serde_json::to_vec(&claims).unwrap());
+            parts.join(".")
+        }),
+        ("garbage", "not.a.jwt".into()),
+    ];
+    for (what, assertion) in &refusals {
+        bearer(&app, &client, assertion, None)
+            .await
+            .assert_error(400, "invalid_grant", what);
+    }
+    bearer(&app, &outsider, &sign(&base()), None)
+        .await
+        .assert_error(400, "invalid_grant", "client not allowed for this issuer");
+    bearer(&app, &client, &sign(&base()), Some("profile"))
+        .await
+        .assert_error(400, "invalid_scope", "scope beyond the issuer's");
+    trusted.enabled = false;
+    app.state
+        .store
+        .update_trusted_issuer(&trusted)
+        .await
+        .unwrap();
+    bearer(&app, &client, &sign(&base()), None)
+        .await
+        .assert_error(400, "invalid_grant", "disabled issuer");
+    let events = app
+        .state
+        .store
+        .recent_events(Some("gateway"), None, 50)
+        .await
+        .unwrap();
+    let refused = events
+        .iter()
+        .filter(|e| e.kind == "jwt_bearer.refused")
+        .count();
+    assert!(refused >= refusals.len(), "{refused} audited");
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
