@@ -8,6 +8,7 @@ pub mod jwks_fetch;
 pub mod model;
 pub mod registration;
 pub mod registry;
+pub mod trusted_issuer;
 
 use actix_web::web;
 

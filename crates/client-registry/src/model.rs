@@ -306,9 +306,8 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
     if auth_method == ClientAuthMethod::PrivateKeyJwt && !has_keys {
         return Err(meta("private_key_jwt needs jwks or jwks_uri"));
     }
-    if grant_types.iter().any(|g| g == GRANT_JWT_BEARER) && !has_keys {
-        return Err(meta("the jwt-bearer grant needs jwks or jwks_uri"));
-    }
+    // The jwt-bearer grant needs no keys of the client's own when it only presents assertions of
+    // admin-trusted issuers; a client asserting itself needs jwks/jwks_uri (checked at /token).
     let public = auth_method == ClientAuthMethod::None;
     if public
         && grant_types

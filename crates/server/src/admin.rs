@@ -105,6 +105,17 @@ pub struct CreateClient {
     /// This client's refresh token lifetime in seconds (default: TESSERA_REFRESH_TOKEN_TTL).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
     refresh_token_ttl: Option<i64>,
+    /// Seconds from sign-in after which this client's refresh-token families end (default:
+    /// TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=157_680_000))]
+    refresh_token_absolute_ttl: Option<i64>,
+    /// Rotations of one refresh-token family before a new sign-in (default:
+    /// TESSERA_REFRESH_TOKEN_MAX_ROTATIONS).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    refresh_token_max_rotations: Option<i32>,
+    /// This client's access token algorithm, RS256 or ES256 (default: TESSERA_ACCESS_TOKEN_ALG).
+    #[arg(long)]
+    access_token_alg: Option<tessera_core::SigningAlg>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -253,6 +264,9 @@ pub async fn client(
             let mut created = new_client(valid, now, false);
             created.client.access_token_ttl = args.access_token_ttl;
             created.client.refresh_token_ttl = args.refresh_token_ttl;
+            created.client.refresh_token_absolute_ttl = args.refresh_token_absolute_ttl;
+            created.client.refresh_token_max_rotations = args.refresh_token_max_rotations;
+            created.client.access_token_signed_alg = args.access_token_alg;
             store.create_client(&created.client).await?;
             audit(
                 &store,
@@ -497,6 +511,152 @@ pub async fn user(
             user.id,
             if args.admin { ", admin" } else { "" }
         );
+    }
+    Ok(())
+}
+
+/// `tessera trusted-issuer …`: external issuers whose assertions the jwt-bearer grant accepts.
+#[derive(Debug, Subcommand)]
+pub enum TrustedIssuerCommand {
+    /// Trust an issuer.
+    Add(Box<AddTrustedIssuer>),
+    /// List trusted issuers.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop trusting an issuer (by its `iss`).
+    Remove {
+        /// The issuer.
+        issuer: String,
+    },
+}
+
+/// `tessera trusted-issuer add` options.
+#[derive(Debug, Args)]
+pub struct AddTrustedIssuer {
+    /// The exact `iss` of its assertions.
+    #[arg(long)]
+    issuer: String,
+    /// A file holding its JWK Set (JSON).
+    #[arg(long, conflicts_with = "jwks_uri")]
+    jwks_file: Option<PathBuf>,
+    /// Its https jwks_uri.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// An algorithm it signs with (repeatable; default RS256).
+    #[arg(long = "alg")]
+    algs: Vec<String>,
+    /// A subject it may assert: a username or subject id, or `*` (repeatable).
+    #[arg(long = "subject", required = true)]
+    subjects: Vec<String>,
+    /// A scope its tokens may carry (repeatable).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A client that may present its assertions (repeatable).
+    #[arg(long = "client", required = true)]
+    clients: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a `trusted-issuer` command.
+pub async fn trusted_issuer(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: TrustedIssuerCommand,
+) -> anyhow::Result<()> {
+    use tessera_client_registry::trusted_issuer::{TrustedIssuerInput, validate_trusted_issuer};
+    use tessera_core::store::TrustedIssuerRepo;
+
+    let store = open_store(config).await?;
+    let now = clock.now();
+    match command {
+        TrustedIssuerCommand::Add(add) => {
+            let jwks = add
+                .jwks_file
+                .as_ref()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                })
+                .transpose()?;
+            let algs = if add.algs.is_empty() {
+                vec!["RS256".to_owned()]
+            } else {
+                add.algs
+            };
+            let record = validate_trusted_issuer(
+                TrustedIssuerInput {
+                    issuer: add.issuer,
+                    jwks,
+                    jwks_uri: add.jwks_uri,
+                    algs,
+                    subjects: add.subjects,
+                    scopes: add.scopes,
+                    clients: add.clients,
+                },
+                &store,
+                now,
+            )
+            .await
+            .map_err(|err| anyhow::anyhow!("trusted issuer refused: {err}"))?;
+            match store.create_trusted_issuer(&record).await {
+                Err(StoreError::Conflict { .. }) => bail!("{} is trusted already", record.issuer),
+                other => other?,
+            }
+            audit(&store, now, "trusted_issuer.created", None, None).await;
+            if add.json {
+                print_json(&json!({"id": record.id, "issuer": record.issuer}))?;
+            } else {
+                println!("trusted {} (id {})", record.issuer, record.id);
+            }
+        }
+        TrustedIssuerCommand::List { json } => {
+            let issuers = store.list_trusted_issuers().await?;
+            let rows: Vec<_> = issuers
+                .iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id, "issuer": t.issuer, "jwks_uri": t.jwks_uri,
+                        "jwks_by_value": t.jwks.is_some(),
+                        "algs": t.allowed_algs.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                        "subjects": t.allowed_subjects, "scopes": t.allowed_scopes,
+                        "clients": t.allowed_clients.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                        "enabled": t.enabled,
+                    })
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else if issuers.is_empty() {
+                println!("no trusted issuers");
+            } else {
+                for t in &issuers {
+                    println!(
+                        "{}  {}  subjects: {}  clients: {}",
+                        t.issuer,
+                        if t.enabled { "enabled" } else { "disabled" },
+                        t.allowed_subjects.join(" "),
+                        t.allowed_clients
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+            }
+        }
+        TrustedIssuerCommand::Remove { issuer } => {
+            let Some(record) = store.find_trusted_issuer(&issuer).await? else {
+                bail!("{issuer} is not a trusted issuer");
+            };
+            store.delete_trusted_issuer(&record.id).await?;
+            audit(&store, now, "trusted_issuer.deleted", None, None).await;
+            println!("no longer trusted: {issuer}");
+        }
     }
     Ok(())
 }

@@ -174,6 +174,7 @@ pub fn build_app(
         grant_list: state.store.clone(),
         tokens: state.store.clone(),
         audit: state.store.clone(),
+        trusted_issuers: state.store.clone(),
         keys: Arc::clone(&state.keys),
         key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),

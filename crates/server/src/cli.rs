@@ -46,6 +46,9 @@ pub enum Command {
     /// Initial access tokens for RFC 7591 dynamic registration.
     #[command(subcommand)]
     RegistrationToken(admin::RegistrationTokenCommand),
+    /// External issuers trusted for the JWT bearer grant (RFC 7523).
+    #[command(subcommand)]
+    TrustedIssuer(admin::TrustedIssuerCommand),
     /// User commands.
     #[command(subcommand)]
     User(admin::UserCommand),
@@ -107,6 +110,9 @@ pub fn run() -> anyhow::Result<()> {
             .block_on(async move { admin::client(&config, Arc::new(SystemClock), command).await }),
         Command::RegistrationToken(command) => actix_web::rt::System::new().block_on(async move {
             admin::registration_token(&config, Arc::new(SystemClock), command).await
+        }),
+        Command::TrustedIssuer(command) => actix_web::rt::System::new().block_on(async move {
+            admin::trusted_issuer(&config, Arc::new(SystemClock), command).await
         }),
         Command::User(command) => actix_web::rt::System::new()
             .block_on(async move { admin::user(&config, Arc::new(SystemClock), command).await }),

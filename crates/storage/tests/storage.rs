@@ -362,11 +362,16 @@ async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_winne
         .iter()
         .filter(|o| matches!(o, Consumption::Consumed(_)))
         .collect();
-    assert_eq!(winners, [&Consumption::Consumed(record.clone())]);
+    // The record read back carries the consumption time.
+    let used = RefreshTokenRecord {
+        consumed_at: Some(now),
+        ..record.clone()
+    };
+    assert_eq!(winners, [&Consumption::Consumed(used.clone())]);
     assert_eq!(
         outcomes
             .iter()
-            .filter(|o| **o == Consumption::AlreadyConsumed(record.clone()))
+            .filter(|o| **o == Consumption::AlreadyConsumed(used.clone()))
             .count(),
         19
     );

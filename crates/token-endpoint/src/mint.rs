@@ -110,6 +110,21 @@ pub struct AccessTokenSubject<'a> {
     pub grant: Option<&'a GrantId>,
 }
 
+/// What an ID token is about.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenSubject<'a> {
+    /// The user.
+    pub user: &'a UserRecord,
+    /// Granted scopes (select the claims).
+    pub scopes: &'a [String],
+    /// The nonce of the authorization request.
+    pub nonce: Option<&'a str>,
+    /// When the user authenticated.
+    pub auth_time: Option<DateTime<Utc>>,
+    /// The access token issued with it (for `at_hash`).
+    pub access_token: &'a str,
+}
+
 /// A minted access token.
 #[derive(Debug, Clone)]
 pub struct MintedAccessToken {
@@ -259,17 +274,20 @@ impl Minter {
         })
     }
 
-    /// Builds (with openidconnect's types) and signs an ID token for `client` about `user`.
+    /// Builds (with openidconnect's types) and signs an ID token for `client` about `about`.
     pub fn id_token(
         &self,
         client: &ClientRecord,
-        user: &UserRecord,
-        scopes: &[String],
-        nonce: Option<&str>,
-        auth_time: Option<DateTime<Utc>>,
-        access_token: &str,
+        about: &IdTokenSubject<'_>,
         now: DateTime<Utc>,
     ) -> Result<String, KeyError> {
+        let IdTokenSubject {
+            user,
+            scopes,
+            nonce,
+            auth_time,
+            access_token,
+        } = *about;
         // JWT times are whole seconds; the key is still chosen at the exact `now` (a key that
         // activated within this second must not look inactive).
         let issued = whole_seconds(now);
@@ -394,11 +412,13 @@ mod minting {
             let id = minter
                 .id_token(
                     &client,
-                    &user,
-                    &scopes,
-                    Some("n"),
-                    Some(now),
-                    &access.token,
+                    &IdTokenSubject {
+                        user: &user,
+                        scopes: &scopes,
+                        nonce: Some("n"),
+                        auth_time: Some(now),
+                        access_token: &access.token,
+                    },
                     now,
                 )
                 .unwrap();

@@ -47,6 +47,9 @@ pub(crate) struct ClientView {
     uses_secret: bool,
     access_token_ttl: String,
     refresh_token_ttl: String,
+    refresh_token_absolute_ttl: String,
+    refresh_token_max_rotations: String,
+    access_token_alg: &'static str,
 }
 
 pub(crate) struct GrantRow {
@@ -119,6 +122,15 @@ fn view(client: &ClientRecord) -> ClientView {
             .refresh_token_ttl
             .map(|t| t.to_string())
             .unwrap_or_default(),
+        refresh_token_absolute_ttl: client
+            .refresh_token_absolute_ttl
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        refresh_token_max_rotations: client
+            .refresh_token_max_rotations
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        access_token_alg: client.access_token_signed_alg.map_or("", |a| a.as_str()),
         uses_secret: matches!(
             client.token_endpoint_auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -307,13 +319,26 @@ pub(crate) async fn post_edit_client(
                 .ok_or(()),
         }
     };
+    let access_alg = match field(&form, "access_token_alg").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(alg) => alg
+            .parse::<tessera_core::SigningAlg>()
+            .map(Some)
+            .map_err(|_| ()),
+    };
     match (
         lifetime("access_token_ttl", 86_400),
         lifetime("refresh_token_ttl", 31_536_000),
+        lifetime("refresh_token_absolute_ttl", 5 * 31_536_000),
+        lifetime("refresh_token_max_rotations", 1_000_000),
+        access_alg,
     ) {
-        (Ok(access), Ok(refresh)) => {
+        (Ok(access), Ok(refresh), Ok(absolute), Ok(rotations), Ok(alg)) => {
             updated.access_token_ttl = access;
             updated.refresh_token_ttl = refresh;
+            updated.refresh_token_absolute_ttl = absolute;
+            updated.refresh_token_max_rotations = rotations.and_then(|r| i32::try_from(r).ok());
+            updated.access_token_signed_alg = alg;
         }
         _ => {
             return see_other(&format!(

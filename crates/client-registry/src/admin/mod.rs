@@ -4,6 +4,7 @@
 //! writes an audit event naming the admin.
 
 mod clients;
+mod issuers;
 mod pages;
 
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use askama::Template;
 use tessera_core::{
     Clock, Issuer,
     store::{
-        AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo, UserRecord,
-        UserRepo,
+        AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo,
+        TrustedIssuerRepo, UserRecord, UserRepo,
     },
 };
 use tessera_keys::{Keys, RotationPolicy};
@@ -45,6 +46,8 @@ pub struct AdminState {
     pub tokens: Arc<dyn InitialAccessTokenRepo>,
     /// Audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Trusted JWT issuers.
+    pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// Signing keys.
     pub keys: Arc<Keys>,
     /// How rotation schedules keys.
@@ -348,6 +351,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/users/{id}/password",
             web::post().to(pages::post_reset_password),
+        )
+        .route(
+            "/admin/trusted-issuers",
+            web::get().to(issuers::get_issuers),
+        )
+        .route(
+            "/admin/trusted-issuers",
+            web::post().to(issuers::post_create_issuer),
+        )
+        .route(
+            "/admin/trusted-issuers/{id}/toggle",
+            web::post().to(issuers::post_toggle_issuer),
+        )
+        .route(
+            "/admin/trusted-issuers/{id}/delete",
+            web::post().to(issuers::post_delete_issuer),
         )
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))

@@ -18,7 +18,7 @@ use super::{
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct NoticeQuery {
-    notice: Option<String>,
+    pub(crate) notice: Option<String>,
     q: Option<String>,
 }
 

@@ -214,7 +214,7 @@ fn migrate_applies_the_schema_once() {
     let dir = TempDir::new().unwrap();
     let first = tessera(dir.path(), &["migrate"], &[]);
     assert!(
-        String::from_utf8_lossy(&first.stdout).contains("applied 1 migration(s)"),
+        String::from_utf8_lossy(&first.stdout).contains("applied 2 migration(s)"),
         "{first:?}"
     );
     let second = tessera(dir.path(), &["migrate"], &[]);
@@ -667,4 +667,68 @@ async fn a_registration_token_from_the_cli_registers_a_client_over_http() {
         &tessera(dir.path(), &["registration-token", "revoke", &id], &env),
         &["no active"],
     );
+}
+
+#[test]
+fn trusted_issuers_are_managed_from_the_command_line() {
+    let dir = TempDir::new().unwrap();
+    let created = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "--scope",
+            "api.read",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let client: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let jwks = dir.path().join("idp-jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","use":"sig","kid":"idp-1"}]}"#,
+    )
+    .unwrap();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "trusted-issuer",
+            "add",
+            "--issuer",
+            "https://idp.example",
+            "--alg",
+            "ES256",
+            "--subject",
+            "*",
+            "--scope",
+            "api.read",
+            "--client",
+            client_id,
+        ];
+        args.extend_from_slice(extra);
+        tessera(dir.path(), &args, &[])
+    };
+    let jwks_arg = jwks.to_str().unwrap();
+    let added = add(&["--jwks-file", jwks_arg]);
+    assert!(added.status.success(), "{added:?}");
+    failed_with(&add(&["--jwks-file", jwks_arg]), &["trusted already"]);
+    failed_with(&add(&["--jwks-uri", "http://idp.example/jwks"]), &["https"]);
+    let listed = tessera(dir.path(), &["trusted-issuer", "list", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["issuer"], "https://idp.example");
+    assert_eq!(listed[0]["algs"], serde_json::json!(["ES256"]));
+    assert_eq!(listed[0]["clients"], serde_json::json!([client_id]));
+    let removed = tessera(
+        dir.path(),
+        &["trusted-issuer", "remove", "https://idp.example"],
+        &[],
+    );
+    assert!(removed.status.success(), "{removed:?}");
+    let listed = tessera(dir.path(), &["trusted-issuer", "list", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
 }

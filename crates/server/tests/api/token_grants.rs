@@ -353,3 +353,98 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[tokio::test]
+async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
+    use tessera_testkit::browser::Browser;
+
+    use crate::admin::{arrive, click, fill, path, text};
+
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    let gateway = client_with(&app, "gateway", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = ["openid", "api.read"].map(String::from).to_vec();
+    })
+    .await;
+    let (idp, _dir) = foreign_keys();
+
+    browser
+        .client
+        .goto(&app.url("/admin/trusted-issuers"))
+        .await
+        .unwrap();
+    assert!(path(&browser).await.starts_with("/login?return_to="));
+    fill(&browser, "#username", "root").await;
+    fill(&browser, "#password", PASSWORD).await;
+    click(&browser, "#sign-in").await;
+    assert_eq!(
+        arrive(&browser, "/admin/trusted-issuers").await,
+        "/admin/trusted-issuers"
+    );
+    // A refusal first: a client that is not registered for the grant.
+    fill(&browser, "#issuer", "https://idp.example").await;
+    fill(&browser, "#jwks", &jwks_value(&idp).to_string()).await;
+    fill(&browser, "#subjects", "alice").await;
+    fill(&browser, "#scopes", "openid api.read").await;
+    fill(&browser, "#clients", "nobody").await;
+    click(&browser, "#create-issuer").await;
+    assert!(text(&browser, ".error").await.contains("no client nobody"));
+    assert!(
+        app.state
+            .store
+            .list_trusted_issuers()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    fill(&browser, "#issuer", "https://idp.example").await;
+    fill(&browser, "#jwks", &jwks_value(&idp).to_string()).await;
+    fill(&browser, "#subjects", "alice").await;
+    fill(&browser, "#scopes", "openid api.read").await;
+    fill(&browser, "#clients", "gateway").await;
+    click(&browser, "#create-issuer").await;
+    assert_eq!(
+        arrive(&browser, "/admin/trusted-issuers?notice=created").await,
+        "/admin/trusted-issuers?notice=created"
+    );
+    assert!(
+        text(&browser, "#issuers")
+            .await
+            .contains("https://idp.example")
+    );
+    browser.screenshot("trusted-issuers").await;
+
+    let assertion = || {
+        idp.sign(
+            SigningAlg::RS256,
+            "JWT",
+            &assertion_claims(&app, "https://idp.example", "alice"),
+        )
+        .unwrap()
+    };
+    let ok = bearer(&app, &gateway, &assertion(), None).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(
+        payload(ok.body["access_token"].as_str().unwrap())["sub"],
+        alice.id.as_str()
+    );
+
+    // Disable it in the console: its assertions are refused.
+    click(&browser, "#issuers form[action$='/toggle'] button").await;
+    assert_eq!(
+        arrive(&browser, "/admin/trusted-issuers?notice=updated").await,
+        "/admin/trusted-issuers?notice=updated"
+    );
+    bearer(&app, &gateway, &assertion(), None)
+        .await
+        .assert_error(400, "invalid_grant", "disabled in the console");
+    let events = app.state.store.recent_events(None, None, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "trusted_issuer.created"
+        && e.actor.as_deref() == Some("admin:root")));
+}

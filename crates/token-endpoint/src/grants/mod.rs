@@ -19,7 +19,7 @@ use tessera_keys::KeyError;
 use crate::{
     TokenState,
     form::Form,
-    mint::{AccessTokenSubject, TokenResponse},
+    mint::{AccessTokenSubject, IdTokenSubject, TokenResponse},
 };
 
 /// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
@@ -205,11 +205,13 @@ pub(crate) async fn issue_user_tokens(
                 .minter
                 .id_token(
                     client,
-                    user,
-                    scopes,
-                    nonce,
-                    grant.auth_time,
-                    &access.token,
+                    &IdTokenSubject {
+                        user,
+                        scopes,
+                        nonce,
+                        auth_time: grant.auth_time,
+                        access_token: &access.token,
+                    },
                     now,
                 )
                 .map_err(|e| signing_failed(&e))?,
