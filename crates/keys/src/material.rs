@@ -1,7 +1,7 @@
 //! Key material: generation with the RustCrypto crates (rsa, p256), PKCS#8 PEM encoding
 //! (optionally passphrase-encrypted), and conversion into jsonwebtoken's aws-lc keys.
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use p256::elliptic_curve::{Generate, sec1::ToSec1Point};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use pkcs8_ec::{
@@ -9,7 +9,7 @@ use pkcs8_ec::{
     LineEnding as EcLineEnding,
 };
 use rand::rngs::OsRng;
-use rsa::{pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
+use rsa::traits::PublicKeyParts;
 use tessera_core::SigningAlg;
 use zeroize::Zeroizing;
 
@@ -105,16 +105,62 @@ impl PrivateKey {
         }
     }
 
-    /// jsonwebtoken's signing key (aws-lc backend): PKCS#1 DER for RSA, PKCS#8 DER for EC.
-    pub(crate) fn encoding_key(&self) -> Result<EncodingKey, KeyError> {
+    /// The aws-lc-rs key pair, parsed once from PKCS#8 DER (see [`Signer`]).
+    pub(crate) fn signer(&self) -> Result<Signer, KeyError> {
+        let rejected = |err: aws_lc_rs::error::KeyRejected| KeyError::Decode(err.to_string());
         match self {
-            Self::Rsa(key) => key
-                .to_pkcs1_der()
-                .map(|der| EncodingKey::from_rsa_der(der.as_bytes()))
-                .map_err(|err| KeyError::Encode(err.to_string())),
-            Self::P256(key) => EncodeEcPrivateKey::to_pkcs8_der(key)
-                .map(|der| EncodingKey::from_ec_der(der.as_bytes()))
-                .map_err(|err| KeyError::Encode(err.to_string())),
+            Self::Rsa(key) => {
+                let der = key
+                    .to_pkcs8_der()
+                    .map_err(|err| KeyError::Encode(err.to_string()))?;
+                aws_lc_rs::rsa::KeyPair::from_pkcs8(der.as_bytes())
+                    .map(Signer::Rsa)
+                    .map_err(rejected)
+            }
+            Self::P256(key) => {
+                let der = EncodeEcPrivateKey::to_pkcs8_der(key)
+                    .map_err(|err| KeyError::Encode(err.to_string()))?;
+                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der.as_bytes(),
+                )
+                .map(Signer::P256)
+                .map_err(rejected)
+            }
+        }
+    }
+}
+
+/// A private key ready to sign: the aws-lc-rs key pair that jsonwebtoken's `aws_lc_rs` backend
+/// would build from DER on every call, built once at load. RS256 is RSASSA-PKCS1-v1_5 with
+/// SHA-256; ES256 is ECDSA P-256 with SHA-256 in the fixed-length `r || s` form JWS wants
+/// (RFC 7518 §3.3, §3.4).
+pub(crate) enum Signer {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    P256(aws_lc_rs::signature::EcdsaKeyPair),
+}
+
+impl Signer {
+    /// Signs `message`.
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let failed = |_| KeyError::Sign("the crypto library refused to sign".into());
+        match self {
+            Self::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                Ok(signature)
+            }
+            Self::P256(pair) => pair
+                .sign(&rng, message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(failed),
         }
     }
 }

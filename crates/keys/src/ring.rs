@@ -1,8 +1,9 @@
 //! A loaded set of keys: signs with the active key of an algorithm, verifies against the
 //! published ones, and renders the JWKS.
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Serialize, de::DeserializeOwned};
 use tessera_core::{Kid, SigningAlg};
 
@@ -10,14 +11,14 @@ use crate::{
     KeyError,
     jwk::{JwkSet, PublicJwk},
     manifest::{KeyState, ManifestEntry},
-    material::{PrivateKey, decoding_key},
+    material::{PrivateKey, Signer, decoding_key},
 };
 
 /// One key, ready to sign and verify.
 pub struct LoadedKey {
     entry: ManifestEntry,
     jwk: PublicJwk,
-    encoding: EncodingKey,
+    signer: Signer,
     decoding: DecodingKey,
 }
 
@@ -42,7 +43,7 @@ impl LoadedKey {
             });
         }
         Ok(Self {
-            encoding: private.encoding_key()?,
+            signer: private.signer()?,
             decoding: decoding_key(&jwk)?,
             jwk,
             entry,
@@ -153,8 +154,20 @@ impl KeyRing {
         let mut header = Header::new(jwt_alg(alg));
         header.kid = Some(key.entry.kid.as_str().to_owned());
         header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|err| KeyError::Sign(err.to_string()))
+        // The JWS Compact Serialization (RFC 7515 §7.1), signed with the key pair parsed once
+        // at load (docs/decisions/0007).
+        let json = |result: Result<Vec<u8>, serde_json::Error>| {
+            result
+                .map(|json| URL_SAFE_NO_PAD.encode(json))
+                .map_err(|err| KeyError::Sign(err.to_string()))
+        };
+        let mut jws = json(serde_json::to_vec(&header))?;
+        jws.push('.');
+        jws.push_str(&json(serde_json::to_vec(claims))?);
+        let signature = key.signer.sign(jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(jws)
     }
 
     /// Verifies a compact JWS signed by one of our published keys and returns its claims.

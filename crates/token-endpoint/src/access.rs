@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use tessera_core::{ClientId, GrantId, SigningAlg, store::StoreError};
-use tessera_keys::VerifyPolicy;
+use tessera_keys::{KeyRing, VerifyPolicy};
 
 use crate::{
     TokenState,
@@ -22,7 +22,22 @@ pub fn verify_signature(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessTokenClaims, Inactive> {
-    let issuer = state.minter.issuer().as_str();
+    verify_jws(
+        &state.minter.keys().ring(),
+        state.minter.issuer().as_str(),
+        token,
+        now,
+    )
+}
+
+/// Verifies an access token's JWS against `ring` for `issuer` (signature, alg, typ, iss, aud,
+/// exp).
+pub fn verify_jws(
+    ring: &KeyRing,
+    issuer: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessTokenClaims, Inactive> {
     let audience = [issuer];
     let policy = VerifyPolicy {
         algs: &SigningAlg::ALL,
@@ -31,11 +46,7 @@ pub fn verify_signature(
         audience: Some(&audience),
         leeway_secs: 0,
     };
-    state
-        .minter
-        .keys()
-        .ring()
-        .verify::<AccessTokenClaims>(token, &policy, now)
+    ring.verify::<AccessTokenClaims>(token, &policy, now)
         .map_err(|err| err.to_string())
 }
 

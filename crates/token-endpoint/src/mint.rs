@@ -325,31 +325,44 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod minting {
+/// A ready minter with sample client and user, for tests and benchmarks (not for production
+/// use: the keys live wherever `dir` is).
+#[doc(hidden)]
+pub mod sample {
     use std::sync::Arc;
 
-    use tessera_core::{ClientId, Clock, FakeClock, Subject, store::ClientAuthMethod};
-    use tessera_keys::KeyFolder;
+    use chrono::{DateTime, Utc};
+    use tessera_core::{
+        ClientId, Clock, FakeClock, Issuer, Subject,
+        store::{ClientAuthMethod, ClientRecord, UserRecord},
+    };
+    use tessera_keys::{KeyError, KeyFolder, Keys};
 
-    use super::*;
+    use super::{Minter, TokenPolicy};
 
-    pub(crate) fn fixture() -> (
-        Minter,
-        ClientRecord,
-        UserRecord,
-        tempfile::TempDir,
-        DateTime<Utc>,
-    ) {
-        let dir = tempfile::TempDir::new().unwrap();
+    /// What [`sample`] builds.
+    #[derive(Debug)]
+    pub struct Sample {
+        /// The minter (issuer `https://issuer.example`).
+        pub minter: Minter,
+        /// A client `rp`.
+        pub client: ClientRecord,
+        /// A user `alice`.
+        pub user: UserRecord,
+        /// The fixed time its keys are active at.
+        pub now: DateTime<Utc>,
+    }
+
+    /// Keys created in `dir` on a fixed clock, a client and a user.
+    pub fn sample(dir: &std::path::Path) -> Result<Sample, KeyError> {
         let clock = FakeClock::new();
-        let keys = Keys::open(KeyFolder::new(dir.path(), None), Arc::new(clock.clone())).unwrap();
+        let keys = Keys::open(KeyFolder::new(dir, None), Arc::new(clock.clone()))?;
         let minter = Minter::new(
             Arc::new(keys),
             Issuer::new("https://issuer.example"),
             TokenPolicy::default(),
         )
-        .unwrap();
+        .map_err(KeyError::Invalid)?;
         let now = clock.now();
         let client = ClientRecord {
             client_id: ClientId::new("rp"),
@@ -387,12 +400,25 @@ mod minting {
             enabled: true,
             created_at: now,
         };
-        (minter, client, user, dir, now)
+        Ok(Sample {
+            minter,
+            client,
+            user,
+            now,
+        })
     }
+}
+
+#[cfg(test)]
+mod minting {
+    use super::{sample::sample, *};
 
     #[test]
     fn mints_id_and_access_tokens_with_both_algorithms() {
-        let (minter, mut client, user, _dir, now) = fixture();
+        let dir = tempfile::TempDir::new().unwrap();
+        let sample = sample(dir.path()).unwrap();
+        let (minter, mut client, user, now) =
+            (sample.minter, sample.client, sample.user, sample.now);
         let scopes = vec!["openid".to_owned(), "profile".to_owned()];
         for alg in SigningAlg::ALL {
             client.id_token_signed_response_alg = Some(alg);
