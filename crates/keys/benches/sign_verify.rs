@@ -1,4 +1,5 @@
-//! What one JWS costs through tessera-keys (jsonwebtoken on aws-lc-rs): sign and verify, per alg.
+//! What one JWS costs through tessera-keys (aws-lc-rs key pairs parsed once; verification by
+//! jsonwebtoken on aws-lc-rs): sign and verify, per alg, and a raw RSA-2048 signature for scale.
 //! `cargo bench -p tessera-keys --bench sign_verify`
 
 #![allow(clippy::unwrap_used, reason = "benchmark set-up")]
@@ -37,6 +38,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| keys.verify::<Value>(black_box(&token), &policy).unwrap())
         });
     }
+    // The reference for scripts/load: one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature with
+    // aws-lc-rs (the library every Tessera signature uses), no JSON, no base64.
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let message = [7u8; 400];
+    let mut signature = vec![0; rsa.public_modulus_len()];
+    c.bench_function("raw RSA-2048 sign", |b| {
+        b.iter(|| {
+            rsa.sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                black_box(&message),
+                &mut signature,
+            )
+            .unwrap()
+        })
+    });
     c.bench_function("render JWKS", |b| {
         b.iter(|| serde_json::to_vec(&keys.jwks()).unwrap())
     });

@@ -14,7 +14,7 @@ use tessera_core::{
 
 use crate::{
     TokenState, access,
-    grants::family_ends_at,
+    grants::{family_ends_at, unavailable},
     token::{authenticate, json_no_store, read_form, refuse},
 };
 
@@ -176,11 +176,7 @@ pub async fn post_introspect(
     match introspect(&state, client_id, token).await {
         Ok(answer) => json_no_store(&answer),
         Err(err) => {
-            let err = TokenError::new(
-                TokenErrorCode::TemporarilyUnavailable,
-                "The server is temporarily unavailable.",
-            )
-            .with_reason(err.to_string());
+            let err = unavailable(&err);
             refuse("introspect", Some(client_id), &err, false)
         }
     }

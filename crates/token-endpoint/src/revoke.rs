@@ -16,6 +16,7 @@ use tessera_web::audit::{self, Audit};
 
 use crate::{
     TokenState, access,
+    grants::unavailable,
     token::{authenticate, read_form, refuse},
 };
 
@@ -111,11 +112,7 @@ pub async fn post_revoke(
     let outcome = match revoke(&state, client_id, token, form.get("token_type_hint")).await {
         Ok(outcome) => outcome,
         Err(err) => {
-            let err = TokenError::new(
-                TokenErrorCode::TemporarilyUnavailable,
-                "The server is temporarily unavailable.",
-            )
-            .with_reason(err.to_string());
+            let err = unavailable(&err);
             return refuse("revoke", Some(client_id), &err, false);
         }
     };

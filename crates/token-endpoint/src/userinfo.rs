@@ -14,6 +14,7 @@ use tessera_core::{
 use crate::{
     TokenState, access,
     form::{Form, is_form_content_type},
+    grants::unavailable,
     mint::userinfo_claims,
     token::{json_no_store, refuse},
 };
@@ -68,11 +69,7 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
     let now = state.clock.now();
     let claims = match access::inspect(state, token, now).await {
         Err(err) => {
-            let err = TokenError::new(
-                TokenErrorCode::TemporarilyUnavailable,
-                "The server is temporarily unavailable.",
-            )
-            .with_reason(err.to_string());
+            let err = unavailable(&err);
             return refuse("userinfo", None, &err, false);
         }
         Ok(Err(reason)) => {
@@ -104,11 +101,7 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
             refuse("userinfo", None, &err, false)
         }
         Err(err) => {
-            let err = TokenError::new(
-                TokenErrorCode::TemporarilyUnavailable,
-                "The server is temporarily unavailable.",
-            )
-            .with_reason(err.to_string());
+            let err = unavailable(&err);
             refuse("userinfo", None, &err, false)
         }
     }

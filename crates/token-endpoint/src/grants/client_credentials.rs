@@ -5,7 +5,7 @@
 
 use tessera_core::error::{TokenError, TokenErrorCode};
 
-use super::{GrantRequest, signing_failed};
+use super::{GrantRequest, access_token_only};
 use crate::{
     TokenState,
     mint::{AccessTokenSubject, TokenResponse},
@@ -31,25 +31,15 @@ pub fn exchange(
         .cloned()
         .collect();
     let scopes = scope::within(form.get("scope"), &allowed, &allowed)?;
-    let access = state
-        .minter
-        .access_token(
-            client,
-            &AccessTokenSubject {
-                subject: client.client_id.as_str(),
-                scopes: &scopes,
-                auth_time: None,
-                grant: None,
-            },
-            now,
-        )
-        .map_err(|e| signing_failed(&e))?;
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer",
-        expires_in: access.expires_in,
-        refresh_token: None,
-        scope: scopes.join(" "),
-        id_token: None,
-    })
+    access_token_only(
+        state,
+        client,
+        &AccessTokenSubject {
+            subject: client.client_id.as_str(),
+            scopes: &scopes,
+            auth_time: None,
+            grant: None,
+        },
+        now,
+    )
 }

@@ -24,7 +24,7 @@ use tessera_core::{
     store::{ClientRecord, TrustedIssuerRecord, UserRecord},
 };
 
-use super::{AuditNote, GrantRequest, invalid_grant, signing_failed, unavailable};
+use super::{AuditNote, GrantRequest, access_token_only, invalid_grant, unavailable};
 use crate::{
     TokenState,
     mint::{AccessTokenSubject, TokenResponse},
@@ -192,25 +192,15 @@ pub async fn exchange(
             "offline_access is not available with an assertion.",
         ));
     }
-    let access = state
-        .minter
-        .access_token(
-            client,
-            &AccessTokenSubject {
-                subject: &subject,
-                scopes: &scopes,
-                auth_time,
-                grant: None,
-            },
-            now,
-        )
-        .map_err(|e| signing_failed(&e))?;
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer",
-        expires_in: access.expires_in,
-        refresh_token: None,
-        scope: scopes.join(" "),
-        id_token: None,
-    })
+    access_token_only(
+        state,
+        client,
+        &AccessTokenSubject {
+            subject: &subject,
+            scopes: &scopes,
+            auth_time,
+            grant: None,
+        },
+        now,
+    )
 }

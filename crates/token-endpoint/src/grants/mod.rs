@@ -97,7 +97,7 @@ pub(crate) fn invalid_grant(description: &str) -> TokenError {
 }
 
 /// A storage failure: 503, details in logs.
-pub(crate) fn unavailable(err: &StoreError) -> TokenError {
+pub fn unavailable(err: &StoreError) -> TokenError {
     TokenError::new(
         TokenErrorCode::TemporarilyUnavailable,
         "The server is temporarily unavailable.",
@@ -122,6 +122,27 @@ pub async fn run(state: &TokenState, grant: GrantType, request: &GrantRequest<'_
         GrantType::JwtBearer => jwt_bearer::exchange(state, request, &mut notes).await,
     };
     GrantOutcome { result, notes }
+}
+
+/// The response of the grants that issue an access token only (client credentials, JWT bearer).
+pub(crate) fn access_token_only(
+    state: &TokenState,
+    client: &ClientRecord,
+    about: &AccessTokenSubject<'_>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, TokenError> {
+    let access = state
+        .minter
+        .access_token(client, about, now)
+        .map_err(|e| signing_failed(&e))?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token: None,
+        scope: about.scopes.join(" "),
+        id_token: None,
+    })
 }
 
 /// A refresh token to issue with a user's tokens.
