@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod authn;
+pub mod cache;
 pub mod jwks_fetch;
 pub mod model;
 pub mod registration;

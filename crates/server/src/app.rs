@@ -15,7 +15,8 @@ use tessera_authorization_endpoint::{
     AuthorizeState, account::AccountState, login::LoginState, logout::LogoutState,
 };
 use tessera_client_registry::{
-    RegistrationState, admin::AdminState, authn::ClientAuthenticator, jwks_fetch::JwksFetcher,
+    RegistrationState, admin::AdminState, authn::ClientAuthenticator, cache::CachedClients,
+    jwks_fetch::JwksFetcher,
 };
 use tessera_core::throttle::Throttle;
 use tessera_core::{
@@ -119,7 +120,13 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let clients: Arc<dyn ClientRepo> = state.store.clone();
+    // Every client lookup of this instance goes through one short-lived cache (see
+    // tessera_client_registry::cache): changes made here apply at once.
+    let clients: Arc<dyn ClientRepo> = Arc::new(CachedClients::new(
+        state.store.clone(),
+        Arc::clone(&state.clock),
+        chrono::Duration::from_std(state.config.client_cache_ttl).unwrap_or_default(),
+    ));
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
     let secure_cookies = state.config.issuer.as_str().starts_with("https://");
     let sessions = Sessions {
@@ -137,7 +144,7 @@ pub fn build_app(
         self_registration: state.config.self_registration,
     };
     let authorize = AuthorizeState {
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         consents: state.store.clone(),
         codes: state.store.clone(),
         audit: state.store.clone(),
@@ -152,14 +159,14 @@ pub fn build_app(
         session_rows: state.store.clone(),
         users: state.store.clone(),
         consents: state.store.clone(),
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         grants: state.store.clone(),
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),
     };
     let logout = LogoutState {
         sessions: sessions.clone(),
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         grants: state.store.clone(),
         keys: Arc::clone(&state.keys),
         audit: state.store.clone(),
@@ -168,7 +175,7 @@ pub fn build_app(
     };
     let admin = AdminState {
         sessions,
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         users: state.store.clone(),
         grants: state.store.clone(),
         grant_list: state.store.clone(),
@@ -183,7 +190,7 @@ pub fn build_app(
     let fetcher = Arc::new(JwksFetcher::new(false));
     let token_endpoint = state.config.issuer.endpoint("/token");
     let authenticator = ClientAuthenticator::new(
-        state.store.clone(),
+        Arc::clone(&clients),
         state.store.clone(),
         Arc::clone(&fetcher),
         Arc::clone(&state.clock),
@@ -191,7 +198,7 @@ pub fn build_app(
         token_endpoint,
     );
     let tokens = TokenState {
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         users: state.store.clone(),
         grants: state.store.clone(),
         codes: state.store.clone(),
@@ -207,7 +214,7 @@ pub fn build_app(
         metrics: state.token_metrics.clone(),
     };
     let registration = RegistrationState {
-        clients: state.store.clone(),
+        clients: Arc::clone(&clients),
         tokens: state.store.clone(),
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),

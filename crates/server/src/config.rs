@@ -55,6 +55,10 @@ pub struct RawConfig {
     /// `TESSERA_REFRESH_TOKEN_GRACE` — seconds during which a just-rotated refresh token may be
     /// retried once (a client that lost the response); 0 disables. Default 0, at most 60.
     pub refresh_token_grace: u64,
+    /// `TESSERA_CLIENT_CACHE_TTL` — seconds an instance may reuse a client record it read (changes
+    /// made on this instance apply at once; others within this time). 0 disables. Default 2, at
+    /// most 60.
+    pub client_cache_ttl: u64,
     /// `TESSERA_CODE_TTL` — authorization code lifetime, seconds. Default 60, at most 600.
     pub code_ttl: u64,
     /// `TESSERA_ACCESS_TOKEN_ALG` — `RS256` or `ES256`, for clients that set none. Default RS256.
@@ -86,6 +90,7 @@ impl Default for RawConfig {
             refresh_token_absolute_ttl: 90 * 24 * 3600,
             refresh_token_max_rotations: 0,
             refresh_token_grace: 0,
+            client_cache_ttl: 2,
             code_ttl: 60,
             access_token_alg: "RS256".into(),
             self_registration: false,
@@ -131,6 +136,8 @@ pub struct Config {
     pub refresh_token_max_rotations: Option<u32>,
     /// Grace window for retrying a rotated refresh token.
     pub refresh_token_grace: Duration,
+    /// How long a client record read from the database may be reused.
+    pub client_cache_ttl: Duration,
     /// Authorization code lifetime.
     pub code_ttl: Duration,
     /// Default access token algorithm.
@@ -277,6 +284,7 @@ impl Config {
             refresh_token_max_rotations: (raw.refresh_token_max_rotations > 0)
                 .then_some(raw.refresh_token_max_rotations),
             refresh_token_grace: secs("refresh_token_grace", raw.refresh_token_grace, 0, 60)?,
+            client_cache_ttl: secs("client_cache_ttl", raw.client_cache_ttl, 0, 60)?,
             code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
             access_token_alg,
             self_registration: raw.self_registration,
@@ -326,7 +334,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -343,6 +351,7 @@ impl Config {
             self.refresh_token_absolute_ttl.as_secs(),
             self.refresh_token_max_rotations.unwrap_or(0),
             self.refresh_token_grace.as_secs(),
+            self.client_cache_ttl.as_secs(),
             self.code_ttl.as_secs(),
             self.access_token_alg,
             self.self_registration,

@@ -60,15 +60,44 @@ pub fn csrf_valid(req: &HttpRequest, submitted: Option<&str>) -> bool {
     }
 }
 
+/// Machine endpoints: no pages, no forms, no cookies. Their clients never need a CSRF cookie, and
+/// minting one per request would cost a random token and a `Set-Cookie` on every API call.
+const API_PATHS: [&str; 9] = [
+    "/token",
+    "/userinfo",
+    "/revoke",
+    "/introspect",
+    "/jwks.json",
+    "/.well-known/",
+    "/register",
+    "/health/",
+    "/metrics",
+];
+
+fn is_api_path(path: &str) -> bool {
+    API_PATHS.iter().any(|api| {
+        if api.ends_with('/') {
+            path.starts_with(api)
+        } else {
+            path == *api
+                || path
+                    .strip_prefix(api)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+    })
+}
+
 /// Middleware: makes sure every browser has a CSRF cookie (issued on the response of the first
-/// request that lacks one; the token is available to that request's handler at once).
+/// request that lacks one; the token is available to that request's handler at once). API
+/// endpoints are left alone.
 pub async fn csrf_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let has_cookie = req
-        .cookie(CSRF_COOKIE)
-        .is_some_and(|c| !c.value().is_empty());
+    let has_cookie = is_api_path(req.path())
+        || req
+            .cookie(CSRF_COOKIE)
+            .is_some_and(|c| !c.value().is_empty());
     let secure = req
         .app_data::<web::Data<CookieSettings>>()
         .is_some_and(|s| s.secure);

@@ -448,3 +448,26 @@ async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
     assert!(events.iter().any(|e| e.kind == "trusted_issuer.created"
         && e.actor.as_deref() == Some("admin:root")));
 }
+
+#[tokio::test]
+async fn a_client_disabled_elsewhere_is_refused_once_the_client_cache_expires() {
+    use tessera_core::store::ClientRepo;
+
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    let mut service = client_with(&app, "service", |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.scopes = vec!["api".into()];
+    })
+    .await;
+    let form = [("grant_type", "client_credentials")];
+    assert_eq!(token(&app, &service, &form).await.status, 200);
+    // Another instance (or the CLI) disables it: this instance sees it within the cache
+    // lifetime (TESSERA_CLIENT_CACHE_TTL, 2 s by default).
+    service.0.enabled = false;
+    app.state.store.update_client(&service.0).await.unwrap();
+    clock.advance(chrono::Duration::seconds(3));
+    token(&app, &service, &form)
+        .await
+        .assert_error(401, "invalid_client", "disabled client");
+}
