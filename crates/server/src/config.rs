@@ -15,6 +15,9 @@ use tessera_core::{Issuer, SigningAlg};
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
 
+/// The longest access-token lifetime a client may be given (console and CLI refuse more).
+pub const MAX_CLIENT_ACCESS_TOKEN_TTL: u64 = 86_400;
+
 /// The merged, unvalidated configuration. Field names are the TOML keys; the environment
 /// variable is `TESSERA_` + the upper-cased name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -294,9 +297,13 @@ impl Config {
     }
 
     /// How long a retired key stays published: the longest-lived JWT it can have signed, plus
-    /// the JWKS cache lifetime.
+    /// the JWKS cache lifetime. A client may have its own access-token lifetime of up to
+    /// [`MAX_CLIENT_ACCESS_TOKEN_TTL`], so that bounds it too (publishing a public key a day
+    /// longer costs nothing; withdrawing it early breaks valid tokens).
     pub fn key_publish_grace(&self) -> Duration {
-        self.access_token_ttl.max(self.id_token_ttl)
+        self.access_token_ttl
+            .max(self.id_token_ttl)
+            .max(Duration::from_secs(MAX_CLIENT_ACCESS_TOKEN_TTL))
             + Duration::from_secs(u64::from(tessera_discovery::JWKS_MAX_AGE_SECS))
     }
 

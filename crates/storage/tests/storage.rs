@@ -515,3 +515,147 @@ async fn audit_events_come_back_newest_first_and_filter() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_rotated_refresh_token_has_one_grace_retry_and_its_children_retire() {
+    use tessera_core::store::RefreshTokenRepo;
+
+    let db = db().await;
+    let (c, _, g) = family(&db).await;
+    let now = db.clock.now();
+    let record = |token: &PlainToken, parent: Option<&PlainToken>| RefreshTokenRecord {
+        token_hash: token.hash(),
+        grant_id: g.id.clone(),
+        client_id: c.client_id.clone(),
+        scopes: vec!["openid".into()],
+        generation: i32::from(parent.is_some()),
+        created_at: now,
+        expires_at: now + Duration::days(30),
+        consumed_at: None,
+        parent_hash: parent.map(PlainToken::hash),
+    };
+    let parent = PlainToken::generate(SecretKind::RefreshToken);
+    let child = PlainToken::generate(SecretKind::RefreshToken);
+    db.store
+        .insert_refresh_token(&record(&parent, None))
+        .await
+        .unwrap();
+    assert!(
+        !db.store
+            .claim_refresh_retry(&parent.hash(), now - Duration::seconds(10), now)
+            .await
+            .unwrap(),
+        "an unused token has no retry"
+    );
+    db.store
+        .consume_refresh_token(&parent.hash(), now)
+        .await
+        .unwrap();
+    db.store
+        .insert_refresh_token(&record(&child, Some(&parent)))
+        .await
+        .unwrap();
+    let found = db
+        .store
+        .find_refresh_token(&child.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.parent_hash, Some(parent.hash()));
+
+    // 20 concurrent retries: one claim.
+    let later = now + Duration::seconds(5);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = parent.hash();
+            tokio::spawn(async move {
+                store
+                    .claim_refresh_retry(&hash, later - Duration::seconds(10), later)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claims = 0;
+    for task in tasks {
+        claims += usize::from(task.await.unwrap());
+    }
+    assert_eq!(claims, 1);
+    assert_eq!(
+        db.store
+            .retire_refresh_children(&parent.hash(), later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.store
+            .retire_refresh_children(&parent.hash(), later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        db.store
+            .consume_refresh_token(&child.hash(), later)
+            .await
+            .unwrap(),
+        Consumption::AlreadyConsumed(_)
+    ));
+}
+
+#[tokio::test]
+async fn trusted_issuers_are_unique_and_the_denylist_is_idempotent() {
+    use tessera_core::{
+        SigningAlg,
+        store::{AccessTokenDenylist, TrustedIssuerRecord, TrustedIssuerRepo},
+    };
+
+    let db = db().await;
+    let now = db.clock.now();
+    let issuer = TrustedIssuerRecord {
+        id: random_id(),
+        issuer: "https://idp.example".into(),
+        jwks: Some(serde_json::json!({"keys": []})),
+        jwks_uri: None,
+        allowed_algs: vec![SigningAlg::ES256],
+        allowed_subjects: vec!["*".into()],
+        allowed_scopes: vec!["api".into()],
+        allowed_clients: vec![ClientId::new("c1")],
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    db.store.create_trusted_issuer(&issuer).await.unwrap();
+    let again = TrustedIssuerRecord {
+        id: random_id(),
+        ..issuer.clone()
+    };
+    assert!(matches!(
+        db.store.create_trusted_issuer(&again).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        db.store
+            .find_trusted_issuer("https://idp.example")
+            .await
+            .unwrap(),
+        Some(issuer.clone())
+    );
+    let mut disabled = issuer.clone();
+    disabled.enabled = false;
+    db.store.update_trusted_issuer(&disabled).await.unwrap();
+    assert!(!db.store.list_trusted_issuers().await.unwrap()[0].enabled);
+    assert!(db.store.delete_trusted_issuer(&issuer.id).await.unwrap());
+    assert!(!db.store.delete_trusted_issuer(&issuer.id).await.unwrap());
+
+    assert!(!db.store.access_token_denied("jti-1").await.unwrap());
+    for _ in 0..2 {
+        db.store
+            .deny_access_token("jti-1", None, now + Duration::minutes(15), now)
+            .await
+            .unwrap();
+    }
+    assert!(db.store.access_token_denied("jti-1").await.unwrap());
+}

@@ -23,12 +23,12 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family},
     registry::Registry,
 };
-use tessera_client_registry::{authn::ClientAuthenticator, jwks_fetch::JwksFetcher};
+use tessera_client_registry::authn::ClientAuthenticator;
 use tessera_core::{
     Clock,
     store::{
-        AccessTokenDenylist, AssertionReplayRepo, AuditRepo, ClientRepo, CodeRepo, GrantRepo,
-        RefreshTokenRepo, TrustedIssuerRepo, UserRepo,
+        AccessTokenDenylist, AuditRepo, ClientRepo, CodeRepo, GrantRepo, RefreshTokenRepo,
+        TrustedIssuerRepo, UserRepo,
     },
 };
 
@@ -82,14 +82,11 @@ pub struct TokenState {
     pub denylist: Arc<dyn AccessTokenDenylist>,
     /// Trusted JWT issuers.
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
-    /// Used assertion `jti`s.
-    pub replay: Arc<dyn AssertionReplayRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
-    /// Client authentication.
+    /// Client authentication, and the assertion checks the JWT bearer grant shares with it
+    /// (keys fetched from `jwks_uri`, `jti` replay store).
     pub authenticator: ClientAuthenticator,
-    /// Fetches trusted issuers' `jwks_uri`.
-    pub fetcher: Arc<JwksFetcher>,
     /// Signs tokens.
     pub minter: Minter,
     /// The clock.
