@@ -471,6 +471,18 @@ mod tests {
         let cases: Vec<(Change, &str)> = vec![
             (Box::new(|r| r.code_ttl = 601), "TESSERA_CODE_TTL"),
             (
+                Box::new(|r| r.refresh_token_grace = 61),
+                "TESSERA_REFRESH_TOKEN_GRACE",
+            ),
+            (
+                Box::new(|r| r.refresh_token_absolute_ttl = 0),
+                "TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL",
+            ),
+            (
+                Box::new(|r| r.client_cache_ttl = 61),
+                "TESSERA_CLIENT_CACHE_TTL",
+            ),
+            (
                 Box::new(|r| r.access_token_ttl = 0),
                 "TESSERA_ACCESS_TOKEN_TTL",
             ),
