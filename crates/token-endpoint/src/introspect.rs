@@ -15,7 +15,7 @@ use tessera_core::{
 use crate::{
     TokenState, access,
     grants::{family_ends_at, unavailable},
-    token::{authenticate, json_no_store, read_form, refuse},
+    token::{json_no_store, read_and_authenticate, refuse},
 };
 
 /// An introspection response (RFC 7662 §2.2).
@@ -153,12 +153,8 @@ pub async fn post_introspect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match read_form(&req, &body) {
-        Ok(form) => form,
-        Err(err) => return refuse("introspect", None, &err, false),
-    };
-    let client = match authenticate(&state, &req, &form, "introspect").await {
-        Ok(authenticated) => authenticated.client,
+    let (form, client) = match read_and_authenticate(&state, &req, &body, "introspect").await {
+        Ok(read) => read,
         Err(response) => return response,
     };
     let client_id = client.client_id.as_str();

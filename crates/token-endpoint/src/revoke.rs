@@ -17,7 +17,7 @@ use tessera_web::audit::{self, Audit};
 use crate::{
     TokenState, access,
     grants::unavailable,
-    token::{authenticate, read_form, refuse},
+    token::{read_and_authenticate, refuse},
 };
 
 /// What a revocation did.
@@ -96,12 +96,8 @@ pub async fn post_revoke(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match read_form(&req, &body) {
-        Ok(form) => form,
-        Err(err) => return refuse("revoke", None, &err, false),
-    };
-    let client = match authenticate(&state, &req, &form, "revoke").await {
-        Ok(authenticated) => authenticated.client,
+    let (form, client) = match read_and_authenticate(&state, &req, &body, "revoke").await {
+        Ok(read) => read,
         Err(response) => return response,
     };
     let client_id = client.client_id.as_str();

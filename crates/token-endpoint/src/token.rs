@@ -5,7 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::Serialize;
 use serde_json::json;
 use tessera_client_registry::authn::{AuthenticatedClient, ClientCredentials};
-use tessera_core::error::{TokenError, TokenErrorCode};
+use tessera_core::{
+    error::{TokenError, TokenErrorCode},
+    store::ClientRecord,
+};
 use tessera_web::{
     audit::{self, Audit},
     error::token_error_response,
@@ -91,15 +94,27 @@ pub async fn authenticate(
     }
 }
 
+/// Reads the form of a token-type request and authenticates its client.
+pub async fn read_and_authenticate(
+    state: &TokenState,
+    req: &HttpRequest,
+    body: &[u8],
+    endpoint: &str,
+) -> Result<(Form, ClientRecord), HttpResponse> {
+    let form = read_form(req, body).map_err(|err| refuse(endpoint, None, &err, false))?;
+    let client = authenticate(state, req, &form, endpoint).await?.client;
+    Ok((form, client))
+}
+
 /// `POST /token`.
 pub async fn post_token(
     state: web::Data<TokenState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match read_form(&req, &body) {
-        Ok(form) => form,
-        Err(err) => return refuse("token", None, &err, false),
+    let (form, client) = match read_and_authenticate(&state, &req, &body, "token").await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let grant = match form.get("grant_type") {
         None => {
@@ -119,10 +134,6 @@ pub async fn post_token(
                 return refuse("token", None, &err, false);
             }
         },
-    };
-    let client = match authenticate(&state, &req, &form, "token").await {
-        Ok(authenticated) => authenticated.client,
-        Err(response) => return response,
     };
     if !client.grant_types.iter().any(|g| g == grant.as_str()) {
         let err = TokenError::new(
