@@ -1,9 +1,16 @@
-//! Fetching a client's `jwks_uri`: bounded (timeout, size, no redirects, https only), cached, and
-//! re-fetched at most once per cool-down when a `kid` is not found (key rotation on the client's
-//! side), so an attacker can not turn Tessera into a request amplifier.
+//! Fetching a client's (or a trusted issuer's) `jwks_uri`: bounded (timeout, size, no redirects,
+//! https only), cached, and re-fetched at most once per cool-down when a `kid` is not found (key
+//! rotation on the other side), so an attacker can not turn Tessera into a request amplifier.
+//!
+//! Server-side request forgery: a registered `jwks_uri` is chosen by whoever registers the client,
+//! so the host must resolve to public addresses only — no loopback, private, link-local, CGNAT,
+//! multicast or reserved ranges (cloud metadata endpoints live there). The connection goes to the
+//! address that was checked (the name is pinned for the request), so a DNS answer that changes
+//! between the check and the connection (rebinding) does not get through.
 
 use std::{
     collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -21,6 +28,8 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct JwksFetcher {
     http: reqwest::Client,
+    /// Tests fetch from a loopback server; production refuses non-public addresses.
+    local_allowed: bool,
     cache: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
     cooldown: Duration,
 }
@@ -39,7 +48,8 @@ pub enum FetchError {
 }
 
 impl JwksFetcher {
-    /// A fetcher. `allow_http` admits plain-http URIs (tests against a loopback server only).
+    /// A fetcher. `allow_http` admits plain-http URIs and loopback/private targets (tests
+    /// against a loopback server only).
     pub fn new(allow_http: bool) -> Self {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
@@ -50,6 +60,7 @@ impl JwksFetcher {
             .unwrap_or_default();
         Self {
             http,
+            local_allowed: allow_http,
             cache: Mutex::new(HashMap::new()),
             cooldown: REFETCH_COOLDOWN,
         }
@@ -90,8 +101,12 @@ impl JwksFetcher {
             uri: uri.to_owned(),
             reason,
         };
-        let mut response = self
-            .http
+        let http = if self.local_allowed {
+            self.http.clone()
+        } else {
+            self.pinned_client(uri).await.map_err(failed)?
+        };
+        let mut response = http
             .get(uri)
             .send()
             .await
@@ -112,5 +127,139 @@ impl JwksFetcher {
             return Err(failed("not a JWK Set".into()));
         }
         Ok(jwks)
+    }
+
+    /// Resolves the URI's host, refuses it unless every address is public, and returns a client
+    /// that connects to the checked address only.
+    async fn pinned_client(&self, uri: &str) -> Result<reqwest::Client, String> {
+        let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
+        let host = url.host_str().ok_or("no host")?.to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addresses: Vec<SocketAddr> = match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .collect(),
+        };
+        let Some(first) = addresses.first().copied() else {
+            return Err(format!("{host} has no address"));
+        };
+        if let Some(bad) = addresses.iter().find(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "{host} resolves to a non-public address ({})",
+                bad.ip()
+            ));
+        }
+        reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            .resolve(&host, first)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Whether `ip` is an address on the public internet (not loopback, private, link-local, shared
+/// (CGNAT), multicast, documentation, benchmarking, reserved or unspecified).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (18..20).contains(&b))
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || first == 0x0064 && ip.segments()[1] == 0xff9b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "ff02::1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn production_fetchers_refuse_local_targets() {
+        let fetcher = JwksFetcher::new(false);
+        for uri in [
+            "https://127.0.0.1/jwks.json",
+            "https://[::1]:8443/jwks.json",
+            "https://169.254.169.254/latest/meta-data",
+            "https://localhost/jwks.json",
+        ] {
+            let err = fetcher.get(uri, false).await.unwrap_err().to_string();
+            assert!(
+                err.contains("non-public") || err.contains("cannot resolve"),
+                "{uri}: {err}"
+            );
+        }
     }
 }
