@@ -657,3 +657,44 @@ pub trait AuditRepo: Send + Sync {
         limit: u64,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 }
+
+/// What one sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Authorization codes.
+    pub codes: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Browser sessions.
+    pub sessions: u64,
+    /// Denylisted access-token ids.
+    pub revoked_access_tokens: u64,
+    /// Remembered assertion `jti`s.
+    pub assertion_jtis: u64,
+}
+
+impl Swept {
+    /// Rows removed in all.
+    pub fn total(&self) -> u64 {
+        self.codes
+            + self.refresh_tokens
+            + self.sessions
+            + self.revoked_access_tokens
+            + self.assertion_jtis
+    }
+}
+
+/// Removing rows that can no longer matter. Everything is kept at least until it expired and then
+/// `keep_after_expiry` longer, so that a replay of a used code or a rotated refresh token shortly
+/// after its expiry is still recognised (and revokes its grant) rather than looking unknown.
+#[async_trait]
+pub trait SweepRepo: Send + Sync {
+    /// Deletes codes, refresh tokens and sessions that expired (or ended) before
+    /// `now - keep_after_expiry`, and denylist entries and assertion `jti`s whose tokens expired
+    /// before `now`. Idempotent; safe to run on every instance at once.
+    async fn sweep_expired(
+        &self,
+        now: DateTime<Utc>,
+        keep_after_expiry: chrono::Duration,
+    ) -> Result<Swept, StoreError>;
+}

@@ -33,6 +33,12 @@ use crate::{config::Config, health};
 
 /// How often the key folder is checked for changes made by another instance or the CLI.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often expired rows are swept (every instance sweeps; the deletes are idempotent).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+/// How long expired codes, refresh tokens and sessions are kept before they are swept, so that a
+/// late replay is still recognised as one.
+const KEEP_AFTER_EXPIRY: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -300,6 +306,7 @@ impl Application {
             .disable_signals()
             .run();
         spawn_key_reloader(Arc::clone(&self.state.keys));
+        spawn_sweeper(Arc::clone(&self.state.store), Arc::clone(&self.state.clock));
         Ok(server)
     }
 
@@ -388,6 +395,28 @@ async fn bootstrap_admin(state: &AppState) {
         ),
         Err(err) => tracing::warn!(error = %err, "could not create the first admin"),
     }
+}
+
+fn spawn_sweeper(store: Arc<SeaStore>, clock: Arc<dyn Clock>) {
+    use tessera_core::store::SweepRepo;
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            interval.tick().await;
+            match store.sweep_expired(clock.now(), KEEP_AFTER_EXPIRY).await {
+                Ok(swept) if swept.total() > 0 => tracing::info!(
+                    codes = swept.codes,
+                    refresh_tokens = swept.refresh_tokens,
+                    sessions = swept.sessions,
+                    revoked_access_tokens = swept.revoked_access_tokens,
+                    assertion_jtis = swept.assertion_jtis,
+                    "expired rows swept"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "sweeping expired rows failed"),
+            }
+        }
+    });
 }
 
 fn spawn_key_reloader(keys: Arc<Keys>) {

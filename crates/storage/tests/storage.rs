@@ -659,3 +659,88 @@ async fn trusted_issuers_are_unique_and_the_denylist_is_idempotent() {
     }
     assert!(db.store.access_token_denied("jti-1").await.unwrap());
 }
+
+#[tokio::test]
+async fn sweeping_removes_only_what_expired_long_enough_ago() {
+    use tessera_core::store::{
+        AccessTokenDenylist, BrowserSessionRecord, SessionRepo, SweepRepo, Swept,
+    };
+
+    let db = db().await;
+    let (c, u, g) = family(&db).await;
+    let t0 = db.clock.now();
+    let keep = Duration::days(1);
+    // Issued at t0: one code, one refresh token, one session, one denylist entry, one jti.
+    let (_, code) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&code).await.unwrap();
+    let refresh = PlainToken::generate(SecretKind::RefreshToken);
+    db.store
+        .insert_refresh_token(&RefreshTokenRecord {
+            token_hash: refresh.hash(),
+            grant_id: g.id.clone(),
+            client_id: c.client_id.clone(),
+            scopes: vec!["openid".into()],
+            generation: 0,
+            created_at: t0,
+            expires_at: t0 + Duration::hours(1),
+            consumed_at: None,
+            parent_hash: None,
+        })
+        .await
+        .unwrap();
+    let session = PlainToken::generate(SecretKind::Session);
+    db.store
+        .create_session(&BrowserSessionRecord {
+            id_hash: session.hash(),
+            user_id: u.id.clone(),
+            auth_time: t0,
+            created_at: t0,
+            last_seen_at: t0,
+            idle_expires_at: t0 + Duration::hours(12),
+            absolute_expires_at: t0 + Duration::days(7),
+            user_agent: None,
+            ip: None,
+            ended_at: None,
+        })
+        .await
+        .unwrap();
+    db.store
+        .deny_access_token("jti-a", Some(&g.id), t0 + Duration::minutes(15), t0)
+        .await
+        .unwrap();
+    db.store
+        .record_once("client:c", "jti-b", t0 + Duration::minutes(5), t0)
+        .await
+        .unwrap();
+
+    // An hour and a bit later: the denylist entry and the jti are dead weight; the code and the
+    // refresh token expired but are kept a day for replay detection; the session lives.
+    let later = t0 + Duration::minutes(70);
+    let swept = db.store.sweep_expired(later, keep).await.unwrap();
+    assert_eq!(
+        swept,
+        Swept {
+            revoked_access_tokens: 1,
+            assertion_jtis: 1,
+            ..Swept::default()
+        }
+    );
+    assert!(matches!(
+        db.store.consume_code(&code.code_hash, later).await.unwrap(),
+        Consumption::Expired
+    ));
+    // Two days on, the code and the refresh token go; the session's idle expiry (12 h) passed
+    // more than a day ago too.
+    let much_later = t0 + Duration::days(2);
+    let swept = db.store.sweep_expired(much_later, keep).await.unwrap();
+    assert_eq!((swept.codes, swept.refresh_tokens, swept.sessions), (1, 1, 1));
+    assert!(db.store.find_session(&session.hash()).await.unwrap().is_none());
+    assert!(db.store.find_refresh_token(&refresh.hash()).await.unwrap().is_none());
+    assert_eq!(
+        db.store.sweep_expired(much_later, keep).await.unwrap(),
+        Swept::default(),
+        "idempotent"
+    );
+    // The grant itself is history, not swept.
+    assert!(db.store.find_grant(&g.id).await.unwrap().is_some());
+}

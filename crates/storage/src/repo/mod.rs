@@ -10,6 +10,7 @@ mod grant;
 mod initial_access_token;
 mod refresh_token;
 mod session;
+mod sweep;
 mod trusted_issuer;
 mod user;
 

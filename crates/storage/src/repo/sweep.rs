@@ -1,0 +1,68 @@
+//! Sweeping rows that can no longer matter (see [`SweepRepo`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use tessera_core::store::{StoreError, SweepRepo, Swept};
+
+use super::SeaStore;
+use crate::{
+    backend,
+    entity::{
+        authorization_code, browser_session, refresh_token, revoked_access_token,
+        used_assertion_jti,
+    },
+};
+
+#[async_trait]
+impl SweepRepo for SeaStore {
+    async fn sweep_expired(
+        &self,
+        now: DateTime<Utc>,
+        keep_after_expiry: Duration,
+    ) -> Result<Swept, StoreError> {
+        let before = now - keep_after_expiry;
+        let codes = authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        let refresh_tokens = refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        let sessions = browser_session::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(browser_session::Column::EndedAt.lt(before))
+                    .add(browser_session::Column::IdleExpiresAt.lt(before))
+                    .add(browser_session::Column::AbsoluteExpiresAt.lt(before)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        let revoked_access_tokens = revoked_access_token::Entity::delete_many()
+            .filter(revoked_access_token::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        let assertion_jtis = used_assertion_jti::Entity::delete_many()
+            .filter(used_assertion_jti::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        Ok(Swept {
+            codes,
+            refresh_tokens,
+            sessions,
+            revoked_access_tokens,
+            assertion_jtis,
+        })
+    }
+}
