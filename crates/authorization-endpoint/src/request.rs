@@ -282,7 +282,7 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
-    use tessera_core::{ClientId, store::ClientAuthMethod};
+    use tessera_core::ClientId;
 
     use super::*;
 
@@ -291,29 +291,11 @@ mod tests {
     fn client() -> ClientRecord {
         let t = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
         ClientRecord {
-            client_id: ClientId::new("web"),
-            client_name: None,
-            secret_hash: None,
             redirect_uris: vec!["https://app.example/cb".into()],
-            post_logout_redirect_uris: vec![],
             grant_types: vec!["authorization_code".into()],
             response_types: vec!["code".into()],
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
-            token_endpoint_auth_method: ClientAuthMethod::None,
-            jwks: None,
-            jwks_uri: None,
-            token_endpoint_auth_signing_alg: None,
-            id_token_signed_response_alg: None,
-            access_token_signed_alg: None,
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            refresh_token_absolute_ttl: None,
-            refresh_token_max_rotations: None,
-            require_pkce: true,
-            enabled: true,
-            registration_token_hash: None,
-            created_at: t,
-            updated_at: t,
+            ..ClientRecord::empty(ClientId::new("web"), t)
         }
     }
 

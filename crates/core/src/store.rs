@@ -140,6 +140,38 @@ pub struct ClientRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ClientRecord {
+    /// A public client with nothing registered yet and no per-client overrides, created and
+    /// updated at `now`: the base that builders and fixtures fill in (`..ClientRecord::empty(..)`).
+    pub fn empty(client_id: ClientId, now: DateTime<Utc>) -> Self {
+        Self {
+            client_id,
+            client_name: None,
+            secret_hash: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            response_types: Vec::new(),
+            scopes: Vec::new(),
+            token_endpoint_auth_method: ClientAuthMethod::None,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            id_token_signed_response_alg: None,
+            access_token_signed_alg: None,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_token_absolute_ttl: None,
+            refresh_token_max_rotations: None,
+            require_pkce: true,
+            enabled: true,
+            registration_token_hash: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// An end user (or admin) as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {

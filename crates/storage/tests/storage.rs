@@ -45,32 +45,19 @@ async fn db() -> Db {
 
 fn client(id: &str, clock: &FakeClock) -> ClientRecord {
     ClientRecord {
-        client_id: ClientId::new(id),
         client_name: Some("Example <App>".into()),
         secret_hash: Some(PlainToken::generate(SecretKind::ClientSecret).hash()),
         redirect_uris: vec![
             "https://app.example/cb".into(),
             "http://127.0.0.1/cb".into(),
         ],
-        post_logout_redirect_uris: vec![],
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         response_types: vec!["code".into()],
         scopes: vec!["openid".into(), "profile".into()],
         token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
-        jwks: None,
-        jwks_uri: None,
-        token_endpoint_auth_signing_alg: None,
         id_token_signed_response_alg: Some(tessera_core::SigningAlg::ES256),
-        access_token_signed_alg: None,
         access_token_ttl: Some(600),
-        refresh_token_ttl: None,
-        refresh_token_absolute_ttl: None,
-        refresh_token_max_rotations: None,
-        require_pkce: true,
-        enabled: true,
-        registration_token_hash: None,
-        created_at: clock.now(),
-        updated_at: clock.now(),
+        ..ClientRecord::empty(ClientId::new(id), clock.now())
     }
 }
 
@@ -733,9 +720,24 @@ async fn sweeping_removes_only_what_expired_long_enough_ago() {
     // more than a day ago too.
     let much_later = t0 + Duration::days(2);
     let swept = db.store.sweep_expired(much_later, keep).await.unwrap();
-    assert_eq!((swept.codes, swept.refresh_tokens, swept.sessions), (1, 1, 1));
-    assert!(db.store.find_session(&session.hash()).await.unwrap().is_none());
-    assert!(db.store.find_refresh_token(&refresh.hash()).await.unwrap().is_none());
+    assert_eq!(
+        (swept.codes, swept.refresh_tokens, swept.sessions),
+        (1, 1, 1)
+    );
+    assert!(
+        db.store
+            .find_session(&session.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.store
+            .find_refresh_token(&refresh.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         db.store.sweep_expired(much_later, keep).await.unwrap(),
         Swept::default(),

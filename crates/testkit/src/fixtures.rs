@@ -55,31 +55,16 @@ pub async fn client(
     let secret = PlainToken::generate(SecretKind::ClientSecret);
     let now = state.clock.now();
     let client = ClientRecord {
-        client_id: ClientId::new(client_id),
         client_name: Some(format!("{client_id} app")),
         secret_hash: Some(secret.hash()),
         redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
-        post_logout_redirect_uris: Vec::new(),
         grant_types: vec!["authorization_code".into()],
         response_types: vec!["code".into()],
         scopes: ["openid", "profile", "email", "offline_access"]
             .map(String::from)
             .to_vec(),
         token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
-        jwks: None,
-        jwks_uri: None,
-        token_endpoint_auth_signing_alg: None,
-        id_token_signed_response_alg: None,
-        access_token_signed_alg: None,
-        access_token_ttl: None,
-        refresh_token_ttl: None,
-        refresh_token_absolute_ttl: None,
-        refresh_token_max_rotations: None,
-        require_pkce: true,
-        enabled: true,
-        registration_token_hash: None,
-        created_at: now,
-        updated_at: now,
+        ..ClientRecord::empty(ClientId::new(client_id), now)
     };
     state
         .store

@@ -334,7 +334,7 @@ pub mod sample {
     use chrono::{DateTime, Utc};
     use tessera_core::{
         ClientId, Clock, FakeClock, Issuer, Subject,
-        store::{ClientAuthMethod, ClientRecord, UserRecord},
+        store::{ClientRecord, UserRecord},
     };
     use tessera_keys::{KeyError, KeyFolder, Keys};
 
@@ -364,31 +364,7 @@ pub mod sample {
         )
         .map_err(KeyError::Invalid)?;
         let now = clock.now();
-        let client = ClientRecord {
-            client_id: ClientId::new("rp"),
-            client_name: None,
-            secret_hash: None,
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![],
-            response_types: vec![],
-            scopes: vec![],
-            token_endpoint_auth_method: ClientAuthMethod::None,
-            jwks: None,
-            jwks_uri: None,
-            token_endpoint_auth_signing_alg: None,
-            id_token_signed_response_alg: None,
-            access_token_signed_alg: None,
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            refresh_token_absolute_ttl: None,
-            refresh_token_max_rotations: None,
-            require_pkce: true,
-            enabled: true,
-            registration_token_hash: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let client = ClientRecord::empty(ClientId::new("rp"), now);
         let user = UserRecord {
             id: Subject::new("u1"),
             username: "alice".into(),
