@@ -499,8 +499,8 @@ fn check_assertion_claims(
     Ok(())
 }
 
-/// The `iss` of an assertion, read before verification only to know which client to look up.
-fn unverified_issuer(assertion: &str) -> Option<String> {
+/// The `iss` of a JWT, read without verification — only to choose whose keys verify it.
+pub fn unverified_issuer(assertion: &str) -> Option<String> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = assertion.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;

@@ -247,14 +247,14 @@ fn check_claims(
         .get("exp")
         .and_then(serde_json::Value::as_i64)
         .ok_or_else(|| KeyError::Invalid("exp missing".into()))?;
-    if now >= exp + policy.leeway_secs {
+    if now >= exp.saturating_add(policy.leeway_secs) {
         return Err(KeyError::Invalid("expired".into()));
     }
     if let Some(nbf) = claims.get("nbf") {
         let nbf = nbf
             .as_i64()
             .ok_or_else(|| KeyError::Invalid("nbf not a number".into()))?;
-        if now + policy.leeway_secs < nbf {
+        if now.saturating_add(policy.leeway_secs) < nbf {
             return Err(KeyError::Invalid("not yet valid".into()));
         }
     }

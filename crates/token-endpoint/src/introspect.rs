@@ -8,8 +8,8 @@ use serde::Serialize;
 use tessera_core::{
     ClientId, Subject,
     error::{TokenError, TokenErrorCode},
-    secret::TokenHash,
-    store::StoreError,
+    secret::{SecretKind, TokenHash},
+    store::{ClientAuthMethod, StoreError},
 };
 
 use crate::{
@@ -68,6 +68,10 @@ async fn as_refresh_token(
     asking: &str,
     token: &str,
 ) -> Result<Option<Introspection>, StoreError> {
+    // Every refresh token carries the prefix: anything else (a JWT) needs no lookup.
+    if !token.starts_with(SecretKind::RefreshToken.prefix()) {
+        return Ok(None);
+    }
     let Some(record) = state
         .refresh_tokens
         .find_refresh_token(&TokenHash::of(token))
@@ -158,7 +162,7 @@ pub async fn post_introspect(
         Err(response) => return response,
     };
     let client_id = client.client_id.as_str();
-    if client.secret_hash.is_none() && client.jwks.is_none() && client.jwks_uri.is_none() {
+    if client.token_endpoint_auth_method == ClientAuthMethod::None {
         let err = TokenError::new(
             TokenErrorCode::InvalidClient,
             "Public clients cannot use introspection.",

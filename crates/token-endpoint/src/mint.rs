@@ -57,6 +57,17 @@ impl Default for TokenPolicy {
     }
 }
 
+/// The longest per-client lifetime honoured (ten years): stored values are bounded by the console
+/// and the CLI, and this keeps a hand-edited row from overflowing time arithmetic.
+const MAX_CLIENT_LIFETIME_SECS: i64 = 10 * 366 * 24 * 3600;
+
+/// A client's own lifetime setting (seconds) when it has a usable one, else `default`.
+pub fn lifetime_or(client_secs: Option<i64>, default: Duration) -> Duration {
+    client_secs
+        .filter(|secs| (1..=MAX_CLIENT_LIFETIME_SECS).contains(secs))
+        .map_or(default, Duration::seconds)
+}
+
 /// The claims of a Tessera access token (RFC 9068 §2.2), plus `grant_id`: the family it hangs
 /// from, so that revoking a grant is seen at once by userinfo and introspection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,10 +247,7 @@ impl Minter {
 
     /// The access-token lifetime of `client`.
     pub fn access_token_ttl(&self, client: &ClientRecord) -> Duration {
-        client
-            .access_token_ttl
-            .filter(|secs| *secs > 0)
-            .map_or(self.policy.access_token_ttl, Duration::seconds)
+        lifetime_or(client.access_token_ttl, self.policy.access_token_ttl)
     }
 
     /// Builds and signs an access token for `client` about `about`.

@@ -9,7 +9,7 @@ use serde_json::json;
 use tessera_core::{
     GrantId,
     error::{TokenError, TokenErrorCode},
-    secret::TokenHash,
+    secret::{SecretKind, TokenHash},
     store::StoreError,
 };
 use tessera_web::audit::{self, Audit};
@@ -33,61 +33,46 @@ pub enum Revocation {
     NotYours,
 }
 
-/// Revokes `token` for `client_id` (the hint only changes the order of the lookups).
+/// Revokes `token` for `client_id`. `token_type_hint` is not needed (RFC 7009 §2.1 lets the
+/// server search on): refresh tokens carry their prefix, everything else is tried as a JWT.
 pub async fn revoke(
     state: &TokenState,
     client_id: &str,
     token: &str,
-    hint: Option<&str>,
 ) -> Result<Revocation, StoreError> {
     let now = state.clock.now();
-    let refresh_first = hint != Some("access_token");
-    let as_refresh = async {
+    if token.starts_with(SecretKind::RefreshToken.prefix()) {
         let Some(record) = state
             .refresh_tokens
             .find_refresh_token(&TokenHash::of(token))
             .await?
         else {
-            return Ok::<_, StoreError>(None);
+            return Ok(Revocation::Unknown);
         };
         if record.client_id.as_str() != client_id {
-            return Ok(Some(Revocation::NotYours));
+            return Ok(Revocation::NotYours);
         }
         state
             .grants
             .revoke_grant(&record.grant_id, "revoked_by_client", now)
             .await?;
-        Ok(Some(Revocation::Family(record.grant_id)))
+        return Ok(Revocation::Family(record.grant_id));
+    }
+    // The signature is checked (a forged token must not fill the denylist); an expired token is
+    // not an error, just nothing to do.
+    let Ok(claims) = access::verify_signature(state, token, now) else {
+        return Ok(Revocation::Unknown);
     };
-    let as_access = async {
-        // The signature is checked (a forged token must not fill the denylist); expiry is not
-        // an error, just nothing to do.
-        let Ok(claims) = access::verify_signature(state, token, now) else {
-            return Ok::<_, StoreError>(None);
-        };
-        if claims.client_id != client_id {
-            return Ok(Some(Revocation::NotYours));
-        }
-        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-        let grant = claims.grant_id.as_deref().map(GrantId::new);
-        state
-            .denylist
-            .deny_access_token(&claims.jti, grant.as_ref(), expires_at, now)
-            .await?;
-        Ok(Some(Revocation::AccessToken(claims.jti)))
-    };
-    let found = if refresh_first {
-        match as_refresh.await? {
-            Some(found) => Some(found),
-            None => as_access.await?,
-        }
-    } else {
-        match as_access.await? {
-            Some(found) => Some(found),
-            None => as_refresh.await?,
-        }
-    };
-    Ok(found.unwrap_or(Revocation::Unknown))
+    if claims.client_id != client_id {
+        return Ok(Revocation::NotYours);
+    }
+    let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+    let grant = claims.grant_id.as_deref().map(GrantId::new);
+    state
+        .denylist
+        .deny_access_token(&claims.jti, grant.as_ref(), expires_at, now)
+        .await?;
+    Ok(Revocation::AccessToken(claims.jti))
 }
 
 /// `POST /revoke`.
@@ -105,7 +90,7 @@ pub async fn post_revoke(
         Ok(token) => token,
         Err(err) => return refuse("revoke", Some(client_id), &err, false),
     };
-    let outcome = match revoke(&state, client_id, token, form.get("token_type_hint")).await {
+    let outcome = match revoke(&state, client_id, token).await {
         Ok(outcome) => outcome,
         Err(err) => {
             let err = unavailable(&err);

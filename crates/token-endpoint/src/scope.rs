@@ -1,10 +1,24 @@
 //! Scope parameters (RFC 6749 §3.3): space-delimited, case-sensitive tokens of NQCHAR.
 
-use tessera_core::error::{TokenError, TokenErrorCode};
+use tessera_core::{
+    error::{TokenError, TokenErrorCode},
+    store::ClientRecord,
+};
 
 /// Scopes that only make sense with a signed-in user; a token about a client (client
 /// credentials, a self-asserted JWT bearer) never carries them.
 pub const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The scopes a token about the client itself may carry: its registered scopes without the
+/// user scopes.
+pub fn client_scopes(client: &ClientRecord) -> Vec<String> {
+    client
+        .scopes
+        .iter()
+        .filter(|s| !USER_SCOPES.contains(&s.as_str()))
+        .cloned()
+        .collect()
+}
 
 fn invalid_scope(description: &str) -> TokenError {
     TokenError::new(TokenErrorCode::InvalidScope, description)

@@ -54,15 +54,11 @@ fn header_token(req: &HttpRequest) -> Option<Result<String, ()>> {
     Some(Ok(token.trim().to_owned()))
 }
 
+/// Whether the query names an `access_token` (RFC 6750 §2.3, refused here).
 fn query_has_token(req: &HttpRequest) -> bool {
-    form_query_names(req.query_string()).any(|name| name == "access_token")
-}
-
-fn form_query_names(query: &str) -> impl Iterator<Item = String> + '_ {
-    query
+    req.query_string()
         .split('&')
-        .filter_map(|pair| pair.split('=').next())
-        .map(str::to_owned)
+        .any(|pair| pair.split('=').next() == Some("access_token"))
 }
 
 async fn answer(state: &TokenState, token: &str) -> HttpResponse {

@@ -32,21 +32,32 @@ pub struct CookieSettings {
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+/// A token minted for a request that came without the cookie; [`csrf_cookie`] sets the cookie on
+/// the response.
+#[derive(Debug, Clone)]
+struct IssuedToken(String);
+
 impl FromRequest for CsrfToken {
     type Error = Error;
     type Future = Ready<Result<Self, Error>>;
 
+    /// The browser's token, or — the first time a page with a form is asked for — a new one.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .extensions()
-            .get::<CsrfToken>()
-            .cloned()
-            .or_else(|| {
-                req.cookie(CSRF_COOKIE)
-                    .map(|c| CsrfToken(c.value().to_owned()))
-            })
-            .unwrap_or_else(|| CsrfToken(String::new()));
-        ready(Ok(token))
+        if let Some(token) = req.extensions().get::<CsrfToken>() {
+            return ready(Ok(token.clone()));
+        }
+        let token = match req.cookie(CSRF_COOKIE).filter(|c| !c.value().is_empty()) {
+            Some(cookie) => cookie.value().to_owned(),
+            None => {
+                let token = PlainToken::generate(SecretKind::Session)
+                    .expose()
+                    .to_owned();
+                req.extensions_mut().insert(IssuedToken(token.clone()));
+                token
+            }
+        };
+        req.extensions_mut().insert(CsrfToken(token.clone()));
+        ready(Ok(CsrfToken(token)))
     }
 }
 
@@ -60,56 +71,20 @@ pub fn csrf_valid(req: &HttpRequest, submitted: Option<&str>) -> bool {
     }
 }
 
-/// Machine endpoints: no pages, no forms, no cookies. Their clients never need a CSRF cookie, and
-/// minting one per request would cost a random token and a `Set-Cookie` on every API call.
-const API_PATHS: [&str; 9] = [
-    "/token",
-    "/userinfo",
-    "/revoke",
-    "/introspect",
-    "/jwks.json",
-    "/.well-known/",
-    "/register",
-    "/health/",
-    "/metrics",
-];
-
-fn is_api_path(path: &str) -> bool {
-    API_PATHS.iter().any(|api| {
-        if api.ends_with('/') {
-            path.starts_with(api)
-        } else {
-            path == *api
-                || path
-                    .strip_prefix(api)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        }
-    })
-}
-
-/// Middleware: makes sure every browser has a CSRF cookie (issued on the response of the first
-/// request that lacks one; the token is available to that request's handler at once). API
-/// endpoints are left alone.
+/// Middleware: sets the CSRF cookie when a handler minted a token for a browser that had none
+/// (see [`CsrfToken`]). Only pages that render a form ask for a token, so API endpoints never
+/// pay for one and never send a `Set-Cookie`.
 pub async fn csrf_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let has_cookie = is_api_path(req.path())
-        || req
-            .cookie(CSRF_COOKIE)
-            .is_some_and(|c| !c.value().is_empty());
-    let secure = req
-        .app_data::<web::Data<CookieSettings>>()
-        .is_some_and(|s| s.secure);
-    let issued = (!has_cookie).then(|| {
-        let token = PlainToken::generate(SecretKind::Session)
-            .expose()
-            .to_owned();
-        req.extensions_mut().insert(CsrfToken(token.clone()));
-        token
-    });
     let mut res = next.call(req).await?;
-    if let Some(token) = issued {
+    let issued = res.request().extensions().get::<IssuedToken>().cloned();
+    if let Some(IssuedToken(token)) = issued {
+        let secure = res
+            .request()
+            .app_data::<web::Data<CookieSettings>>()
+            .is_some_and(|s| s.secure);
         let cookie = Cookie::build(CSRF_COOKIE, token)
             .path("/")
             .http_only(true)

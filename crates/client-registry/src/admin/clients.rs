@@ -3,13 +3,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
-use serde::Deserialize;
 use tessera_core::{
     ClientId, GrantId,
     store::{ClientAuthMethod, ClientRecord},
 };
 
-use super::{AdminForm, AdminPage, AdminState, field, html, notice, see_other, unavailable};
+use super::{
+    AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
+};
 use crate::{
     model::{ClientMetadata, validate},
     registry::{apply_update, metadata_of, new_client, rotate_secret},
@@ -83,13 +84,6 @@ pub(crate) struct ShownOncePage<'a> {
     pub back: &'a str,
 }
 
-/// `?q=` and `?notice=`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    q: Option<String>,
-    notice: Option<String>,
-}
-
 fn lines(text: Option<&str>) -> Vec<String> {
     text.unwrap_or_default()
         .lines()
@@ -140,7 +134,7 @@ fn view(client: &ClientRecord) -> ClientView {
 
 /// `GET /admin/clients`.
 pub(crate) async fn get_clients(
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
@@ -234,7 +228,7 @@ async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, HttpResponse
 /// `GET /admin/clients/{id}`.
 pub(crate) async fn get_client(
     path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {

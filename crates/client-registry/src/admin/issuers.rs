@@ -5,8 +5,7 @@ use askama::Template;
 use tessera_core::store::TrustedIssuerRecord;
 
 use super::{
-    AdminForm, AdminPage, AdminState, field, html, notice, pages::NoticeQuery, see_other,
-    unavailable,
+    AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
 };
 use crate::trusted_issuer::{TrustedIssuerInput, validate_trusted_issuer};
 
@@ -86,7 +85,7 @@ async fn render(
 
 /// `GET /admin/trusted-issuers`.
 pub(crate) async fn get_issuers(
-    query: web::Query<NoticeQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {

@@ -253,6 +253,13 @@ pub(crate) async fn audit(
     tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
 
+/// The query of a console page: `?notice=` after an action, `?q=` to search a list.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageQuery {
+    pub(crate) notice: Option<String>,
+    pub(crate) q: Option<String>,
+}
+
 /// Messages shown after an action (by code, so no text is reflected from the URL).
 pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {

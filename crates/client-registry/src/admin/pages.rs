@@ -12,15 +12,9 @@ use tessera_core::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, clients::ShownOncePage, field, html, notice,
-    see_other, unavailable,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, clients::ShownOncePage, field, html,
+    notice, see_other, unavailable,
 };
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct NoticeQuery {
-    pub(crate) notice: Option<String>,
-    q: Option<String>,
-}
 
 pub(crate) struct TokenRow {
     id: String,
@@ -42,7 +36,7 @@ struct TokensPage<'a> {
 
 /// `GET /admin/registration-tokens`.
 pub(crate) async fn get_tokens(
-    query: web::Query<NoticeQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
@@ -190,7 +184,7 @@ struct UsersPage<'a> {
 
 /// `GET /admin/users`.
 pub(crate) async fn get_users(
-    query: web::Query<NoticeQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
@@ -362,7 +356,7 @@ struct KeysPage<'a> {
 
 /// `GET /admin/keys`.
 pub(crate) async fn get_keys(
-    query: web::Query<NoticeQuery>,
+    query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {

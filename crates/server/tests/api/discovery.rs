@@ -67,7 +67,7 @@ async fn openidconnect_discovers_the_provider_and_verifies_rs256_and_es256_signa
         let mut parts: Vec<&str> = jws.split('.').collect();
         let mut forged = id_token_claims(&app);
         forged["sub"] = json!("someone-else");
-        let forged_payload = base64_url(&serde_json::to_vec(&forged).unwrap());
+        let forged_payload = crate::token_support::b64url(&serde_json::to_vec(&forged).unwrap());
         parts[1] = &forged_payload;
         let forged = CoreIdToken::from_str(&parts.join(".")).unwrap();
         assert!(
@@ -75,11 +75,6 @@ async fn openidconnect_discovers_the_provider_and_verifies_rs256_and_es256_signa
             "{alg}: forged payload accepted"
         );
     }
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[tokio::test]

@@ -531,3 +531,35 @@ async fn malformed_token_requests_get_400_never_415_or_5xx() {
         "no secret in the audit log"
     );
 }
+
+#[tokio::test]
+async fn pages_with_forms_set_the_csrf_cookie_and_api_endpoints_set_none() {
+    let app = TestApp::spawn().await;
+    let fresh = tessera_testkit::reqwest::Client::new();
+    let login = fresh.get(app.url("/login")).send().await.unwrap();
+    let cookies: Vec<_> = login.headers().get_all("set-cookie").iter().collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("tessera_csrf=")),
+        "{cookies:?}"
+    );
+    for (method, path) in [
+        ("POST", "/token"),
+        ("GET", "/userinfo"),
+        ("GET", "/jwks.json"),
+        ("GET", "/.well-known/openid-configuration"),
+    ] {
+        let request = match method {
+            "POST" => fresh
+                .post(app.url(path))
+                .form(&[("grant_type", "client_credentials")]),
+            _ => fresh.get(app.url(path)),
+        };
+        let response = request.send().await.unwrap();
+        assert!(
+            response.headers().get("set-cookie").is_none(),
+            "{method} {path} sets a cookie"
+        );
+    }
+}

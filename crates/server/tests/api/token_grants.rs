@@ -15,7 +15,7 @@ use tessera_testkit::TestApp;
 
 use crate::{
     code_flow::PASSWORD,
-    token_support::{client_with, header, introspect, payload, token, userinfo},
+    token_support::{b64url, client_with, header, introspect, payload, token, userinfo},
 };
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -70,7 +70,7 @@ async fn client_credentials_issue_a_stateless_token_about_the_client() {
         c.access_token_ttl = Some(300);
     })
     .await;
-    let grants_before = app.state.store.list_client_grants_count("service").await;
+    let grants_before = grant_count(&app, "service").await;
     let events_before = app
         .state
         .store
@@ -112,10 +112,7 @@ async fn client_credentials_issue_a_stateless_token_about_the_client() {
         .assert_error(400, "invalid_scope", refused);
     }
     // No database write on success: no grant, no audit event.
-    assert_eq!(
-        app.state.store.list_client_grants_count("service").await,
-        grants_before
-    );
+    assert_eq!(grant_count(&app, "service").await, grants_before);
     let events_after = app
         .state
         .store
@@ -142,18 +139,14 @@ async fn client_credentials_issue_a_stateless_token_about_the_client() {
     assert_eq!(userinfo(&app, access).await.status, 403);
 }
 
-trait GrantCount {
-    async fn list_client_grants_count(&self, client: &str) -> usize;
-}
-
-impl GrantCount for tessera_storage::SeaStore {
-    async fn list_client_grants_count(&self, client: &str) -> usize {
-        use tessera_core::store::GrantAdminRepo;
-        self.list_client_grants(&ClientId::new(client), 1000)
-            .await
-            .unwrap()
-            .len()
-    }
+async fn grant_count(app: &TestApp, client: &str) -> usize {
+    use tessera_core::store::GrantAdminRepo;
+    app.state
+        .store
+        .list_client_grants(&ClientId::new(client), 1000)
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -311,7 +304,7 @@ async fn a_trusted_issuer_asserts_a_user_within_what_the_admin_allowed() {
             let mut claims = base();
             claims["sub"] = json!("alice");
             claims["scope"] = json!("admin");
-            parts[1] = base64_url(&serde_json::to_vec(&claims).unwrap());
+            parts[1] = b64url(&serde_json::to_vec(&claims).unwrap());
             parts.join(".")
         }),
         ("garbage", "not.a.jwt".into()),
@@ -347,11 +340,6 @@ async fn a_trusted_issuer_asserts_a_user_within_what_the_admin_allowed() {
         .filter(|e| e.kind == "jwt_bearer.refused")
         .count();
     assert!(refused >= refusals.len(), "{refused} audited");
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[tokio::test]

@@ -13,14 +13,10 @@ use tessera_testkit::TestApp;
 use crate::{
     code_flow::PASSWORD,
     token_support::{
-        Answer, answer, client_with, code_tokens, header, introspect, payload, post_form, token,
-        userinfo,
+        Answer, answer, b64url, client_with, code_tokens, header, introspect, payload, post_form,
+        token, userinfo,
     },
 };
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 fn assert_invalid_token(answer: &Answer, what: &str) {
     assert_eq!(answer.status, 401, "{what}: {:?}", answer.body);
@@ -70,7 +66,7 @@ async fn userinfo_refuses_every_forged_or_misused_token() {
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        b64(&serde_json::to_vec(&widened).unwrap()),
+        b64url(&serde_json::to_vec(&widened).unwrap()),
         parts[2]
     );
     assert_invalid_token(&userinfo(&app, &tampered).await, "tampered payload");
@@ -79,7 +75,7 @@ async fn userinfo_refuses_every_forged_or_misused_token() {
     for none in ["none", "None", "NONE", "nOnE"] {
         let mut h = head.clone();
         h["alg"] = json!(none);
-        let unsigned = format!("{}.{}.", b64(&serde_json::to_vec(&h).unwrap()), parts[1]);
+        let unsigned = format!("{}.{}.", b64url(&serde_json::to_vec(&h).unwrap()), parts[1]);
         assert_invalid_token(&userinfo(&app, &unsigned).await, none);
         assert_invalid_token(
             &userinfo(&app, unsigned.trim_end_matches('.')).await,
@@ -334,10 +330,7 @@ async fn introspection_answers_clients_only_and_says_little_about_dead_tokens() 
         json!({"active": false}),
         "another client's refresh token"
     );
-    for dead in ["garbage", "tsr_unknown", "a.b.c", ""] {
-        if dead.is_empty() {
-            continue;
-        }
+    for dead in ["garbage", "tsr_unknown", "a.b.c"] {
         assert_eq!(
             introspect(&app, &resource, dead).await,
             json!({"active": false}),

@@ -191,6 +191,11 @@ pub(crate) async fn introspect(
     answer.body
 }
 
+/// base64url without padding (JWS parts).
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The decoded (unverified) payload of a JWS.
 pub(crate) fn payload(jws: &str) -> Value {
     let part = jws.split('.').nth(1).unwrap();

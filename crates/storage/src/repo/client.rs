@@ -11,7 +11,7 @@ use tessera_core::{
     store::{ClientAuthMethod, ClientRecord, ClientRepo, StoreError},
 };
 
-use super::{SeaStore, json_to_strings, strings_to_json};
+use super::{SeaStore, json_to_strings, strings_to_json, updated_one};
 use crate::{backend, entity::client, search_condition, write_err};
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
@@ -142,10 +142,7 @@ impl ClientRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(write_err("client"))?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound { what: "client" });
-        }
-        Ok(())
+        updated_one(result, "client")
     }
 
     async fn list_clients(

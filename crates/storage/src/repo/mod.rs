@@ -95,6 +95,14 @@ where
     })
 }
 
+/// The result of an update of one row by its key: [`StoreError::NotFound`] when there was none.
+fn updated_one(result: sea_orm::UpdateResult, what: &'static str) -> Result<(), StoreError> {
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound { what });
+    }
+    Ok(())
+}
+
 fn strings_to_json(values: &[String]) -> serde_json::Value {
     serde_json::Value::from(values.to_vec())
 }

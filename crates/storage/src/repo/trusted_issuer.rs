@@ -7,7 +7,7 @@ use tessera_core::{
     store::{StoreError, TrustedIssuerRecord, TrustedIssuerRepo},
 };
 
-use super::{SeaStore, json_to_strings, strings_to_json};
+use super::{SeaStore, json_to_strings, strings_to_json, updated_one};
 use crate::{backend, entity::trusted_jwt_issuer as issuer, write_err};
 
 fn to_record(row: issuer::Model) -> Result<TrustedIssuerRecord, StoreError> {
@@ -108,12 +108,7 @@ impl TrustedIssuerRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(write_err("trusted issuer"))?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound {
-                what: "trusted issuer",
-            });
-        }
-        Ok(())
+        updated_one(result, "trusted issuer")
     }
 
     async fn delete_trusted_issuer(&self, id: &str) -> Result<bool, StoreError> {

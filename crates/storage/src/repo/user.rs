@@ -11,7 +11,7 @@ use tessera_core::{
     store::{StoreError, UserRecord, UserRepo},
 };
 
-use super::SeaStore;
+use super::{SeaStore, updated_one};
 use crate::{backend, entity::user, search_condition, write_err};
 
 fn to_record(row: user::Model) -> UserRecord {
@@ -87,10 +87,7 @@ impl UserRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(write_err("user"))?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound { what: "user" });
-        }
-        Ok(())
+        updated_one(result, "user")
     }
 
     async fn list_users(

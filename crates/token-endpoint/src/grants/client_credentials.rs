@@ -3,13 +3,16 @@
 //! (§4.4.3). Nothing is written to the database: the access token is a self-contained JWT, and
 //! revocation is the denylist checked where tokens are verified.
 
-use tessera_core::error::{TokenError, TokenErrorCode};
+use tessera_core::{
+    error::{TokenError, TokenErrorCode},
+    store::ClientAuthMethod,
+};
 
 use super::{GrantRequest, access_token_only};
 use crate::{
     TokenState,
     mint::{AccessTokenSubject, TokenResponse},
-    scope::{self, USER_SCOPES},
+    scope,
 };
 
 /// Issues a token to the client on its own behalf.
@@ -18,18 +21,13 @@ pub fn exchange(
     request: &GrantRequest<'_>,
 ) -> Result<TokenResponse, TokenError> {
     let GrantRequest { client, form, now } = *request;
-    if client.secret_hash.is_none() && client.jwks.is_none() && client.jwks_uri.is_none() {
+    if client.token_endpoint_auth_method == ClientAuthMethod::None {
         return Err(TokenError::new(
             TokenErrorCode::UnauthorizedClient,
             "A public client cannot use client_credentials.",
         ));
     }
-    let allowed: Vec<String> = client
-        .scopes
-        .iter()
-        .filter(|s| !USER_SCOPES.contains(&s.as_str()))
-        .cloned()
-        .collect();
+    let allowed = scope::client_scopes(client);
     let scopes = scope::within(form.get("scope"), &allowed, &allowed)?;
     access_token_only(
         state,

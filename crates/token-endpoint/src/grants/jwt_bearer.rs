@@ -15,32 +15,23 @@
 //! is `invalid_grant` (§3.1), audited. No refresh token (§2.1 leaves it to policy; a fresh
 //! assertion is cheap for the issuer).
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::json;
-use tessera_client_registry::authn::AssertionRules;
+use tessera_client_registry::authn::{AssertionRules, unverified_issuer};
 use tessera_core::{
     SigningAlg, Subject,
     error::{TokenError, TokenErrorCode},
-    store::{ClientRecord, TrustedIssuerRecord, UserRecord},
+    store::{TrustedIssuerRecord, UserRecord},
 };
 
 use super::{AuditNote, GrantRequest, access_token_only, invalid_grant, unavailable};
 use crate::{
     TokenState,
     mint::{AccessTokenSubject, TokenResponse},
-    scope::{self, USER_SCOPES},
+    scope,
 };
 
 /// How far ahead an authorization grant assertion's `exp` may be.
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
-
-/// The `iss` of an assertion, read before verification only to choose the keys.
-fn unverified_issuer(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
-}
 
 fn refused(
     notes: &mut Vec<AuditNote>,
@@ -72,15 +63,6 @@ async fn local_user(state: &TokenState, subject: &str) -> Result<Option<UserReco
             .map_err(|e| unavailable(&e))?,
     };
     Ok(user.filter(|u| u.enabled))
-}
-
-fn own_scopes(client: &ClientRecord) -> Vec<String> {
-    client
-        .scopes
-        .iter()
-        .filter(|s| !USER_SCOPES.contains(&s.as_str()))
-        .cloned()
-        .collect()
 }
 
 /// Exchanges an assertion.
@@ -154,7 +136,7 @@ pub async fn exchange(
 
     let (subject, allowed, auth_time) = match &trusted {
         None => {
-            let allowed = own_scopes(client);
+            let allowed = scope::client_scopes(client);
             (client.client_id.as_str().to_owned(), allowed, None)
         }
         Some(t) => {

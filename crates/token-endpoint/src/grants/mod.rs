@@ -7,7 +7,7 @@ pub mod client_credentials;
 pub mod jwt_bearer;
 pub mod refresh_token;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use tessera_core::{
     Subject,
     error::{TokenError, TokenErrorCode},
@@ -19,7 +19,7 @@ use tessera_keys::KeyError;
 use crate::{
     TokenState,
     form::Form,
-    mint::{AccessTokenSubject, IdTokenSubject, TokenResponse},
+    mint::{AccessTokenSubject, IdTokenSubject, TokenResponse, lifetime_or},
 };
 
 /// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
@@ -174,14 +174,11 @@ pub(crate) fn family_ends_at(
     client: &ClientRecord,
     created_at: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let absolute = client
-        .refresh_token_absolute_ttl
-        .filter(|secs| *secs > 0)
-        .map_or(
+    created_at
+        + lifetime_or(
+            client.refresh_token_absolute_ttl,
             state.minter.policy().refresh_absolute_ttl,
-            Duration::seconds,
-        );
-    created_at + absolute
+        )
 }
 
 /// The rotation cap of `client`, if any.
@@ -242,10 +239,10 @@ pub(crate) async fn issue_user_tokens(
     };
     let refresh_token = match refresh {
         Some(new) => {
-            let idle = client
-                .refresh_token_ttl
-                .filter(|secs| *secs > 0)
-                .map_or(state.minter.policy().refresh_idle_ttl, Duration::seconds);
+            let idle = lifetime_or(
+                client.refresh_token_ttl,
+                state.minter.policy().refresh_idle_ttl,
+            );
             let expires_at = (now + idle).min(family_ends_at(state, client, grant.created_at));
             let token = PlainToken::generate(SecretKind::RefreshToken);
             state
