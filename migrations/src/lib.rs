@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_schema;
 mod m20261123_000002_add_refresh_policy;
+mod m20261203_000003_sign_in_safety;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_schema::Migration),
             Box::new(m20261123_000002_add_refresh_policy::Migration),
+            Box::new(m20261203_000003_sign_in_safety::Migration),
         ]
     }
 }

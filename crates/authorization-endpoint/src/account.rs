@@ -1,5 +1,6 @@
 //! `/account`: the signed-in user's devices (browser sessions) and the apps they allowed, each
-//! revocable, and a password change that signs out the other devices.
+//! revocable, and a password change that signs out the other devices and revokes the grants
+//! (refresh-token families) they obtained.
 
 use std::sync::Arc;
 
@@ -10,12 +11,14 @@ use tessera_core::{
     ClientId, Clock,
     password::{hash_password, verify_password},
     secret::TokenHash,
-    store::{AuditRepo, ClientRepo, ConsentRepo, GrantAdminRepo, SessionRepo, UserRepo},
+    store::{
+        AuditRepo, ClientRepo, ConsentRepo, GrantAdminRepo, SessionKind, SessionRepo, UserRepo,
+    },
 };
 use tessera_web::{
     audit::Audit,
     csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
-    session::{SESSION_COOKIE, Sessions, SignedIn, USER_SESSIONS},
+    session::{Sessions, SignedIn},
 };
 
 /// What the account page needs.
@@ -104,11 +107,7 @@ fn refused() -> HttpResponse {
 }
 
 async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, HttpResponse> {
-    match state
-        .sessions
-        .current(req, SESSION_COOKIE, USER_SESSIONS)
-        .await
-    {
+    match state.sessions.current(req, SessionKind::User).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) if req.method() == actix_web::http::Method::GET => {
             Err(see_other("/login?return_to=%2Faccount"))
@@ -303,7 +302,7 @@ pub async fn post_change_password(
     if !csrf_ok(&req, &form) {
         return refused();
     }
-    let mut user = match signed_in(&req, &state).await {
+    let user = match signed_in(&req, &state).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -328,13 +327,33 @@ pub async fn post_change_password(
         Err(code) => return see_other(&format!("/account?notice={code}")),
     };
     let now = state.clock.now();
-    user.user.password_hash = hash;
-    if let Err(err) = state.users.update_user(&user.user, now).await {
-        return unavailable(&err);
+    // Only the password column is written: a disable or an admin change made meanwhile stays.
+    match state
+        .users
+        .set_password_hash(&user.user.id, &hash, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return see_other("/login?return_to=%2Faccount"),
+        Err(err) => return unavailable(&err),
     }
+    // Every other device is signed out, and what it obtained (grants, so refresh-token
+    // families, offline ones included) is revoked; this browser's session and grants stay.
     if let Err(err) = state
         .session_rows
         .end_user_sessions(&user.user.id, Some(&user.session.id_hash), now)
+        .await
+    {
+        return unavailable(&err);
+    }
+    if let Err(err) = state
+        .grants
+        .revoke_user_grants(
+            &user.user.id,
+            Some(&user.session.id_hash),
+            "password changed",
+            now,
+        )
         .await
     {
         return unavailable(&err);

@@ -1,7 +1,12 @@
-//! `/authorize` (GET and POST) and `/authorize/decision` (the consent form): parse, decide,
-//! render. Sign-in goes through `/login` with a local `return_to`; consent is remembered per
-//! user and client; codes are single-use, hashed at rest and bound to everything the token
-//! endpoint must check.
+//! `/authorize` (GET and POST), `/authorize/resume` and `/authorize/decision`: parse, decide,
+//! render. When the user must sign in or decide, the validated request is kept on the server
+//! (`authorization_requests`, 10 minutes, single use) and the pages carry only its handle: the
+//! sign-in page comes back to `/authorize/resume?request=…`, and the consent form posts the CSRF
+//! token, the handle and the button pressed — nothing a crafted authorization URL could add to
+//! (docs/decisions/0010). At the decision everything that could have changed since the page was
+//! shown is checked again: the client, the session, `prompt=login` and `max_age`. Consent is
+//! remembered per user and client; codes are single-use, hashed at rest and bound to everything
+//! the token endpoint must check.
 
 use std::sync::Arc;
 
@@ -16,16 +21,24 @@ use tessera_core::{
     ClientId, Clock, Issuer,
     error::{AuthorizeError, AuthorizeErrorCode},
     secret::{PlainToken, SecretKind},
-    store::{AuditRepo, AuthorizationCodeRecord, ClientRepo, CodeRepo, ConsentRepo},
+    store::{
+        AuditRepo, AuthorizationCodeRecord, AuthorizationRequestRecord, AuthorizationRequestRepo,
+        ClientRepo, CodeRepo, ConsentRepo, Consumption, SessionKind,
+    },
 };
 use tessera_web::{
     audit::Audit,
     csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
-    session::{SESSION_COOKIE, Sessions, SignedIn, USER_SESSIONS},
+    session::{Sessions, SignedIn},
 };
 use url::Url;
 
-use crate::request::{AuthorizeRequest, Rejection, client_and_redirect, validate};
+use crate::request::{AuthorizeRequest, KNOWN, Rejection, client_and_redirect, validate};
+
+/// How long a pending request waits for sign-in and the decision.
+pub const PENDING_TTL: Duration = Duration::minutes(10);
+/// The path that continues a pending request after sign-in.
+pub const RESUME_PATH: &str = "/authorize/resume";
 
 /// What the authorization endpoint needs.
 #[derive(Clone)]
@@ -36,6 +49,8 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentRepo>,
     /// Authorization codes.
     pub codes: Arc<dyn CodeRepo>,
+    /// Pending authorization requests.
+    pub requests: Arc<dyn AuthorizationRequestRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
     /// Sessions.
@@ -63,7 +78,7 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     username: &'a str,
     scopes: Vec<String>,
-    params: &'a [(String, String)],
+    request: &'a str,
 }
 
 /// What a scope means, for the consent page.
@@ -172,19 +187,10 @@ async fn validated(
     validate(params, client).map_err(|r| rejection(r, &state.issuer, false))
 }
 
-/// The sign-in page, coming back to this same request afterwards (minus what forced sign-in:
-/// `prompt=login` and an exceeded `max_age` would otherwise send the user round again).
-fn to_login(params: &[(String, String)], request: &AuthorizeRequest) -> HttpResponse {
-    let mut back = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in params {
-        if name == "prompt" || name == "max_age" {
-            continue;
-        }
-        back.append_pair(name, value);
-    }
-    let return_to = format!("/authorize?{}", back.finish());
+/// The sign-in page, coming back to the pending request `handle` afterwards.
+fn to_login(handle: &str, request: &AuthorizeRequest) -> HttpResponse {
     let mut login = url::form_urlencoded::Serializer::new(String::new());
-    login.append_pair("return_to", &return_to);
+    login.append_pair("return_to", &resume_path(handle));
     if let Some(hint) = &request.login_hint {
         login.append_pair("login_hint", hint);
     }
@@ -192,6 +198,62 @@ fn to_login(params: &[(String, String)], request: &AuthorizeRequest) -> HttpResp
         .insert_header((header::LOCATION, format!("/login?{}", login.finish())))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// `/authorize/resume?request=<handle>`.
+pub fn resume_path(handle: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("request", handle);
+    format!("{RESUME_PATH}?{}", query.finish())
+}
+
+/// The redirect URI of the pending request a sign-in page's `return_to` continues, if it is one:
+/// the page's form may end in a redirect to it.
+pub async fn continuation_target(
+    requests: &dyn AuthorizationRequestRepo,
+    return_to: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let query = return_to.strip_prefix(RESUME_PATH)?.strip_prefix('?')?;
+    let handle = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "request")
+        .map(|(_, value)| value.into_owned())?;
+    let pending = requests
+        .find_authorization_request(&tessera_core::secret::TokenHash::of(&handle), now)
+        .await
+        .ok()??;
+    pending
+        .params
+        .into_iter()
+        .find(|(name, _)| name == "redirect_uri")
+        .map(|(_, value)| value)
+}
+
+/// Keeps `params` (only the ones Tessera reads) as a pending request; its handle.
+async fn keep_pending(
+    state: &AuthorizeState,
+    request: &AuthorizeRequest,
+    params: &[(String, String)],
+) -> Result<String, HttpResponse> {
+    let now = state.clock.now();
+    let handle = PlainToken::generate(SecretKind::AuthorizationRequest);
+    let record = AuthorizationRequestRecord {
+        id_hash: handle.hash(),
+        client_id: request.client.client_id.clone(),
+        params: params
+            .iter()
+            .filter(|(name, _)| KNOWN.contains(&name.as_str()))
+            .cloned()
+            .collect(),
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+    };
+    state
+        .requests
+        .insert_authorization_request(&record)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(handle.expose().to_owned())
 }
 
 async fn audit(
@@ -244,52 +306,33 @@ async fn issue_code(
     to_client(&request.redirect_uri, &params, &state.issuer, after_post)
 }
 
-async fn handle(
-    req: HttpRequest,
-    params: Vec<(String, String)>,
-    csrf: CsrfToken,
+/// Whether `user`'s sign-in satisfies `request`, which arrived at `arrived`: with
+/// `prompt=login` the sign-in must be after the request arrived; with `max_age`, no older than
+/// `max_age` seconds before it (OIDC Core §3.1.2.1, compared exactly: `max_age=0` asks again).
+fn sign_in_satisfies(
+    request: &AuthorizeRequest,
+    user: &SignedIn,
+    arrived: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let auth_time = user.session.auth_time;
+    if request.prompt_login && auth_time < arrived {
+        return false;
+    }
+    request
+        .max_age
+        .is_none_or(|max| arrived - auth_time <= Duration::seconds(max) || auth_time >= arrived)
+}
+
+/// Where a request goes once the user is signed in well enough: a code when consent is
+/// remembered, else the consent page for the pending request (kept now if it is not yet).
+async fn proceed(
     state: &AuthorizeState,
+    csrf: &CsrfToken,
+    request: &AuthorizeRequest,
+    params: &[(String, String)],
+    user: &SignedIn,
+    pending: Option<&str>,
 ) -> HttpResponse {
-    let request = match validated(state, &params).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let issuer = &state.issuer;
-    let fail = |code, text: &str| {
-        error_to_client(
-            &request.redirect_uri,
-            request.state.as_deref(),
-            &AuthorizeError::new(code, text),
-            issuer,
-            false,
-        )
-    };
-    let signed_in = match state
-        .sessions
-        .current(&req, SESSION_COOKIE, USER_SESSIONS)
-        .await
-    {
-        Ok(signed_in) => signed_in,
-        Err(err) => return unavailable(&err),
-    };
-    let now = state.clock.now();
-    // OIDC Core §3.1.2.1: re-authenticate when the time since sign-in is greater than max_age
-    // (compared exactly: max_age=0 always asks again).
-    let too_old = |user: &SignedIn| {
-        request
-            .max_age
-            .is_some_and(|max| now - user.session.auth_time > Duration::seconds(max))
-    };
-    let user = match signed_in {
-        Some(user) if !request.prompt_login && !too_old(&user) => user,
-        _ if request.prompt_none => {
-            return fail(
-                AuthorizeErrorCode::LoginRequired,
-                "The user is not signed in.",
-            );
-        }
-        _ => return to_login(&params, &request),
-    };
     let granted = match state
         .consents
         .find_consent(&user.user.id, &request.client.client_id)
@@ -300,14 +343,32 @@ async fn handle(
     };
     let covered = request.scopes.iter().all(|scope| granted.contains(scope));
     if covered && !request.prompt_consent {
-        return issue_code(state, &request, &user, false).await;
+        if let Some(handle) = pending
+            && let Err(response) = consume(state, handle).await
+        {
+            return response;
+        }
+        return issue_code(state, request, user, false).await;
     }
     if request.prompt_none {
-        return fail(
-            AuthorizeErrorCode::ConsentRequired,
-            "The user has not allowed this access.",
+        return error_to_client(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &AuthorizeError::new(
+                AuthorizeErrorCode::ConsentRequired,
+                "The user has not allowed this access.",
+            ),
+            &state.issuer,
+            false,
         );
     }
+    let handle = match pending {
+        Some(handle) => handle.to_owned(),
+        None => match keep_pending(state, request, params).await {
+            Ok(handle) => handle,
+            Err(response) => return response,
+        },
+    };
     let client_name = request
         .client
         .client_name
@@ -318,9 +379,99 @@ async fn handle(
         client_name: &client_name,
         username: &user.user.username,
         scopes: request.scopes.iter().map(|s| describe(s)).collect(),
-        params: &params,
+        request: &handle,
     };
-    tessera_web::html_page(StatusCode::OK, consent.render())
+    let response = tessera_web::html_page(StatusCode::OK, consent.render());
+    tessera_web::allow_form_target(response, &request.redirect_uri)
+}
+
+fn gone() -> HttpResponse {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request has expired or was already answered. Go back to the app and start \
+         again.",
+    )
+}
+
+/// Marks the pending request `handle` answered; only the first caller gets through.
+async fn consume(state: &AuthorizeState, handle: &str) -> Result<(), HttpResponse> {
+    let hash = tessera_core::secret::TokenHash::of(handle);
+    match state
+        .requests
+        .consume_authorization_request(&hash, state.clock.now())
+        .await
+    {
+        Ok(Consumption::Consumed(_)) => Ok(()),
+        Ok(_) => Err(gone()),
+        Err(err) => Err(unavailable(&err)),
+    }
+}
+
+/// A pending request by handle, validated again against the client as it is now.
+async fn pending(
+    state: &AuthorizeState,
+    handle: &str,
+) -> Result<(AuthorizationRequestRecord, AuthorizeRequest), HttpResponse> {
+    let hash = tessera_core::secret::TokenHash::of(handle);
+    let record = match state
+        .requests
+        .find_authorization_request(&hash, state.clock.now())
+        .await
+    {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(gone()),
+        Err(err) => return Err(unavailable(&err)),
+    };
+    let request = validated(state, &record.params).await?;
+    Ok((record, request))
+}
+
+async fn signed_in(
+    state: &AuthorizeState,
+    req: &HttpRequest,
+) -> Result<Option<SignedIn>, HttpResponse> {
+    state
+        .sessions
+        .current(req, SessionKind::User)
+        .await
+        .map_err(|err| unavailable(&err))
+}
+
+async fn handle(
+    req: HttpRequest,
+    params: Vec<(String, String)>,
+    csrf: CsrfToken,
+    state: &AuthorizeState,
+) -> HttpResponse {
+    let request = match validated(state, &params).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let user = match signed_in(state, &req).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let now = state.clock.now();
+    match user {
+        // A fresh request with prompt=login always asks for the password again.
+        Some(user) if !request.prompt_login && sign_in_satisfies(&request, &user, now) => {
+            proceed(state, &csrf, &request, &params, &user, None).await
+        }
+        _ if request.prompt_none => error_to_client(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &AuthorizeError::new(
+                AuthorizeErrorCode::LoginRequired,
+                "The user is not signed in.",
+            ),
+            &state.issuer,
+            false,
+        ),
+        _ => match keep_pending(state, &request, &params).await {
+            Ok(handle) => to_login(&handle, &request),
+            Err(response) => response,
+        },
+    }
 }
 
 /// `GET /authorize`.
@@ -343,17 +494,51 @@ pub async fn post_authorize(
     handle(req, form.into_inner(), csrf, &state).await
 }
 
-/// `POST /authorize/decision`: the consent form's approve or deny.
+/// The single value of `name` in a form, or why a missing or repeated one is refused.
+fn one_field<'a>(form: &'a [(String, String)], name: &str) -> Result<&'a str, String> {
+    match crate::request::single(form, name) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(format!("The form has no {name}.")),
+        Err(message) => Err(message),
+    }
+}
+
+/// `GET /authorize/resume?request=…`: back from the sign-in page.
+pub async fn get_resume(
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+    csrf: CsrfToken,
+    state: web::Data<AuthorizeState>,
+) -> HttpResponse {
+    let handle = match one_field(&query, "request") {
+        Ok(handle) => handle,
+        Err(message) => return page(StatusCode::BAD_REQUEST, &message),
+    };
+    let (record, request) = match pending(&state, handle).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let user = match signed_in(&state, &req).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match user {
+        Some(user) if sign_in_satisfies(&request, &user, record.created_at) => {
+            proceed(&state, &csrf, &request, &record.params, &user, Some(handle)).await
+        }
+        _ => to_login(handle, &request),
+    }
+}
+
+/// `POST /authorize/decision`: the consent form's approve or deny. The form carries the CSRF
+/// token, the pending request's handle and the button pressed; a repeated field is refused.
 pub async fn post_decision(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<AuthorizeState>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let submitted = form
-        .iter()
-        .find(|(k, _)| k == CSRF_FIELD)
-        .map(|(_, v)| v.as_str());
+    let submitted = crate::request::single(&form, CSRF_FIELD).ok().flatten();
     if !csrf_valid(&req, submitted) {
         return tessera_web::html_error(
             StatusCode::FORBIDDEN,
@@ -362,70 +547,63 @@ pub async fn post_decision(
             Some("csrf"),
         );
     }
-    let decision = form
-        .iter()
-        .find(|(k, _)| k == "decision")
-        .map(|(_, v)| v.clone());
-    let params: Vec<(String, String)> = form
-        .into_iter()
-        .filter(|(k, _)| k != CSRF_FIELD && k != "decision")
-        .collect();
-    let request = match validated(&state, &params).await {
-        Ok(request) => request,
+    let (handle, decision) = match (one_field(&form, "request"), one_field(&form, "decision")) {
+        (Ok(handle), Ok(decision @ ("approve" | "deny"))) => (handle, decision),
+        (Err(message), _) | (_, Err(message)) => return page(StatusCode::BAD_REQUEST, &message),
+        (Ok(_), Ok(_)) => return page(StatusCode::BAD_REQUEST, "The decision is not understood."),
+    };
+    let (record, request) = match pending(&state, handle).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let user = match state
-        .sessions
-        .current(&req, SESSION_COOKIE, USER_SESSIONS)
-        .await
-    {
-        Ok(Some(user)) => user,
-        Ok(None) => return to_login(&params, &request),
-        Err(err) => return unavailable(&err),
+    let user = match signed_in(&state, &req).await {
+        Ok(Some(user)) if sign_in_satisfies(&request, &user, record.created_at) => user,
+        Ok(_) => return to_login(handle, &request),
+        Err(response) => return response,
     };
-    match decision.as_deref() {
-        Some("approve") => {
-            let mut scopes = match state
-                .consents
-                .find_consent(&user.user.id, &request.client.client_id)
-                .await
-            {
-                Ok(granted) => granted.unwrap_or_default(),
-                Err(err) => return unavailable(&err),
-            };
-            for scope in &request.scopes {
-                if !scopes.contains(scope) {
-                    scopes.push(scope.clone());
-                }
+    if let Err(response) = consume(&state, handle).await {
+        return response;
+    }
+    if decision == "approve" {
+        let mut scopes = match state
+            .consents
+            .find_consent(&user.user.id, &request.client.client_id)
+            .await
+        {
+            Ok(granted) => granted.unwrap_or_default(),
+            Err(err) => return unavailable(&err),
+        };
+        for scope in &request.scopes {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
             }
-            if let Err(err) = state
-                .consents
-                .save_consent(
-                    &user.user.id,
-                    &request.client.client_id,
-                    &scopes,
-                    state.clock.now(),
-                )
-                .await
-            {
-                return unavailable(&err);
-            }
-            audit(&state, &req, "consent.given", &request, &user).await;
-            issue_code(&state, &request, &user, true).await
         }
-        _ => {
-            audit(&state, &req, "consent.denied", &request, &user).await;
-            let error = AuthorizeError::new(
-                AuthorizeErrorCode::AccessDenied,
-                "The user denied the request.",
-            );
-            error_to_client(
-                &request.redirect_uri,
-                request.state.as_deref(),
-                &error,
-                &state.issuer,
-                true,
+        if let Err(err) = state
+            .consents
+            .save_consent(
+                &user.user.id,
+                &request.client.client_id,
+                &scopes,
+                state.clock.now(),
             )
+            .await
+        {
+            return unavailable(&err);
         }
+        audit(&state, &req, "consent.given", &request, &user).await;
+        issue_code(&state, &request, &user, true).await
+    } else {
+        audit(&state, &req, "consent.denied", &request, &user).await;
+        let error = AuthorizeError::new(
+            AuthorizeErrorCode::AccessDenied,
+            "The user denied the request.",
+        );
+        error_to_client(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &error,
+            &state.issuer,
+            true,
+        )
     }
 }

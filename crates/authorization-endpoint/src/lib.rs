@@ -1,8 +1,9 @@
 //! tessera-authorization-endpoint: `/authorize`, login, consent, logout and the account page.
 //!
 //! [`request`] validates authorization requests as plain functions; [`authorize`] runs the flow
-//! (sign-in through [`login`], remembered consent, single-use codes); logout and the account page
-//! are still to come.
+//! (sign-in through [`login`], pending requests kept on the server, remembered consent,
+//! single-use codes); [`logout`] is RP-initiated logout, [`account`] the user's own page and
+//! [`signup`] self-registration.
 
 pub mod account;
 pub mod authorize;
@@ -15,7 +16,8 @@ use actix_web::web;
 
 pub use authorize::AuthorizeState;
 
-/// Mounts `/authorize`, `/authorize/decision` and `/login`. Needs
+/// Mounts `/authorize`, `/authorize/resume`, `/authorize/decision`, `/login`, `/logout`,
+/// `/signup` and `/account`. Needs
 /// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -54,6 +56,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/password",
         web::post().to(account::post_change_password),
+    );
+    cfg.service(
+        web::resource(authorize::RESUME_PATH)
+            .route(tessera_web::get_or_head().to(authorize::get_resume))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET")
+            })),
     );
     cfg.service(
         web::resource("/authorize/decision")

@@ -1,27 +1,39 @@
 //! `/login`: the sign-in page shared by end users and admins. A plain HTML form (username,
-//! password, CSRF token, a local `return_to`), argon2id verified off the async executor, failures
-//! throttled per username and per client IP without revealing whether the username exists, and a
-//! fresh session id on every sign-in.
+//! password, CSRF token, a local `return_to`). Each attempt is counted by the sign-in throttle
+//! *before* the password is checked (`tessera_core::sign_in`: per account from one address, per
+//! account, per address; refusals are 429 with `Retry-After`, never a lasting lock), argon2id
+//! runs through the bounded [`HashGate`] (503 with `Retry-After` when it is full), the answer
+//! never reveals whether the username exists, and every sign-in issues a fresh session id and a
+//! fresh CSRF secret.
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::{
     Clock,
     password::{dummy_hash, verify_password},
-    store::{AuditRepo, UserRepo},
-    throttle::Throttle,
+    sign_in::{Admission, SignInThrottle},
+    store::{AuditRepo, AuthorizationRequestRepo, SessionKind, UserRepo},
 };
 use tessera_web::{
     audit::Audit,
-    csrf::{CsrfToken, csrf_valid},
-    session::{
-        ADMIN_COOKIE, ADMIN_SESSIONS, SESSION_COOKIE, Sessions, USER_SESSIONS, is_local_path,
-    },
+    client_address::ClientAddress,
+    csrf::{CookieSettings, CsrfToken, csrf_valid, fresh_secret_cookie},
+    hash_gate::HashGate,
+    session::{ADMIN_PATH, Sessions, is_local_path},
 };
+
+use crate::authorize::continuation_target;
+
+/// The longest username written to the audit log.
+const AUDIT_USERNAME_CHARS: usize = 64;
 
 /// The sign-in page.
 #[derive(Template, Debug)]
@@ -52,8 +64,14 @@ pub struct LoginState {
     pub audit: Arc<dyn AuditRepo>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// Failure throttle, keyed `user:<name>` and `ip:<address>`.
-    pub throttle: Arc<Throttle>,
+    /// The sign-in throttle (counters in the database, shared by every instance).
+    pub throttle: SignInThrottle,
+    /// Bounds concurrent password hashing.
+    pub hashes: Arc<HashGate>,
+    /// Pending authorization requests (a sign-in may continue one).
+    pub requests: Arc<dyn AuthorizationRequestRepo>,
+    /// Cookie names and flags.
+    pub cookies: CookieSettings,
     /// Whether people may create their own accounts (`TESSERA_SELF_REGISTRATION`).
     pub self_registration: bool,
 }
@@ -89,8 +107,29 @@ pub(crate) fn safe_return(target: Option<&str>) -> &str {
     target.filter(|t| is_local_path(t)).unwrap_or("/")
 }
 
-fn render(page: &LoginPage<'_>, status: actix_web::http::StatusCode) -> HttpResponse {
-    tessera_web::html_page(status, page.render())
+/// A page of the sign-in family: when it continues a pending authorization request, its form
+/// may end in a redirect to that client (see `tessera_web::headers`).
+pub(crate) async fn continuing(
+    requests: &dyn AuthorizationRequestRepo,
+    clock: &dyn Clock,
+    return_to: &str,
+    response: HttpResponse,
+) -> HttpResponse {
+    match continuation_target(requests, return_to, clock.now()).await {
+        Some(target) => tessera_web::allow_form_target(response, &target),
+        None => response,
+    }
+}
+
+async fn render(state: &LoginState, page: &LoginPage<'_>, status: StatusCode) -> HttpResponse {
+    let response = tessera_web::html_page(status, page.render());
+    continuing(
+        state.requests.as_ref(),
+        state.clock.as_ref(),
+        page.return_to,
+        response,
+    )
+    .await
 }
 
 /// `GET /login`.
@@ -106,17 +145,16 @@ pub async fn get_login(
         .chars()
         .take(200)
         .collect();
-    render(
-        &LoginPage {
-            csrf_token: &csrf.0,
-            return_to: safe_return(query.return_to.as_deref()),
-            username: &username,
-            error: None,
-            signup: state.self_registration,
-            return_to_encoded: encode(safe_return(query.return_to.as_deref())),
-        },
-        actix_web::http::StatusCode::OK,
-    )
+    let return_to = safe_return(query.return_to.as_deref());
+    let page = LoginPage {
+        csrf_token: &csrf.0,
+        return_to,
+        username: &username,
+        error: None,
+        signup: state.self_registration,
+        return_to_encoded: encode(return_to),
+    };
+    render(&state, &page, StatusCode::OK).await
 }
 
 async fn audit(
@@ -126,14 +164,22 @@ async fn audit(
     user_id: Option<&str>,
     username: &str,
 ) {
+    let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
     let audit = Audit {
         kind,
         actor: user_id.map(str::to_owned),
         user_id,
-        details: Some(json!({ "username": username })),
+        details: Some(json!({ "username": shown })),
         ..Audit::default()
     };
     tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
+}
+
+fn retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// `POST /login`.
@@ -150,56 +196,79 @@ pub async fn post_login(
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let page = |error: &str, status| {
-        render(
-            &LoginPage {
-                csrf_token: &csrf.0,
+    let page = |error: &'static str, status| {
+        let return_to = return_to.clone();
+        let username = username.clone();
+        let csrf = csrf.0.clone();
+        let state = state.clone();
+        async move {
+            let page = LoginPage {
+                csrf_token: &csrf,
                 return_to: &return_to,
                 username: &username,
                 error: Some(error),
                 signup: state.self_registration,
                 return_to_encoded: encode(&return_to),
-            },
-            status,
-        )
+            };
+            render(&state, &page, status).await
+        }
     };
     if !csrf_valid(&req, form.csrf_token.as_deref()) {
         return page(
             "Your session expired; please try again.",
-            actix_web::http::StatusCode::FORBIDDEN,
-        );
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    // A place for the password hash first: a full gate refuses before anything is counted.
+    let Some(slot) = state.hashes.enter() else {
+        let busy = page(
+            "Sign-in is busy right now; please try again in a moment.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+        return retry_after(busy, 1);
+    };
+    let address = ClientAddress::of(&req).to_string();
+    match state
+        .throttle
+        .admit(&username, &address, state.clock.now())
+        .await
+    {
+        Ok(Admission::Admitted) => {}
+        Ok(Admission::Refused(wait)) => {
+            audit(&state, &req, "login.throttled", None, &username).await;
+            let refused = page(
+                "Too many failed attempts. Wait a little before trying again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await;
+            return retry_after(refused, wait.num_seconds() + 1);
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "login: throttle counter unavailable");
+            return retry_after(
+                page(
+                    "Sign-in is unavailable; please try again shortly.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+                .await,
+                1,
+            );
+        }
     }
     let password = form.password.clone().unwrap_or_default();
-    let ip_key = format!(
-        "ip:{}",
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default()
-    );
-    let user_key = format!("user:{}", username.to_lowercase());
-    // A temporary lock after repeated failures, for any username (existing or not, so the answer
-    // says nothing about which exist) and for the client address.
-    if state.throttle.locked(&user_key) || state.throttle.locked(&ip_key) {
-        audit(&state, &req, "login.locked", None, &username).await;
-        return page(
-            "Too many failed attempts. Wait a few minutes before trying again.",
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    let delay = state
-        .throttle
-        .delay(&user_key)
-        .max(state.throttle.delay(&ip_key));
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let user = match state.users.find_user_by_username(&username).await {
         Ok(user) => user.filter(|u| u.enabled),
         Err(err) => {
             tracing::error!(error = %err, "login: user lookup failed");
-            return page(
-                "Sign-in is unavailable; please try again shortly.",
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            return retry_after(
+                page(
+                    "Sign-in is unavailable; please try again shortly.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+                .await,
+                1,
             );
         }
     };
@@ -207,27 +276,30 @@ pub async fn post_login(
     let stored = user
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+    let verified = state
+        .hashes
+        .run(slot, move || verify_password(&password, &stored))
         .await
         .unwrap_or(false);
     let Some(user) = user.filter(|_| verified) else {
-        state.throttle.failed(&user_key);
-        state.throttle.failed(&ip_key);
         audit(&state, &req, "login.failed", None, &username).await;
-        return page(
-            "Wrong username or password.",
-            actix_web::http::StatusCode::OK,
-        );
+        return page("Wrong username or password.", StatusCode::OK).await;
     };
-    state.throttle.succeeded(&user_key);
+    if let Err(err) = state.throttle.succeeded(&username, &address).await {
+        tracing::warn!(error = %err, "login: clearing the throttle counters failed");
+    }
 
     let response = match start_sessions(&state, &req, &user, &return_to).await {
         Ok(response) => response,
         Err(err) => {
             tracing::error!(error = %err, "login: session could not be stored");
-            return page(
-                "Sign-in is unavailable; please try again shortly.",
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            return retry_after(
+                page(
+                    "Sign-in is unavailable; please try again shortly.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+                .await,
+                1,
             );
         }
     };
@@ -243,7 +315,8 @@ pub async fn post_login(
 }
 
 /// Signs `user` in: ends whatever sessions the browser had, starts a new one (and an admin one
-/// when an admin is headed for the console), and redirects to `return_to`.
+/// when an admin is headed for the console), rotates the CSRF secret, and redirects to
+/// `return_to`.
 pub(crate) async fn start_sessions(
     state: &LoginState,
     req: &HttpRequest,
@@ -255,24 +328,15 @@ pub(crate) async fn start_sessions(
         .insert_header((header::LOCATION, return_to))
         .insert_header((header::CACHE_CONTROL, "no-store"));
     // Whatever session the browser had ends: sign-in always issues a new id (session fixation).
-    for cookie_name in [SESSION_COOKIE, ADMIN_COOKIE] {
-        if req.cookie(cookie_name).is_some() {
-            response.cookie(state.sessions.end(req, cookie_name).await?);
+    for kind in [SessionKind::User, SessionKind::Admin] {
+        if state.sessions.cookie_value(req, kind).is_some() {
+            response.cookie(state.sessions.end(req, kind).await?);
         }
     }
-    response.cookie(
-        state
-            .sessions
-            .start(req, user, USER_SESSIONS, SESSION_COOKIE)
-            .await?,
-    );
-    if user.is_admin && return_to.starts_with(tessera_web::session::ADMIN_PATH) {
-        response.cookie(
-            state
-                .sessions
-                .start(req, user, ADMIN_SESSIONS, ADMIN_COOKIE)
-                .await?,
-        );
+    response.cookie(state.sessions.start(req, user, SessionKind::User).await?);
+    if user.is_admin && return_to.starts_with(ADMIN_PATH) {
+        response.cookie(state.sessions.start(req, user, SessionKind::Admin).await?);
     }
+    response.cookie(fresh_secret_cookie(&state.cookies));
     Ok(response.finish())
 }

@@ -10,13 +10,13 @@ use askama::Template;
 use tessera_core::{
     ClientId, Clock, Issuer, SigningAlg,
     secret::TokenHash,
-    store::{AuditRepo, ClientRecord, ClientRepo, GrantAdminRepo},
+    store::{AuditRepo, ClientRecord, ClientRepo, GrantAdminRepo, SessionKind},
 };
 use tessera_keys::{Keys, VerifyPolicy};
 use tessera_web::{
     audit::Audit,
     csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
-    session::{ADMIN_COOKIE, SESSION_COOKIE, Sessions, USER_SESSIONS},
+    session::Sessions,
 };
 use url::Url;
 
@@ -180,7 +180,7 @@ pub async fn get_logout(
     };
     let user = state
         .sessions
-        .current(&req, SESSION_COOKIE, USER_SESSIONS)
+        .current(&req, SessionKind::User)
         .await
         .ok()
         .flatten();
@@ -204,7 +204,11 @@ pub async fn get_logout(
         csrf_token: &csrf.0,
         params: &params,
     };
-    tessera_web::html_page(StatusCode::OK, page.render())
+    let response = tessera_web::html_page(StatusCode::OK, page.render());
+    match &request.target {
+        Some(target) => tessera_web::allow_form_target(response, target),
+        None => response,
+    }
 }
 
 /// `POST /logout`: the confirmed sign-out.
@@ -234,7 +238,7 @@ pub async fn post_logout(
     let now = state.clock.now();
     let user = state
         .sessions
-        .current(&req, SESSION_COOKIE, USER_SESSIONS)
+        .current(&req, SessionKind::User)
         .await
         .ok()
         .flatten();
@@ -249,8 +253,8 @@ pub async fn post_logout(
     if request.target.is_none() {
         response.insert_header((header::LOCATION, "/logout"));
     }
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        let hash = TokenHash::of(cookie.value());
+    if let Some(cookie) = state.sessions.cookie_value(&req, SessionKind::User) {
+        let hash = TokenHash::of(&cookie);
         if let Err(err) = state
             .grants
             .revoke_session_grants(&hash, false, "signed out", now)
@@ -259,8 +263,8 @@ pub async fn post_logout(
             tracing::error!(error = %err, "logout: revoking the session's grants failed");
         }
     }
-    for name in [SESSION_COOKIE, ADMIN_COOKIE] {
-        match state.sessions.end(&req, name).await {
+    for kind in [SessionKind::User, SessionKind::Admin] {
+        match state.sessions.end(&req, kind).await {
             Ok(removal) => {
                 response.cookie(removal);
             }

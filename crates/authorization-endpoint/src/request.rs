@@ -68,7 +68,7 @@ pub fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&
 }
 
 /// The parameters Tessera reads; each may appear at most once.
-const KNOWN: [&str; 17] = [
+pub const KNOWN: [&str; 17] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -96,6 +96,39 @@ fn is_code_challenge(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The loopback IP origins whose port is chosen by the native app at request time.
+const LOOPBACK_PREFIXES: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
+
+/// Whether `requested` may be used for the registered redirect URI `registered`: byte-exact,
+/// or (RFC 8252 §7.3) a loopback IP URI registered without a port, requested with any port and
+/// otherwise byte-exact. `localhost` is not a loopback IP (RFC 8252 §8.3) and stays exact, as
+/// does a loopback URI registered with a port.
+pub fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    LOOPBACK_PREFIXES.iter().any(|prefix| {
+        let (Some(registered_rest), Some(requested_rest)) = (
+            registered.strip_prefix(prefix),
+            requested.strip_prefix(prefix),
+        ) else {
+            return false;
+        };
+        if registered_rest.starts_with(':') {
+            return false;
+        }
+        let Some(after_colon) = requested_rest.strip_prefix(':') else {
+            return false;
+        };
+        let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
+        let port_ok = after_colon[..digits]
+            .parse::<u16>()
+            .is_ok_and(|port| port > 0 && !after_colon.starts_with('0'));
+        let rest = &after_colon[digits..];
+        port_ok && (rest.is_empty() || rest.starts_with(['/', '?'])) && rest == registered_rest
+    })
+}
+
 /// Step one: the client_id and redirect_uri, before anything may be redirected.
 pub fn client_and_redirect(params: &[(String, String)]) -> Result<(&str, Option<&str>), Rejection> {
     let client_id = single(params, "client_id").map_err(Rejection::Page)?;
@@ -116,11 +149,12 @@ pub fn validate(
         .ok_or_else(|| Rejection::Page("The client is unknown or disabled.".into()))?;
     let redirect_uri =
         redirect_uri.ok_or_else(|| Rejection::Page("The request has no redirect_uri.".into()))?;
-    // RFC 9700 §4.1.3: exact string comparison, no normalisation of any kind.
+    // RFC 9700 §4.1.3: exact string comparison, no normalisation of any kind — except the port
+    // of a loopback IP redirect URI registered without one (RFC 8252 §7.3).
     if !client
         .redirect_uris
         .iter()
-        .any(|registered| registered == redirect_uri)
+        .any(|registered| redirect_matches(registered, redirect_uri))
     {
         return Err(Rejection::Page(
             "The redirect_uri is not registered for this client.".into(),
@@ -277,6 +311,43 @@ pub fn validate(
         max_age,
         login_hint: get("login_hint").map(|h| h.chars().take(200).collect()),
     })
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::redirect_matches;
+
+    #[test]
+    fn loopback_ip_uris_registered_without_a_port_match_any_port() {
+        for (registered, requested) in [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53412/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1/cb"),
+            ("http://[::1]/cb", "http://[::1]:8400/cb"),
+            ("http://127.0.0.1/", "http://127.0.0.1:1/"),
+            ("http://127.0.0.1", "http://127.0.0.1:65535"),
+        ] {
+            assert!(redirect_matches(registered, requested), "{requested}");
+        }
+        for (registered, requested) in [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53412/cb/"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53412/CB"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:99999/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:0/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:080/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:/cb"),
+            (
+                "http://127.0.0.1/cb",
+                "http://127.0.0.1:8080@evil.example/cb",
+            ),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example:80/cb"),
+            ("http://127.0.0.1:8400/cb", "http://127.0.0.1:9999/cb"),
+            ("http://localhost/cb", "http://localhost:8400/cb"),
+            ("https://127.0.0.1/cb", "https://127.0.0.1:8400/cb"),
+            ("http://[::1]/cb", "http://127.0.0.1:8400/cb"),
+        ] {
+            assert!(!redirect_matches(registered, requested), "{requested}");
+        }
+    }
 }
 
 #[cfg(test)]

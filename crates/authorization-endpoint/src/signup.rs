@@ -17,7 +17,10 @@ use tessera_web::{
     csrf::{CsrfToken, csrf_valid},
 };
 
-use crate::login::{LoginState, encode, safe_return, start_sessions};
+use crate::{
+    authorize::continuation_target,
+    login::{LoginState, continuing, encode, safe_return, start_sessions},
+};
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -73,7 +76,14 @@ pub async fn get_signup(
         email: "",
         error: None,
     };
-    tessera_web::html_page(StatusCode::OK, page.render())
+    let response = tessera_web::html_page(StatusCode::OK, page.render());
+    continuing(
+        state.requests.as_ref(),
+        state.clock.as_ref(),
+        return_to,
+        response,
+    )
+    .await
 }
 
 /// A plausible email address: one `@`, something on both sides, a dot in the domain, no spaces.
@@ -103,6 +113,7 @@ pub async fn post_signup(
         .unwrap_or_default()
         .trim()
         .to_lowercase();
+    let target = continuation_target(state.requests.as_ref(), &return_to, state.clock.now()).await;
     let page = |error: &str, status| {
         let page = SignupPage {
             csrf_token: &csrf.0,
@@ -112,7 +123,11 @@ pub async fn post_signup(
             email: &email,
             error: Some(error),
         };
-        tessera_web::html_page(status, page.render())
+        let response = tessera_web::html_page(status, page.render());
+        match &target {
+            Some(target) => tessera_web::allow_form_target(response, target),
+            None => response,
+        }
     };
     if !csrf_valid(&req, form.csrf_token.as_deref()) {
         return page(
@@ -133,10 +148,20 @@ pub async fn post_signup(
         );
     }
     let password = form.password.clone().unwrap_or_default();
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(err)) => return page(&err.to_string(), StatusCode::BAD_REQUEST),
-        Err(_) => return page("Please try again.", StatusCode::SERVICE_UNAVAILABLE),
+    let Some(slot) = state.hashes.enter() else {
+        return page(
+            "Sign-up is busy right now; please try again in a moment.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    };
+    let hash = match state
+        .hashes
+        .run(slot, move || hash_password(&password))
+        .await
+    {
+        Some(Ok(hash)) => hash,
+        Some(Err(err)) => return page(&err.to_string(), StatusCode::BAD_REQUEST),
+        None => return page("Please try again.", StatusCode::SERVICE_UNAVAILABLE),
     };
     let user = UserRecord {
         id: Subject::new(random_id()),

@@ -102,6 +102,12 @@ impl ClientRepo for CachedClients {
         result
     }
 
+    async fn set_client_enabled(&self, id: &ClientId, enabled: bool) -> Result<bool, StoreError> {
+        let result = self.inner.set_client_enabled(id, enabled).await;
+        self.forget(id);
+        result
+    }
+
     async fn list_clients(
         &self,
         search: Option<&str>,

@@ -263,9 +263,12 @@ async fn a_public_client_authenticates_with_its_id_only_and_a_disabled_client_no
             .is_err()
     );
 
-    let mut disabled = client.clone();
-    disabled.enabled = false;
-    env.store.update_client(&disabled).await.unwrap();
+    assert!(
+        env.store
+            .set_client_enabled(&client.client_id, false)
+            .await
+            .unwrap()
+    );
     let reason = authenticate(&env, None, &[("client_id", id)])
         .await
         .unwrap_err();

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod password;
 pub mod secret;
+pub mod sign_in;
 pub mod store;
 pub mod throttle;
 

@@ -30,6 +30,8 @@ pub enum SecretKind {
     InitialAccessToken,
     /// An RFC 7592 registration access token.
     RegistrationAccessToken,
+    /// The handle of a pending authorization request (carried by the login and consent forms).
+    AuthorizationRequest,
 }
 
 impl SecretKind {
@@ -42,6 +44,7 @@ impl SecretKind {
             SecretKind::Session => "tsb_",
             SecretKind::InitialAccessToken => "tsi_",
             SecretKind::RegistrationAccessToken => "tsg_",
+            SecretKind::AuthorizationRequest => "tsq_",
         }
     }
 }

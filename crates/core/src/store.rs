@@ -369,9 +369,12 @@ pub trait ClientRepo: Send + Sync {
     async fn find_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
     /// Deletes a client and, by cascade, everything issued to it. Returns whether it existed.
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
-    /// Replaces a client's stored fields (not its id or creation time); [`StoreError::NotFound`]
-    /// when it does not exist.
+    /// Replaces a client's stored fields (not its id, creation time or enabled flag);
+    /// [`StoreError::NotFound`] when it does not exist.
     async fn update_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Sets only the enabled flag (never written by [`ClientRepo::update_client`], so a stale
+    /// read written back can not re-enable a client); whether the client exists.
+    async fn set_client_enabled(&self, id: &ClientId, enabled: bool) -> Result<bool, StoreError>;
     /// Clients ordered by creation, newest first; `search` matches id or name (case-insensitive).
     async fn list_clients(
         &self,
@@ -457,8 +460,31 @@ pub trait UserRepo: Send + Sync {
     -> Result<Option<UserRecord>, StoreError>;
     /// Looks a user up by subject.
     async fn find_user(&self, id: &Subject) -> Result<Option<UserRecord>, StoreError>;
-    /// Replaces a user's stored fields (not id or creation time).
+    /// Replaces a user's profile: username, email, email_verified, name. Never the password,
+    /// the admin flag or the enabled flag, which have their own targeted updates so that a stale
+    /// read written back can not undo a concurrent change to them.
     async fn update_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Sets only the password hash; whether the user exists.
+    async fn set_password_hash(
+        &self,
+        id: &Subject,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Sets only the enabled flag; whether the user exists.
+    async fn set_user_enabled(
+        &self,
+        id: &Subject,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Sets only the admin flag; whether the user exists.
+    async fn set_user_admin(
+        &self,
+        id: &Subject,
+        is_admin: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Users by username; `search` matches username or email (case-insensitive).
     async fn list_users(
         &self,
@@ -492,6 +518,37 @@ pub struct BrowserSessionRecord {
     pub ip: Option<String>,
     /// When it was ended (logout, revocation).
     pub ended_at: Option<DateTime<Utc>>,
+    /// What it signs in to.
+    pub kind: SessionKind,
+}
+
+/// What a browser session is for: each cookie accepts only its own kind, so a user session's id
+/// can never be presented as the admin cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// The end-user session (sign-in, authorization, account pages).
+    User,
+    /// The admin console session.
+    Admin,
+}
+
+impl SessionKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::User => "user",
+            SessionKind::Admin => "admin",
+        }
+    }
+
+    /// From the stored name (anything unknown is a user session: never more privilege).
+    pub fn parse(value: &str) -> Self {
+        if value == "admin" {
+            SessionKind::Admin
+        } else {
+            SessionKind::User
+        }
+    }
 }
 
 impl BrowserSessionRecord {
@@ -499,6 +556,92 @@ impl BrowserSessionRecord {
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.ended_at.is_none() && now < self.idle_expires_at && now < self.absolute_expires_at
     }
+}
+
+/// An authorization request waiting for the user to sign in or decide (the consent page): kept
+/// on the server so the forms carry only a handle, never the request itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequestRecord {
+    /// SHA-256 of the handle.
+    pub id_hash: TokenHash,
+    /// The client it is for.
+    pub client_id: ClientId,
+    /// The request's parameters as received (only the ones Tessera reads).
+    pub params: Vec<(String, String)>,
+    /// When it arrived (`prompt=login` needs a sign-in after this).
+    pub created_at: DateTime<Utc>,
+    /// When it can no longer be continued.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Pending authorization requests.
+#[async_trait]
+pub trait AuthorizationRequestRepo: Send + Sync {
+    /// Stores a new pending request.
+    async fn insert_authorization_request(
+        &self,
+        request: &AuthorizationRequestRecord,
+    ) -> Result<(), StoreError>;
+    /// A request that is neither expired nor decided yet.
+    async fn find_authorization_request(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthorizationRequestRecord>, StoreError>;
+    /// Marks the request decided, atomically: exactly one decision per request.
+    async fn consume_authorization_request(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<AuthorizationRequestRecord>, StoreError>;
+}
+
+/// One sign-in throttle counter: failures for one key (an account, an account from one address,
+/// or one address) within a window. The key is stored hashed; `label` is for admins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleCounterRecord {
+    /// SHA-256 of the key.
+    pub key_hash: TokenHash,
+    /// `account`, `account_address` or `address`.
+    pub kind: String,
+    /// What the key is, for the console: the username tried (truncated) and/or the address.
+    pub label: String,
+    /// Attempts counted in the window.
+    pub failures: u32,
+    /// When the window began.
+    pub window_started_at: DateTime<Utc>,
+    /// When the window (and the counter) ends.
+    pub window_ends_at: DateTime<Utc>,
+    /// Attempts are refused until then.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// Sign-in throttle counters, shared by every instance (see `tessera_core::sign_in`).
+#[async_trait]
+pub trait ThrottleRepo: Send + Sync {
+    /// The counter for `key_hash`, if one exists.
+    async fn find_counter(
+        &self,
+        key_hash: &TokenHash,
+    ) -> Result<Option<ThrottleCounterRecord>, StoreError>;
+    /// Stores a new counter; [`StoreError::Conflict`] when another caller created it first.
+    async fn insert_counter(&self, counter: &ThrottleCounterRecord) -> Result<(), StoreError>;
+    /// Replaces the counter only if it still holds `expected_failures` failures in the window
+    /// that began at `expected_window` (compare-and-set); whether it was replaced.
+    async fn replace_counter(
+        &self,
+        counter: &ThrottleCounterRecord,
+        expected_failures: u32,
+        expected_window: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a counter; whether there was one.
+    async fn delete_counter(&self, key_hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Counters whose window has not ended, blocked ones first, then by failures.
+    async fn list_counters(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ThrottleCounterRecord>, StoreError>;
 }
 
 /// Browser sessions.
@@ -579,6 +722,15 @@ pub trait GrantAdminRepo: Send + Sync {
         &self,
         user: &Subject,
         client: &ClientId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Revokes every active grant of `user` (offline ones included) except those issued in the
+    /// browser session `keep`; how many. Their refresh tokens stop working with them.
+    async fn revoke_user_grants(
+        &self,
+        user: &Subject,
+        keep: Option<&TokenHash>,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
@@ -703,6 +855,10 @@ pub struct Swept {
     pub revoked_access_tokens: u64,
     /// Remembered assertion `jti`s.
     pub assertion_jtis: u64,
+    /// Pending authorization requests.
+    pub authorization_requests: u64,
+    /// Sign-in throttle counters whose window ended.
+    pub throttle_counters: u64,
 }
 
 impl Swept {
@@ -713,6 +869,8 @@ impl Swept {
             + self.sessions
             + self.revoked_access_tokens
             + self.assertion_jtis
+            + self.authorization_requests
+            + self.throttle_counters
     }
 }
 
@@ -723,7 +881,8 @@ impl Swept {
 pub trait SweepRepo: Send + Sync {
     /// Deletes codes, refresh tokens and sessions that expired (or ended) before
     /// `now - keep_after_expiry`, and denylist entries and assertion `jti`s whose tokens expired
-    /// before `now`. Idempotent; safe to run on every instance at once.
+    /// before `now`, pending authorization requests and throttle counters that expired before
+    /// `now`. Idempotent; safe to run on every instance at once.
     async fn sweep_expired(
         &self,
         now: DateTime<Utc>,

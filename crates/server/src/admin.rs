@@ -1,5 +1,5 @@
 //! The management commands: `tessera client …`, `tessera registration-token …`,
-//! `tessera user add …`. They work on the configured database directly (migrating it first), go
+//! `tessera user add …`, `tessera sign-in-locks …`. They work on the configured database directly (migrating it first), go
 //! through the same validation as dynamic registration, write audit events with actor `cli`, and
 //! print text or, with `--json`, JSON.
 
@@ -150,6 +150,95 @@ pub enum RegistrationTokenCommand {
         /// Id (at least 12 characters of the hash) or token.
         token: String,
     },
+}
+
+/// `tessera sign-in-locks …`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// List the sign-in throttle counters whose window has not ended (refused ones first).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear counters: one by its id from `list` (at least 12 characters), or all of them.
+    Clear {
+        /// Id from `list`.
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Clear every counter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+/// `tessera sign-in-locks …`.
+pub async fn sign_in_locks(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: LockCommand,
+) -> anyhow::Result<()> {
+    use tessera_core::store::ThrottleRepo;
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let counters = store.list_counters(now, 10_000).await?;
+    match command {
+        LockCommand::List { json } => {
+            if json {
+                let rows: Vec<_> = counters
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": &c.key_hash.as_str()[..16], "kind": c.kind, "label": c.label,
+                            "attempts": c.failures,
+                            "refused_until": c.blocked_until.filter(|u| *u > now),
+                            "window_ends_at": c.window_ends_at,
+                        })
+                    })
+                    .collect();
+                print_json(&rows)?;
+            } else if counters.is_empty() {
+                println!("no sign-in attempts are being counted");
+            } else {
+                for c in &counters {
+                    let refused = c
+                        .blocked_until
+                        .filter(|u| *u > now)
+                        .map_or_else(|| "-".to_owned(), |u| u.to_rfc3339());
+                    println!(
+                        "{}  {:<15} attempts: {:<5} refused until: {:<25} {}",
+                        &c.key_hash.as_str()[..16],
+                        c.kind,
+                        c.failures,
+                        refused,
+                        c.label
+                    );
+                }
+            }
+        }
+        LockCommand::Clear { id, all } => {
+            let chosen: Vec<_> = match (&id, all) {
+                (_, true) => counters.iter().collect(),
+                (Some(id), false) if id.len() >= 12 => counters
+                    .iter()
+                    .filter(|c| c.key_hash.as_str().starts_with(id.as_str()))
+                    .collect(),
+                _ => bail!("give an id of at least 12 characters from `list`, or --all"),
+            };
+            if chosen.is_empty() {
+                bail!("no counter matches");
+            }
+            if chosen.len() > 1 && !all {
+                bail!("the id matches {} counters; give more of it", chosen.len());
+            }
+            for counter in &chosen {
+                store.delete_counter(&counter.key_hash).await?;
+            }
+            audit(&store, now, "login.lock_cleared", None, None).await;
+            println!("cleared {} counter(s)", chosen.len());
+        }
+    }
+    Ok(())
 }
 
 /// `tessera user …`

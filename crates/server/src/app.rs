@@ -18,7 +18,7 @@ use tessera_client_registry::{
     RegistrationState, admin::AdminState, authn::ClientAuthenticator, cache::CachedClients,
     jwks_fetch::JwksFetcher,
 };
-use tessera_core::throttle::Throttle;
+use tessera_core::sign_in::SignInThrottle;
 use tessera_core::{
     Clock, Issuer, SystemClock,
     store::{ClientRepo, HealthRepo},
@@ -27,7 +27,7 @@ use tessera_discovery::{Discovery, ProviderMetadata};
 use tessera_keys::{KeyFolder, Keys};
 use tessera_storage::SeaStore;
 use tessera_token_endpoint::{TokenMetrics, TokenState, mint::Minter};
-use tessera_web::{Metrics, csrf::CookieSettings, session::Sessions};
+use tessera_web::{Metrics, csrf::CookieSettings, hash_gate::HashGate, session::Sessions};
 
 use crate::{config::Config, health};
 
@@ -57,8 +57,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The discovery document.
     pub discovery: Discovery,
-    /// Sign-in failure throttle (per instance).
-    pub login_throttle: Arc<Throttle>,
+    /// Bounds concurrent password hashing (shared by every worker of this instance).
+    pub hashes: Arc<HashGate>,
     /// Mints tokens.
     pub minter: Minter,
     /// Token success counters (registered in `metrics`).
@@ -87,7 +87,9 @@ impl AppState {
         if let Some(registry) = Metrics::registry_mut(&mut metrics) {
             token_metrics.register(registry);
         }
+        let hashes = HashGate::new(config.password_hash_concurrency, config.password_hash_queue);
         Ok(Self {
+            hashes,
             config: Arc::new(config),
             store: Arc::new(SeaStore::new(db)),
             keys,
@@ -96,8 +98,6 @@ impl AppState {
             token_metrics,
             clock,
             discovery,
-            // Sign-in: failures counted over 15 minutes, slowed from the 6th, locked at the 10th.
-            login_throttle: Arc::new(Throttle::new(std::time::Duration::from_secs(900), Some(10))),
         })
     }
 }
@@ -134,7 +134,8 @@ pub fn build_app(
         chrono::Duration::from_std(state.config.client_cache_ttl).unwrap_or_default(),
     ));
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
-    let secure_cookies = state.config.issuer.as_str().starts_with("https://");
+    let cookies = CookieSettings::for_issuer(state.config.issuer.as_str());
+    let secure_cookies = cookies.secure;
     let sessions = Sessions {
         sessions: state.store.clone(),
         users: state.store.clone(),
@@ -146,13 +147,17 @@ pub fn build_app(
         users: state.store.clone(),
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),
-        throttle: Arc::clone(&state.login_throttle),
+        throttle: SignInThrottle::new(state.store.clone(), state.config.sign_in_policy),
+        hashes: Arc::clone(&state.hashes),
+        requests: state.store.clone(),
+        cookies: cookies.clone(),
         self_registration: state.config.self_registration,
     };
     let authorize = AuthorizeState {
         clients: Arc::clone(&clients),
         consents: state.store.clone(),
         codes: state.store.clone(),
+        requests: state.store.clone(),
         audit: state.store.clone(),
         sessions: sessions.clone(),
         clock: Arc::clone(&state.clock),
@@ -188,6 +193,7 @@ pub fn build_app(
         tokens: state.store.clone(),
         audit: state.store.clone(),
         trusted_issuers: state.store.clone(),
+        throttle: state.store.clone(),
         keys: Arc::clone(&state.keys),
         key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),
@@ -238,11 +244,10 @@ pub fn build_app(
         .app_data(web::Data::new(logout))
         .app_data(web::Data::new(admin))
         .app_data(web::Data::new(tokens))
-        .app_data(web::Data::new(CookieSettings {
-            secure: secure_cookies,
-        }))
+        .app_data(web::Data::new(cookies))
+        .app_data(web::Data::new(state.config.trusted_proxies.clone()))
         .wrap(from_fn(tessera_web::csrf::csrf_cookie))
-        .wrap(tessera_web::security_headers())
+        .wrap(tessera_web::security_headers(secure_cookies))
         .wrap(from_fn(tessera_web::telemetry))
         .configure(tessera_discovery::configure)
         .configure(tessera_client_registry::configure)
@@ -410,6 +415,8 @@ fn spawn_sweeper(store: Arc<SeaStore>, clock: Arc<dyn Clock>) {
                     sessions = swept.sessions,
                     revoked_access_tokens = swept.revoked_access_tokens,
                     assertion_jtis = swept.assertion_jtis,
+                    authorization_requests = swept.authorization_requests,
+                    throttle_counters = swept.throttle_counters,
                     "expired rows swept"
                 ),
                 Ok(_) => {}

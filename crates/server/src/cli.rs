@@ -52,6 +52,9 @@ pub enum Command {
     /// User commands.
     #[command(subcommand)]
     User(admin::UserCommand),
+    /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
+    #[command(subcommand)]
+    SignInLocks(admin::LockCommand),
 }
 
 /// `tessera config …`
@@ -116,6 +119,9 @@ pub fn run() -> anyhow::Result<()> {
         }),
         Command::User(command) => actix_web::rt::System::new()
             .block_on(async move { admin::user(&config, Arc::new(SystemClock), command).await }),
+        Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
+            admin::sign_in_locks(&config, Arc::new(SystemClock), command).await
+        }),
     }
 }
 

@@ -69,6 +69,25 @@ pub struct RawConfig {
     /// `TESSERA_SELF_REGISTRATION` — let people create their own accounts at `/signup`.
     /// Default false.
     pub self_registration: bool,
+    /// `TESSERA_TRUSTED_PROXIES` — comma-separated CIDRs of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` give the client address (for the sign-in throttle, sessions and the
+    /// audit log). Default empty: the TCP peer is the client, forwarded headers are ignored.
+    pub trusted_proxies: String,
+    /// `TESSERA_SIGN_IN_FREE_ATTEMPTS` — failed sign-ins to one account from one address before
+    /// each further attempt waits (1 s, doubling, at most 15 min). Default 5.
+    pub sign_in_free_attempts: u32,
+    /// `TESSERA_SIGN_IN_ACCOUNT_FREE_ATTEMPTS` — failed sign-ins to one account from anywhere
+    /// before attempts wait (1 s, doubling, at most 30 s: never a lock). Default 10.
+    pub sign_in_account_free_attempts: u32,
+    /// `TESSERA_SIGN_IN_ADDRESS_LIMIT` — sign-in attempts one address may make in 15 minutes,
+    /// across all accounts, before it is refused until the window ends. Default 1000.
+    pub sign_in_address_limit: u32,
+    /// `TESSERA_PASSWORD_HASH_CONCURRENCY` — password hashes (argon2id, 19 MiB each) run at once;
+    /// 0 means one per CPU core. Default 0.
+    pub password_hash_concurrency: u32,
+    /// `TESSERA_PASSWORD_HASH_QUEUE` — sign-ins that may wait for a hash; beyond, 503 with
+    /// `Retry-After`. Default 64.
+    pub password_hash_queue: u32,
     /// `TESSERA_LOG_FORMAT` — `text` or `json`. Default `text`.
     pub log_format: String,
     /// `TESSERA_LOG_LEVEL` — a tracing filter such as `info` or `tessera=debug`. Default `info`.
@@ -97,6 +116,12 @@ impl Default for RawConfig {
             code_ttl: 60,
             access_token_alg: "RS256".into(),
             self_registration: false,
+            trusted_proxies: String::new(),
+            sign_in_free_attempts: 5,
+            sign_in_account_free_attempts: 10,
+            sign_in_address_limit: 1000,
+            password_hash_concurrency: 0,
+            password_hash_queue: 64,
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -147,6 +172,14 @@ pub struct Config {
     pub access_token_alg: SigningAlg,
     /// Whether `/signup` is open.
     pub self_registration: bool,
+    /// Proxies whose forwarded client address is believed.
+    pub trusted_proxies: tessera_web::client_address::TrustedProxies,
+    /// The sign-in throttle.
+    pub sign_in_policy: tessera_core::sign_in::ThrottlePolicy,
+    /// Password hashes at once.
+    pub password_hash_concurrency: usize,
+    /// Password hashes waiting.
+    pub password_hash_queue: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -263,7 +296,34 @@ impl Config {
                 ));
             }
         };
+        let trusted_proxies =
+            tessera_web::client_address::TrustedProxies::parse(&raw.trusted_proxies)
+                .map_err(|err| invalid("trusted_proxies", err))?;
+        if raw.sign_in_address_limit == 0 {
+            return Err(invalid("sign_in_address_limit", "must be at least 1"));
+        }
+        let defaults = tessera_core::sign_in::ThrottlePolicy::default();
+        let sign_in_policy = tessera_core::sign_in::ThrottlePolicy {
+            account_address: tessera_core::sign_in::Limit {
+                free: raw.sign_in_free_attempts,
+                ..defaults.account_address
+            },
+            account: tessera_core::sign_in::Limit {
+                free: raw.sign_in_account_free_attempts,
+                ..defaults.account
+            },
+            address_limit: raw.sign_in_address_limit,
+            ..defaults
+        };
+        let password_hash_concurrency = match raw.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n as usize,
+        };
         Ok(Self {
+            trusted_proxies,
+            sign_in_policy,
+            password_hash_concurrency,
+            password_hash_queue: raw.password_hash_queue as usize,
             issuer,
             listen,
             database_url,
@@ -341,7 +401,10 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nlog_format = {:?}\nlog_level = {}",
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
+             trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
+             sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
+             log_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -362,6 +425,12 @@ impl Config {
             self.code_ttl.as_secs(),
             self.access_token_alg,
             self.self_registration,
+            self.trusted_proxies.0.len(),
+            self.sign_in_policy.account_address.free,
+            self.sign_in_policy.account.free,
+            self.sign_in_policy.address_limit,
+            self.password_hash_concurrency,
+            self.password_hash_queue,
             self.log_format,
             self.log_level,
         )

@@ -650,7 +650,7 @@ async fn trusted_issuers_are_unique_and_the_denylist_is_idempotent() {
 #[tokio::test]
 async fn sweeping_removes_only_what_expired_long_enough_ago() {
     use tessera_core::store::{
-        AccessTokenDenylist, BrowserSessionRecord, SessionRepo, SweepRepo, Swept,
+        AccessTokenDenylist, BrowserSessionRecord, SessionKind, SessionRepo, SweepRepo, Swept,
     };
 
     let db = db().await;
@@ -688,6 +688,7 @@ async fn sweeping_removes_only_what_expired_long_enough_ago() {
             user_agent: None,
             ip: None,
             ended_at: None,
+            kind: SessionKind::User,
         })
         .await
         .unwrap();

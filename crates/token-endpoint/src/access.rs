@@ -79,5 +79,15 @@ pub async fn inspect(
     if client.is_none_or(|c| !c.enabled) {
         return Ok(Err("client gone or disabled".into()));
     }
+    // A token issued to a user (not a client acting for itself) dies with the user's account.
+    if claims.sub != claims.client_id {
+        let user = state
+            .users
+            .find_user(&tessera_core::Subject::new(claims.sub.as_str()))
+            .await?;
+        if user.is_none_or(|u| !u.enabled) {
+            return Ok(Err("user gone or disabled".into()));
+        }
+    }
     Ok(Ok(claims))
 }

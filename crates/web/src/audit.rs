@@ -29,7 +29,8 @@ pub async fn record(repo: &dyn AuditRepo, req: &HttpRequest, now: DateTime<Utc>,
         actor: audit.actor,
         client_id: audit.client_id.map(str::to_owned),
         user_id: audit.user_id.map(str::to_owned),
-        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        ip: Some(crate::client_address::ClientAddress::of(req).to_string())
+            .filter(|ip| !ip.is_empty()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

@@ -2,14 +2,16 @@
 //! HTML error page, security headers, request ids, request metrics and logs.
 
 pub mod audit;
+pub mod client_address;
 pub mod csrf;
 pub mod error;
+pub mod hash_gate;
 pub mod headers;
 pub mod session;
 pub mod telemetry;
 
 pub use error::{ErrorPage, html_error, html_page, token_error_response};
-pub use headers::security_headers;
+pub use headers::{allow_form_target, security_headers};
 pub use telemetry::{Metrics, REQUEST_ID_HEADER, telemetry};
 
 /// A route for `GET` that answers `HEAD` too (RFC 9110 §9.3.2: same headers, no body; actix

@@ -1,7 +1,10 @@
 //! Browser sessions: the cookie holds a random 256-bit id and the database row is keyed by its
-//! SHA-256. Two cookies exist: `tessera_session` (SameSite=Lax, so it survives the redirect back
-//! from a relying party) for the sign-in and authorization flow, and `tessera_admin`
-//! (SameSite=Strict, Path=/admin) for the admin console, issued only to admins at sign-in.
+//! SHA-256. Two kinds exist, each with its own cookie and recorded on the row: the user session
+//! (SameSite=Lax, so it survives the redirect back from a relying party) for sign-in, the
+//! authorization flow and the account pages, and the admin session (SameSite=Strict, shorter
+//! lifetimes) for the console, issued only to admins at sign-in. A cookie accepts only a session
+//! of its own kind. With an https issuer the cookies carry the `__Host-` prefix (Secure, Path=/,
+//! no Domain), so no sibling subdomain can set or shadow them.
 
 use std::sync::Arc;
 
@@ -14,15 +17,23 @@ use chrono::Duration;
 use tessera_core::{
     Clock,
     secret::{PlainToken, SecretKind, TokenHash},
-    store::{BrowserSessionRecord, SessionRepo, StoreError, UserRecord, UserRepo},
+    store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError, UserRecord, UserRepo},
 };
 
-/// The end-user session cookie.
+use crate::client_address::ClientAddress;
+
+/// The end-user session cookie (over http).
 pub const SESSION_COOKIE: &str = "tessera_session";
-/// The admin console session cookie.
+/// The admin console session cookie (over http).
 pub const ADMIN_COOKIE: &str = "tessera_admin";
-/// Path of the admin cookie.
+/// The end-user session cookie with an https issuer.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-tessera_session";
+/// The admin console session cookie with an https issuer.
+pub const SECURE_ADMIN_COOKIE: &str = "__Host-tessera_admin";
+/// The console's path prefix.
 pub const ADMIN_PATH: &str = "/admin";
+/// How recent a sign-in must be for sensitive admin actions.
+pub const RECENT_SIGN_IN: Duration = Duration::minutes(5);
 
 /// Lifetimes of one kind of session.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +54,24 @@ pub const ADMIN_SESSIONS: SessionPolicy = SessionPolicy {
     idle: Duration::minutes(30),
     absolute: Duration::hours(8),
 };
+/// The session cookie's name for `kind`.
+pub fn cookie_name(kind: SessionKind, secure: bool) -> &'static str {
+    match (kind, secure) {
+        (SessionKind::User, false) => SESSION_COOKIE,
+        (SessionKind::User, true) => SECURE_SESSION_COOKIE,
+        (SessionKind::Admin, false) => ADMIN_COOKIE,
+        (SessionKind::Admin, true) => SECURE_ADMIN_COOKIE,
+    }
+}
+
+/// The lifetimes of `kind`.
+pub fn policy(kind: SessionKind) -> SessionPolicy {
+    match kind {
+        SessionKind::User => USER_SESSIONS,
+        SessionKind::Admin => ADMIN_SESSIONS,
+    }
+}
+
 /// Activity is written back at most this often per session (not on every request).
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
@@ -77,8 +106,8 @@ pub struct SignedIn {
 }
 
 fn client_ip(req: &HttpRequest) -> Option<String> {
-    // The peer address: forwarded headers are not trusted (they are set by anyone).
-    req.peer_addr().map(|addr| addr.ip().to_string())
+    // The peer, or the address a listed proxy forwarded (see crate::client_address).
+    Some(ClientAddress::of(req).to_string()).filter(|ip| !ip.is_empty())
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
@@ -89,16 +118,28 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 }
 
 impl Sessions {
-    /// Starts a new session for `user` (a fresh id: sign-in always rotates the session id) and
-    /// returns the cookie to set.
+    /// The name of `kind`'s cookie here.
+    pub fn cookie_name(&self, kind: SessionKind) -> &'static str {
+        cookie_name(kind, self.secure_cookies)
+    }
+
+    /// The value of `kind`'s cookie in `req`, if it has one.
+    pub fn cookie_value(&self, req: &HttpRequest, kind: SessionKind) -> Option<String> {
+        req.cookie(self.cookie_name(kind))
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Starts a new `kind` session for `user` (a fresh id: sign-in always rotates the session
+    /// id) and returns the cookie to set.
     pub async fn start(
         &self,
         req: &HttpRequest,
         user: &UserRecord,
-        policy: SessionPolicy,
-        cookie_name: &'static str,
+        kind: SessionKind,
     ) -> Result<Cookie<'static>, StoreError> {
         let now = self.clock.now();
+        let policy = policy(kind);
         let id = PlainToken::generate(SecretKind::Session);
         self.sessions
             .create_session(&BrowserSessionRecord {
@@ -112,38 +153,40 @@ impl Sessions {
                 user_agent: user_agent(req),
                 ip: client_ip(req),
                 ended_at: None,
+                kind,
             })
             .await?;
-        let (path, same_site) = if cookie_name == ADMIN_COOKIE {
-            (ADMIN_PATH, SameSite::Strict)
-        } else {
-            ("/", SameSite::Lax)
+        let same_site = match kind {
+            SessionKind::User => SameSite::Lax,
+            SessionKind::Admin => SameSite::Strict,
         };
-        Ok(Cookie::build(cookie_name, id.expose().to_owned())
-            .path(path)
-            .http_only(true)
-            .same_site(same_site)
-            .secure(self.secure_cookies)
-            .max_age(CookieDuration::seconds(policy.absolute.num_seconds()))
-            .finish())
+        Ok(
+            Cookie::build(self.cookie_name(kind), id.expose().to_owned())
+                .path("/")
+                .http_only(true)
+                .same_site(same_site)
+                .secure(self.secure_cookies)
+                .max_age(CookieDuration::seconds(policy.absolute.num_seconds()))
+                .finish(),
+        )
     }
 
-    /// The signed-in user behind `cookie_name`, if the session is active and the user enabled.
+    /// The signed-in user behind `kind`'s cookie, if the session is active, of that kind, and
+    /// the user enabled.
     pub async fn current(
         &self,
         req: &HttpRequest,
-        cookie_name: &str,
-        policy: SessionPolicy,
+        kind: SessionKind,
     ) -> Result<Option<SignedIn>, StoreError> {
-        let Some(cookie) = req.cookie(cookie_name) else {
+        let Some(value) = self.cookie_value(req, kind) else {
             return Ok(None);
         };
-        let hash = TokenHash::of(cookie.value());
+        let hash = TokenHash::of(&value);
         let Some(session) = self.sessions.find_session(&hash).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
-        if !session.is_active(now) {
+        if !session.is_active(now) || session.kind != kind {
             return Ok(None);
         }
         let Some(user) = self
@@ -155,35 +198,37 @@ impl Sessions {
             return Ok(None);
         };
         if now - session.last_seen_at >= TOUCH_EVERY {
-            let idle = (now + policy.idle).min(session.absolute_expires_at);
+            let idle = (now + policy(kind).idle).min(session.absolute_expires_at);
             self.sessions.touch_session(&hash, now, idle).await?;
         }
         Ok(Some(SignedIn { session, user }))
     }
 
-    /// Ends the session behind `cookie_name` (if any) and returns a cookie that removes it.
+    /// Ends the session behind `kind`'s cookie (if any) and returns a cookie that removes it.
     pub async fn end(
         &self,
         req: &HttpRequest,
-        cookie_name: &'static str,
+        kind: SessionKind,
     ) -> Result<Cookie<'static>, StoreError> {
-        if let Some(cookie) = req.cookie(cookie_name) {
+        if let Some(value) = self.cookie_value(req, kind) {
             self.sessions
-                .end_session(&TokenHash::of(cookie.value()), self.clock.now())
+                .end_session(&TokenHash::of(&value), self.clock.now())
                 .await?;
         }
-        let path = if cookie_name == ADMIN_COOKIE {
-            ADMIN_PATH
-        } else {
-            "/"
-        };
-        let mut removal = Cookie::build(cookie_name, "")
-            .path(path)
+        let mut removal = Cookie::build(self.cookie_name(kind), "")
+            .path("/")
             .http_only(true)
             .secure(self.secure_cookies)
             .finish();
         removal.make_removal();
         Ok(removal)
+    }
+}
+
+impl SignedIn {
+    /// Whether the user signed in (entered the password) within [`RECENT_SIGN_IN`] of `now`.
+    pub fn signed_in_recently(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        now - self.session.auth_time <= RECENT_SIGN_IN
     }
 }
 

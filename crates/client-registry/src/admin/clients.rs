@@ -9,7 +9,8 @@ use tessera_core::{
 };
 
 use super::{
-    AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
+    AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, field, html, notice, see_other,
+    unavailable,
 };
 use crate::{
     model::{ClientMetadata, validate},
@@ -344,6 +345,15 @@ pub(crate) async fn post_edit_client(
     if let Err(err) = state.clients.update_client(&updated).await {
         return unavailable(&err);
     }
+    // The enabled flag is its own write, made only when the form changes it.
+    if updated.enabled != client.enabled
+        && let Err(err) = state
+            .clients
+            .set_client_enabled(&client.client_id, updated.enabled)
+            .await
+    {
+        return unavailable(&err);
+    }
     super::audit(
         &state,
         &req,
@@ -360,7 +370,7 @@ pub(crate) async fn post_edit_client(
 pub(crate) async fn post_rotate_secret(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, .. }: AdminForm,
+    SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     let mut client = match load(&state, &path).await {
@@ -402,7 +412,7 @@ pub(crate) async fn post_rotate_secret(
 pub(crate) async fn post_delete_client(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, .. }: AdminForm,
+    SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     match state

@@ -1,10 +1,14 @@
 //! The admin console at `/admin`: server-rendered pages (askama), no JavaScript needed. Admins
-//! sign in on the shared `/login` page and get a separate `tessera_admin` session
-//! (SameSite=Strict, Path=/admin, 30 min idle). Every form carries a CSRF token; every action
-//! writes an audit event naming the admin.
+//! sign in on the shared `/login` page and get a separate admin session (its own cookie,
+//! SameSite=Strict, 30 min idle, recorded as an admin session so a user session's id is never
+//! accepted in its place). Every form carries a CSRF token; every action writes an audit event
+//! naming the admin. Sensitive actions — key rotation, secret rotation, deleting a client,
+//! making someone admin, resetting a password — also need a sign-in within the last 5 minutes
+//! ([`SensitiveForm`]); otherwise the admin is sent to sign in again and comes back to the page.
 
 mod clients;
 mod issuers;
+mod locks;
 mod pages;
 
 use std::sync::Arc;
@@ -18,15 +22,15 @@ use askama::Template;
 use tessera_core::{
     Clock, Issuer,
     store::{
-        AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo,
-        TrustedIssuerRepo, UserRecord, UserRepo,
+        AuditRepo, ClientRepo, GrantAdminRepo, GrantRepo, InitialAccessTokenRepo, SessionKind,
+        ThrottleRepo, TrustedIssuerRepo, UserRecord, UserRepo,
     },
 };
 use tessera_keys::{Keys, RotationPolicy};
 use tessera_web::{
     audit::Audit,
     csrf::{CsrfToken, csrf_valid},
-    session::{ADMIN_COOKIE, ADMIN_SESSIONS, SESSION_COOKIE, Sessions, USER_SESSIONS},
+    session::Sessions,
 };
 
 /// Everything the console needs.
@@ -48,6 +52,8 @@ pub struct AdminState {
     pub audit: Arc<dyn AuditRepo>,
     /// Trusted JWT issuers.
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
+    /// Sign-in throttle counters (the locks admins can see and clear).
+    pub throttle: Arc<dyn ThrottleRepo>,
     /// Signing keys.
     pub keys: Arc<Keys>,
     /// How rotation schedules keys.
@@ -71,6 +77,8 @@ impl std::fmt::Debug for AdminState {
 pub(crate) struct Admin {
     pub user: UserRecord,
     pub csrf: String,
+    /// When this admin entered the password.
+    pub auth_time: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Template)]
@@ -118,18 +126,19 @@ pub(crate) async fn require_admin(
 ) -> Result<Admin, HttpResponse> {
     let admin = state
         .sessions
-        .current(req, ADMIN_COOKIE, ADMIN_SESSIONS)
+        .current(req, SessionKind::Admin)
         .await
         .map_err(|e| unavailable(&e))?;
     if let Some(signed_in) = admin.filter(|s| s.user.is_admin) {
         return Ok(Admin {
+            auth_time: signed_in.session.auth_time,
             user: signed_in.user,
             csrf: csrf.0.clone(),
         });
     }
     let user = state
         .sessions
-        .current(req, SESSION_COOKIE, USER_SESSIONS)
+        .current(req, SessionKind::User)
         .await
         .map_err(|e| unavailable(&e))?;
     if let Some(user) = user.filter(|s| !s.user.is_admin) {
@@ -186,6 +195,49 @@ pub(crate) struct AdminPage(pub Admin);
 pub(crate) struct AdminForm {
     pub admin: Admin,
     pub form: Vec<(String, String)>,
+}
+
+/// An [`AdminForm`] for a sensitive action: the admin must have signed in within the last
+/// five minutes (`tessera_web::session::RECENT_SIGN_IN`), else is sent to sign in again and
+/// back to the page the form was on.
+#[derive(Debug)]
+pub(crate) struct SensitiveForm {
+    pub admin: Admin,
+    pub form: Vec<(String, String)>,
+}
+
+/// The console page a sensitive action's form is on (where to come back after signing in).
+fn page_of_action(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["admin", "clients", id, ..] => format!("/admin/clients/{id}"),
+        ["admin", section, ..] => format!("/admin/{section}"),
+        _ => "/admin".into(),
+    }
+}
+
+impl FromRequest for SensitiveForm {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let form = AdminForm::from_request(&req, payload);
+        Box::pin(async move {
+            let AdminForm { admin, form } = form.await?;
+            let state = admin_state(&req)?;
+            let now = state.clock.now();
+            if now - admin.auth_time > tessera_web::session::RECENT_SIGN_IN {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return_to", &page_of_action(req.path()))
+                    .append_pair("login_hint", &admin.user.username)
+                    .append_pair("reason", "recent")
+                    .finish();
+                return Err(refusal(see_other(&format!("/login?{query}"))));
+            }
+            Ok(SensitiveForm { admin, form })
+        })
+    }
 }
 
 fn refusal(response: HttpResponse) -> actix_web::Error {
@@ -271,6 +323,7 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "updated" => "Updated.",
         "invalid" => "That was not accepted; nothing was changed.",
         "self" => "You can not do that to your own account.",
+        "cleared" => "Cleared; the next attempt is not slowed down.",
         _ => return None,
     })
 }
@@ -291,8 +344,8 @@ async fn post_logout(
     }
     let mut response = HttpResponse::SeeOther();
     response.insert_header((header::LOCATION, "/login?return_to=%2Fadmin"));
-    for cookie in [ADMIN_COOKIE, SESSION_COOKIE] {
-        match state.sessions.end(&req, cookie).await {
+    for kind in [SessionKind::Admin, SessionKind::User] {
+        match state.sessions.end(&req, kind).await {
             Ok(removal) => {
                 response.cookie(removal);
             }
@@ -377,5 +430,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
-        .route("/admin/audit", web::get().to(pages::get_audit));
+        .route("/admin/audit", web::get().to(pages::get_audit))
+        .route("/admin/sign-in-locks", web::get().to(locks::get_locks))
+        .route(
+            "/admin/sign-in-locks/{key}/clear",
+            web::post().to(locks::post_clear_lock),
+        );
 }

@@ -12,8 +12,8 @@ use tessera_core::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, clients::ShownOncePage, field, html,
-    notice, see_other, unavailable,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, clients::ShownOncePage,
+    field, html, notice, see_other, unavailable,
 };
 
 pub(crate) struct TokenRow {
@@ -267,26 +267,86 @@ pub(crate) async fn post_create_user(
     see_other("/admin/users?notice=created")
 }
 
-/// Applies `change` to user `id` (never to the acting admin's own enabled/admin flags).
+/// What an admin changes about a user: each writes only its own column.
+enum UserChange {
+    ToggleEnabled,
+    ToggleAdmin,
+    Password(String),
+}
+
+/// Applies `change` to user `id` (never to the acting admin's own enabled/admin flags). A
+/// password reset or a disable ends every session of the user and revokes their grants (and so
+/// their refresh tokens).
 async fn change_user(
     req: &HttpRequest,
     state: &AdminState,
     admin: &Admin,
     id: &str,
-    kind: &str,
-    change: impl FnOnce(&mut UserRecord),
+    change: UserChange,
 ) -> HttpResponse {
-    if admin.user.id.as_str() == id && kind != "user.password_reset" {
+    let kind = match change {
+        UserChange::ToggleEnabled => "user.enabled_changed",
+        UserChange::ToggleAdmin => "user.admin_changed",
+        UserChange::Password(_) => "user.password_reset",
+    };
+    if admin.user.id.as_str() == id && !matches!(change, UserChange::Password(_)) {
         return see_other("/admin/users?notice=self");
     }
-    let mut user = match state.users.find_user(&Subject::new(id)).await {
+    let subject = Subject::new(id);
+    let user = match state.users.find_user(&subject).await {
         Ok(Some(user)) => user,
         Ok(None) => return see_other("/admin/users"),
         Err(err) => return unavailable(&err),
     };
-    change(&mut user);
-    if let Err(err) = state.users.update_user(&user, state.clock.now()).await {
-        return unavailable(&err);
+    let now = state.clock.now();
+    // (written, sessions end, grants are revoked)
+    let (changed, ends_sessions, revokes_grants) = match change {
+        UserChange::ToggleEnabled => (
+            state
+                .users
+                .set_user_enabled(&subject, !user.enabled, now)
+                .await,
+            user.enabled,
+            user.enabled,
+        ),
+        UserChange::ToggleAdmin => (
+            state
+                .users
+                .set_user_admin(&subject, !user.is_admin, now)
+                .await,
+            user.is_admin,
+            false,
+        ),
+        UserChange::Password(hash) => (
+            state.users.set_password_hash(&subject, &hash, now).await,
+            true,
+            true,
+        ),
+    };
+    match changed {
+        Ok(true) => {}
+        Ok(false) => return see_other("/admin/users"),
+        Err(err) => return unavailable(&err),
+    }
+    if ends_sessions {
+        // Disabling, resetting the password or removing admin rights: nothing signed in with
+        // the old standing survives (for an admin removal, the console sessions end too).
+        if let Err(err) = state
+            .sessions
+            .sessions
+            .end_user_sessions(&subject, None, now)
+            .await
+        {
+            return unavailable(&err);
+        }
+        if revokes_grants
+            && let Err(err) = state
+                .grant_list
+                .revoke_user_grants(&subject, None, kind, now)
+                .await
+        {
+            return unavailable(&err);
+        }
     }
     super::audit(state, req, admin, kind, None, Some(id)).await;
     see_other("/admin/users?notice=updated")
@@ -299,30 +359,24 @@ pub(crate) async fn post_toggle_enabled(
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    change_user(&req, &state, &admin, &path, "user.enabled_changed", |u| {
-        u.enabled = !u.enabled
-    })
-    .await
+    change_user(&req, &state, &admin, &path, UserChange::ToggleEnabled).await
 }
 
-/// `POST /admin/users/{id}/toggle-admin`.
+/// `POST /admin/users/{id}/toggle-admin` (sensitive).
 pub(crate) async fn post_toggle_admin(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, .. }: AdminForm,
+    SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    change_user(&req, &state, &admin, &path, "user.admin_changed", |u| {
-        u.is_admin = !u.is_admin
-    })
-    .await
+    change_user(&req, &state, &admin, &path, UserChange::ToggleAdmin).await
 }
 
-/// `POST /admin/users/{id}/password`.
+/// `POST /admin/users/{id}/password` (sensitive).
 pub(crate) async fn post_reset_password(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, form }: AdminForm,
+    SensitiveForm { admin, form }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     let Some(hash) =
@@ -330,10 +384,7 @@ pub(crate) async fn post_reset_password(
     else {
         return see_other("/admin/users?notice=invalid");
     };
-    change_user(&req, &state, &admin, &path, "user.password_reset", |u| {
-        u.password_hash = hash
-    })
-    .await
+    change_user(&req, &state, &admin, &path, UserChange::Password(hash)).await
 }
 
 pub(crate) struct KeyRow {
@@ -390,7 +441,7 @@ pub(crate) async fn get_keys(
 /// `POST /admin/keys/rotate`.
 pub(crate) async fn post_rotate_key(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    SensitiveForm { admin, form }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     let Some(alg) = field(&form, "alg").and_then(|a| a.parse::<SigningAlg>().ok()) else {

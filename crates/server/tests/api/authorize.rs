@@ -80,8 +80,13 @@ async fn a_verified_client_without_a_session_is_sent_to_sign_in_and_errors_carry
         .await;
     assert_eq!(response.status(), 302);
     let login = response.headers()["location"].to_str().unwrap().to_owned();
+    // The request waits on the server; the sign-in page carries only its handle.
     assert!(
-        login.starts_with("/login?return_to=%2Fauthorize%3F"),
+        login.starts_with("/login?return_to=%2Fauthorize%2Fresume%3Frequest%3Dtsq_"),
+        "{login}"
+    );
+    assert!(
+        !login.contains("client_id") && !login.contains("state"),
         "{login}"
     );
 

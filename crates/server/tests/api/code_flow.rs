@@ -153,7 +153,7 @@ async fn code_flow_with_pkce_and_nonce_binds_the_code_and_remembers_consent() {
     let response = get(&app, &http, rp.url.as_str()).await;
     assert_eq!(response.status(), 302);
     let back = sign_in(&app, &http, &location(&response), "alice").await;
-    assert!(back.starts_with("/authorize?"), "{back}");
+    assert!(back.starts_with("/authorize/resume?request=tsq_"), "{back}");
 
     // First time: the consent page names the client and the scopes in words.
     let consent = get(&app, &http, &back).await;

@@ -443,7 +443,7 @@ async fn a_client_disabled_elsewhere_is_refused_once_the_client_cache_expires() 
 
     let clock = tessera_core::FakeClock::new();
     let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
-    let mut service = client_with(&app, "service", |c| {
+    let service = client_with(&app, "service", |c| {
         c.grant_types = vec!["client_credentials".into()];
         c.scopes = vec!["api".into()];
     })
@@ -452,8 +452,11 @@ async fn a_client_disabled_elsewhere_is_refused_once_the_client_cache_expires() 
     assert_eq!(token(&app, &service, &form).await.status, 200);
     // Another instance (or the CLI) disables it: this instance sees it within the cache
     // lifetime (TESSERA_CLIENT_CACHE_TTL, 2 s by default).
-    service.0.enabled = false;
-    app.state.store.update_client(&service.0).await.unwrap();
+    app.state
+        .store
+        .set_client_enabled(&service.0.client_id, false)
+        .await
+        .unwrap();
     clock.advance(chrono::Duration::seconds(3));
     token(&app, &service, &form)
         .await

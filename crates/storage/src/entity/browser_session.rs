@@ -17,6 +17,7 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub ended_at: Option<DateTimeUtc>,
+    pub kind: String,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migration.

@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod authorization_code;
+pub mod authorization_request;
 pub mod browser_session;
 pub mod client;
 pub mod consent;
@@ -9,6 +10,7 @@ pub mod grant;
 pub mod initial_access_token;
 pub mod refresh_token;
 pub mod revoked_access_token;
+pub mod sign_in_throttle;
 pub mod trusted_jwt_issuer;
 pub mod used_assertion_jti;
 pub mod user;

@@ -136,6 +136,7 @@ impl ClientRepo for SeaStore {
     async fn update_client(&self, record: &ClientRecord) -> Result<(), StoreError> {
         let mut active = to_active(record);
         active.created_at = NotSet;
+        active.enabled = NotSet;
         let result = client::Entity::update_many()
             .set(active)
             .filter(client::Column::ClientId.eq(record.client_id.as_str()))
@@ -143,6 +144,19 @@ impl ClientRepo for SeaStore {
             .await
             .map_err(write_err("client"))?;
         updated_one(result, "client")
+    }
+
+    async fn set_client_enabled(&self, id: &ClientId, enabled: bool) -> Result<bool, StoreError> {
+        let result = client::Entity::update_many()
+            .col_expr(
+                client::Column::Enabled,
+                sea_orm::sea_query::Expr::value(enabled),
+            )
+            .filter(client::Column::ClientId.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
     }
 
     async fn list_clients(

@@ -115,6 +115,28 @@ impl GrantAdminRepo for SeaStore {
             .rows_affected)
     }
 
+    async fn revoke_user_grants(
+        &self,
+        user: &Subject,
+        keep: Option<&TokenHash>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut update = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::UserId.eq(user.as_str()))
+            .filter(grant::Column::RevokedAt.is_null());
+        if let Some(keep) = keep {
+            update = update.filter(
+                sea_orm::Condition::any()
+                    .add(grant::Column::SessionId.is_null())
+                    .add(grant::Column::SessionId.ne(keep.as_str())),
+            );
+        }
+        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
+    }
+
     async fn revoke_session_grants(
         &self,
         session: &TokenHash,

@@ -2,6 +2,7 @@
 
 mod assertion;
 mod audit;
+mod authorization_request;
 mod client;
 mod code;
 mod consent;
@@ -11,6 +12,7 @@ mod initial_access_token;
 mod refresh_token;
 mod session;
 mod sweep;
+mod throttle;
 mod trusted_issuer;
 mod user;
 

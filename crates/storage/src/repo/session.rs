@@ -8,7 +8,7 @@ use sea_orm::{
 use tessera_core::{
     Subject,
     secret::TokenHash,
-    store::{BrowserSessionRecord, SessionRepo, StoreError},
+    store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError},
 };
 
 use super::SeaStore;
@@ -26,6 +26,7 @@ fn to_record(row: session::Model) -> BrowserSessionRecord {
         user_agent: row.user_agent,
         ip: row.ip,
         ended_at: row.ended_at,
+        kind: SessionKind::parse(&row.kind),
     }
 }
 
@@ -43,6 +44,7 @@ impl SessionRepo for SeaStore {
             user_agent: Set(record.user_agent.clone()),
             ip: Set(record.ip.clone()),
             ended_at: Set(record.ended_at),
+            kind: Set(record.kind.as_str().to_owned()),
         })
         .exec_without_returning(&self.db)
         .await

@@ -9,8 +9,8 @@ use super::SeaStore;
 use crate::{
     backend,
     entity::{
-        authorization_code, browser_session, refresh_token, revoked_access_token,
-        used_assertion_jti,
+        authorization_code, authorization_request, browser_session, refresh_token,
+        revoked_access_token, sign_in_throttle, used_assertion_jti,
     },
 };
 
@@ -57,7 +57,26 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
+        let authorization_requests = authorization_request::Entity::delete_many()
+            .filter(authorization_request::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
+        let throttle_counters = sign_in_throttle::Entity::delete_many()
+            .filter(sign_in_throttle::Column::WindowEndsAt.lt(now))
+            .filter(
+                Condition::any()
+                    .add(sign_in_throttle::Column::BlockedUntil.is_null())
+                    .add(sign_in_throttle::Column::BlockedUntil.lt(now)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
         Ok(Swept {
+            authorization_requests,
+            throttle_counters,
             codes,
             refresh_tokens,
             sessions,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use tessera_core::{
     Subject,
@@ -26,6 +27,25 @@ fn to_record(row: user::Model) -> UserRecord {
         enabled: row.enabled,
         created_at: row.created_at,
     }
+}
+
+/// `UPDATE users SET <column> = <value>, updated_at = now WHERE id = ?`: one column, nothing
+/// else read or written back.
+async fn set_column(
+    store: &SeaStore,
+    id: &Subject,
+    column: user::Column,
+    value: sea_orm::sea_query::SimpleExpr,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let result = user::Entity::update_many()
+        .col_expr(column, value)
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id.as_str()))
+        .exec(&store.db)
+        .await
+        .map_err(write_err("user"))?;
+    Ok(result.rows_affected == 1)
 }
 
 #[async_trait]
@@ -74,12 +94,12 @@ impl UserRepo for SeaStore {
             .set(user::ActiveModel {
                 id: NotSet,
                 username: Set(record.username.clone()),
-                password_hash: Set(record.password_hash.clone()),
+                password_hash: NotSet,
                 email: Set(record.email.clone()),
                 email_verified: Set(record.email_verified),
                 name: Set(record.name.clone()),
-                is_admin: Set(record.is_admin),
-                enabled: Set(record.enabled),
+                is_admin: NotSet,
+                enabled: NotSet,
                 created_at: NotSet,
                 updated_at: Set(now),
             })
@@ -88,6 +108,40 @@ impl UserRepo for SeaStore {
             .await
             .map_err(write_err("user"))?;
         updated_one(result, "user")
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: &Subject,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        set_column(
+            self,
+            id,
+            user::Column::PasswordHash,
+            Expr::value(password_hash),
+            now,
+        )
+        .await
+    }
+
+    async fn set_user_enabled(
+        &self,
+        id: &Subject,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        set_column(self, id, user::Column::Enabled, Expr::value(enabled), now).await
+    }
+
+    async fn set_user_admin(
+        &self,
+        id: &Subject,
+        is_admin: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        set_column(self, id, user::Column::IsAdmin, Expr::value(is_admin), now).await
     }
 
     async fn list_users(

@@ -1,0 +1,303 @@
+//! The sign-in throttle: how failed passwords slow down guessing without letting a stranger lock
+//! anyone out (RFC 9700 §4.12 on brute force, OWASP's "account lockout" DoS).
+//!
+//! Three counters are kept, in the database so that every instance enforces one limit:
+//!
+//! - **account from one address** — the guessing one attacker does. Five attempts are free; then
+//!   each further one makes the next wait 1 s, 2 s, 4 s … up to 15 minutes.
+//! - **account** — guessing spread over many addresses. Ten attempts are free; then the wait
+//!   grows to at most 30 s, so a third party can slow an account down but never lock it.
+//! - **address** — one address trying many accounts. A hard limit far above what people behind
+//!   one NAT or load balancer type (1000 in 15 minutes); then refused until the window ends.
+//!
+//! An attempt is *counted before the password hash runs* (the count is a compare-and-set on
+//! the row, so parallel guesses can not slip past it), and an attempt that a counter refuses is
+//! answered at once (429 with `Retry-After`), without hashing. A successful sign-in clears the
+//! account's two counters; the address counter stays (it bounds an address's total). Refusal is
+//! always temporary: nothing here disables an account.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    secret::TokenHash,
+    store::{StoreError, ThrottleCounterRecord, ThrottleRepo},
+};
+
+/// The longest username kept in a counter's label.
+const LABEL_USERNAME_CHARS: usize = 64;
+/// Compare-and-set retries before an attempt is refused as contended.
+const MAX_CAS_ROUNDS: usize = 32;
+
+/// The limits of one counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Attempts allowed in a window before waits begin.
+    pub free: u32,
+    /// The first wait; each further attempt doubles it.
+    pub first_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+}
+
+impl Limit {
+    /// How long the attempt after the `count`-th must wait.
+    fn delay_after(&self, count: u32) -> Option<Duration> {
+        let over = count.checked_sub(self.free).filter(|over| *over > 0)?;
+        let doublings = (over - 1).min(30);
+        let delay = self
+            .first_delay
+            .checked_mul(1_i32 << doublings.min(30))
+            .unwrap_or(self.max_delay);
+        Some(delay.min(self.max_delay))
+    }
+}
+
+/// The whole policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Counters reset after this window.
+    pub window: Duration,
+    /// Per account from one address.
+    pub account_address: Limit,
+    /// Per account, from anywhere.
+    pub account: Limit,
+    /// Attempts from one address (any accounts) refused beyond this many per window.
+    pub address_limit: u32,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            window: Duration::minutes(15),
+            account_address: Limit {
+                free: 5,
+                first_delay: Duration::seconds(1),
+                max_delay: Duration::minutes(15),
+            },
+            account: Limit {
+                free: 10,
+                first_delay: Duration::seconds(1),
+                max_delay: Duration::seconds(30),
+            },
+            address_limit: 1000,
+        }
+    }
+}
+
+/// The answer to "may this attempt run?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted; go on and check the password.
+    Admitted,
+    /// Refused for this long.
+    Refused(Duration),
+}
+
+/// What a counter is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    AccountAddress,
+    Account,
+    Address,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::AccountAddress => "account_address",
+            Kind::Account => "account",
+            Kind::Address => "address",
+        }
+    }
+}
+
+struct Key {
+    kind: Kind,
+    hash: TokenHash,
+    label: String,
+}
+
+fn keys(username: &str, address: &str) -> [Key; 3] {
+    let account = username.trim().to_lowercase();
+    let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
+    let key = |kind: Kind, value: &str, label: String| Key {
+        kind,
+        hash: TokenHash::of(&format!("{}:{value}", kind.as_str())),
+        label,
+    };
+    [
+        key(
+            Kind::AccountAddress,
+            &format!("{account}\u{0}{address}"),
+            format!("{shown} from {address}"),
+        ),
+        key(Kind::Account, &account, shown),
+        key(Kind::Address, address, address.to_owned()),
+    ]
+}
+
+/// The sign-in throttle over a [`ThrottleRepo`].
+#[derive(Clone)]
+pub struct SignInThrottle {
+    repo: Arc<dyn ThrottleRepo>,
+    policy: ThrottlePolicy,
+}
+
+impl std::fmt::Debug for SignInThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInThrottle")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignInThrottle {
+    /// A throttle with `policy` over `repo`.
+    pub fn new(repo: Arc<dyn ThrottleRepo>, policy: ThrottlePolicy) -> Self {
+        Self { repo, policy }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> ThrottlePolicy {
+        self.policy
+    }
+
+    /// Counts an attempt to sign in as `username` from `address`, or refuses it. Counters are
+    /// taken in order (account from address, account, address); the first that refuses ends the
+    /// attempt, and the ones after it are not counted.
+    pub async fn admit(
+        &self,
+        username: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        for key in keys(username, address) {
+            if let Admission::Refused(wait) = self.count(&key, now).await? {
+                return Ok(Admission::Refused(wait));
+            }
+        }
+        Ok(Admission::Admitted)
+    }
+
+    /// A successful sign-in: the account's counters are cleared.
+    pub async fn succeeded(&self, username: &str, address: &str) -> Result<(), StoreError> {
+        let [account_address, account, _] = keys(username, address);
+        self.repo.delete_counter(&account_address.hash).await?;
+        self.repo.delete_counter(&account.hash).await?;
+        Ok(())
+    }
+
+    /// When the attempt after `failures` counted attempts is allowed again, if it must wait.
+    fn blocked_until(
+        &self,
+        kind: Kind,
+        failures: u32,
+        now: DateTime<Utc>,
+        window_ends_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match kind {
+            Kind::AccountAddress => self
+                .policy
+                .account_address
+                .delay_after(failures)
+                .map(|d| now + d),
+            Kind::Account => self.policy.account.delay_after(failures).map(|d| now + d),
+            Kind::Address => (failures >= self.policy.address_limit).then_some(window_ends_at),
+        }
+    }
+
+    async fn count(&self, key: &Key, now: DateTime<Utc>) -> Result<Admission, StoreError> {
+        for _ in 0..MAX_CAS_ROUNDS {
+            let current = self.repo.find_counter(&key.hash).await?;
+            let (next, expected) = match current {
+                Some(current) if current.window_ends_at > now => {
+                    if let Some(until) = current.blocked_until.filter(|until| *until > now) {
+                        return Ok(Admission::Refused(until - now));
+                    }
+                    let failures = current.failures.saturating_add(1);
+                    let next = ThrottleCounterRecord {
+                        failures,
+                        blocked_until: self.blocked_until(
+                            key.kind,
+                            failures,
+                            now,
+                            current.window_ends_at,
+                        ),
+                        ..current.clone()
+                    };
+                    (next, Some(current))
+                }
+                // No row, or one whose window ended: a new window begins with this attempt.
+                stale => {
+                    let window_ends_at = now + self.policy.window;
+                    let fresh = ThrottleCounterRecord {
+                        key_hash: key.hash.clone(),
+                        kind: key.kind.as_str().to_owned(),
+                        label: key.label.clone(),
+                        failures: 1,
+                        window_started_at: now,
+                        window_ends_at,
+                        blocked_until: self.blocked_until(key.kind, 1, now, window_ends_at),
+                    };
+                    (fresh, stale)
+                }
+            };
+            let stored = match expected {
+                Some(old) => {
+                    self.repo
+                        .replace_counter(&next, old.failures, old.window_started_at)
+                        .await?
+                }
+                None => match self.repo.insert_counter(&next).await {
+                    Ok(()) => true,
+                    Err(StoreError::Conflict { .. }) => false,
+                    Err(err) => return Err(err),
+                },
+            };
+            if stored {
+                return Ok(Admission::Admitted);
+            }
+        }
+        // Lost every round to concurrent attempts on the same key: that is a flood.
+        Ok(Admission::Refused(Duration::seconds(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_after_the_free_attempts_and_stop_at_the_cap() {
+        let policy = ThrottlePolicy::default();
+        let limit = policy.account_address;
+        assert_eq!(limit.delay_after(5), None);
+        assert_eq!(limit.delay_after(6), Some(Duration::seconds(1)));
+        assert_eq!(limit.delay_after(7), Some(Duration::seconds(2)));
+        assert_eq!(limit.delay_after(12), Some(Duration::seconds(64)));
+        assert_eq!(limit.delay_after(40), Some(Duration::minutes(15)));
+        assert_eq!(limit.delay_after(u32::MAX), Some(Duration::minutes(15)));
+        let account = policy.account;
+        assert_eq!(account.delay_after(10), None);
+        assert_eq!(account.delay_after(11), Some(Duration::seconds(1)));
+        assert_eq!(account.delay_after(1000), Some(Duration::seconds(30)));
+    }
+
+    #[test]
+    fn keys_are_hashed_and_labels_truncated() {
+        let long = "x".repeat(500);
+        let [pair, account, address] = keys(&format!("  {long}  "), "10.0.0.1");
+        assert_eq!(account.label.chars().count(), LABEL_USERNAME_CHARS);
+        assert!(pair.label.ends_with(" from 10.0.0.1"));
+        assert_eq!(address.label, "10.0.0.1");
+        assert_ne!(pair.hash, account.hash);
+        assert!(!account.hash.as_str().contains('x'));
+        let [_, same, _] = keys(&long.to_uppercase(), "10.0.0.2");
+        assert_eq!(
+            same.hash, account.hash,
+            "usernames compare case-insensitively"
+        );
+    }
+}
