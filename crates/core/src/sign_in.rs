@@ -10,8 +10,9 @@
 //! - **address** — one address trying many accounts. A hard limit far above what people behind
 //!   one NAT or load balancer type (1000 in 15 minutes); then refused until the window ends.
 //!
-//! An attempt is *counted before the password hash runs* (the count is a compare-and-set on
-//! the row, so parallel guesses can not slip past it), and an attempt that a counter refuses is
+//! An attempt is *counted before the password hash runs* (one atomic `UPDATE` whose `WHERE` is
+//! the admission check, so parallel guesses can not slip past it), and an attempt that a counter
+//! refuses is
 //! answered at once (429 with `Retry-After`), without hashing. A successful sign-in clears the
 //! account's two counters; the address counter stays (it bounds an address's total). Refusal is
 //! always temporary: nothing here disables an account.
@@ -22,12 +23,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     secret::TokenHash,
-    store::{StoreError, ThrottleCounterRecord, ThrottleRepo},
+    store::{AttemptWaits, StoreError, ThrottleCounterRecord, ThrottleRepo},
 };
 
 /// The longest username kept in a counter's label.
 const LABEL_USERNAME_CHARS: usize = 64;
-/// Compare-and-set retries before an attempt is refused as contended.
+/// Rounds of count / read / start-a-window before an attempt is refused as contended.
 const MAX_CAS_ROUNDS: usize = 32;
 
 /// The limits of one counter.
@@ -189,68 +190,82 @@ impl SignInThrottle {
         Ok(())
     }
 
-    /// When the attempt after `failures` counted attempts is allowed again, if it must wait.
-    fn blocked_until(
-        &self,
-        kind: Kind,
-        failures: u32,
-        now: DateTime<Utc>,
-        window_ends_at: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
+    /// The waits that attempts on a counter of `kind` cause, as of `now`.
+    fn waits(&self, kind: Kind, now: DateTime<Utc>) -> AttemptWaits {
+        let schedule = |limit: Limit| {
+            let mut steps = Vec::new();
+            let mut count = limit.free;
+            loop {
+                count = count.saturating_add(1);
+                let Some(delay) = limit.delay_after(count) else {
+                    break;
+                };
+                steps.push(now + delay);
+                if delay >= limit.max_delay || steps.len() > 40 {
+                    break;
+                }
+            }
+            AttemptWaits {
+                free: limit.free,
+                blocked_until: steps,
+                max_failures: None,
+            }
+        };
         match kind {
-            Kind::AccountAddress => self
-                .policy
-                .account_address
-                .delay_after(failures)
-                .map(|d| now + d),
-            Kind::Account => self.policy.account.delay_after(failures).map(|d| now + d),
-            Kind::Address => (failures >= self.policy.address_limit).then_some(window_ends_at),
+            Kind::AccountAddress => schedule(self.policy.account_address),
+            Kind::Account => schedule(self.policy.account),
+            Kind::Address => AttemptWaits {
+                free: self.policy.address_limit,
+                blocked_until: Vec::new(),
+                max_failures: Some(self.policy.address_limit),
+            },
         }
     }
 
     async fn count(&self, key: &Key, now: DateTime<Utc>) -> Result<Admission, StoreError> {
+        let waits = self.waits(key.kind, now);
         for _ in 0..MAX_CAS_ROUNDS {
+            // The common case: one atomic UPDATE counts the attempt, or refuses it.
+            if self.repo.count_attempt(&key.hash, now, &waits).await? {
+                return Ok(Admission::Admitted);
+            }
             let current = self.repo.find_counter(&key.hash).await?;
-            let (next, expected) = match current {
+            let expected = match current {
                 Some(current) if current.window_ends_at > now => {
                     if let Some(until) = current.blocked_until.filter(|until| *until > now) {
                         return Ok(Admission::Refused(until - now));
                     }
-                    let failures = current.failures.saturating_add(1);
-                    let next = ThrottleCounterRecord {
-                        failures,
-                        blocked_until: self.blocked_until(
-                            key.kind,
-                            failures,
-                            now,
-                            current.window_ends_at,
-                        ),
-                        ..current.clone()
-                    };
-                    (next, Some(current))
+                    if waits
+                        .max_failures
+                        .is_some_and(|max| current.failures >= max)
+                    {
+                        return Ok(Admission::Refused(current.window_ends_at - now));
+                    }
+                    // Unblocked between the two reads: count again.
+                    continue;
                 }
-                // No row, or one whose window ended: a new window begins with this attempt.
-                stale => {
-                    let window_ends_at = now + self.policy.window;
-                    let fresh = ThrottleCounterRecord {
-                        key_hash: key.hash.clone(),
-                        kind: key.kind.as_str().to_owned(),
-                        label: key.label.clone(),
-                        failures: 1,
-                        window_started_at: now,
-                        window_ends_at,
-                        blocked_until: self.blocked_until(key.kind, 1, now, window_ends_at),
-                    };
-                    (fresh, stale)
-                }
+                stale => stale,
+            };
+            // No row, or one whose window ended: a new window begins with this attempt.
+            let window_ends_at = now + self.policy.window;
+            let fresh = ThrottleCounterRecord {
+                key_hash: key.hash.clone(),
+                kind: key.kind.as_str().to_owned(),
+                label: key.label.clone(),
+                failures: 1,
+                window_started_at: now,
+                window_ends_at,
+                blocked_until: (waits.free == 0)
+                    .then(|| waits.blocked_until.first().copied())
+                    .flatten(),
             };
             let stored = match expected {
                 Some(old) => {
                     self.repo
-                        .replace_counter(&next, old.failures, old.window_started_at)
+                        .replace_counter(&fresh, old.failures, old.window_started_at)
                         .await?
                 }
-                None => match self.repo.insert_counter(&next).await {
+                None => match self.repo.insert_counter(&fresh).await {
                     Ok(()) => true,
                     Err(StoreError::Conflict { .. }) => false,
                     Err(err) => return Err(err),
@@ -260,7 +275,7 @@ impl SignInThrottle {
                 return Ok(Admission::Admitted);
             }
         }
-        // Lost every round to concurrent attempts on the same key: that is a flood.
+        // Lost every round to concurrent window resets on the same key: that is a flood.
         Ok(Admission::Refused(Duration::seconds(1)))
     }
 }

@@ -616,9 +616,33 @@ pub struct ThrottleCounterRecord {
     pub blocked_until: Option<DateTime<Utc>>,
 }
 
+/// What one counted attempt makes the next one wait: nothing while the count is at most
+/// `free`; after `free + 1 + i` attempts, until `blocked_until[i]` (the last entry for every
+/// count beyond); and with `max_failures`, no attempt is counted past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptWaits {
+    /// Attempts counted without a wait.
+    pub free: u32,
+    /// When the next attempt may come, by how far the count is past `free`.
+    pub blocked_until: Vec<DateTime<Utc>>,
+    /// A hard limit on the count within the window.
+    pub max_failures: Option<u32>,
+}
+
 /// Sign-in throttle counters, shared by every instance (see `tessera_core::sign_in`).
 #[async_trait]
 pub trait ThrottleRepo: Send + Sync {
+    /// Counts one attempt on the counter `key_hash` if it is in its window, not blocked and
+    /// under `waits.max_failures` — one atomic `UPDATE` whose `WHERE` is the admission check, so
+    /// any number of concurrent attempts on any number of instances are each counted once and
+    /// none slips past a block. Whether it was counted (false: no such row, its window ended,
+    /// or it refuses attempts now).
+    async fn count_attempt(
+        &self,
+        key_hash: &TokenHash,
+        now: DateTime<Utc>,
+        waits: &AttemptWaits,
+    ) -> Result<bool, StoreError>;
     /// The counter for `key_hash`, if one exists.
     async fn find_counter(
         &self,

@@ -2,7 +2,9 @@
 //!
 //! [`Browser::start`] returns `None` when chromedriver is not installed — unless `CI=true`, where
 //! a missing browser is a failure, not a skip. Screenshots go to `target/screenshots/` (or
-//! `$TESSERA_SCREENSHOTS`) for CI to keep as artefacts.
+//! `$TESSERA_SCREENSHOTS`) for CI to keep as artefacts. [`Browser::console`] returns what the
+//! page logged to the browser console — Content-Security-Policy violations included — so a test
+//! can say *why* a navigation did not happen.
 
 use std::{
     net::{TcpListener, TcpStream},
@@ -77,6 +79,10 @@ impl Browser {
         let profile = TempDir::new().expect("profile dir");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
+            "goog:loggingPrefs".into(),
+            serde_json::json!({ "browser": "ALL" }),
+        );
+        capabilities.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
                 "binary": chromium,
@@ -118,10 +124,54 @@ impl Browser {
         path
     }
 
+    /// The console messages logged since the last call (chromedriver's log endpoint), e.g.
+    /// `Sending form data to '…' violates the following Content Security Policy directive`.
+    pub async fn console(&self) -> Vec<String> {
+        let Ok(answer) = self.client.issue_cmd(ConsoleLog).await else {
+            return vec!["(the browser console could not be read)".into()];
+        };
+        answer
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|entry| {
+                        format!(
+                            "[{}] {}",
+                            entry["level"].as_str().unwrap_or("?"),
+                            entry["message"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` with `{"type": "browser"}`.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
     }
 }

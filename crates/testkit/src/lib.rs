@@ -16,6 +16,7 @@ use tessera_server::{AppState, Application, Config, config::RawConfig};
 pub mod browser;
 pub mod fixtures;
 pub mod html;
+pub mod relying_party;
 
 pub use fantoccini;
 pub use openidconnect;

@@ -10,14 +10,15 @@
 mod account;
 mod admin;
 mod authorize;
-mod browser_flow;
 mod cli;
 mod code_flow;
 mod discovery;
 mod health;
 mod in_process;
 mod instances;
+mod journeys;
 mod registration;
+mod sign_in_safety;
 mod token_code;
 mod token_grants;
 mod token_refresh;

@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 use tessera_core::{
     secret::TokenHash,
-    store::{StoreError, ThrottleCounterRecord, ThrottleRepo},
+    store::{AttemptWaits, StoreError, ThrottleCounterRecord, ThrottleRepo},
 };
 
 use super::SeaStore;
@@ -32,6 +33,45 @@ fn stored_count(failures: u32) -> i32 {
 
 #[async_trait]
 impl ThrottleRepo for SeaStore {
+    async fn count_attempt(
+        &self,
+        key_hash: &TokenHash,
+        now: DateTime<Utc>,
+        waits: &AttemptWaits,
+    ) -> Result<bool, StoreError> {
+        let failures = || Expr::col(counter::Column::Failures);
+        let no_wait = Expr::value(Option::<DateTime<Utc>>::None);
+        // The wait after this attempt, from the count before it (`failures`).
+        let blocked_until = match waits.blocked_until.split_last() {
+            None => no_wait,
+            Some((last, steps)) => {
+                let mut case = Expr::case(failures().lt(stored_count(waits.free)), no_wait);
+                for (i, until) in steps.iter().enumerate() {
+                    let before = waits
+                        .free
+                        .saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+                    case = case.case(failures().eq(stored_count(before)), Expr::value(*until));
+                }
+                case.finally(Expr::value(*last)).into()
+            }
+        };
+        let mut update = counter::Entity::update_many()
+            .col_expr(counter::Column::Failures, failures().add(1))
+            .col_expr(counter::Column::BlockedUntil, blocked_until)
+            .filter(counter::Column::KeyHash.eq(key_hash.as_str()))
+            .filter(counter::Column::WindowEndsAt.gt(now))
+            .filter(
+                Condition::any()
+                    .add(counter::Column::BlockedUntil.is_null())
+                    .add(counter::Column::BlockedUntil.lte(now)),
+            );
+        if let Some(max) = waits.max_failures {
+            update = update.filter(counter::Column::Failures.lt(stored_count(max)));
+        }
+        let result = update.exec(&self.db).await.map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
     async fn find_counter(
         &self,
         key_hash: &TokenHash,

@@ -1,0 +1,474 @@
+//! The product's main journeys in a real headless Chromium, with the app on **another origin**:
+//! a stand-in relying party on its own loopback port (`tessera_testkit::relying_party`) links to
+//! Tessera, and every test waits for what actually reaches that app — the redirect back with a
+//! code, an `access_denied`, the post-logout redirect. Chromium applies the consent, sign-in and
+//! sign-out pages' `form-action` to the redirects after their forms, so a policy that is too
+//! narrow shows up here as an arrival that never comes; each failure message carries the
+//! browser console (CSP violations included).
+//!
+//! The code is redeemed with the openidconnect crate, as a real relying party does. Screenshots of
+//! the walkthrough in the README come from these runs (`target/screenshots/journey-*.png`).
+
+use std::time::Duration;
+
+use tessera_core::store::{CodeRepo, ConsentRepo, UserRecord};
+use tessera_testkit::{
+    TestApp,
+    browser::Browser,
+    openidconnect::{
+        self, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+        core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+    },
+    relying_party::RelyingParty,
+    reqwest::Url,
+};
+
+use crate::{
+    admin::{click, fill, path, text_becomes},
+    code_flow::PASSWORD,
+};
+
+/// How long a journey step may take before the test gives up on it.
+const STEP: Duration = Duration::from_secs(15);
+
+/// Tessera, a user, the stand-in app registered as a client, and a browser.
+struct Journey {
+    app: TestApp,
+    rp: RelyingParty,
+    browser: Browser,
+    secret: String,
+    alice: UserRecord,
+}
+
+/// One authorization request as the openidconnect crate builds it.
+struct Request {
+    url: Url,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+impl Journey {
+    async fn start() -> Option<Self> {
+        let browser = Browser::start().await?;
+        let app = TestApp::spawn().await;
+        let alice = app.with_user("alice", PASSWORD, false).await;
+        let rp = RelyingParty::start().await;
+        let (mut client, secret) = app.with_client("webapp", &[&rp.url("/cb")]).await;
+        client.client_name = Some("Example app".into());
+        client.post_logout_redirect_uris = vec![rp.url("/signed-out")];
+        use tessera_core::store::ClientRepo;
+        app.state.store.update_client(&client).await.unwrap();
+        Some(Self {
+            app,
+            rp,
+            browser,
+            secret: secret.expose().to_owned(),
+            alice,
+        })
+    }
+
+    async fn metadata(&self) -> CoreProviderMetadata {
+        CoreProviderMetadata::discover_async(
+            IssuerUrl::new(self.app.issuer.clone()).unwrap(),
+            &http(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The authorization URL for `scopes`, with `extra` query parameters appended verbatim.
+    async fn request(&self, scopes: &[&str], extra: &[(&str, &str)]) -> Request {
+        let client = CoreClient::from_provider_metadata(
+            self.metadata().await,
+            ClientId::new("webapp".into()),
+            Some(ClientSecret::new(self.secret.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::new(self.rp.url("/cb")).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in scopes {
+            request = request.add_scope(Scope::new((*scope).to_owned()));
+        }
+        let (mut url, state, nonce) = request.url();
+        url.query_pairs_mut().extend_pairs(extra);
+        Request {
+            url,
+            state,
+            nonce,
+            verifier,
+        }
+    }
+
+    /// The user opens the app and clicks its "Sign in" link.
+    async fn begin(&self, request: &Request) {
+        self.rp.link_to(request.url.as_str());
+        self.browser.client.goto(&self.rp.url("/")).await.unwrap();
+        click(&self.browser, "#sign-in").await;
+    }
+
+    /// Fails with where the browser is and what its console said.
+    async fn fail(&self, what: &str) -> ! {
+        let at = self
+            .browser
+            .client
+            .current_url()
+            .await
+            .map_or_else(|e| e.to_string(), |u| u.to_string());
+        let console = self.browser.console().await.join("\n  ");
+        panic!("{what}\n  the browser is at {at}\n  browser console:\n  {console}");
+    }
+
+    /// Waits for the browser to show Tessera's page `prefix` (a path).
+    async fn on_page(&self, prefix: &str) {
+        let deadline = tokio::time::Instant::now() + STEP;
+        while !path(&self.browser).await.starts_with(prefix) {
+            if tokio::time::Instant::now() >= deadline {
+                self.fail(&format!("never reached {prefix}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn sign_in(&self) {
+        self.on_page("/login").await;
+        fill(&self.browser, "#username", "alice").await;
+        fill(&self.browser, "#password", PASSWORD).await;
+        click(&self.browser, "#sign-in").await;
+    }
+
+    async fn consent_page(&self) {
+        self.on_page("/authorize").await;
+        let heading = text_becomes(
+            &self.browser,
+            "h1",
+            "Allow Example app to access your account?",
+        )
+        .await;
+        if heading != "Allow Example app to access your account?" {
+            self.fail(&format!("no consent page (heading {heading:?})"))
+                .await;
+        }
+    }
+
+    /// What reached the app at `path`, or a failure naming the console's complaints.
+    async fn arrival(&self, path: &str) -> Vec<(String, String)> {
+        match self.rp.arrival(path, STEP).await {
+            Some(url) => {
+                // The browser shows the app's page, not an error.
+                let back = text_becomes(&self.browser, "#back", "Back at the app").await;
+                if back != "Back at the app" {
+                    self.fail("the app's page is not showing").await;
+                }
+                url.query_pairs().into_owned().collect()
+            }
+            None => {
+                self.fail(&format!("nothing reached the app at {path}"))
+                    .await
+            }
+        }
+    }
+
+    /// The app redeems `code` with the openidconnect crate; the ID token's subject and itself.
+    async fn redeem(&self, request: Request, code: &str) -> (String, String) {
+        let client = CoreClient::from_provider_metadata(
+            self.metadata().await,
+            ClientId::new("webapp".into()),
+            Some(ClientSecret::new(self.secret.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::new(self.rp.url("/cb")).unwrap());
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .unwrap()
+            .set_pkce_verifier(request.verifier)
+            .request_async(&http())
+            .await
+            .unwrap_or_else(|err| panic!("code exchange: {err:?}"));
+        let id_token = tokens.id_token().expect("an ID token");
+        let claims = id_token
+            .claims(&client.id_token_verifier(), &request.nonce)
+            .unwrap();
+        (claims.subject().to_string(), id_token.to_string())
+    }
+}
+
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn allow_brings_the_user_back_to_the_app_with_a_code_the_app_redeems() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    let request = journey.request(&["openid", "profile"], &[]).await;
+    journey.begin(&request).await;
+    journey.on_page("/login").await;
+    journey.browser.screenshot("journey-sign-in").await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    journey.browser.screenshot("journey-consent").await;
+    click(&journey.browser, "#approve").await;
+
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    assert!(code.starts_with("tsc_"), "{params:?}");
+    assert_eq!(
+        param(&params, "state"),
+        Some(request.state.secret().as_str())
+    );
+    assert_eq!(param(&params, "iss"), Some(journey.app.issuer.as_str()));
+    journey.browser.screenshot("journey-back-at-the-app").await;
+    let (subject, _) = journey.redeem(request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
+
+    // The account page lists this device; signing it out ends the session.
+    let browser = &journey.browser;
+    browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.on_page("/account").await;
+    assert_eq!(
+        text_becomes(browser, "#sessions tr:nth-child(2) strong", "(this device)").await,
+        "(this device)"
+    );
+    browser.screenshot("journey-account").await;
+    click(browser, "#sessions button").await;
+    journey.on_page("/login?return_to=%2Faccount").await;
+    browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.on_page("/login").await;
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn deny_arrives_as_access_denied_even_when_the_url_says_approve() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    // A plain Deny.
+    let request = journey.request(&["openid", "profile"], &[]).await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#deny").await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(param(&params, "error"), Some("access_denied"), "{params:?}");
+    assert_eq!(
+        param(&params, "state"),
+        Some(request.state.secret().as_str())
+    );
+    assert_eq!(param(&params, "iss"), Some(journey.app.issuer.as_str()));
+    assert_eq!(param(&params, "code"), None);
+
+    // A crafted authorization URL that tries to pre-fill the decision and the form's token
+    // (`request=` would be a request object, which is refused before any page):
+    // the click on Deny is still a Deny.
+    let crafted = journey
+        .request(
+            &["openid", "profile"],
+            &[
+                ("decision", "approve"),
+                ("csrf_token", "forged"),
+                ("unknown", "x"),
+            ],
+        )
+        .await;
+    journey.begin(&crafted).await;
+    journey.consent_page().await;
+    click(&journey.browser, "#deny").await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(param(&params, "error"), Some("access_denied"), "{params:?}");
+    assert_eq!(
+        param(&params, "state"),
+        Some(crafted.state.secret().as_str())
+    );
+    assert_eq!(param(&params, "code"), None, "no code was issued");
+    // Nothing was remembered: the next request asks again.
+    let remembered = journey
+        .app
+        .state
+        .store
+        .find_consent(&journey.alice.id, &tessera_core::ClientId::new("webapp"))
+        .await
+        .unwrap();
+    assert_eq!(remembered, None, "denied consent is not remembered");
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn a_returning_user_who_must_sign_in_again_arrives_with_a_code() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    let first = journey.request(&["openid"], &[]).await;
+    journey.begin(&first).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    assert!(param(&params, "code").is_some(), "{params:?}");
+
+    // Next day: the browser's session is gone, consent is remembered. Signing in goes straight
+    // back to the app — the redirect chain after the sign-in form ends at the app's origin.
+    journey.browser.client.delete_all_cookies().await.unwrap();
+    let again = journey.request(&["openid"], &[]).await;
+    journey.begin(&again).await;
+    journey.sign_in().await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(param(&params, "state"), Some(again.state.secret().as_str()));
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    assert!(code.starts_with("tsc_"), "{params:?}");
+
+    // Signed in already, prompt=login asks for the password again, then goes back to the app.
+    let fresh = journey.request(&["openid"], &[("prompt", "login")]).await;
+    journey.begin(&fresh).await;
+    journey.sign_in().await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(param(&params, "state"), Some(fresh.state.secret().as_str()));
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let stored = journey
+        .app
+        .state
+        .store
+        .consume_code(
+            &tessera_core::secret::TokenHash::of(&code),
+            tessera_core::Clock::now(journey.app.state.clock.as_ref()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(stored, tessera_core::store::Consumption::Consumed(_)),
+        "a real, unused code"
+    );
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_arrives_at_the_post_logout_uri_with_state() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    let request = journey.request(&["openid"], &[]).await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (_, id_token) = journey.redeem(request, &code).await;
+
+    // The app's "Sign out" sends the browser to Tessera's end_session_endpoint.
+    let mut logout = Url::parse(&journey.app.url("/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", &journey.rp.url("/signed-out"))
+        .append_pair("state", "bye 1");
+    journey.rp.link_to(logout.as_str());
+    journey
+        .browser
+        .client
+        .goto(&journey.rp.url("/"))
+        .await
+        .unwrap();
+    click(&journey.browser, "#sign-in").await;
+    journey.on_page("/logout").await;
+    if text_becomes(&journey.browser, "h1", "Sign out?").await != "Sign out?" {
+        journey.fail("no sign-out confirmation").await;
+    }
+    journey.browser.screenshot("journey-sign-out").await;
+    click(&journey.browser, "#sign-out").await;
+    let params = journey.arrival("/signed-out").await;
+    assert_eq!(param(&params, "state"), Some("bye 1"), "{params:?}");
+
+    // Signed out for real: the account page asks to sign in.
+    journey
+        .browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.on_page("/login").await;
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn pages_that_end_in_a_redirect_allow_exactly_the_client_origin() {
+    // Over HTTP (no browser needed): the consent page's policy names the app's origin and
+    // nothing wider; an unrelated page keeps form-action 'self'.
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    app.with_client("webapp", &["http://127.0.0.1:9000/cb"])
+        .await;
+    let http = crate::code_flow::browser();
+    let mut url = Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "webapp")
+        .append_pair("redirect_uri", "http://127.0.0.1:9000/cb")
+        .append_pair("scope", "openid")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256");
+    let to_login = http.get(url.as_str()).send().await.unwrap();
+    let login = to_login.headers()["location"].to_str().unwrap().to_owned();
+    let page = http.get(app.url(&login)).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9000;"),
+        "the sign-in page continuing to the app: {csp}"
+    );
+    assert!(!csp.contains('*'), "{csp}");
+    let plain = http.get(app.url("/login")).send().await.unwrap();
+    let csp = plain.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+}
+
+#[tokio::test]
+async fn sign_in_consent_and_account_pages_refuse_to_be_framed() {
+    let app = TestApp::spawn().await;
+    for page in ["/login", "/account", "/logout", "/admin/clients"] {
+        let response = app.get(page).await;
+        assert_eq!(response.headers()["x-frame-options"], "DENY", "{page}");
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{page}: {csp}");
+        assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        assert!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
+            "no HSTS over plain http"
+        );
+    }
+}
