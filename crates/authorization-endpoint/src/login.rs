@@ -51,6 +51,8 @@ pub struct LoginPage<'a> {
     pub signup: bool,
     /// `return_to`, URL-encoded for links.
     pub return_to_encoded: String,
+    /// Why the page is shown, when it is not the user's own idea.
+    pub notice: Option<&'a str>,
 }
 
 /// What `/login` needs.
@@ -87,6 +89,8 @@ impl std::fmt::Debug for LoginState {
 pub struct LoginQuery {
     return_to: Option<String>,
     login_hint: Option<String>,
+    /// `recent`: a sensitive console action asked for the password again.
+    reason: Option<String>,
 }
 
 /// `POST /login` form.
@@ -153,6 +157,8 @@ pub async fn get_login(
         error: None,
         signup: state.self_registration,
         return_to_encoded: encode(return_to),
+        notice: (query.reason.as_deref() == Some("recent"))
+            .then_some("For this action, please confirm your password."),
     };
     render(&state, &page, StatusCode::OK).await
 }
@@ -209,6 +215,7 @@ pub async fn post_login(
                 error: Some(error),
                 signup: state.self_registration,
                 return_to_encoded: encode(&return_to),
+                notice: None,
             };
             render(&state, &page, status).await
         }

@@ -747,3 +747,151 @@ async fn sweeping_removes_only_what_expired_long_enough_ago() {
     // The grant itself is history, not swept.
     assert!(db.store.find_grant(&g.id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_pending_authorization_request_is_decided_exactly_once_and_swept_when_expired() {
+    use tessera_core::store::{AuthorizationRequestRecord, AuthorizationRequestRepo, SweepRepo};
+    let db = db().await;
+    let now = db.clock.now();
+    let handle = PlainToken::generate(SecretKind::AuthorizationRequest);
+    let record = AuthorizationRequestRecord {
+        id_hash: handle.hash(),
+        client_id: ClientId::new("c"),
+        params: vec![
+            ("client_id".into(), "c".into()),
+            ("state".into(), "a b&c=\"d\"".into()),
+        ],
+        created_at: now,
+        expires_at: now + Duration::minutes(10),
+    };
+    db.store
+        .insert_authorization_request(&record)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .find_authorization_request(&handle.hash(), now)
+            .await
+            .unwrap(),
+        Some(record.clone()),
+        "parameters come back exactly"
+    );
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = handle.hash();
+            tokio::spawn(async move { store.consume_authorization_request(&hash, now).await })
+        })
+        .collect();
+    let outcomes: Vec<_> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let decided = outcomes
+        .iter()
+        .filter(|o| matches!(o, Consumption::Consumed(_)))
+        .count();
+    assert_eq!(decided, 1, "one decision per request");
+    assert!(
+        db.store
+            .find_authorization_request(&handle.hash(), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "a decided request can not be continued"
+    );
+    // An undecided one expires and is swept at once (nothing to recognise a replay by).
+    let other = PlainToken::generate(SecretKind::AuthorizationRequest);
+    db.store
+        .insert_authorization_request(&AuthorizationRequestRecord {
+            id_hash: other.hash(),
+            ..record
+        })
+        .await
+        .unwrap();
+    let later = now + Duration::minutes(11);
+    assert!(matches!(
+        db.store
+            .consume_authorization_request(&other.hash(), later)
+            .await
+            .unwrap(),
+        Consumption::Expired
+    ));
+    let swept = db
+        .store
+        .sweep_expired(later, Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.authorization_requests, 2);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_attempts_on_one_throttle_counter_are_counted_once_each_and_stop_at_the_block()
+ {
+    use tessera_core::store::{AttemptWaits, SweepRepo, ThrottleCounterRecord, ThrottleRepo};
+    let db = db().await;
+    let now = db.clock.now();
+    let key = tessera_core::secret::TokenHash::of("account:alice");
+    db.store
+        .insert_counter(&ThrottleCounterRecord {
+            key_hash: key.clone(),
+            kind: "account".into(),
+            label: "alice".into(),
+            failures: 0,
+            window_started_at: now,
+            window_ends_at: now + Duration::minutes(15),
+            blocked_until: None,
+        })
+        .await
+        .unwrap();
+    let waits = AttemptWaits {
+        free: 5,
+        blocked_until: vec![now + Duration::seconds(1), now + Duration::seconds(2)],
+        max_failures: None,
+    };
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, key, waits) = (Arc::clone(&db.store), key.clone(), waits.clone());
+            tokio::spawn(async move { store.count_attempt(&key, now, &waits).await })
+        })
+        .collect();
+    let counted = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap().as_ref().unwrap())
+        .count();
+    assert_eq!(counted, 6, "five free, the sixth starts the first wait");
+    let row = db.store.find_counter(&key).await.unwrap().unwrap();
+    assert_eq!(row.failures, 6);
+    assert_eq!(row.blocked_until, Some(now + Duration::seconds(1)));
+    // After the wait, one more is counted and the next wait is the second step.
+    let after = now + Duration::seconds(1);
+    assert!(db.store.count_attempt(&key, after, &waits).await.unwrap());
+    assert_eq!(
+        db.store
+            .find_counter(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .blocked_until,
+        Some(now + Duration::seconds(2))
+    );
+    // A hard limit counts up to it and no further.
+    let limited = AttemptWaits {
+        free: 8,
+        blocked_until: vec![],
+        max_failures: Some(8),
+    };
+    let later = now + Duration::seconds(5);
+    assert!(db.store.count_attempt(&key, later, &limited).await.unwrap());
+    assert!(!db.store.count_attempt(&key, later, &limited).await.unwrap());
+    // Once the window ended (and no block remains) the sweep removes the counter.
+    let swept = db
+        .store
+        .sweep_expired(now + Duration::minutes(16), Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.throttle_counters, 1);
+    assert!(db.store.find_counter(&key).await.unwrap().is_none());
+}

@@ -952,3 +952,123 @@ async fn a_concurrent_disable_is_not_undone_by_a_stale_write() {
     assert_eq!(after.password_hash, "$argon2id$new");
     assert_eq!(after.name.as_deref(), Some("Alice L."));
 }
+
+#[tokio::test]
+async fn admins_see_and_clear_sign_in_locks_in_the_console_and_the_cli() {
+    let clock = FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    app.with_user("root", PASSWORD, true).await;
+    let http = browser();
+    let csrf = login_token(&app, &http).await;
+    for _ in 0..6 {
+        attempt(&app, &http, &csrf, "alice", "wrong", None).await;
+    }
+    assert_eq!(
+        attempt(&app, &http, &csrf, "alice", PASSWORD, None)
+            .await
+            .status(),
+        429
+    );
+
+    // The console lists the counter with what it is about, and clears it.
+    let admin = browser();
+    sign_in_as(
+        &app,
+        &admin,
+        "/login?return_to=%2Fadmin%2Fsign-in-locks",
+        "root",
+        PASSWORD,
+    )
+    .await;
+    let page = get(&app, &admin, "/admin/sign-in-locks")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("alice from 127.0.0.1"), "{page}");
+    assert!(!page.contains("wrong"), "no password is shown");
+    let key = app
+        .state
+        .store
+        .list_counters(clock.now(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == "account_address")
+        .unwrap()
+        .key_hash;
+    let cleared = admin
+        .post(app.url(&format!("/admin/sign-in-locks/{}/clear", key.as_str())))
+        .form(&[("csrf_token", hidden(&page, "csrf_token").unwrap().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&cleared), "/admin/sign-in-locks?notice=cleared");
+    assert_eq!(
+        attempt(&app, &http, &csrf, "alice", "wrong", None)
+            .await
+            .status(),
+        200,
+        "alice may try again at once"
+    );
+
+    // The CLI, on the same database: list shows the counters, clear --all removes them.
+    let dir = tempfile::TempDir::new().unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command.args(args).current_dir(dir.path());
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_")) {
+            command.env_remove(key);
+        }
+        command.env("TESSERA_DATABASE_URL", &app.state.config.database_url);
+        command.output().unwrap()
+    };
+    let listed = cli(&["sign-in-locks", "list", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let labels: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"alice"), "{labels:?}");
+    assert!(labels.contains(&"127.0.0.1"), "{labels:?}");
+    let cleared = cli(&["sign-in-locks", "clear", "--all"]);
+    assert!(cleared.status.success(), "{cleared:?}");
+    assert!(String::from_utf8_lossy(&cleared.stdout).contains("cleared 3 counter(s)"));
+    assert!(
+        app.state
+            .store
+            .list_counters(clock.now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let refused = cli(&["sign-in-locks", "clear", "abc"]);
+    assert_eq!(refused.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn an_https_issuer_gets_host_prefixed_cookies_and_hsts() {
+    let app = TestApp::builder()
+        .with_config(|c| c.issuer = "https://id.example.test".into())
+        .spawn()
+        .await;
+    let page = app.get("/login").await;
+    assert_eq!(
+        page.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-tessera_csrf="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // Every answer, not only pages.
+    let health = app.get("/health/live").await;
+    assert!(health.headers().get("strict-transport-security").is_some());
+}
