@@ -176,6 +176,28 @@ impl Journey {
         }
     }
 
+    /// Signed out for real: the account page asks to sign in.
+    async fn assert_signed_out(&self) {
+        self.browser
+            .client
+            .goto(&self.app.url("/account"))
+            .await
+            .unwrap();
+        self.on_page("/login").await;
+    }
+
+    /// A first visit: open the app, sign in, Allow; the code that reaches the app.
+    async fn first_visit(&self, request: &Request) -> String {
+        self.begin(request).await;
+        self.sign_in().await;
+        self.consent_page().await;
+        click(&self.browser, "#approve").await;
+        let params = self.arrival("/cb").await;
+        let code = param(&params, "code").unwrap_or_default().to_owned();
+        assert!(code.starts_with("tsc_"), "{params:?}");
+        code
+    }
+
     /// The app redeems `code` with the openidconnect crate; the ID token's subject and itself.
     async fn redeem(&self, request: Request, code: &str) -> (String, String) {
         let client = CoreClient::from_provider_metadata(
@@ -254,12 +276,7 @@ async fn allow_brings_the_user_back_to_the_app_with_a_code_the_app_redeems() {
     browser.screenshot("journey-account").await;
     click(browser, "#sessions button").await;
     journey.on_page("/login?return_to=%2Faccount").await;
-    browser
-        .client
-        .goto(&journey.app.url("/account"))
-        .await
-        .unwrap();
-    journey.on_page("/login").await;
+    journey.assert_signed_out().await;
     journey.browser.close().await;
 }
 
@@ -324,12 +341,7 @@ async fn a_returning_user_who_must_sign_in_again_arrives_with_a_code() {
         return;
     };
     let first = journey.request(&["openid"], &[]).await;
-    journey.begin(&first).await;
-    journey.sign_in().await;
-    journey.consent_page().await;
-    click(&journey.browser, "#approve").await;
-    let params = journey.arrival("/cb").await;
-    assert!(param(&params, "code").is_some(), "{params:?}");
+    journey.first_visit(&first).await;
 
     // Next day: the browser's session is gone, consent is remembered. Signing in goes straight
     // back to the app — the redirect chain after the sign-in form ends at the app's origin.
@@ -372,12 +384,7 @@ async fn rp_initiated_logout_arrives_at_the_post_logout_uri_with_state() {
         return;
     };
     let request = journey.request(&["openid"], &[]).await;
-    journey.begin(&request).await;
-    journey.sign_in().await;
-    journey.consent_page().await;
-    click(&journey.browser, "#approve").await;
-    let params = journey.arrival("/cb").await;
-    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let code = journey.first_visit(&request).await;
     let (_, id_token) = journey.redeem(request, &code).await;
 
     // The app's "Sign out" sends the browser to Tessera's end_session_endpoint.
@@ -404,14 +411,7 @@ async fn rp_initiated_logout_arrives_at_the_post_logout_uri_with_state() {
     let params = journey.arrival("/signed-out").await;
     assert_eq!(param(&params, "state"), Some("bye 1"), "{params:?}");
 
-    // Signed out for real: the account page asks to sign in.
-    journey
-        .browser
-        .client
-        .goto(&journey.app.url("/account"))
-        .await
-        .unwrap();
-    journey.on_page("/login").await;
+    journey.assert_signed_out().await;
     journey.browser.close().await;
 }
 

@@ -20,7 +20,7 @@ use tessera_testkit::{
 
 use crate::{
     code_flow::{PASSWORD, REDIRECT, browser, get, location},
-    token_support::{Answer, client_with, introspect, token, userinfo},
+    token_support::{Answer, client_with, introspect, redeem, token, userinfo},
 };
 
 /// An authorization URL for the test client with a fresh PKCE pair; the verifier.
@@ -486,28 +486,58 @@ async fn forwarded_addresses_count_only_from_a_listed_proxy() {
     assert_eq!(counter(&proxied, "address", "127.0.0.1").await, None);
 }
 
+/// `n` wrong passwords for alice at once, from one browser: each answer's status and whether
+/// it carried `Retry-After`.
+async fn burst(app: &TestApp, n: usize) -> Vec<(u16, bool)> {
+    let http = browser();
+    let csrf = login_token(app, &http).await;
+    let attempts = (0..n).map(|_| {
+        let (http, csrf) = (http.clone(), csrf.clone());
+        async move {
+            let response = attempt(app, &http, &csrf, "alice", "wrong", None).await;
+            let retry = response.headers().get("retry-after").is_some();
+            (response.status().as_u16(), retry)
+        }
+    });
+    futures_util::future::join_all(attempts).await
+}
+
+fn count(answers: &[(u16, bool)], status: u16) -> usize {
+    answers.iter().filter(|(s, _)| *s == status).count()
+}
+
+/// An app whose throttle admits everything, with the given hash gate: what is measured is the
+/// gate.
+async fn gated_app(concurrency: u32, queue: u32) -> TestApp {
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.password_hash_concurrency = concurrency;
+            c.password_hash_queue = queue;
+            c.sign_in_free_attempts = 10_000;
+            c.sign_in_account_free_attempts = 10_000;
+            c.sign_in_address_limit = 10_000;
+        })
+        .spawn()
+        .await;
+    app.with_user("alice", PASSWORD, false).await;
+    app
+}
+
 #[tokio::test]
 async fn parallel_guesses_do_not_slip_past_the_count() {
     // Default limits, time standing still: of 50 simultaneous guesses from one address, the
     // five free ones and the one that starts the first wait are checked; the rest are refused.
-    let clock = FakeClock::new();
-    let app = TestApp::builder().with_clock(clock).spawn().await;
+    let app = TestApp::builder()
+        .with_clock(FakeClock::new())
+        .spawn()
+        .await;
     app.with_user("alice", PASSWORD, false).await;
-    let http = browser();
-    let csrf = login_token(&app, &http).await;
-    let attempts = (0..50).map(|_| {
-        let (app, http, csrf) = (&app, http.clone(), csrf.clone());
-        async move {
-            attempt(app, &http, &csrf, "alice", "wrong", None)
-                .await
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures_util::future::join_all(attempts).await;
-    let checked = statuses.iter().filter(|s| **s == 200).count();
-    let refused = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!((checked, refused), (6, 44), "{statuses:?}");
+    let answers = burst(&app, 50).await;
+    assert_eq!(
+        (count(&answers, 200), count(&answers, 429)),
+        (6, 44),
+        "{answers:?}"
+    );
     assert_eq!(
         counter(&app, "account_address", "alice from 127.0.0.1").await,
         Some(6)
@@ -516,31 +546,9 @@ async fn parallel_guesses_do_not_slip_past_the_count() {
 
 #[tokio::test]
 async fn two_hundred_parallel_wrong_sign_ins_hash_at_most_the_cap_and_are_counted_exactly() {
-    // Limits raised so that every attempt is admitted: what is measured is the gate.
-    let app = TestApp::builder()
-        .with_config(|c| {
-            c.password_hash_concurrency = 2;
-            c.password_hash_queue = 500;
-            c.sign_in_free_attempts = 10_000;
-            c.sign_in_account_free_attempts = 10_000;
-            c.sign_in_address_limit = 10_000;
-        })
-        .spawn()
-        .await;
-    app.with_user("alice", PASSWORD, false).await;
-    let http = browser();
-    let csrf = login_token(&app, &http).await;
-    let attempts = (0..200).map(|_| {
-        let (app, http, csrf) = (&app, http.clone(), csrf.clone());
-        async move {
-            attempt(app, &http, &csrf, "alice", "wrong", None)
-                .await
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures_util::future::join_all(attempts).await;
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let app = gated_app(2, 500).await;
+    let answers = burst(&app, 200).await;
+    assert_eq!(count(&answers, 200), 200, "{answers:?}");
     let peak = app.state.hashes.peak();
     assert!(
         (1..=2).contains(&peak),
@@ -554,34 +562,16 @@ async fn two_hundred_parallel_wrong_sign_ins_hash_at_most_the_cap_and_are_counte
 
     // A small queue: a burst beyond it is answered 503 with Retry-After, before anything is
     // counted, and the count still equals the attempts that were checked.
-    let small = TestApp::builder()
-        .with_config(|c| {
-            c.password_hash_concurrency = 1;
-            c.password_hash_queue = 3;
-            c.sign_in_free_attempts = 10_000;
-            c.sign_in_account_free_attempts = 10_000;
-            c.sign_in_address_limit = 10_000;
-        })
-        .spawn()
-        .await;
-    small.with_user("alice", PASSWORD, false).await;
-    let http = browser();
-    let csrf = login_token(&small, &http).await;
-    let attempts = (0..60).map(|_| {
-        let (app, http, csrf) = (&small, http.clone(), csrf.clone());
-        async move {
-            let response = attempt(app, &http, &csrf, "alice", "wrong", None).await;
-            let retry = response.headers().get("retry-after").is_some();
-            (response.status().as_u16(), retry)
-        }
-    });
-    let answers = futures_util::future::join_all(attempts).await;
-    let checked = answers.iter().filter(|(s, _)| *s == 200).count();
-    let busy: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
-    assert_eq!(checked + busy.len(), 60, "{answers:?}");
-    assert!(!busy.is_empty(), "a burst of 60 overflows a queue of 3");
+    let small = gated_app(1, 3).await;
+    let answers = burst(&small, 60).await;
+    let (checked, busy) = (count(&answers, 200), count(&answers, 503));
+    assert_eq!(checked + busy, 60, "{answers:?}");
+    assert!(busy > 0, "a burst of 60 overflows a queue of 3");
     assert!(
-        busy.iter().all(|(_, retry)| *retry),
+        answers
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .all(|(_, retry)| *retry),
         "503 carries Retry-After"
     );
     assert_eq!(small.state.hashes.peak(), 1);
@@ -757,17 +747,7 @@ async fn device_tokens(
         location(&response)
     };
     let code = query_of(&location)["code"].clone();
-    let answer = token(
-        app,
-        client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let answer = redeem(app, client, &code, &verifier).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     answer.body
 }
@@ -891,18 +871,7 @@ async fn credential_changes_end_the_sessions_and_tokens_they_should() {
     .await;
     let back = get(&app, &tablet, &location(&signed_in)).await;
     let code = query_of(&location(&back))["code"].clone();
-    let tablet_tokens = token(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await
-    .body;
+    let tablet_tokens = redeem(&app, &client, &code, &verifier).await.body;
     let access = tablet_tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(userinfo(&app, &access).await.status, 200);
     let users = get(&app, &admin, "/admin/users")

@@ -146,19 +146,29 @@ pub(crate) async fn code_tokens(
     scopes: &[&str],
 ) -> Value {
     let (code, verifier) = issue_code(app, &client.0, user, scopes).await;
-    let answer = token(
+    let answer = redeem(app, client, &code, &verifier).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    answer.body
+}
+
+/// `grant_type=authorization_code` for `code` sent to [`REDIRECT`], with its PKCE verifier.
+pub(crate) async fn redeem(
+    app: &TestApp,
+    client: &(ClientRecord, PlainToken),
+    code: &str,
+    verifier: &str,
+) -> Answer {
+    token(
         app,
         client,
         &[
             ("grant_type", "authorization_code"),
-            ("code", &code),
+            ("code", code),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
+            ("code_verifier", verifier),
         ],
     )
-    .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer.body
+    .await
 }
 
 /// `GET /userinfo` with a bearer token.

@@ -103,16 +103,10 @@ impl GrantAdminRepo for SeaStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::value(now))
-            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+        let update = revoking(reason, now)
             .filter(grant::Column::UserId.eq(user.as_str()))
-            .filter(grant::Column::ClientId.eq(client.as_str()))
-            .filter(grant::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(backend)?
-            .rows_affected)
+            .filter(grant::Column::ClientId.eq(client.as_str()));
+        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
     }
 
     async fn revoke_user_grants(
@@ -122,11 +116,7 @@ impl GrantAdminRepo for SeaStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut update = grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::value(now))
-            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
-            .filter(grant::Column::UserId.eq(user.as_str()))
-            .filter(grant::Column::RevokedAt.is_null());
+        let mut update = revoking(reason, now).filter(grant::Column::UserId.eq(user.as_str()));
         if let Some(keep) = keep {
             update = update.filter(
                 sea_orm::Condition::any()
@@ -144,14 +134,20 @@ impl GrantAdminRepo for SeaStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut update = grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::value(now))
-            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
-            .filter(grant::Column::SessionId.eq(session.as_str()))
-            .filter(grant::Column::RevokedAt.is_null());
+        let mut update =
+            revoking(reason, now).filter(grant::Column::SessionId.eq(session.as_str()));
         if !include_offline {
             update = update.filter(grant::Column::Offline.eq(false));
         }
         Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
     }
+}
+
+/// `UPDATE grants SET revoked_at = now, revoked_reason = reason WHERE revoked_at IS NULL`, for
+/// the caller to narrow.
+fn revoking(reason: &str, now: DateTime<Utc>) -> sea_orm::UpdateMany<grant::Entity> {
+    grant::Entity::update_many()
+        .col_expr(grant::Column::RevokedAt, Expr::value(now))
+        .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+        .filter(grant::Column::RevokedAt.is_null())
 }
