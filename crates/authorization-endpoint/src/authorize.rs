@@ -3,7 +3,7 @@
 //! (`authorization_requests`, 10 minutes, single use) and the pages carry only its handle: the
 //! sign-in page comes back to `/authorize/resume?request=…`, and the consent form posts the CSRF
 //! token, the handle and the button pressed — nothing a crafted authorization URL could add to
-//! (docs/decisions/0010). At the decision everything that could have changed since the page was
+//! (docs/decisions/0008). At the decision everything that could have changed since the page was
 //! shown is checked again: the client, the session, `prompt=login` and `max_age`. Consent is
 //! remembered per user and client; codes are single-use, hashed at rest and bound to everything
 //! the token endpoint must check.

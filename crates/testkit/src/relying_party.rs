@@ -1,7 +1,7 @@
 //! A stand-in relying party on its own loopback port — another origin than Tessera's, as every
 //! real client is. It serves a start page whose "Sign in" link is the authorization URL the test
 //! gives it, and records every other request that reaches it (the redirect back with a code or
-//! an error, the post-logout redirect), answering each with a small page.
+//! an error, the post-logout redirect), answering each with a small page showing what arrived.that shows what arrived.
 //!
 //! Plain HTTP/1.1 over tokio, one request per connection; it stops when dropped.
 
@@ -154,11 +154,26 @@ async fn serve(
                     html_escape(&link)
                 )
             } else {
+                let mut shown = String::new();
                 if let Ok(url) = Url::parse(&format!("{origin}{target}")) {
+                    shown = format!(
+                        "<p>At <code>{}</code> with:</p><dl>",
+                        html_escape(url.path())
+                    );
+                    for (name, value) in url.query_pairs() {
+                        shown.push_str(&format!(
+                            "<dt>{}</dt><dd><code>{}</code></dd>",
+                            html_escape(&name),
+                            html_escape(&value)
+                        ));
+                    }
+                    shown.push_str("</dl>");
                     arrivals.lock().unwrap_or_else(|p| p.into_inner()).push(url);
                 }
-                "<!doctype html><title>Example app</title><h1 id=\"back\">Back at the app</h1>"
-                    .to_owned()
+                format!(
+                    "<!doctype html><title>Example app</title>\
+                     <h1 id=\"back\">Back at the app</h1>{shown}"
+                )
             };
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\

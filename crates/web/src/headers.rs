@@ -3,7 +3,7 @@
 //!
 //! Chromium and WebKit apply `form-action` to every redirect that follows a form submission, so
 //! a consent, sign-in or sign-out page whose POST answers with a redirect to the client must
-//! allow that client's origin — and only it (docs/decisions/0010).
+//! allow that client's origin — and only it (docs/decisions/0008).
 
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders};
 use url::Url;
