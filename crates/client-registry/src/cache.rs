@@ -108,6 +108,20 @@ impl ClientRepo for CachedClients {
         result
     }
 
+    async fn set_client_secret_hash(
+        &self,
+        id: &ClientId,
+        secret_hash: Option<&tessera_core::secret::TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .inner
+            .set_client_secret_hash(id, secret_hash, now)
+            .await;
+        self.forget(id);
+        result
+    }
+
     async fn list_clients(
         &self,
         search: Option<&str>,

@@ -297,6 +297,18 @@ pub async fn put_registration(
         Err(err) => return metadata_error(&err),
     };
     let (updated, new_secret) = apply_update(&client, valid, state.clock.now());
+    if updated.secret_hash != client.secret_hash
+        && let Err(err) = state
+            .clients
+            .set_client_secret_hash(
+                &client.client_id,
+                updated.secret_hash.as_ref(),
+                state.clock.now(),
+            )
+            .await
+    {
+        return unavailable(&err);
+    }
     state.audit(&req, "client.updated", &client.client_id).await;
     respond_with_rotated_token(&state, updated, new_secret.as_ref()).await
 }

@@ -369,12 +369,22 @@ pub trait ClientRepo: Send + Sync {
     async fn find_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
     /// Deletes a client and, by cascade, everything issued to it. Returns whether it existed.
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
-    /// Replaces a client's stored fields (not its id, creation time or enabled flag);
+    /// Replaces a client's stored fields (not its id, creation time, enabled flag or secret,
+    /// which have their own targeted updates);
     /// [`StoreError::NotFound`] when it does not exist.
     async fn update_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// Sets only the enabled flag (never written by [`ClientRepo::update_client`], so a stale
     /// read written back can not re-enable a client); whether the client exists.
     async fn set_client_enabled(&self, id: &ClientId, enabled: bool) -> Result<bool, StoreError>;
+    /// Sets only the secret hash (a rotation, or a change of authentication method), so an edit
+    /// made meanwhile stays — and an edit never brings back a rotated-away secret; whether the
+    /// client exists.
+    async fn set_client_secret_hash(
+        &self,
+        id: &ClientId,
+        secret_hash: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Clients ordered by creation, newest first; `search` matches id or name (case-insensitive).
     async fn list_clients(
         &self,

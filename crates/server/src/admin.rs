@@ -418,7 +418,16 @@ pub async fn client(
             let secret = rotate_secret(&mut client, now).with_context(|| {
                 format!("client {client_id} does not authenticate with a secret")
             })?;
-            store.update_client(&client).await?;
+            let hash = client
+                .secret_hash
+                .clone()
+                .context("a rotated secret has a hash")?;
+            if !store
+                .set_client_secret_hash(&client.client_id, Some(&hash), now)
+                .await?
+            {
+                bail!("no client {client_id}");
+            }
             audit(&store, now, "client.secret_rotated", Some(&client_id), None).await;
             if json {
                 print_json(&json!({"client_id": client_id, "client_secret": secret.expose()}))?;

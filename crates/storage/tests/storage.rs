@@ -895,3 +895,38 @@ async fn twenty_concurrent_attempts_on_one_throttle_counter_are_counted_once_eac
     assert_eq!(swept.throttle_counters, 1);
     assert!(db.store.find_counter(&key).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn client_flags_and_secrets_are_written_alone_so_stale_writes_do_not_undo_them() {
+    let db = db().await;
+    let c = client("c-flags", &db.clock);
+    db.store.create_client(&c).await.unwrap();
+    let now = db.clock.now();
+    // An edit read the client before an admin disabled it and another rotated its secret.
+    let mut stale = db.store.find_client(&c.client_id).await.unwrap().unwrap();
+    assert!(
+        db.store
+            .set_client_enabled(&c.client_id, false)
+            .await
+            .unwrap()
+    );
+    let new_secret = PlainToken::generate(SecretKind::ClientSecret).hash();
+    assert!(
+        db.store
+            .set_client_secret_hash(&c.client_id, Some(&new_secret), now)
+            .await
+            .unwrap()
+    );
+    stale.client_name = Some("Renamed".into());
+    db.store.update_client(&stale).await.unwrap();
+    let after = db.store.find_client(&c.client_id).await.unwrap().unwrap();
+    assert!(!after.enabled, "the disable stands");
+    assert_eq!(after.secret_hash, Some(new_secret), "the rotation stands");
+    assert_eq!(after.client_name.as_deref(), Some("Renamed"));
+    assert!(
+        !db.store
+            .set_client_enabled(&ClientId::new("nobody"), true)
+            .await
+            .unwrap()
+    );
+}

@@ -345,7 +345,19 @@ pub(crate) async fn post_edit_client(
     if let Err(err) = state.clients.update_client(&updated).await {
         return unavailable(&err);
     }
-    // The enabled flag is its own write, made only when the form changes it.
+    // The secret and the enabled flag are their own writes, made only when they change.
+    if updated.secret_hash != client.secret_hash
+        && let Err(err) = state
+            .clients
+            .set_client_secret_hash(
+                &client.client_id,
+                updated.secret_hash.as_ref(),
+                state.clock.now(),
+            )
+            .await
+    {
+        return unavailable(&err);
+    }
     if updated.enabled != client.enabled
         && let Err(err) = state
             .clients
@@ -383,8 +395,17 @@ pub(crate) async fn post_rotate_secret(
             client.client_id
         ));
     };
-    if let Err(err) = state.clients.update_client(&client).await {
-        return unavailable(&err);
+    let Some(hash) = client.secret_hash.clone() else {
+        return unavailable(&"a rotated secret has a hash");
+    };
+    match state
+        .clients
+        .set_client_secret_hash(&client.client_id, Some(&hash), state.clock.now())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return see_other("/admin/clients"),
+        Err(err) => return unavailable(&err),
     }
     super::audit(
         &state,

@@ -137,6 +137,7 @@ impl ClientRepo for SeaStore {
         let mut active = to_active(record);
         active.created_at = NotSet;
         active.enabled = NotSet;
+        active.secret_hash = NotSet;
         let result = client::Entity::update_many()
             .set(active)
             .filter(client::Column::ClientId.eq(record.client_id.as_str()))
@@ -151,6 +152,28 @@ impl ClientRepo for SeaStore {
             .col_expr(
                 client::Column::Enabled,
                 sea_orm::sea_query::Expr::value(enabled),
+            )
+            .filter(client::Column::ClientId.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn set_client_secret_hash(
+        &self,
+        id: &ClientId,
+        secret_hash: Option<&TokenHash>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = client::Entity::update_many()
+            .col_expr(
+                client::Column::SecretHash,
+                sea_orm::sea_query::Expr::value(secret_hash.map(|h| h.as_str().to_owned())),
+            )
+            .col_expr(
+                client::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now),
             )
             .filter(client::Column::ClientId.eq(id.as_str()))
             .exec(&self.db)
