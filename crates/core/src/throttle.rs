@@ -1,7 +1,8 @@
-//! Slowing down guessing: after a few failures for one key (a client_id, a username, an IP),
-//! each further attempt waits longer before it is answered, up to a cap. Kept in each instance's
-//! memory: across instances it is an approximation, and it delays rather than locks out, so an
-//! attacker can not use it to shut a legitimate client or user out.
+//! Slowing down client-secret guessing at the token endpoint: after a few failures for one
+//! client_id, each further attempt waits longer before it is answered, up to a cap. Kept in each
+//! instance's memory: across instances it is an approximation, and it delays rather than locks
+//! out, so an attacker can not use it to shut a legitimate client out. (User sign-in has its own
+//! database-backed throttle: [`crate::sign_in`].)
 
 use std::{
     collections::HashMap,
