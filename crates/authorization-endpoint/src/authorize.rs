@@ -61,6 +61,8 @@ pub struct AuthorizeState {
     pub issuer: Issuer,
     /// Code lifetime.
     pub code_ttl: Duration,
+    /// Our keys (to read `id_token_hint`).
+    pub keys: Arc<tessera_keys::Keys>,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -451,10 +453,39 @@ async fn handle(
         Ok(user) => user,
         Err(response) => return response,
     };
+    // OIDC Core §3.1.2.1: a hint must be an ID token of ours; one that names someone else than
+    // the signed-in user means that user is not the one the client expects.
+    let hinted = match &request.id_token_hint {
+        None => None,
+        Some(hint) => match crate::id_token_hint::read(&state.keys, &state.issuer, hint) {
+            Some(hint) => Some(hint.subject),
+            None => {
+                return error_to_client(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &AuthorizeError::new(
+                        AuthorizeErrorCode::InvalidRequest,
+                        "The id_token_hint is not an ID token of ours.",
+                    ),
+                    &state.issuer,
+                    false,
+                );
+            }
+        },
+    };
+    let expected = |user: &SignedIn| {
+        hinted
+            .as_deref()
+            .is_none_or(|sub| sub == user.user.id.as_str())
+    };
     let now = state.clock.now();
     match user {
         // A fresh request with prompt=login always asks for the password again.
-        Some(user) if !request.prompt_login && sign_in_satisfies(&request, &user, now) => {
+        Some(user)
+            if !request.prompt_login
+                && sign_in_satisfies(&request, &user, now)
+                && expected(&user) =>
+        {
             proceed(state, &csrf, &request, &params, &user, None).await
         }
         _ if request.prompt_none => error_to_client(

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod authorize;
+pub mod id_token_hint;
 pub mod login;
 pub mod logout;
 pub mod request;

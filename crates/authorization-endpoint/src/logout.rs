@@ -8,11 +8,11 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use tessera_core::{
-    ClientId, Clock, Issuer, SigningAlg,
+    ClientId, Clock, Issuer,
     secret::TokenHash,
     store::{AuditRepo, ClientRecord, ClientRepo, GrantAdminRepo, SessionKind},
 };
-use tessera_keys::{Keys, VerifyPolicy};
+use tessera_keys::Keys;
 use tessera_web::{
     audit::Audit,
     csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
@@ -20,7 +20,7 @@ use tessera_web::{
 };
 use url::Url;
 
-use crate::request::single;
+use crate::{id_token_hint, request::single};
 
 /// What logout needs.
 #[derive(Clone)]
@@ -81,24 +81,6 @@ fn bad(message: &str) -> HttpResponse {
     )
 }
 
-/// The client an ID token was issued to, from a hint we signed (expired hints are fine: they
-/// only say who asks).
-fn hinted_client(state: &LogoutState, hint: &str) -> Option<String> {
-    let policy = VerifyPolicy {
-        algs: &SigningAlg::ALL,
-        typ: None,
-        issuer: Some(state.issuer.as_str()),
-        audience: None,
-        leeway_secs: 366 * 24 * 3600,
-    };
-    let claims: serde_json::Value = state.keys.verify(hint, &policy).ok()?;
-    match &claims["aud"] {
-        serde_json::Value::String(aud) => Some(aud.clone()),
-        serde_json::Value::Array(auds) => auds.first()?.as_str().map(str::to_owned),
-        _ => None,
-    }
-}
-
 async fn check(
     state: &LogoutState,
     params: &[(String, String)],
@@ -107,19 +89,24 @@ async fn check(
     for name in CARRIED {
         values.insert(name, single(params, name).map_err(|m| bad(&m))?);
     }
-    let from_hint = match values["id_token_hint"] {
+    let hint = match values["id_token_hint"] {
         Some(hint) => Some(
-            hinted_client(state, hint)
-                .ok_or_else(|| bad("The id_token_hint is not one of ours."))?,
+            id_token_hint::read(&state.keys, &state.issuer, hint)
+                .ok_or_else(|| bad("The id_token_hint is not an ID token of ours."))?,
         ),
         None => None,
     };
-    let client_id = match (values["client_id"], from_hint.as_deref()) {
-        (Some(given), Some(hinted)) if given != hinted => {
-            return Err(bad("client_id does not match the id_token_hint."));
+    let client_id = match (values["client_id"], &hint) {
+        (Some(given), Some(hint)) if !hint.issued_to(given) => {
+            return Err(bad("The id_token_hint was not issued to this client_id."));
         }
         (Some(given), _) => Some(given.to_owned()),
-        (None, hinted) => hinted.map(str::to_owned),
+        (None, Some(hint)) => Some(
+            hint.client()
+                .ok_or_else(|| bad("The id_token_hint names several clients; add client_id."))?
+                .to_owned(),
+        ),
+        (None, None) => None,
     };
     let client = match &client_id {
         Some(id) => state

@@ -36,6 +36,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     /// Pre-fills the username.
     pub login_hint: Option<String>,
+    /// An ID token naming who the client thinks is signed in (checked by the caller, which has
+    /// the keys).
+    pub id_token_hint: Option<String>,
 }
 
 /// Why a request can not proceed.
@@ -201,11 +204,17 @@ pub fn validate(
             "Only response_mode=query is supported.",
         ));
     }
-    if params
-        .iter()
-        .any(|(k, _)| k == "request" || k == "request_uri")
-    {
-        return Err(reject(InvalidRequest, "Request objects are not supported."));
+    if params.iter().any(|(k, _)| k == "request") {
+        return Err(reject(
+            RequestNotSupported,
+            "Request objects (request) are not supported.",
+        ));
+    }
+    if params.iter().any(|(k, _)| k == "request_uri") {
+        return Err(reject(
+            RequestUriNotSupported,
+            "Request objects by reference (request_uri) are not supported.",
+        ));
     }
 
     // PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; a challenge without a method is `plain` by
@@ -310,6 +319,7 @@ pub fn validate(
         prompt_consent,
         max_age,
         login_hint: get("login_hint").map(|h| h.chars().take(200).collect()),
+        id_token_hint: get("id_token_hint").map(str::to_owned),
     })
 }
 
@@ -460,7 +470,7 @@ mod tests {
     #[test]
     fn every_other_refusal() {
         type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
-        let cases: [Case<'_>; 11] = [
+        let cases: [Case<'_>; 12] = [
             (
                 &[("response_type", "token")],
                 &["response_type"],
@@ -473,7 +483,12 @@ mod tests {
             (&[("prompt", "bogus")], &[], "invalid_request"),
             (&[("max_age", "-1")], &[], "invalid_request"),
             (&[("response_mode", "fragment")], &[], "invalid_request"),
-            (&[("request", "eyJ...")], &[], "invalid_request"),
+            (&[("request", "eyJ...")], &[], "request_not_supported"),
+            (
+                &[("request_uri", "https://app.example/r/1")],
+                &[],
+                "request_uri_not_supported",
+            ),
             (&[("nonce", "again")], &[], "invalid_request"),
             (
                 &[("unknown_extension", "x"), ("ui_locales", "fr")],

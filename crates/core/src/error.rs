@@ -31,6 +31,10 @@ pub enum AuthorizeErrorCode {
     LoginRequired,
     /// OIDC: "The Authorization Server requires End-User consent."
     ConsentRequired,
+    /// OIDC Core §3.1.2.6: "The OP does not support use of the request parameter."
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: "The OP does not support use of the request_uri parameter."
+    RequestUriNotSupported,
 }
 
 impl AuthorizeErrorCode {
@@ -47,6 +51,8 @@ impl AuthorizeErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

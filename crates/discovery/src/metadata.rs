@@ -37,6 +37,11 @@ pub struct ProviderMetadata {
     pub prompt_values_supported: Vec<String>,
     /// OpenID RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// OIDC Discovery §3: request objects by value are not accepted (the default is true).
+    pub request_parameter_supported: bool,
+    /// OIDC Discovery §3: request objects by reference are not accepted (the default is true,
+    /// so it must be said).
+    pub request_uri_parameter_supported: bool,
     /// OIDC Discovery §3: the claims Tessera may supply about a user (subject and token
     /// bookkeeping, and what the `profile` and `email` scopes select).
     pub claims_supported: Vec<String>,
@@ -82,6 +87,8 @@ impl ProviderMetadata {
                 .map(String::from)
                 .to_vec(),
             end_session_endpoint: format!("{issuer}/logout"),
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
             claims_supported: [
                 "sub",
                 "iss",

@@ -164,6 +164,7 @@ pub fn build_app(
         issuer: state.config.issuer.clone(),
         code_ttl: chrono::Duration::from_std(state.config.code_ttl)
             .unwrap_or(chrono::Duration::seconds(60)),
+        keys: Arc::clone(&state.keys),
     };
     let account = AccountState {
         sessions: sessions.clone(),

@@ -29,7 +29,7 @@ struct ErrorBody<'a> {
 }
 
 /// A JSON error body per RFC 6749 §5.2, with `Cache-Control: no-store`. `invalid_client` gets
-/// 401 and `WWW-Authenticate` (Basic when the client tried Basic, RFC 6749 §5.2).
+/// 401, with `WWW-Authenticate: Basic` when the client tried Basic (RFC 6749 §5.2).
 pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpResponse {
     let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = HttpResponse::build(status);
@@ -37,12 +37,13 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     match error.code.as_str() {
-        "invalid_client" => {
-            let scheme = if basic_attempted { "Basic" } else { "Bearer" };
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                format!(r#"{scheme} realm="tessera", error="invalid_client""#),
-            ));
+        // RFC 6749 §5.2: a challenge for the scheme the client used in the Authorization
+        // header. A client that authenticated in the body (client_secret_post, private_key_jwt,
+        // none) gets the 401 and the JSON body only: `invalid_client` is not an RFC 6750 error,
+        // and client libraries read a `Bearer` challenge as a resource server's and lose the
+        // body's error.
+        "invalid_client" if basic_attempted => {
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
         }
         "invalid_token" => {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));

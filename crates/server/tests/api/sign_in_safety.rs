@@ -1041,3 +1041,76 @@ async fn an_https_issuer_gets_host_prefixed_cookies_and_hsts() {
     let health = app.get("/health/live").await;
     assert!(health.headers().get("strict-transport-security").is_some());
 }
+
+#[tokio::test]
+async fn id_token_hints_must_be_our_id_tokens_for_the_client_and_the_user() {
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    app.with_user("bob", PASSWORD, false).await;
+    let client = client_with(&app, "rp", |_| {}).await;
+    client_with(&app, "other", |_| {}).await;
+    let alice_browser = browser();
+    let tokens = device_tokens(&app, &client, &alice_browser).await;
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // /authorize with prompt=none: alice's hint while alice is signed in → a code; the same hint
+    // in bob's browser → login_required; an access token as the hint → invalid_request.
+    let hinted = |hint: &str| {
+        authorize_url(
+            &app,
+            "rp",
+            "openid",
+            &[("prompt", "none"), ("id_token_hint", hint)],
+        )
+        .0
+    };
+    let ok = get(&app, &alice_browser, &hinted(&id_token)).await;
+    assert!(
+        query_of(&location(&ok)).contains_key("code"),
+        "{}",
+        location(&ok)
+    );
+    let bob_browser = browser();
+    let (url, _) = authorize_url(&app, "rp", "openid", &[]);
+    let to_login = get(&app, &bob_browser, &url).await;
+    sign_in_as(&app, &bob_browser, &location(&to_login), "bob", PASSWORD).await;
+    let someone_else = get(&app, &bob_browser, &hinted(&id_token)).await;
+    assert_eq!(
+        query_of(&location(&someone_else))["error"],
+        "login_required"
+    );
+    let not_an_id_token = get(&app, &alice_browser, &hinted(&access_token)).await;
+    assert_eq!(
+        query_of(&location(&not_an_id_token))["error"],
+        "invalid_request"
+    );
+
+    // /logout: an access token is not a hint, and the hint must be for the client named.
+    let logout = |params: &[(&str, &str)]| {
+        let mut url = Url::parse(&app.url("/logout")).unwrap();
+        url.query_pairs_mut().extend_pairs(params);
+        url.to_string()
+    };
+    let refused = get(
+        &app,
+        &alice_browser,
+        &logout(&[("id_token_hint", &access_token)]),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    let wrong_client = get(
+        &app,
+        &alice_browser,
+        &logout(&[("id_token_hint", &id_token), ("client_id", "other")]),
+    )
+    .await;
+    assert_eq!(wrong_client.status(), 400);
+    let fine = get(
+        &app,
+        &alice_browser,
+        &logout(&[("id_token_hint", &id_token), ("client_id", "rp")]),
+    )
+    .await;
+    assert_eq!(fine.status(), 200, "the confirmation page");
+}
