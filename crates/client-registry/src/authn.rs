@@ -327,15 +327,13 @@ impl ClientAuthenticator {
     /// RFC 7523 §3: signature with the client's key and pinned alg, iss = sub = client_id, aud,
     /// exp required and short, nbf/iat sane, jti single use across instances.
     async fn check_assertion(&self, client: &ClientRecord, assertion: &str) -> Result<(), String> {
-        let alg = client
-            .token_endpoint_auth_signing_alg
-            .unwrap_or(SigningAlg::RS256);
+        let algs = pinned_or_any(client.token_endpoint_auth_signing_alg);
         self.verify_assertion(
             assertion,
             &AssertionRules {
                 jwks: client.jwks.as_ref(),
                 jwks_uri: client.jwks_uri.as_deref(),
-                algs: &[alg],
+                algs: &algs,
                 issuer: client.client_id.as_str(),
                 subject: Some(client.client_id.as_str()),
                 replay_namespace: format!("client:{}", client.client_id),
@@ -369,7 +367,18 @@ impl ClientAuthenticator {
                 .map_err(|e| e.to_string())?,
             (None, None) => return Err("the issuer has no keys".into()),
         };
-        let mut key = pick_key(&jwks, header.kid.as_deref(), rules.algs);
+        // The header's alg only narrows which registered key may verify: the key's own
+        // algorithm (its `alg`, else its `kty`/`crv`) must be that one and an allowed one.
+        let header_alg = match header.alg {
+            jsonwebtoken::Algorithm::RS256 => SigningAlg::RS256,
+            jsonwebtoken::Algorithm::ES256 => SigningAlg::ES256,
+            other => return Err(format!("assertion alg {other:?} not accepted")),
+        };
+        if !rules.algs.contains(&header_alg) {
+            return Err(format!("assertion alg {header_alg} not allowed here"));
+        }
+        let wanted = [header_alg];
+        let mut key = pick_key(&jwks, header.kid.as_deref(), &wanted);
         if key.is_none()
             && let (None, Some(uri)) = (rules.jwks, rules.jwks_uri)
         {
@@ -379,7 +388,7 @@ impl ClientAuthenticator {
                 .get(uri, true)
                 .await
                 .map_err(|e| e.to_string())?;
-            key = pick_key(&fresh, header.kid.as_deref(), rules.algs);
+            key = pick_key(&fresh, header.kid.as_deref(), &wanted);
         }
         let key = key.ok_or("no matching key for the assertion")?;
         let alg = key.alg.ok_or("key without algorithm")?;
@@ -450,6 +459,11 @@ fn check_usable(client: &ClientRecord, used: ClientAuthMethod) -> Result<(), &'s
         return Err("not the client's registered authentication method");
     }
     Ok(())
+}
+
+/// The algorithms an assertion may use: the pinned one, else any we support (the key decides).
+pub fn pinned_or_any(pinned: Option<SigningAlg>) -> Vec<SigningAlg> {
+    pinned.map_or_else(|| SigningAlg::ALL.to_vec(), |alg| vec![alg])
 }
 
 fn pick_key(

@@ -319,13 +319,12 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         ));
     }
 
-    let mut token_endpoint_auth_signing_alg = parse_alg(
+    // Unset, the algorithm of an assertion follows from the registered key that verifies it
+    // (its `alg`, else its `kty`/`crv`), never from the assertion's header alone.
+    let token_endpoint_auth_signing_alg = parse_alg(
         "token_endpoint_auth_signing_alg",
         metadata.token_endpoint_auth_signing_alg.as_deref(),
     )?;
-    if auth_method == ClientAuthMethod::PrivateKeyJwt && token_endpoint_auth_signing_alg.is_none() {
-        token_endpoint_auth_signing_alg = Some(SigningAlg::RS256);
-    }
     let id_token_signed_response_alg = parse_alg(
         "id_token_signed_response_alg",
         metadata.id_token_signed_response_alg.as_deref(),
@@ -598,9 +597,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            client.token_endpoint_auth_signing_alg,
-            Some(SigningAlg::RS256),
-            "defaulted and pinned"
+            client.token_endpoint_auth_signing_alg, None,
+            "unpinned: the registered key decides"
         );
         assert_eq!(client.id_token_signed_response_alg, Some(SigningAlg::ES256));
         assert!(!client.uses_secret());

@@ -53,7 +53,7 @@ pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, TokenError> {
 }
 
 /// Authenticates the client of a token-type request; a failure is audited and answered
-/// `invalid_client` (401 with `WWW-Authenticate`).
+/// `invalid_client` (401; `WWW-Authenticate: Basic` when Basic was used).
 pub async fn authenticate(
     state: &TokenState,
     req: &HttpRequest,

@@ -462,3 +462,124 @@ async fn a_client_disabled_elsewhere_is_refused_once_the_client_cache_expires() 
         .await
         .assert_error(401, "invalid_client", "disabled client");
 }
+
+/// `keys`' public JWK Set narrowed to one key type, optionally without `alg` on the keys.
+fn jwks_of(keys: &Keys, kty: &str, with_alg: bool) -> Value {
+    let mut set = jwks_value(keys);
+    let chosen: Vec<Value> = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kty"] == kty)
+        .cloned()
+        .map(|mut k| {
+            if !with_alg {
+                k.as_object_mut().unwrap().remove("alg");
+            }
+            k
+        })
+        .collect();
+    set["keys"] = Value::Array(chosen);
+    set
+}
+
+#[tokio::test]
+async fn a_registered_client_asserts_itself_with_an_ec_or_rsa_key_whatever_its_jwk_says() {
+    let app = TestApp::spawn().await;
+    let (keys, _dir) = foreign_keys();
+    let iat = app.registration_token(None, None).await;
+    for (kty, with_alg, alg) in [
+        ("EC", true, SigningAlg::ES256),
+        ("EC", false, SigningAlg::ES256),
+        ("RSA", true, SigningAlg::RS256),
+        ("RSA", false, SigningAlg::RS256),
+    ] {
+        // RFC 7591 registration as the issue reports it: jwt-bearer, client_secret_basic, a
+        // key set by value, no token_endpoint_auth_signing_alg.
+        let registered = app
+            .http
+            .post(app.url("/register"))
+            .bearer_auth(iat.expose())
+            .json(&json!({
+                "client_name": format!("{kty} robot"),
+                "grant_types": [JWT_BEARER],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "jwks": jwks_of(&keys, kty, with_alg),
+                "scope": "openid",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201, "{kty} {with_alg}");
+        let body: Value = registered.json().await.unwrap();
+        let id = body["client_id"].as_str().unwrap().to_owned();
+        let secret = body["client_secret"].as_str().unwrap().to_owned();
+        let present = |assertion: String| {
+            let (app, id, secret) = (&app, id.clone(), secret.clone());
+            async move {
+                crate::token_support::post_form(
+                    app,
+                    "/token",
+                    Some((&id, &secret)),
+                    &[("grant_type", JWT_BEARER), ("assertion", &assertion)],
+                )
+                .await
+            }
+        };
+        let claims = assertion_claims(&app, &id, &id);
+        let ok = present(keys.sign(alg, "JWT", &claims).unwrap()).await;
+        assert_eq!(
+            ok.status, 200,
+            "{kty} alg on JWK: {with_alg}: {:?}",
+            ok.body
+        );
+        // The other algorithm (signed with our other key, which is not registered) is refused:
+        // the header's alg never picks a key by itself.
+        let other = match alg {
+            SigningAlg::ES256 => SigningAlg::RS256,
+            SigningAlg::RS256 => SigningAlg::ES256,
+        };
+        let refused = present(
+            keys.sign(other, "JWT", &assertion_claims(&app, &id, &id))
+                .unwrap(),
+        )
+        .await;
+        refused.assert_error(400, "invalid_grant", "an alg the registered key is not");
+    }
+}
+
+#[tokio::test]
+async fn a_header_alg_that_disagrees_with_the_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let (keys, _dir) = foreign_keys();
+    let ec = jwks_of(&keys, "EC", false);
+    let ec_kid = ec["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let client = client_with(&app, "robot", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = vec!["api.read".into()];
+        c.jwks = Some(ec);
+    })
+    .await;
+    // An RS256 signature presented under the EC key's kid: no EC key verifies RS256.
+    let rsa_signed = keys
+        .sign(
+            SigningAlg::RS256,
+            "JWT",
+            &assertion_claims(&app, "robot", "robot"),
+        )
+        .unwrap();
+    let mut parts: Vec<String> = rsa_signed.split('.').map(str::to_owned).collect();
+    let mut head = header(&rsa_signed);
+    head["kid"] = Value::String(ec_kid);
+    parts[0] = b64url(head.to_string().as_bytes());
+    bearer(&app, &client, &parts.join("."), None)
+        .await
+        .assert_error(400, "invalid_grant", "header alg against an EC key");
+    // An `alg: none` header is refused too.
+    let mut none = header(&rsa_signed);
+    none["alg"] = Value::String("none".into());
+    parts[0] = b64url(none.to_string().as_bytes());
+    bearer(&app, &client, &format!("{}.{}.", parts[0], parts[1]), None)
+        .await
+        .assert_error(400, "invalid_grant", "alg none");
+}

@@ -18,7 +18,7 @@
 use serde_json::json;
 use tessera_client_registry::authn::{AssertionRules, unverified_issuer};
 use tessera_core::{
-    SigningAlg, Subject,
+    Subject,
     error::{TokenError, TokenErrorCode},
     store::{TrustedIssuerRecord, UserRecord},
 };
@@ -97,9 +97,8 @@ pub async fn exchange(
             None => return Err(refused(notes, Some(&issuer), "unknown issuer")),
         }
     };
-    let client_alg = [client
-        .token_endpoint_auth_signing_alg
-        .unwrap_or(SigningAlg::RS256)];
+    let client_alg =
+        tessera_client_registry::authn::pinned_or_any(client.token_endpoint_auth_signing_alg);
     let rules = match &trusted {
         None => AssertionRules {
             jwks: client.jwks.as_ref(),
