@@ -336,7 +336,7 @@ impl ClientAuthenticator {
                 algs: &algs,
                 issuer: client.client_id.as_str(),
                 subject: Some(client.client_id.as_str()),
-                replay_namespace: format!("client:{}", client.client_id),
+                replay_namespace: replay_namespace(client.client_id.as_str()),
                 max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
             },
         )
@@ -459,6 +459,13 @@ fn check_usable(client: &ClientRecord, used: ClientAuthMethod) -> Result<(), &'s
         return Err("not the client's registered authentication method");
     }
     Ok(())
+}
+
+/// Where an assertion's `jti` is remembered: one namespace per issuer, whatever the assertion
+/// is used for, so one self-signed assertion can not serve as both the client authentication
+/// and the JWT bearer grant of a request (or of two).
+pub fn replay_namespace(issuer: &str) -> String {
+    format!("iss:{issuer}")
 }
 
 /// The algorithms an assertion may use: the pinned one, else any we support (the key decides).

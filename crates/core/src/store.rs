@@ -801,6 +801,11 @@ pub trait GrantRepo: Send + Sync {
 pub trait CodeRepo: Send + Sync {
     /// Stores a freshly issued code.
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// A code by hash, whatever its state (to check who may redeem it before consuming it).
+    async fn find_code(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
     /// Redeems a code, atomically and at most once.
     async fn consume_code(
         &self,

@@ -274,6 +274,32 @@ async fn code_refusals_are_invalid_grant_and_leave_nothing_usable() {
     )
     .await;
     answer.assert_error(400, "invalid_grant", "code of another client");
+    // Twice, even: the code is not consumed by someone else's attempt, so its owner redeems it
+    // and gets working tokens (no replay, no revoked grant).
+    let again = token(
+        &app,
+        &other,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    again.assert_error(400, "invalid_grant", "code of another client, again");
+    let owner = redeem(code, REDIRECT, Some(verifier.clone())).await;
+    assert_eq!(
+        owner.status, 200,
+        "the owner still redeems it: {:?}",
+        owner.body
+    );
+    let access = owner.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        crate::token_support::introspect(&app, &rp, &access).await["active"],
+        true,
+        "and its grant is not revoked"
+    );
     redeem("tsc_unknown".into(), REDIRECT, Some(verifier))
         .await
         .assert_error(400, "invalid_grant", "unknown code");

@@ -583,3 +583,51 @@ async fn a_header_alg_that_disagrees_with_the_key_is_refused() {
         .await
         .assert_error(400, "invalid_grant", "alg none");
 }
+
+#[tokio::test]
+async fn one_assertion_can_not_be_both_the_client_authentication_and_the_grant() {
+    let app = TestApp::spawn().await;
+    let (keys, _dir) = foreign_keys();
+    client_with(&app, "robot", |c| {
+        c.grant_types = vec![JWT_BEARER.into()];
+        c.scopes = vec!["api.read".into()];
+        c.jwks = Some(jwks_of(&keys, "EC", true));
+        c.secret_hash = None;
+        c.token_endpoint_auth_method = tessera_core::store::ClientAuthMethod::PrivateKeyJwt;
+    })
+    .await;
+    let assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let post = |client_assertion: String, grant: String| {
+        let app = &app;
+        async move {
+            crate::token_support::post_form(
+                app,
+                "/token",
+                None,
+                &[
+                    ("grant_type", JWT_BEARER),
+                    ("assertion", &grant),
+                    ("client_assertion_type", assertion_type),
+                    ("client_assertion", &client_assertion),
+                ],
+            )
+            .await
+        }
+    };
+    let sign = || {
+        keys.sign(
+            SigningAlg::ES256,
+            "JWT",
+            &assertion_claims(&app, "robot", "robot"),
+        )
+        .unwrap()
+    };
+    // Two assertions: fine.
+    let ok = post(sign(), sign()).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    // One assertion for both: the grant sees its jti already used.
+    let once = sign();
+    post(once.clone(), once)
+        .await
+        .assert_error(400, "invalid_grant", "the same assertion twice");
+}

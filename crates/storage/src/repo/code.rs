@@ -53,6 +53,18 @@ impl CodeRepo for SeaStore {
         Ok(())
     }
 
+    async fn find_code(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        code::Entity::find_by_id(hash.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .map(to_record)
+            .transpose()
+    }
+
     async fn consume_code(
         &self,
         hash: &TokenHash,

@@ -112,6 +112,28 @@ pub async fn exchange(
     let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.get("code_verifier");
     let hash = TokenHash::of(code);
+    // A code presented by another client than its own is refused *before* it is consumed:
+    // someone else's redemption attempt must neither burn the owner's code nor make the owner's
+    // redemption look like a replay (which would revoke the owner's grant).
+    match state.codes.find_code(&hash).await {
+        Err(err) => return Err(unavailable(&err)),
+        Ok(Some(found)) if found.client_id != client.client_id => {
+            notes.push(AuditNote {
+                kind: "code.wrong_client",
+                user_id: None,
+                details: json!({ "issued_to": found.client_id.as_str() }),
+            });
+            return Err(
+                invalid_grant("The authorization code was issued to another client.").with_reason(
+                    format!(
+                        "code of {} presented by {}",
+                        found.client_id, client.client_id
+                    ),
+                ),
+            );
+        }
+        Ok(_) => {}
+    }
     let record = match state.codes.consume_code(&hash, now).await {
         Err(err) => return Err(unavailable(&err)),
         Ok(Consumption::Consumed(record)) => record,
@@ -142,16 +164,6 @@ pub async fn exchange(
                 .with_reason("code replay: grant revoked"));
         }
     };
-    if record.client_id != client.client_id {
-        return Err(
-            invalid_grant("The authorization code was issued to another client.").with_reason(
-                format!(
-                    "code of {} presented by {}",
-                    record.client_id, client.client_id
-                ),
-            ),
-        );
-    }
     if record.redirect_uri != redirect_uri {
         return Err(invalid_grant(
             "The redirect_uri does not match the authorization request.",

@@ -106,7 +106,7 @@ pub async fn exchange(
             algs: &client_alg,
             issuer: &issuer,
             subject: Some(client.client_id.as_str()),
-            replay_namespace: format!("grant:{issuer}"),
+            replay_namespace: tessera_client_registry::authn::replay_namespace(&issuer),
             max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
         },
         Some(t) => AssertionRules {
@@ -115,7 +115,7 @@ pub async fn exchange(
             algs: &t.allowed_algs,
             issuer: &issuer,
             subject: None,
-            replay_namespace: format!("grant:{issuer}"),
+            replay_namespace: tessera_client_registry::authn::replay_namespace(&issuer),
             max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
         },
     };
