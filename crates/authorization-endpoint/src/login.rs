@@ -64,6 +64,8 @@ pub struct LoginState {
     pub users: Arc<dyn UserRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Aggregates the audit events anyone can cause at volume.
+    pub audit_sampler: Arc<tessera_web::audit::AuditSampler>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The sign-in throttle (counters in the database, shared by every instance).
@@ -244,7 +246,20 @@ pub async fn post_login(
     {
         Ok(Admission::Admitted) => {}
         Ok(Admission::Refused(wait)) => {
-            audit(&state, &req, "login.throttled", None, &username).await;
+            // Refusals cost nothing and anyone can cause them: audited in aggregate.
+            let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
+            tessera_web::audit::record_sampled(
+                state.audit.as_ref(),
+                &state.audit_sampler,
+                &req,
+                state.clock.now(),
+                Audit {
+                    kind: "login.throttled",
+                    details: Some(json!({ "username": shown })),
+                    ..Audit::default()
+                },
+            )
+            .await;
             let refused = page(
                 "Too many failed attempts. Wait a little before trying again.",
                 StatusCode::TOO_MANY_REQUESTS,
@@ -279,6 +294,7 @@ pub async fn post_login(
             );
         }
     };
+    let known = user.is_some();
     // Verify against a dummy hash when there is no such user: the same work either way.
     let stored = user
         .as_ref()
@@ -289,7 +305,24 @@ pub async fn post_login(
         .await
         .unwrap_or(false);
     let Some(user) = user.filter(|_| verified) else {
-        audit(&state, &req, "login.failed", None, &username).await;
+        if known {
+            audit(&state, &req, "login.failed", None, &username).await;
+        } else {
+            // Invented usernames: one row per source and minute, the rest counted.
+            let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
+            tessera_web::audit::record_sampled(
+                state.audit.as_ref(),
+                &state.audit_sampler,
+                &req,
+                state.clock.now(),
+                Audit {
+                    kind: "login.failed",
+                    details: Some(json!({ "username": shown, "account": "unknown" })),
+                    ..Audit::default()
+                },
+            )
+            .await;
+        }
         return page("Wrong username or password.", StatusCode::OK).await;
     };
     if let Err(err) = state.throttle.succeeded(&username, &address).await {

@@ -47,6 +47,12 @@ pub struct AuthenticatedClient {
     pub method: ClientAuthMethod,
 }
 
+/// The failure reason when no such client exists (its failures are audited in aggregate and
+/// not throttled: there is nothing to guess).
+pub const UNKNOWN_CLIENT: &str = "unknown client";
+/// The longest client_id looked up (longer ones are unknown without a lookup).
+pub const MAX_CLIENT_ID_BYTES: usize = 255;
+
 /// A failed authentication: always `invalid_client`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAuthFailure {
@@ -59,6 +65,11 @@ pub struct ClientAuthFailure {
 }
 
 impl ClientAuthFailure {
+    /// Whether the client it claimed does not exist (or claimed none).
+    pub fn unknown_client(&self) -> bool {
+        self.reason == UNKNOWN_CLIENT || self.client_id.is_none()
+    }
+
     /// The RFC 6749 §5.2 error.
     pub fn to_token_error(&self) -> TokenError {
         TokenError::new(
@@ -262,6 +273,9 @@ impl ClientAuthenticator {
         let Some(client_id) = claimed else {
             return Err(failure("assertion names no client", None, basic));
         };
+        if client_id.len() > MAX_CLIENT_ID_BYTES {
+            return Err(failure(UNKNOWN_CLIENT, None, basic));
+        }
         let delay = self.throttle.delay(&client_id);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -269,6 +283,9 @@ impl ClientAuthenticator {
         let result = self.check(presented, &client_id, basic).await;
         match &result {
             Ok(_) => self.throttle.succeeded(&client_id),
+            // Only a client that exists has a secret to guess: failures for unknown ids are not
+            // remembered, so a flood of invented ids costs no memory.
+            Err(failure) if failure.reason == UNKNOWN_CLIENT => {}
             Err(_) => self.throttle.failed(&client_id),
         }
         result
@@ -295,7 +312,7 @@ impl ClientAuthenticator {
                     .as_ref()
                     .unwrap_or(&TokenHash::from_stored("0".repeat(64)))
                     .verify(&secret);
-                let client = client.ok_or_else(|| fail("unknown client"))?;
+                let client = client.ok_or_else(|| fail(UNKNOWN_CLIENT))?;
                 check_usable(&client, method).map_err(&fail)?;
                 if stored.is_none() || !matches {
                     return Err(fail("wrong client secret"));
@@ -303,7 +320,7 @@ impl ClientAuthenticator {
                 Ok(AuthenticatedClient { client, method })
             }
             Presented::Public { .. } => {
-                let client = client.ok_or_else(|| fail("unknown client"))?;
+                let client = client.ok_or_else(|| fail(UNKNOWN_CLIENT))?;
                 check_usable(&client, ClientAuthMethod::None).map_err(&fail)?;
                 Ok(AuthenticatedClient {
                     client,
@@ -311,7 +328,7 @@ impl ClientAuthenticator {
                 })
             }
             Presented::Assertion { assertion, .. } => {
-                let client = client.ok_or_else(|| fail("unknown client"))?;
+                let client = client.ok_or_else(|| fail(UNKNOWN_CLIENT))?;
                 check_usable(&client, ClientAuthMethod::PrivateKeyJwt).map_err(&fail)?;
                 self.check_assertion(&client, &assertion)
                     .await

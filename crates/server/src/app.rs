@@ -59,6 +59,8 @@ pub struct AppState {
     pub discovery: Discovery,
     /// Bounds concurrent password hashing (shared by every worker of this instance).
     pub hashes: Arc<HashGate>,
+    /// Aggregates the audit events anyone can cause at volume (shared by every worker).
+    pub audit_sampler: Arc<tessera_web::audit::AuditSampler>,
     /// Mints tokens.
     pub minter: Minter,
     /// Token success counters (registered in `metrics`).
@@ -84,12 +86,15 @@ impl AppState {
         .map_err(|err| anyhow::anyhow!("issuer: {err}"))?;
         let mut metrics = Metrics::new();
         let token_metrics = TokenMetrics::default();
+        let audit_sampler = Arc::new(tessera_web::audit::AuditSampler::default());
         if let Some(registry) = Metrics::registry_mut(&mut metrics) {
             token_metrics.register(registry);
+            audit_sampler.register(registry);
         }
         let hashes = HashGate::new(config.password_hash_concurrency, config.password_hash_queue);
         Ok(Self {
             hashes,
+            audit_sampler,
             config: Arc::new(config),
             store: Arc::new(SeaStore::new(db)),
             keys,
@@ -146,6 +151,7 @@ pub fn build_app(
         sessions: sessions.clone(),
         users: state.store.clone(),
         audit: state.store.clone(),
+        audit_sampler: Arc::clone(&state.audit_sampler),
         clock: Arc::clone(&state.clock),
         throttle: SignInThrottle::new(state.store.clone(), state.config.sign_in_policy),
         hashes: Arc::clone(&state.hashes),
@@ -219,6 +225,7 @@ pub fn build_app(
         denylist: state.store.clone(),
         trusted_issuers: state.store.clone(),
         audit: state.store.clone(),
+        audit_sampler: Arc::clone(&state.audit_sampler),
         authenticator,
         minter: state.minter.clone(),
         clock: Arc::clone(&state.clock),

@@ -77,21 +77,37 @@ impl Form {
         Self::parse_body(body)
     }
 
-    /// Parses form-encoded bytes (content type already checked).
+    /// Parses form-encoded bytes (content type already checked). At most [`MAX_PARAMETERS`]
+    /// parameters; each value within [`max_value_bytes`] of its name.
     pub fn parse_body(body: &[u8]) -> Result<Self, TokenError> {
         let mut params: Vec<(String, String)> = Vec::new();
+        // Linear in the body: names seen so far in a set, not compared with all before them.
+        let mut seen = std::collections::HashSet::new();
         for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            if params.len() >= MAX_PARAMETERS {
+                return Err(invalid("The request has too many parameters."));
+            }
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(at) => (&pair[..at], &pair[at + 1..]),
                 None => (pair, &[][..]),
             };
-            let name = decode(name)?;
-            let value = decode(value)?;
-            if params.iter().any(|(seen, _)| *seen == name) {
-                return Err(invalid(&format!("The parameter {name} is repeated.")));
+            if name.len() > MAX_NAME_BYTES {
+                return Err(invalid("A parameter name is too long."));
             }
+            let name = decode(name)?;
             if name.chars().any(char::is_control) {
                 return Err(invalid("A parameter name holds control characters."));
+            }
+            // Identifiers are capped before anything looks them up, logs or stores them.
+            if value.len() > max_value_bytes(&name) * 3 {
+                return Err(invalid(&format!("The parameter {name} is too long.")));
+            }
+            let value = decode(value)?;
+            if value.len() > max_value_bytes(&name) {
+                return Err(invalid(&format!("The parameter {name} is too long.")));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(invalid(&format!("The parameter {name} is repeated.")));
             }
             params.push((name, value));
         }
@@ -119,11 +135,46 @@ impl Form {
     }
 }
 
+/// The most parameters a token-type request may carry.
+pub const MAX_PARAMETERS: usize = 64;
+/// The longest parameter name.
+const MAX_NAME_BYTES: usize = 128;
+
+/// The longest value (decoded, in bytes) accepted for the parameter `name`: identifiers are
+/// short, assertions a few kilobytes, anything else at most 8 KiB.
+pub fn max_value_bytes(name: &str) -> usize {
+    match name {
+        "client_id" => 255,
+        "grant_type" | "client_assertion_type" | "token_type_hint" => 255,
+        "code" | "refresh_token" | "code_verifier" | "redirect_uri" | "scope" | "client_secret" => {
+            2048
+        }
+        "assertion" | "client_assertion" | "token" => 16 * 1024,
+        _ => 8 * 1024,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    #[test]
+    fn long_identifiers_and_too_many_parameters_are_invalid_requests() {
+        let long_id = format!("client_id={}", "x".repeat(60 * 1024));
+        let err = Form::parse(FORM, long_id.as_bytes()).unwrap_err();
+        assert_eq!(err.code.as_str(), "invalid_request");
+        assert!(err.description.contains("client_id"), "{}", err.description);
+        let ok_id = format!("client_id={}", "x".repeat(255));
+        assert!(Form::parse(FORM, ok_id.as_bytes()).is_ok());
+        let many: Vec<String> = (0..=MAX_PARAMETERS).map(|i| format!("p{i}=v")).collect();
+        assert!(Form::parse(FORM, many.join("&").as_bytes()).is_err());
+        // Linear: 60 distinct names parse; a repeat is still caught.
+        let distinct: Vec<String> = (0..60).map(|i| format!("p{i}=v")).collect();
+        assert!(Form::parse(FORM, distinct.join("&").as_bytes()).is_ok());
+        assert!(Form::parse(FORM, b"a=1&b=2&a=3").is_err());
+    }
 
     #[test]
     fn decodes_plus_and_percent_and_drops_empty_values() {

@@ -84,6 +84,8 @@ pub struct TokenState {
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Aggregates the audit events anyone can cause at volume.
+    pub audit_sampler: Arc<tessera_web::audit::AuditSampler>,
     /// Client authentication, and the assertion checks the JWT bearer grant shares with it
     /// (keys fetched from `jwks_uri`, `jti` replay store).
     pub authenticator: ClientAuthenticator,

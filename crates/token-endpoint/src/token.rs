@@ -71,19 +71,30 @@ pub async fn authenticate(
     match state.authenticator.authenticate(&credentials).await {
         Ok(client) => Ok(client),
         Err(failure) => {
-            audit::record(
-                state.audit.as_ref(),
-                req,
-                state.clock.now(),
-                Audit {
-                    kind: "client.auth_failed",
-                    actor: failure.client_id.clone(),
-                    client_id: failure.client_id.as_deref(),
-                    details: Some(json!({ "endpoint": endpoint, "reason": failure.reason })),
-                    ..Audit::default()
-                },
-            )
-            .await;
+            let event = Audit {
+                kind: "client.auth_failed",
+                actor: failure.client_id.clone(),
+                client_id: failure.client_id.as_deref(),
+                details: Some(json!({ "endpoint": endpoint, "reason": failure.reason })),
+                ..Audit::default()
+            };
+            if failure.unknown_client() {
+                // Anyone can invent client ids: one row per source and minute, the rest counted.
+                audit::record_sampled(
+                    state.audit.as_ref(),
+                    &state.audit_sampler,
+                    req,
+                    state.clock.now(),
+                    Audit {
+                        actor: None,
+                        client_id: None,
+                        ..event
+                    },
+                )
+                .await;
+            } else {
+                audit::record(state.audit.as_ref(), req, state.clock.now(), event).await;
+            }
             Err(refuse(
                 endpoint,
                 failure.client_id.as_deref(),

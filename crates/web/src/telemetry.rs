@@ -130,6 +130,22 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
+/// The method as a metrics label, from a fixed set: an arbitrary method a client sends must not
+/// create a new time series.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
 /// The telemetry middleware (`actix_web::middleware::from_fn(telemetry)`); needs
 /// `web::Data<Metrics>` in the app data.
 pub async fn telemetry(
@@ -144,7 +160,7 @@ pub async fn telemetry(
         .or_else(|| metrics.as_ref().map(|m| m.new_request_id()))
         .unwrap_or_default();
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_owned();
     let path = req.path().to_owned();
     let span = tracing::info_span!("request", request.id = %request_id, http.method = %method);
     let started = Instant::now();

@@ -163,10 +163,12 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         openid["token_endpoint_auth_signing_alg_values_supported"],
         json!(["RS256", "ES256"])
     );
+    // Request objects are refused, and said so explicitly (Discovery's defaults are true).
+    assert_eq!(openid["request_parameter_supported"], false);
+    assert_eq!(openid["request_uri_parameter_supported"], false);
     // Nothing Tessera does not do is advertised.
     for absent in [
         "userinfo_signing_alg_values_supported",
-        "request_parameter_supported",
         "device_authorization_endpoint",
         "pushed_authorization_request_endpoint",
     ] {
