@@ -8,7 +8,8 @@
 //! - **account** — guessing spread over many addresses. Ten attempts are free; then the wait
 //!   grows to at most 30 s, so a third party can slow an account down but never lock it.
 //! - **address** — one address trying many accounts. A hard limit far above what people behind
-//!   one NAT or load balancer type (1000 in 15 minutes); then refused until the window ends.
+//!   one NAT or load balancer type (1000 in 15 minutes); then refused until the window ends. An
+//!   IPv6 address counts as its /64, which one host can fill.
 //!
 //! An attempt is *counted before the password hash runs* (one atomic `UPDATE` whose `WHERE` is
 //! the admission check, so parallel guesses can not slip past it), and an attempt that a counter
@@ -120,7 +121,23 @@ struct Key {
     label: String,
 }
 
+/// The address a counter is kept for: an IPv4 address as it is, an IPv6 address as its /64 (one
+/// subscriber's network: a single host can take any address in it).
+fn counted_address(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| address.to_owned(), |v4| v4.to_string()),
+        _ => address.to_owned(),
+    }
+}
+
 fn keys(username: &str, address: &str) -> [Key; 3] {
+    let address = &counted_address(address);
     let account = username.trim().to_lowercase();
     let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
     let key = |kind: Kind, value: &str, label: String| Key {
@@ -166,15 +183,17 @@ impl SignInThrottle {
     }
 
     /// Counts an attempt to sign in as `username` from `address`, or refuses it. Counters are
-    /// taken in order (account from address, account, address); the first that refuses ends the
-    /// attempt, and the ones after it are not counted.
+    /// taken in order — address, account from address, account — and the first that refuses
+    /// ends the attempt, so the ones after it are not counted: an address past its limit creates
+    /// no counters for the (possibly invented) usernames it tries.
     pub async fn admit(
         &self,
         username: &str,
         address: &str,
         now: DateTime<Utc>,
     ) -> Result<Admission, StoreError> {
-        for key in keys(username, address) {
+        let [account_address, account, address] = keys(username, address);
+        for key in [address, account_address, account] {
             if let Admission::Refused(wait) = self.count(&key, now).await? {
                 return Ok(Admission::Refused(wait));
             }
@@ -298,6 +317,20 @@ mod tests {
         assert_eq!(account.delay_after(10), None);
         assert_eq!(account.delay_after(11), Some(Duration::seconds(1)));
         assert_eq!(account.delay_after(1000), Some(Duration::seconds(30)));
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        assert_eq!(counted_address("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            counted_address("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(counted_address("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(counted_address("192.0.2.7"), "192.0.2.7");
+        let [_, _, a] = keys("alice", "2001:db8:1:2::1");
+        let [_, _, b] = keys("alice", "2001:db8:1:2::2");
+        assert_eq!(a.hash, b.hash);
     }
 
     #[test]

@@ -879,6 +879,8 @@ pub trait AuditRepo: Send + Sync {
         user_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes events that occurred before `before` (the retention); how many.
+    async fn delete_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// What one sweep removed.

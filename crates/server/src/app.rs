@@ -319,7 +319,11 @@ impl Application {
             .disable_signals()
             .run();
         spawn_key_reloader(Arc::clone(&self.state.keys));
-        spawn_sweeper(Arc::clone(&self.state.store), Arc::clone(&self.state.clock));
+        spawn_sweeper(
+            Arc::clone(&self.state.store),
+            Arc::clone(&self.state.clock),
+            self.state.config.audit_retention,
+        );
         Ok(server)
     }
 
@@ -410,12 +414,23 @@ async fn bootstrap_admin(state: &AppState) {
     }
 }
 
-fn spawn_sweeper(store: Arc<SeaStore>, clock: Arc<dyn Clock>) {
-    use tessera_core::store::SweepRepo;
+fn spawn_sweeper(
+    store: Arc<SeaStore>,
+    clock: Arc<dyn Clock>,
+    audit_retention: Option<chrono::Duration>,
+) {
+    use tessera_core::store::{AuditRepo, SweepRepo};
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(SWEEP_INTERVAL);
         loop {
             interval.tick().await;
+            if let Some(retention) = audit_retention {
+                match store.delete_events_before(clock.now() - retention).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(audit_events = deleted, "old audit events swept"),
+                    Err(err) => tracing::warn!(error = %err, "sweeping old audit events failed"),
+                }
+            }
             match store.sweep_expired(clock.now(), KEEP_AFTER_EXPIRY).await {
                 Ok(swept) if swept.total() > 0 => tracing::info!(
                     codes = swept.codes,

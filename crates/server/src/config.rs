@@ -88,6 +88,9 @@ pub struct RawConfig {
     /// `TESSERA_PASSWORD_HASH_QUEUE` — sign-ins that may wait for a hash; beyond, 503 with
     /// `Retry-After`. Default 64.
     pub password_hash_queue: u32,
+    /// `TESSERA_AUDIT_RETENTION_DAYS` — audit events older than this many days are deleted by
+    /// the housekeeping sweep; 0 keeps them forever. Default 90.
+    pub audit_retention_days: u32,
     /// `TESSERA_LOG_FORMAT` — `text` or `json`. Default `text`.
     pub log_format: String,
     /// `TESSERA_LOG_LEVEL` — a tracing filter such as `info` or `tessera=debug`. Default `info`.
@@ -122,6 +125,7 @@ impl Default for RawConfig {
             sign_in_address_limit: 1000,
             password_hash_concurrency: 0,
             password_hash_queue: 64,
+            audit_retention_days: 90,
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -180,6 +184,8 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Password hashes waiting.
     pub password_hash_queue: usize,
+    /// How long audit events are kept (`None`: forever).
+    pub audit_retention: Option<chrono::Duration>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -324,6 +330,8 @@ impl Config {
             sign_in_policy,
             password_hash_concurrency,
             password_hash_queue: raw.password_hash_queue as usize,
+            audit_retention: (raw.audit_retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(raw.audit_retention_days))),
             issuer,
             listen,
             database_url,
@@ -404,7 +412,7 @@ impl Config {
              refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
-             log_format = {:?}\nlog_level = {}",
+             audit_retention_days = {}\nlog_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -431,6 +439,7 @@ impl Config {
             self.sign_in_policy.address_limit,
             self.password_hash_concurrency,
             self.password_hash_queue,
+            self.audit_retention.map_or(0, |d| d.num_days()),
             self.log_format,
             self.log_level,
         )

@@ -930,3 +930,39 @@ async fn client_flags_and_secrets_are_written_alone_so_stale_writes_do_not_undo_
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn audit_events_past_their_retention_are_deleted_and_newer_ones_kept() {
+    let db = db().await;
+    let now = db.clock.now();
+    for days_ago in [100, 91, 89, 1] {
+        db.store
+            .record_event(&AuditEvent {
+                occurred_at: now - Duration::days(days_ago),
+                kind: format!("test.{days_ago}"),
+                actor: None,
+                client_id: None,
+                user_id: None,
+                ip: None,
+                user_agent: None,
+                details: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+    }
+    let deleted = db
+        .store
+        .delete_events_before(now - Duration::days(90))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let kinds: Vec<String> = db
+        .store
+        .recent_events(None, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["test.1", "test.89"]);
+}

@@ -13,6 +13,7 @@ mod authorize;
 mod cli;
 mod code_flow;
 mod discovery;
+mod floods;
 mod health;
 mod in_process;
 mod instances;

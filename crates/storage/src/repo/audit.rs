@@ -1,6 +1,7 @@
 //! The audit log.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tessera_core::{
     secret::random_id,
@@ -12,6 +13,15 @@ use crate::{backend, entity::audit_event, write_err};
 
 #[async_trait]
 impl AuditRepo for SeaStore {
+    async fn delete_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(audit_event::Entity::delete_many()
+            .filter(audit_event::Column::OccurredAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected)
+    }
+
     async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
         audit_event::Entity::insert(audit_event::ActiveModel {
             id: Set(random_id()),
