@@ -1,7 +1,7 @@
 //! Hostile input at volume, bounded in size: what an unauthenticated caller sends must not grow
 //! storage or memory without bound, and every answer is a spec-shaped 4xx, never a 5xx.
 
-use tessera_core::{Clock, store::AuditRepo};
+use tessera_core::store::AuditRepo;
 use tessera_testkit::{TestApp, reqwest};
 
 use crate::code_flow::PASSWORD;
