@@ -6,7 +6,12 @@
 //! so the host must resolve to public addresses only — no loopback, private, link-local, CGNAT,
 //! multicast or reserved ranges (cloud metadata endpoints live there). The connection goes to the
 //! address that was checked (the name is pinned for the request), so a DNS answer that changes
-//! between the check and the connection (rebinding) does not get through.
+//! between the check and the connection (rebinding) does not get through. Proxy environment
+//! variables are ignored (a proxy would make the check meaningless).
+//!
+//! Many concurrent requests for one URI make one fetch (the others wait for it), and a failed
+//! fetch is remembered for [`FAILURE_TTL`], so a burst of assertions naming an unreachable
+//! `jwks_uri` does not become a burst of outbound connections.
 
 use std::{
     collections::HashMap,
@@ -23,6 +28,10 @@ pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Longest a fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a failed fetch is answered from memory before it is tried again.
+pub const FAILURE_TTL: Duration = Duration::from_secs(10);
+/// URIs remembered (fetched sets, failures, in-flight locks) before the memory is emptied.
+const MAX_URIS: usize = 1000;
 
 /// A cache of fetched JWK Sets.
 #[derive(Debug)]
@@ -31,7 +40,18 @@ pub struct JwksFetcher {
     /// Tests fetch from a loopback server; production refuses non-public addresses.
     local_allowed: bool,
     cache: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+    failures: Mutex<HashMap<String, (Instant, String)>>,
+    in_flight: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     cooldown: Duration,
+}
+
+/// Inserts into a bounded map: emptied first when full.
+fn bounded_insert<V>(map: &Mutex<HashMap<String, V>>, key: &str, value: V) {
+    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if map.len() >= MAX_URIS && !map.contains_key(key) {
+        map.clear();
+    }
+    map.insert(key.to_owned(), value);
 }
 
 /// Why a JWK Set could not be had.
@@ -56,12 +76,15 @@ impl JwksFetcher {
             .connect_timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .https_only(!allow_http)
+            .no_proxy()
             .build()
             .unwrap_or_default();
         Self {
             http,
             local_allowed: allow_http,
             cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             cooldown: REFETCH_COOLDOWN,
         }
     }
@@ -74,18 +97,63 @@ impl JwksFetcher {
 
     /// The JWK Set at `uri`: cached unless `refresh` asks for a new copy and the cool-down allows.
     pub async fn get(&self, uri: &str, refresh: bool) -> Result<serde_json::Value, FetchError> {
-        if let Some((fetched, jwks)) = self.cached(uri) {
-            let age = fetched.elapsed();
-            if age < CACHE_TTL && (!refresh || age < self.cooldown) {
-                return Ok(jwks);
+        if let Some(answer) = self.remembered(uri, refresh) {
+            return answer;
+        }
+        // One fetch per URI at a time: the others wait, then find its result remembered.
+        let lock = {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if in_flight.len() >= MAX_URIS && !in_flight.contains_key(uri) {
+                in_flight.retain(|_, lock| std::sync::Arc::strong_count(lock) > 1);
+            }
+            std::sync::Arc::clone(in_flight.entry(uri.to_owned()).or_default())
+        };
+        let _turn = lock.lock().await;
+        if let Some(answer) = self.remembered(uri, refresh) {
+            return answer;
+        }
+        match self.fetch(uri).await {
+            Ok(jwks) => {
+                bounded_insert(&self.cache, uri, (Instant::now(), jwks.clone()));
+                self.failures
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(uri);
+                Ok(jwks)
+            }
+            Err(err) => {
+                let FetchError::Failed { reason, .. } = &err;
+                bounded_insert(&self.failures, uri, (Instant::now(), reason.clone()));
+                Err(err)
             }
         }
-        let jwks = self.fetch(uri).await?;
-        self.cache
+    }
+
+    /// An answer from memory: a fresh enough set, or a recent failure.
+    fn remembered(
+        &self,
+        uri: &str,
+        refresh: bool,
+    ) -> Option<Result<serde_json::Value, FetchError>> {
+        if let Some((failed_at, reason)) = self
+            .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(uri.to_owned(), (Instant::now(), jwks.clone()));
-        Ok(jwks)
+            .get(uri)
+            .cloned()
+            && failed_at.elapsed() < FAILURE_TTL
+        {
+            return Some(Err(FetchError::Failed {
+                uri: uri.to_owned(),
+                reason: format!("{reason} (failed moments ago; not retried yet)"),
+            }));
+        }
+        let (fetched, jwks) = self.cached(uri)?;
+        let age = fetched.elapsed();
+        (age < CACHE_TTL && (!refresh || age < self.cooldown)).then_some(Ok(jwks))
     }
 
     fn cached(&self, uri: &str) -> Option<(Instant, serde_json::Value)> {
@@ -160,6 +228,7 @@ impl JwksFetcher {
             .connect_timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .https_only(true)
+            .no_proxy()
             .resolve(&host, first)
             .build()
             .map_err(|e| e.to_string())
@@ -195,19 +264,84 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
+        // ::/96, IPv4-compatible (deprecated; embeds any IPv4 address)
+        || segments[..6].iter().all(|s| *s == 0)
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
-        || first == 0x0064 && ip.segments()[1] == 0xff9b)
+        // fec0::/10, site-local (deprecated, still routed inside some networks)
+        || (first & 0xffc0) == 0xfec0
+        || (first == 0x2001 && segments[1] == 0x0db8)
+        // 64:ff9b::/96 and 64:ff9b:1::/48, NAT64 (well-known and local-use)
+        || first == 0x0064 && segments[1] == 0xff9b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback server answering every request with `status` and `body` after a pause;
+    /// returns its URL and a counter of the requests it got.
+    async fn server(
+        status: u16,
+        body: &'static str,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&hits);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counted = std::sync::Arc::clone(&counted);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer).await;
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_fetch_and_failures_are_remembered_briefly() {
+        let fetcher = std::sync::Arc::new(JwksFetcher::new(true));
+        let (url, hits) = server(200, r#"{"keys":[]}"#).await;
+        let gets = (0..20).map(|_| {
+            let (fetcher, url) = (std::sync::Arc::clone(&fetcher), url.clone());
+            tokio::spawn(async move { fetcher.get(&url, false).await.is_ok() })
+        });
+        for get in gets.collect::<Vec<_>>() {
+            assert!(get.await.unwrap());
+        }
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one fetch for 20"
+        );
+
+        let (broken, broken_hits) = server(500, "no").await;
+        assert!(fetcher.get(&broken, false).await.is_err());
+        for _ in 0..5 {
+            assert!(fetcher.get(&broken, true).await.is_err());
+        }
+        assert_eq!(
+            broken_hits.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "a failure is not retried at once"
+        );
+    }
 
     #[test]
     fn only_public_addresses_are_public() {
@@ -233,6 +367,11 @@ mod tests {
             "::ffff:10.0.0.1",
             "ff02::1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "::10.0.0.1",
+            "::7f00:1",
+            "fec0::1",
+            "fed0:1::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
