@@ -150,8 +150,9 @@ impl RegistrationState {
         tessera_web::audit::record(self.audit.as_ref(), req, self.clock.now(), audit).await;
     }
 
-    /// The client a registration access token opens, if it does. Unknown client and wrong token
-    /// answer alike (RFC 7592 §2: do not reveal whether the client exists).
+    /// The client a registration access token opens, if it does. Unknown client, wrong token
+    /// and a disabled client answer alike (RFC 7592 §2: do not reveal whether the client
+    /// exists); an admin's disable also ends the client's own management of its registration.
     async fn authorized_client(
         &self,
         req: &HttpRequest,
@@ -168,7 +169,7 @@ impl RegistrationState {
             .as_ref()
             .unwrap_or(&TokenHash::from_stored("0".repeat(64)))
             .verify(token);
-        Ok(client.filter(|_| ok && stored.is_some()))
+        Ok(client.filter(|c| ok && stored.is_some() && c.enabled))
     }
 }
 

@@ -481,3 +481,66 @@ async fn dozens_of_registrations_a_minute_and_a_single_use_token_raced() {
         41
     );
 }
+
+#[tokio::test]
+async fn a_disabled_client_can_not_read_update_or_delete_its_registration() {
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    let token = app.registration_token(None, None).await;
+    let info: Value = register(&app, Some(token.expose()), &web_client())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uri = info["registration_client_uri"].as_str().unwrap().to_owned();
+    let client_id = info["client_id"].as_str().unwrap().to_owned();
+    let access = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An admin disables it elsewhere (the CLI, another instance): this instance sees it once
+    // its client cache (TESSERA_CLIENT_CACHE_TTL, 2 s) has expired.
+    use tessera_core::store::ClientRepo;
+    assert!(
+        app.state
+            .store
+            .set_client_enabled(&tessera_core::ClientId::new(&client_id), false)
+            .await
+            .unwrap()
+    );
+    clock.advance(chrono::Duration::seconds(3));
+    let read = app
+        .http
+        .get(&uri)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 401, "read");
+    let update = app
+        .http
+        .put(&uri)
+        .bearer_auth(&access)
+        .json(&web_client())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(update.status(), 401, "update");
+    let delete = app
+        .http
+        .delete(&uri)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 401, "delete");
+    assert!(
+        app.state
+            .store
+            .find_client(&tessera_core::ClientId::new(&client_id))
+            .await
+            .unwrap()
+            .is_some(),
+        "still there for the admin"
+    );
+}
