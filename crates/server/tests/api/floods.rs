@@ -132,3 +132,200 @@ async fn invented_usernames_at_volume_are_audited_in_aggregate_and_hit_the_addre
     assert!(counters.len() <= 2 * 40 + 1, "{} counters", counters.len());
     assert!(counters.iter().all(|c| c.label.len() <= 200));
 }
+
+/// A deterministic corpus of malformed requests across every endpoint.
+fn malformed_requests(
+    count: usize,
+) -> Vec<(reqwest::Method, String, Vec<(String, String)>, Vec<u8>)> {
+    use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+    let mut rng = StdRng::seed_from_u64(0x7e55e7a);
+    let paths = [
+        "/authorize",
+        "/authorize/resume",
+        "/authorize/decision",
+        "/login",
+        "/logout",
+        "/signup",
+        "/account",
+        "/account/password",
+        "/account/sessions/x/revoke",
+        "/token",
+        "/revoke",
+        "/introspect",
+        "/userinfo",
+        "/register",
+        "/register/abc",
+        "/jwks.json",
+        "/.well-known/openid-configuration",
+        "/admin",
+        "/admin/clients",
+        "/admin/clients/x",
+        "/admin/users/x/password",
+        "/admin/sign-in-locks/zz/clear",
+        "/health/ready",
+        "/metrics",
+        "/%00",
+        "/..%2f..%2fetc/passwd",
+        "/authorize/../token",
+    ];
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+        reqwest::Method::from_bytes(b"BREW").unwrap(),
+    ];
+    let junk_values = [
+        String::new(),
+        "%".into(),
+        "%zz".into(),
+        "%00".into(),
+        "%ff%fe".into(),
+        "\u{202e}".into(),
+        "a".repeat(9000),
+        "{\"a\":".into(),
+        "tsc_".into(),
+        "tsq_x".into(),
+        "eyJhbGciOiJub25lIn0.eyJ9.".into(),
+        "http://127.0.0.1:1/cb".into(),
+        "openid openid".into(),
+        "S256".into(),
+        "-1".into(),
+        "99999999999999999999".into(),
+    ];
+    let names = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "prompt",
+        "max_age",
+        "id_token_hint",
+        "request",
+        "request_uri",
+        "grant_type",
+        "code",
+        "code_verifier",
+        "refresh_token",
+        "assertion",
+        "client_assertion",
+        "client_assertion_type",
+        "token",
+        "token_type_hint",
+        "csrf_token",
+        "decision",
+        "username",
+        "password",
+        "return_to",
+        "post_logout_redirect_uri",
+        "client_secret",
+        "x",
+    ];
+    let content_types = [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded; charset=ebcdic",
+        "",
+    ];
+    let authorizations = [
+        "",
+        "Basic",
+        "Basic !!!",
+        "Basic Og==",
+        "Bearer",
+        "Bearer x.y.z",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "Negotiate abc",
+    ];
+    (0..count)
+        .map(|_| {
+            let method = methods.choose(&mut rng).unwrap().clone();
+            let mut path = (*paths.choose(&mut rng).unwrap()).to_owned();
+            let pairs: Vec<String> = (0..rng.gen_range(0..8))
+                .map(|_| {
+                    format!(
+                        "{}={}",
+                        names.choose(&mut rng).unwrap(),
+                        junk_values.choose(&mut rng).unwrap()
+                    )
+                })
+                .collect();
+            if rng.gen_bool(0.5) {
+                path = format!("{path}?{}", pairs.join("&"));
+            }
+            let body: Vec<u8> = match rng.gen_range(0..4) {
+                0 => Vec::new(),
+                1 => pairs.join("&").into_bytes(),
+                2 => (0..rng.gen_range(0..2048))
+                    .map(|_| rng.r#gen::<u8>())
+                    .collect(),
+                _ => b"{\"redirect_uris\":[1,2],\"jwks\":{\"keys\":\"x\"}}".to_vec(),
+            };
+            let mut headers = vec![(
+                "content-type".to_owned(),
+                (*content_types.choose(&mut rng).unwrap()).to_owned(),
+            )];
+            let authorization = *authorizations.choose(&mut rng).unwrap();
+            if !authorization.is_empty() {
+                headers.push(("authorization".into(), authorization.into()));
+            }
+            if rng.gen_bool(0.3) {
+                headers.push((
+                    "cookie".into(),
+                    "tessera_session=tsb_x; tessera_csrf=a; tessera_csrf=b; tessera_admin=".into(),
+                ));
+            }
+            (method, path, headers, body)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_thousand_malformed_requests_get_no_5xx() {
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    app.with_client("rp", &["http://127.0.0.1:1/cb"]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let corpus = malformed_requests(2000);
+    let mut server_errors = Vec::new();
+    let mut answered = std::collections::BTreeMap::new();
+    for chunk in corpus.chunks(50) {
+        let answers = chunk.iter().map(|(method, path, headers, body)| {
+            let http = http.clone();
+            let url = format!("{}{}", app.url(""), path);
+            async move {
+                let mut request = http.request(method.clone(), &url).body(body.clone());
+                for (name, value) in headers {
+                    request = request.header(name.as_str(), value.as_str());
+                }
+                match request.send().await {
+                    Ok(response) => (response.status().as_u16(), format!("{method} {path}")),
+                    // The client refusing to send an odd request is not the server's fault.
+                    Err(err) if err.is_builder() => (0, String::new()),
+                    Err(err) => (599, format!("{method} {path}: {err}")),
+                }
+            }
+        });
+        for (status, what) in futures_util::future::join_all(answers).await {
+            *answered.entry(status).or_insert(0) += 1;
+            if status >= 500 {
+                server_errors.push((status, what));
+            }
+        }
+    }
+    assert!(server_errors.is_empty(), "{server_errors:?}");
+    assert_eq!(
+        app.get("/health/ready").await.status(),
+        200,
+        "still serving"
+    );
+}
