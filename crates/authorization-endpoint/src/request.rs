@@ -327,6 +327,27 @@ pub fn validate(
 mod loopback_tests {
     use super::redirect_matches;
 
+    proptest::proptest! {
+        /// Only byte-equal URIs, or loopback ones differing in the port alone, ever match.
+        #[test]
+        fn a_match_is_equal_or_a_loopback_port(registered in "(http://(127\\.0\\.0\\.1|\\[::1\\]|localhost)(:[0-9]{0,6})?)?[/a-z?=:@.]{0,12}", requested in "(http://(127\\.0\\.0\\.1|\\[::1\\]|localhost)(:[0-9]{0,6})?)?[/a-z?=:@.]{0,12}") {
+            if redirect_matches(&registered, &requested) && registered != requested {
+                let strip_port = |uri: &str| -> String {
+                    for prefix in ["http://127.0.0.1", "http://[::1]"] {
+                        if let Some(rest) = uri.strip_prefix(prefix) {
+                            let rest = rest.strip_prefix(':').map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+                            return format!("{prefix}{rest}");
+                        }
+                    }
+                    uri.to_owned()
+                };
+                proptest::prop_assert!(registered.starts_with("http://127.0.0.1") || registered.starts_with("http://[::1]"));
+                proptest::prop_assert_eq!(strip_port(&registered), strip_port(&requested));
+                proptest::prop_assert!(!registered.contains("127.0.0.1:") && !registered.contains("]:"));
+            }
+        }
+    }
+
     #[test]
     fn loopback_ip_uris_registered_without_a_port_match_any_port() {
         for (registered, requested) in [
@@ -502,6 +523,20 @@ mod tests {
                 expected,
                 "{extra:?} {without:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any parameters: a typed request or a rejection, never a panic; a redirect only ever
+        /// goes to the registered URI.
+        #[test]
+        fn any_parameters_validate_or_are_rejected(pairs in proptest::collection::vec(("(response_type|client_id|redirect_uri|scope|state|nonce|code_challenge|code_challenge_method|prompt|max_age|login_hint|response_mode|request|request_uri|[a-z_]{1,8})", ".{0,40}"), 0..12)) {
+            let params: Vec<(String, String)> = pairs;
+            match validate(&params, Some(client())) {
+                Ok(request) => proptest::prop_assert_eq!(request.redirect_uri, "https://app.example/cb"),
+                Err(Rejection::Redirect { redirect_uri, .. }) => proptest::prop_assert_eq!(redirect_uri, "https://app.example/cb"),
+                Err(Rejection::Page(_)) => {}
+            }
         }
     }
 

@@ -548,6 +548,17 @@ pub fn unverified_issuer(assertion: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// Any Authorization header or assertion text: parsed or refused, never a panic.
+        #[test]
+        fn credentials_and_assertions_never_panic(header in ".{0,200}", assertion in "[A-Za-z0-9_.=-]{0,300}") {
+            let _ = super::decode_basic(&header);
+            let _ = super::decode_basic(&format!("Basic {header}"));
+            let _ = super::unverified_issuer(&assertion);
+            let _ = super::unverified_issuer(&header);
+        }
+    }
+
     use super::*;
 
     #[test]

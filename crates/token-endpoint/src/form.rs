@@ -207,4 +207,21 @@ mod tests {
         )));
         assert!(!is_form_content_type(Some("multipart/form-data")));
     }
+
+    proptest::proptest! {
+        /// Any body: a form or a spec-shaped `invalid_request`, never a panic.
+        #[test]
+        fn any_body_parses_or_is_an_invalid_request(body in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            match Form::parse(FORM, &body) {
+                Ok(form) => proptest::prop_assert!(form.pairs().len() <= MAX_PARAMETERS),
+                Err(err) => proptest::prop_assert_eq!(err.code.as_str(), "invalid_request"),
+            }
+        }
+
+        /// Form-shaped input built from the characters that matter to the parser.
+        #[test]
+        fn form_shaped_input_never_panics(body in "[a-z_=&%+0-9A-F]{0,512}") {
+            let _ = Form::parse(FORM, body.as_bytes());
+        }
+    }
 }
