@@ -133,10 +133,11 @@ async fn invented_usernames_at_volume_are_audited_in_aggregate_and_hit_the_addre
     assert!(counters.iter().all(|c| c.label.len() <= 200));
 }
 
+/// One request of the corpus: method, path and query, headers, body.
+type Malformed = (reqwest::Method, String, Vec<(String, String)>, Vec<u8>);
+
 /// A deterministic corpus of malformed requests across every endpoint.
-fn malformed_requests(
-    count: usize,
-) -> Vec<(reqwest::Method, String, Vec<(String, String)>, Vec<u8>)> {
+fn malformed_requests(count: usize) -> Vec<Malformed> {
     use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
     let mut rng = StdRng::seed_from_u64(0x7e55e7a);
     let paths = [
