@@ -18,6 +18,7 @@ mod health;
 mod in_process;
 mod instances;
 mod journeys;
+mod oauth2_crate;
 mod registration;
 mod sign_in_safety;
 mod token_code;
