@@ -81,6 +81,24 @@ struct ConsentPage<'a> {
     username: &'a str,
     scopes: Vec<String>,
     request: &'a str,
+    /// Where the answer goes (the redirect URI's host, or its scheme for a native app).
+    destination: String,
+    /// The app registered itself (RFC 7591): nobody at this server vouched for its name.
+    unverified: bool,
+}
+
+/// What the consent page names as the destination of the answer.
+fn destination(redirect_uri: &str) -> String {
+    match Url::parse(redirect_uri) {
+        Ok(url) => match url.host_str() {
+            Some(host) => match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            },
+            None => format!("the app ({}:)", url.scheme()),
+        },
+        Err(_) => redirect_uri.to_owned(),
+    }
 }
 
 /// What a scope means, for the consent page.
@@ -382,6 +400,8 @@ async fn proceed(
         username: &user.user.username,
         scopes: request.scopes.iter().map(|s| describe(s)).collect(),
         request: &handle,
+        destination: destination(&request.redirect_uri),
+        unverified: request.client.registration_token_hash.is_some(),
     };
     let response = tessera_web::html_page(StatusCode::OK, consent.render());
     tessera_web::allow_form_target(response, &request.redirect_uri)

@@ -1114,3 +1114,47 @@ async fn id_token_hints_must_be_our_id_tokens_for_the_client_and_the_user() {
     .await;
     assert_eq!(fine.status(), 200, "the confirmation page");
 }
+
+#[tokio::test]
+async fn the_consent_page_names_the_destination_and_marks_self_registered_apps() {
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    app.with_client("vetted", &[REDIRECT]).await;
+    let iat = app.registration_token(None, None).await;
+    let registered: serde_json::Value = app
+        .http
+        .post(app.url("/register"))
+        .bearer_auth(iat.expose())
+        .json(&serde_json::json!({
+            "client_name": "Totally Official Bank",
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let own = registered["client_id"].as_str().unwrap().to_owned();
+    let http = browser();
+    let (url, _) = authorize_url(&app, &own, "openid", &[]);
+    let page = consent_page(&app, &http, &url).await;
+    assert!(page.contains("Totally Official Bank"));
+    assert!(
+        page.contains("id=\"unverified\""),
+        "a self-registered app is marked"
+    );
+    assert!(
+        page.contains("127.0.0.1:51004"),
+        "the destination host is named"
+    );
+    let (url, _) = authorize_url(&app, "vetted", "openid", &[]);
+    let page = consent_page(&app, &http, &url).await;
+    assert!(
+        !page.contains("id=\"unverified\""),
+        "an admin-registered app is not"
+    );
+    assert!(page.contains("127.0.0.1:51004"));
+}
