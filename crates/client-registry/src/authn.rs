@@ -24,8 +24,10 @@ use crate::jwks_fetch::JwksFetcher;
 
 /// `client_assertion_type` for JWT client assertions (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// An assertion's `exp` may be at most this far ahead: assertions are for one request.
-pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
+/// An assertion's `exp` may be at most this far ahead. An hour is what common client libraries
+/// sign by default (authlib, Google's) and what large providers accept; the `jti` is remembered
+/// until `exp`, so a longer life never means a second use.
+pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
 /// Clock skew tolerated on assertion times.
 pub const ASSERTION_LEEWAY_SECS: i64 = 30;
 

@@ -9,6 +9,7 @@
 
 mod account;
 mod admin;
+mod authlib;
 mod authorize;
 mod cli;
 mod code_flow;

@@ -30,8 +30,9 @@ use crate::{
     scope,
 };
 
-/// How far ahead an authorization grant assertion's `exp` may be.
-pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
+/// How far ahead an authorization grant assertion's `exp` may be (as for client assertions).
+pub const MAX_ASSERTION_LIFETIME_SECS: i64 =
+    tessera_client_registry::authn::MAX_ASSERTION_LIFETIME_SECS;
 
 fn refused(
     notes: &mut Vec<AuditNote>,
