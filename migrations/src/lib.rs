@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_schema;
 mod m20261123_000002_add_refresh_policy;
 mod m20261203_000003_sign_in_safety;
+mod m20261203_000004_scopes;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_schema::Migration),
             Box::new(m20261123_000002_add_refresh_policy::Migration),
             Box::new(m20261203_000003_sign_in_safety::Migration),
+            Box::new(m20261203_000004_scopes::Migration),
         ]
     }
 }

@@ -63,6 +63,8 @@ pub struct AuthorizeState {
     pub code_ttl: Duration,
     /// Our keys (to read `id_token_hint`).
     pub keys: Arc<tessera_keys::Keys>,
+    /// The scope registry (what the consent page says about a scope).
+    pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -101,14 +103,20 @@ fn destination(redirect_uri: &str) -> String {
     }
 }
 
-/// What a scope means, for the consent page.
-fn describe(scope: &str) -> String {
+/// What a scope means, for the consent page: OpenID Connect's own in words, others as the scope
+/// registry describes them.
+async fn describe(state: &AuthorizeState, scope: &str) -> String {
     match scope {
         "openid" => "Confirm who you are".into(),
         "profile" => "See your name and profile".into(),
         "email" => "See your email address".into(),
         "offline_access" => "Keep access when you are not using it (stay connected)".into(),
-        other => format!("Access: {other}"),
+        other => match state.scopes.find_scope(other).await {
+            Ok(Some(registered)) if !registered.description.is_empty() => {
+                format!("{} ({other})", registered.description)
+            }
+            _ => format!("Access: {other}"),
+        },
     }
 }
 
@@ -394,11 +402,15 @@ async fn proceed(
         .client_name
         .clone()
         .unwrap_or_else(|| request.client.client_id.to_string());
+    let mut described = Vec::with_capacity(request.scopes.len());
+    for scope in &request.scopes {
+        described.push(describe(state, scope).await);
+    }
     let consent = ConsentPage {
         csrf_token: &csrf.0,
         client_name: &client_name,
         username: &user.user.username,
-        scopes: request.scopes.iter().map(|s| describe(s)).collect(),
+        scopes: described,
         request: &handle,
         destination: destination(&request.redirect_uri),
         unverified: request.client.registration_token_hash.is_some(),

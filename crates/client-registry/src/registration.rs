@@ -125,6 +125,43 @@ pub struct RegistrationState {
     pub clock: std::sync::Arc<dyn Clock>,
     /// The issuer.
     pub issuer: Issuer,
+    /// The scope registry: what a client may register for.
+    pub scopes: std::sync::Arc<dyn tessera_core::store::ScopeRepo>,
+}
+
+/// OpenID Connect's own scopes: always known, only ever granted by a user.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Dynamic registration can not mint authority: every scope a client registers for must be
+/// OpenID Connect's own or in the scope registry, and a client that can get tokens for itself
+/// (`client_credentials`, the JWT bearer grant) only for scopes the registry allows that for.
+async fn check_registry(
+    scopes: &dyn tessera_core::store::ScopeRepo,
+    valid: &crate::model::ValidClient,
+) -> Result<(), HttpResponse> {
+    let for_itself = valid.grant_types.iter().any(|g| {
+        g == crate::model::GRANT_CLIENT_CREDENTIALS || g == crate::model::GRANT_JWT_BEARER
+    });
+    for scope in &valid.scopes {
+        if OIDC_SCOPES.contains(&scope.as_str()) {
+            continue;
+        }
+        let registered = scopes
+            .find_scope(scope)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let problem = match registered {
+            None => format!("the scope {scope} is not offered by this server"),
+            Some(s) if for_itself && !s.client_credentials => format!(
+                "the scope {scope} can not be granted to a client for itself (client_credentials or jwt-bearer)"
+            ),
+            Some(_) => continue,
+        };
+        return Err(metadata_error(&MetadataError::InvalidClientMetadata(
+            problem,
+        )));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for RegistrationState {
@@ -193,6 +230,9 @@ pub async fn post_register(
         Ok(valid) => valid,
         Err(err) => return metadata_error(&err),
     };
+    if let Err(response) = check_registry(state.scopes.as_ref(), &valid).await {
+        return response;
+    }
     match state.tokens.use_initial_access_token(&hash, now).await {
         Ok(true) => {}
         Ok(false) => return unauthorized(true),
@@ -297,6 +337,9 @@ pub async fn put_registration(
         Ok(valid) => valid,
         Err(err) => return metadata_error(&err),
     };
+    if let Err(response) = check_registry(state.scopes.as_ref(), &valid).await {
+        return response;
+    }
     let (updated, new_secret) = apply_update(&client, valid, state.clock.now());
     if updated.secret_hash != client.secret_hash
         && let Err(err) = state

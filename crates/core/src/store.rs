@@ -678,6 +678,32 @@ pub trait ThrottleRepo: Send + Sync {
     ) -> Result<Vec<ThrottleCounterRecord>, StoreError>;
 }
 
+/// A scope in the registry (OpenID Connect's own scopes are built in and not listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeRecord {
+    /// The scope token, e.g. `api.read`.
+    pub name: String,
+    /// What the consent page says it lets an app do.
+    pub description: String,
+    /// Whether a client may get it for itself (`client_credentials`, a self-issued assertion).
+    pub client_credentials: bool,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The scope registry.
+#[async_trait]
+pub trait ScopeRepo: Send + Sync {
+    /// Every registered scope, by name.
+    async fn list_scopes(&self) -> Result<Vec<ScopeRecord>, StoreError>;
+    /// One scope.
+    async fn find_scope(&self, name: &str) -> Result<Option<ScopeRecord>, StoreError>;
+    /// Adds a scope or replaces its description and flag.
+    async fn save_scope(&self, scope: &ScopeRecord) -> Result<(), StoreError>;
+    /// Removes a scope from the registry (clients that have it keep it); whether it was there.
+    async fn delete_scope(&self, name: &str) -> Result<bool, StoreError>;
+}
+
 /// Browser sessions.
 #[async_trait]
 pub trait SessionRepo: Send + Sync {

@@ -1,5 +1,5 @@
 //! The management commands: `tessera client …`, `tessera registration-token …`,
-//! `tessera user add …`, `tessera sign-in-locks …`. They work on the configured database directly (migrating it first), go
+//! `tessera user add …`, `tessera scope …`, `tessera sign-in-locks …`. They work on the configured database directly (migrating it first), go
 //! through the same validation as dynamic registration, write audit events with actor `cli`, and
 //! print text or, with `--json`, JSON.
 
@@ -150,6 +150,100 @@ pub enum RegistrationTokenCommand {
         /// Id (at least 12 characters of the hash) or token.
         token: String,
     },
+}
+
+/// `tessera scope …`
+#[derive(Debug, Subcommand)]
+pub enum ScopeCommand {
+    /// Add a scope to the registry (or change its description and flag).
+    Add {
+        /// The scope token, e.g. api.read.
+        name: String,
+        /// What the consent page says it lets an app do.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A client may get it for itself (client_credentials, self-issued JWT bearer).
+        #[arg(long)]
+        client_credentials: bool,
+    },
+    /// List the registry.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a scope from the registry (clients that have it keep it).
+    Remove {
+        /// The scope token.
+        name: String,
+    },
+}
+
+/// `tessera scope …`.
+pub async fn scope(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: ScopeCommand,
+) -> anyhow::Result<()> {
+    use tessera_core::store::{ScopeRecord, ScopeRepo};
+    let store = open_store(config).await?;
+    let now = clock.now();
+    match command {
+        ScopeCommand::Add {
+            name,
+            description,
+            client_credentials,
+        } => {
+            if !tessera_client_registry::admin::valid_scope_name(&name) {
+                bail!(
+                    "{name:?} is not a scope that can be registered (1 to 64 scope characters, not openid, profile, email or offline_access)"
+                );
+            }
+            if description.chars().count() > 200 || description.chars().any(char::is_control) {
+                bail!("the description must be at most 200 printable characters");
+            }
+            store
+                .save_scope(&ScopeRecord {
+                    name: name.clone(),
+                    description,
+                    client_credentials,
+                    created_at: now,
+                })
+                .await?;
+            audit(&store, now, "scope.saved", None, None).await;
+            println!("saved scope {name}");
+        }
+        ScopeCommand::List { json } => {
+            let scopes = store.list_scopes().await?;
+            if json {
+                let rows: Vec<_> = scopes
+                    .iter()
+                    .map(|s| {
+                        json!({"name": s.name, "description": s.description,
+                               "client_credentials": s.client_credentials})
+                    })
+                    .collect();
+                print_json(&rows)?;
+            } else {
+                for s in &scopes {
+                    let own = if s.client_credentials {
+                        "for the client itself"
+                    } else {
+                        "users only"
+                    };
+                    println!("{:<24} {:<22} {}", s.name, own, s.description);
+                }
+            }
+        }
+        ScopeCommand::Remove { name } => {
+            if !store.delete_scope(&name).await? {
+                bail!("no scope {name}");
+            }
+            audit(&store, now, "scope.deleted", None, None).await;
+            println!("removed scope {name}");
+        }
+    }
+    Ok(())
 }
 
 /// `tessera sign-in-locks …`

@@ -171,6 +171,7 @@ pub fn build_app(
         code_ttl: chrono::Duration::from_std(state.config.code_ttl)
             .unwrap_or(chrono::Duration::seconds(60)),
         keys: Arc::clone(&state.keys),
+        scopes: state.store.clone(),
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -201,6 +202,7 @@ pub fn build_app(
         audit: state.store.clone(),
         trusted_issuers: state.store.clone(),
         throttle: state.store.clone(),
+        scopes: state.store.clone(),
         keys: Arc::clone(&state.keys),
         key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),
@@ -237,6 +239,7 @@ pub fn build_app(
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),
         issuer: state.config.issuer.clone(),
+        scopes: state.store.clone(),
     };
     App::new()
         .app_data(web::Data::from(Arc::clone(&state.metrics)))

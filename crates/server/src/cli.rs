@@ -52,6 +52,9 @@ pub enum Command {
     /// User commands.
     #[command(subcommand)]
     User(admin::UserCommand),
+    /// The scope registry: the scopes apps may register for.
+    #[command(subcommand)]
+    Scope(admin::ScopeCommand),
     /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
     #[command(subcommand)]
     SignInLocks(admin::LockCommand),
@@ -119,6 +122,8 @@ pub fn run() -> anyhow::Result<()> {
         }),
         Command::User(command) => actix_web::rt::System::new()
             .block_on(async move { admin::user(&config, Arc::new(SystemClock), command).await }),
+        Command::Scope(command) => actix_web::rt::System::new()
+            .block_on(async move { admin::scope(&config, Arc::new(SystemClock), command).await }),
         Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
             admin::sign_in_locks(&config, Arc::new(SystemClock), command).await
         }),

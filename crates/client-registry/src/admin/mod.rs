@@ -10,6 +10,9 @@ mod clients;
 mod issuers;
 mod locks;
 mod pages;
+mod scopes;
+
+pub use scopes::valid_scope_name;
 
 use std::sync::Arc;
 
@@ -54,6 +57,8 @@ pub struct AdminState {
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// Sign-in throttle counters (the locks admins can see and clear).
     pub throttle: Arc<dyn ThrottleRepo>,
+    /// The scope registry.
+    pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
     /// Signing keys.
     pub keys: Arc<Keys>,
     /// How rotation schedules keys.
@@ -431,6 +436,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
         .route("/admin/audit", web::get().to(pages::get_audit))
+        .route("/admin/scopes", web::get().to(scopes::get_scopes))
+        .route("/admin/scopes", web::post().to(scopes::post_save_scope))
+        .route(
+            "/admin/scopes/{name}/delete",
+            web::post().to(scopes::post_delete_scope),
+        )
         .route("/admin/sign-in-locks", web::get().to(locks::get_locks))
         .route(
             "/admin/sign-in-locks/{key}/clear",

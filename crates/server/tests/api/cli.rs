@@ -214,7 +214,7 @@ fn migrate_applies_the_schema_once() {
     let dir = TempDir::new().unwrap();
     let first = tessera(dir.path(), &["migrate"], &[]);
     assert!(
-        String::from_utf8_lossy(&first.stdout).contains("applied 3 migration(s)"),
+        String::from_utf8_lossy(&first.stdout).contains("applied 4 migration(s)"),
         "{first:?}"
     );
     let second = tessera(dir.path(), &["migrate"], &[]);

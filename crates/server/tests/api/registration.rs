@@ -544,3 +544,102 @@ async fn a_disabled_client_can_not_read_update_or_delete_its_registration() {
         "still there for the admin"
     );
 }
+
+#[tokio::test]
+async fn dynamic_registration_can_not_mint_authority_beyond_the_scope_registry() {
+    use tessera_core::store::{ScopeRecord, ScopeRepo};
+    let app = TestApp::spawn().await;
+    let token = app.registration_token(None, None).await;
+    let service = |scope: &str| {
+        json!({
+            "client_name": "service",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": scope,
+        })
+    };
+    // Unknown scopes: refused, whatever the grant.
+    let minted = register(&app, Some(token.expose()), &service("admin payments:write")).await;
+    assert_eq!(minted.status(), 400);
+    let body: Value = minted.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client_metadata");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("admin")
+    );
+    let mut web = web_client();
+    web["scope"] = json!("openid payments:write");
+    assert_eq!(
+        register(&app, Some(token.expose()), &web).await.status(),
+        400
+    );
+
+    // A registered scope meant for users: an app may ask users for it, not take it for itself.
+    let now = app.state.clock.now();
+    app.state
+        .store
+        .save_scope(&ScopeRecord {
+            name: "payments:write".into(),
+            description: "Make payments from your account".into(),
+            client_credentials: false,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        register(&app, Some(token.expose()), &web).await.status(),
+        201
+    );
+    assert_eq!(
+        register(&app, Some(token.expose()), &service("payments:write"))
+            .await
+            .status(),
+        400,
+        "not for client_credentials"
+    );
+    // One the registry allows for clients themselves: registered, and granted.
+    app.state
+        .store
+        .save_scope(&ScopeRecord {
+            name: "reports.read".into(),
+            description: "Read reports".into(),
+            client_credentials: true,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let registered: Value = register(&app, Some(token.expose()), &service("reports.read"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answer = crate::token_support::post_form(
+        &app,
+        "/token",
+        Some((
+            registered["client_id"].as_str().unwrap(),
+            registered["client_secret"].as_str().unwrap(),
+        )),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["scope"], "reports.read");
+
+    // RFC 7592 update: the same rule.
+    let uri = registered["registration_client_uri"].as_str().unwrap();
+    let access = registered["registration_access_token"].as_str().unwrap();
+    let mut widened = service("reports.read admin");
+    widened["client_id"] = registered["client_id"].clone();
+    let update = app
+        .http
+        .put(uri)
+        .bearer_auth(access)
+        .json(&widened)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(update.status(), 400);
+}

@@ -1158,3 +1158,123 @@ async fn the_consent_page_names_the_destination_and_marks_self_registered_apps()
     );
     assert!(page.contains("127.0.0.1:51004"));
 }
+
+#[tokio::test]
+async fn admins_manage_the_scope_registry_in_the_console_and_the_cli_and_consent_shows_it() {
+    use tessera_core::store::ScopeRepo;
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
+    let admin = browser();
+    sign_in_as(
+        &app,
+        &admin,
+        "/login?return_to=%2Fadmin%2Fscopes",
+        "root",
+        PASSWORD,
+    )
+    .await;
+    let page = get(&app, &admin, "/admin/scopes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"no-scopes\""));
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    let saved = admin
+        .post(app.url("/admin/scopes"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "photos.read"),
+            ("description", "See your photos"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&saved), "/admin/scopes?notice=saved");
+    for bad in ["openid", "two words", ""] {
+        let refused = admin
+            .post(app.url("/admin/scopes"))
+            .form(&[("csrf_token", csrf.as_str()), ("name", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            location(&refused),
+            "/admin/scopes?notice=invalid",
+            "{bad:?}"
+        );
+    }
+    let stored = app
+        .state
+        .store
+        .find_scope("photos.read")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.client_credentials);
+
+    // The consent page describes it.
+    let (mut client, _) = app.with_client("rp", &[REDIRECT]).await;
+    client.scopes.push("photos.read".into());
+    use tessera_core::store::ClientRepo;
+    app.state.store.update_client(&client).await.unwrap();
+    let http = browser();
+    let (url, _) = authorize_url(&app, "rp", "openid photos.read", &[]);
+    let consent = consent_page(&app, &http, &url).await;
+    assert!(
+        consent.contains("See your photos (photos.read)"),
+        "{consent}"
+    );
+
+    // The CLI, on the same database.
+    let dir = tempfile::TempDir::new().unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command.args(args).current_dir(dir.path());
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_")) {
+            command.env_remove(key);
+        }
+        command.env("TESSERA_DATABASE_URL", &app.state.config.database_url);
+        command.output().unwrap()
+    };
+    let added = cli(&[
+        "scope",
+        "add",
+        "reports.read",
+        "--description",
+        "Read reports",
+        "--client-credentials",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let listed = cli(&["scope", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["photos.read", "reports.read"]);
+    assert_eq!(rows[1]["client_credentials"], true);
+    assert_eq!(cli(&["scope", "add", "openid"]).status.code(), Some(1));
+    assert!(cli(&["scope", "remove", "photos.read"]).status.success());
+    assert_eq!(
+        cli(&["scope", "remove", "photos.read"]).status.code(),
+        Some(1)
+    );
+    // And the console's remove button.
+    let page = get(&app, &admin, "/admin/scopes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let removed = admin
+        .post(app.url("/admin/scopes/reports.read/delete"))
+        .form(&[("csrf_token", hidden(&page, "csrf_token").unwrap().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&removed), "/admin/scopes?notice=deleted");
+    assert!(app.state.store.list_scopes().await.unwrap().is_empty());
+}

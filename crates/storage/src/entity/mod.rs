@@ -10,6 +10,7 @@ pub mod grant;
 pub mod initial_access_token;
 pub mod refresh_token;
 pub mod revoked_access_token;
+pub mod scope;
 pub mod sign_in_throttle;
 pub mod trusted_jwt_issuer;
 pub mod used_assertion_jti;

@@ -10,6 +10,7 @@ mod denylist;
 mod grant;
 mod initial_access_token;
 mod refresh_token;
+mod scope;
 mod session;
 mod sweep;
 mod throttle;
