@@ -732,3 +732,73 @@ fn trusted_issuers_are_managed_from_the_command_line() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed, serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn a_clients_bad_requests_are_logged_below_error() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(dir.path());
+    let base = format!("http://{}", served.address);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = "application/x-www-form-urlencoded";
+    for (method, path, content_type, body) in [
+        ("POST", "/token", form, "grant_type=%zz&a=1&a=2".to_owned()),
+        ("POST", "/token", "text/plain", "x".to_owned()),
+        (
+            "POST",
+            "/token",
+            form,
+            format!("client_id={}", "x".repeat(70_000)),
+        ),
+        (
+            "POST",
+            "/register",
+            "application/json",
+            "{\"redirect_uris\":".to_owned(),
+        ),
+        ("POST", "/introspect", form, "token=x".to_owned()),
+        (
+            "GET",
+            "/authorize?client_id=nope&response_type=code",
+            form,
+            String::new(),
+        ),
+        ("GET", "/userinfo", form, String::new()),
+        (
+            "POST",
+            "/login",
+            form,
+            "csrf_token=x&username=a&password=b".to_owned(),
+        ),
+    ] {
+        let request = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("content-type", content_type)
+            .body(body);
+        let status = request.send().await.unwrap().status();
+        assert!(status.is_client_error(), "{method} {path}: {status}");
+    }
+    let lines = served.stop().await;
+    let errors: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|e| {
+                e["level"]
+                    .as_str()
+                    .is_some_and(|lvl| lvl.eq_ignore_ascii_case("error"))
+            })
+        })
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "client errors logged as ERROR: {errors:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("request refused") || l.contains("\"http.status\":400")),
+        "the refusals are logged (at info)"
+    );
+}
