@@ -94,4 +94,26 @@ mod tests {
         }
         assert_eq!(parse("a a b").unwrap(), strings(&["a", "b"]));
     }
+
+    proptest::proptest! {
+        /// Any scope string: scope tokens (non-empty, no spaces, no repeats) or `invalid_scope`;
+        /// `within` never widens what is allowed.
+        #[test]
+        fn any_scope_string_parses_or_is_invalid_scope(value in ".{0,80}") {
+            match parse(&value) {
+                Ok(scopes) => {
+                    for scope in &scopes {
+                        proptest::prop_assert!(!scope.is_empty() && !scope.contains(' '));
+                    }
+                    let unique: std::collections::HashSet<&String> = scopes.iter().collect();
+                    proptest::prop_assert_eq!(unique.len(), scopes.len());
+                }
+                Err(err) => proptest::prop_assert_eq!(err.code.as_str(), "invalid_scope"),
+            }
+            let allowed = vec!["a".to_owned(), "b".to_owned()];
+            if let Ok(granted) = within(Some(&value), &allowed, &allowed) {
+                proptest::prop_assert!(granted.iter().all(|s| allowed.contains(s)));
+            }
+        }
+    }
 }

@@ -42,8 +42,13 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
         // none) gets the 401 and the JSON body only: `invalid_client` is not an RFC 6750 error,
         // and client libraries read a `Bearer` challenge as a resource server's and lose the
         // body's error.
+        // The challenge carries the error too: libraries that read a 401's challenge instead of
+        // its body (openid-client) find `invalid_client` there.
         "invalid_client" if basic_attempted => {
-            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                r#"Basic realm="tessera", error="invalid_client""#,
+            ));
         }
         "invalid_token" => {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));

@@ -20,6 +20,7 @@ mod in_process;
 mod instances;
 mod journeys;
 mod oauth2_crate;
+mod openid_client;
 mod registration;
 mod sign_in_safety;
 mod token_code;

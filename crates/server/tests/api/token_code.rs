@@ -554,7 +554,7 @@ async fn malformed_token_requests_get_400_never_415_or_5xx() {
     wrong.assert_error(401, "invalid_client", "wrong secret");
     assert_eq!(
         wrong.headers["www-authenticate"],
-        r#"Basic realm="tessera""#
+        r#"Basic realm="tessera", error="invalid_client""#
     );
     let events = app
         .state

@@ -1,0 +1,70 @@
+// A third client library, the one certified relying parties use in Node: openid-client (with
+// jose for keys and assertions).
+//
+//   node openid_client.mjs keygen                 -> {"private": JWK, "public": JWK} (EC P-256, no alg)
+//   node openid_client.mjs client-credentials     < job {issuer, client_id, client_secret, auth}
+//   node openid_client.mjs jwt-bearer             < job {issuer, client_id, client_secret, private}
+//
+// Every answer is one JSON line: the token response, or {"error", "status", "www_authenticate"}.
+import * as client from 'openid-client';
+import * as jose from 'jose';
+
+const readJob = async () => {
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString());
+};
+
+// A 401 with a challenge is reported as the challenge (its parameters), not the body.
+const failure = (err) => ({
+  error: err.error ?? err.cause?.[0]?.parameters?.error ?? err.code ?? err.name,
+  status: err.status ?? err.cause?.status,
+  www_authenticate: err.response?.headers?.get?.('www-authenticate') ?? null,
+  description: err.error_description ?? err.message,
+});
+
+const configure = (job) =>
+  client.discovery(
+    new URL(job.issuer),
+    job.client_id,
+    undefined,
+    job.auth === 'post' ? client.ClientSecretPost(job.client_secret) : client.ClientSecretBasic(job.client_secret),
+    { execute: [client.allowInsecureRequests] },
+  );
+
+const command = process.argv[2];
+let answer;
+if (command === 'keygen') {
+  const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const pub = await jose.exportJWK(publicKey);
+  const priv = await jose.exportJWK(privateKey);
+  pub.kid = priv.kid = await jose.calculateJwkThumbprint(pub);
+  pub.use = 'sig';
+  answer = { private: priv, public: pub };
+} else {
+  const job = await readJob();
+  try {
+    const config = await configure(job);
+    if (command === 'client-credentials') {
+      answer = await client.clientCredentialsGrant(config);
+    } else if (command === 'jwt-bearer') {
+      const key = await jose.importJWK(job.private, 'ES256');
+      const now = Math.floor(Date.now() / 1000);
+      const tokenEndpoint = config.serverMetadata().token_endpoint;
+      const assertion = await new jose.SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: job.private.kid })
+        .setIssuer(job.client_id)
+        .setSubject(job.client_id)
+        .setAudience(tokenEndpoint)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(key);
+      answer = await client.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion });
+    } else {
+      throw new Error(`unknown command ${command}`);
+    }
+  } catch (err) {
+    answer = failure(err);
+  }
+}
+console.log(JSON.stringify(answer));
