@@ -3,6 +3,11 @@
 //!
 //! Only hashes of the registration access tokens are stored, so every successful read or update
 //! rotates the token and returns the new one (RFC 7592 §3 requires it in each response).
+//!
+//! Registration can not mint authority: besides OpenID Connect's own scopes a client may only
+//! register for scopes in the scope registry, and take for itself (client_credentials, the JWT
+//! bearer grant) only those the registry allows that for. A disabled client can not manage its
+//! registration (docs/decisions/0011).
 
 use actix_web::{
     HttpRequest, HttpResponse,

@@ -2,7 +2,8 @@
 //! signature by a key we publish with that key's own algorithm (so `alg: none`, HS256 with our
 //! public key and unknown `kid`s fail), `typ: at+jwt` (an ID token is not an access token,
 //! RFC 9068 §4), our issuer, our audience, not expired — then state: not on the denylist, its
-//! grant not revoked, its client still there and enabled.
+//! grant not revoked, its client still there and enabled, and (for a token about a user) the user
+//! still there and enabled.
 
 use chrono::{DateTime, Utc};
 use tessera_core::{ClientId, GrantId, SigningAlg, store::StoreError};
