@@ -183,6 +183,34 @@ async fn audit(
     tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
 
+/// An event anyone can cause at volume: one row per kind, source and minute (the username tried,
+/// truncated, beside `details`).
+async fn audit_sampled(
+    state: &LoginState,
+    req: &HttpRequest,
+    kind: &str,
+    username: &str,
+    mut details: serde_json::Value,
+) {
+    let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
+    if let Some(map) = details.as_object_mut() {
+        map.insert("username".into(), serde_json::Value::String(shown));
+    }
+    let audit = Audit {
+        kind,
+        details: Some(details),
+        ..Audit::default()
+    };
+    tessera_web::audit::record_sampled(
+        state.audit.as_ref(),
+        &state.audit_sampler,
+        req,
+        state.clock.now(),
+        audit,
+    )
+    .await;
+}
+
 fn retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
     if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -222,6 +250,17 @@ pub async fn post_login(
             render(&state, &page, status).await
         }
     };
+    // A store failure: 503, safe to retry a second later.
+    let unavailable = || async {
+        retry_after(
+            page(
+                "Sign-in is unavailable; please try again shortly.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await,
+            1,
+        )
+    };
     if !csrf_valid(&req, form.csrf_token.as_deref()) {
         return page(
             "Your session expired; please try again.",
@@ -247,19 +286,7 @@ pub async fn post_login(
         Ok(Admission::Admitted) => {}
         Ok(Admission::Refused(wait)) => {
             // Refusals cost nothing and anyone can cause them: audited in aggregate.
-            let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
-            tessera_web::audit::record_sampled(
-                state.audit.as_ref(),
-                &state.audit_sampler,
-                &req,
-                state.clock.now(),
-                Audit {
-                    kind: "login.throttled",
-                    details: Some(json!({ "username": shown })),
-                    ..Audit::default()
-                },
-            )
-            .await;
+            audit_sampled(&state, &req, "login.throttled", &username, json!({})).await;
             let refused = page(
                 "Too many failed attempts. Wait a little before trying again.",
                 StatusCode::TOO_MANY_REQUESTS,
@@ -269,14 +296,7 @@ pub async fn post_login(
         }
         Err(err) => {
             tracing::error!(error = %err, "login: throttle counter unavailable");
-            return retry_after(
-                page(
-                    "Sign-in is unavailable; please try again shortly.",
-                    StatusCode::SERVICE_UNAVAILABLE,
-                )
-                .await,
-                1,
-            );
+            return unavailable().await;
         }
     }
     let password = form.password.clone().unwrap_or_default();
@@ -284,14 +304,7 @@ pub async fn post_login(
         Ok(user) => user.filter(|u| u.enabled),
         Err(err) => {
             tracing::error!(error = %err, "login: user lookup failed");
-            return retry_after(
-                page(
-                    "Sign-in is unavailable; please try again shortly.",
-                    StatusCode::SERVICE_UNAVAILABLE,
-                )
-                .await,
-                1,
-            );
+            return unavailable().await;
         }
     };
     let known = user.is_some();
@@ -309,19 +322,8 @@ pub async fn post_login(
             audit(&state, &req, "login.failed", None, &username).await;
         } else {
             // Invented usernames: one row per source and minute, the rest counted.
-            let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
-            tessera_web::audit::record_sampled(
-                state.audit.as_ref(),
-                &state.audit_sampler,
-                &req,
-                state.clock.now(),
-                Audit {
-                    kind: "login.failed",
-                    details: Some(json!({ "username": shown, "account": "unknown" })),
-                    ..Audit::default()
-                },
-            )
-            .await;
+            let unknown = json!({ "account": "unknown" });
+            audit_sampled(&state, &req, "login.failed", &username, unknown).await;
         }
         return page("Wrong username or password.", StatusCode::OK).await;
     };
@@ -333,14 +335,7 @@ pub async fn post_login(
         Ok(response) => response,
         Err(err) => {
             tracing::error!(error = %err, "login: session could not be stored");
-            return retry_after(
-                page(
-                    "Sign-in is unavailable; please try again shortly.",
-                    StatusCode::SERVICE_UNAVAILABLE,
-                )
-                .await,
-                1,
-            );
+            return unavailable().await;
         }
     };
     audit(

@@ -346,15 +346,13 @@ pub async fn put_registration(
         return response;
     }
     let (updated, new_secret) = apply_update(&client, valid, state.clock.now());
-    if updated.secret_hash != client.secret_hash
-        && let Err(err) = state
-            .clients
-            .set_client_secret_hash(
-                &client.client_id,
-                updated.secret_hash.as_ref(),
-                state.clock.now(),
-            )
-            .await
+    if let Err(err) = crate::registry::store_secret_change(
+        state.clients.as_ref(),
+        &client,
+        &updated,
+        state.clock.now(),
+    )
+    .await
     {
         return unavailable(&err);
     }

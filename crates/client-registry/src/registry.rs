@@ -203,3 +203,19 @@ impl ClientInformation {
         }
     }
 }
+
+/// Writes the secret of `after` if it differs from `before`'s (a change of authentication method
+/// in an update): the secret has its own targeted write, which a whole-client update never does.
+pub async fn store_secret_change(
+    clients: &dyn tessera_core::store::ClientRepo,
+    before: &ClientRecord,
+    after: &ClientRecord,
+    now: DateTime<Utc>,
+) -> Result<(), tessera_core::store::StoreError> {
+    if after.secret_hash != before.secret_hash {
+        clients
+            .set_client_secret_hash(&before.client_id, after.secret_hash.as_ref(), now)
+            .await?;
+    }
+    Ok(())
+}

@@ -346,15 +346,13 @@ pub(crate) async fn post_edit_client(
         return unavailable(&err);
     }
     // The secret and the enabled flag are their own writes, made only when they change.
-    if updated.secret_hash != client.secret_hash
-        && let Err(err) = state
-            .clients
-            .set_client_secret_hash(
-                &client.client_id,
-                updated.secret_hash.as_ref(),
-                state.clock.now(),
-            )
-            .await
+    if let Err(err) = crate::registry::store_secret_change(
+        state.clients.as_ref(),
+        &client,
+        &updated,
+        state.clock.now(),
+    )
+    .await
     {
         return unavailable(&err);
     }

@@ -77,20 +77,6 @@ fn run_blocking(args: &[String], stdin: Option<&Value>) -> Value {
     })
 }
 
-async fn register(app: &TestApp, metadata: Value) -> Value {
-    let iat = app.registration_token(None, None).await;
-    let response = app
-        .http
-        .post(app.url("/register"))
-        .bearer_auth(iat.expose())
-        .json(&metadata)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn authlib_authenticates_with_private_key_jwt_and_uses_the_jwt_bearer_grant() {
     if !authlib_available() {
@@ -103,9 +89,9 @@ async fn authlib_authenticates_with_private_key_jwt_and_uses_the_jwt_bearer_gran
         let jwks = json!({ "keys": [key["public"]] });
 
         // private_key_jwt, client_credentials.
-        let client = register(
+        let client = crate::registration::registered(
             &app,
-            json!({
+            &json!({
                 "client_name": format!("authlib {kty}"),
                 "grant_types": ["client_credentials"],
                 "token_endpoint_auth_method": "private_key_jwt",
@@ -136,9 +122,9 @@ async fn authlib_authenticates_with_private_key_jwt_and_uses_the_jwt_bearer_gran
 
         // The RFC 7523 grant, as the issue reports it: client_secret_basic, jwt-bearer, a key set
         // by value, nothing pinned.
-        let client = register(
+        let client = crate::registration::registered(
             &app,
-            json!({
+            &json!({
                 "client_name": format!("authlib bearer {kty}"),
                 "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
                 "token_endpoint_auth_method": "client_secret_basic",

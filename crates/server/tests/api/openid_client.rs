@@ -64,20 +64,6 @@ async fn run(command: &'static str, job: Option<Value>) -> Value {
     .unwrap()
 }
 
-async fn register(app: &TestApp, metadata: Value) -> Value {
-    let iat = app.registration_token(None, None).await;
-    let response = app
-        .http
-        .post(app.url("/register"))
-        .bearer_auth(iat.expose())
-        .json(&metadata)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn openid_client_reads_invalid_client_and_uses_an_ec_key_without_alg() {
     if !available() {
@@ -88,9 +74,9 @@ async fn openid_client_reads_invalid_client_and_uses_an_ec_key_without_alg() {
         ("basic", "client_secret_basic"),
         ("post", "client_secret_post"),
     ] {
-        let registered = register(
+        let registered = crate::registration::registered(
             &app,
-            json!({
+            &json!({
                 "client_name": format!("node {auth}"),
                 "grant_types": ["client_credentials"],
                 "token_endpoint_auth_method": method,
@@ -122,9 +108,9 @@ async fn openid_client_reads_invalid_client_and_uses_an_ec_key_without_alg() {
     // The JWT bearer grant, as issue 10 reports it: client_secret_basic, an EC key set by value
     // with no alg, nothing pinned.
     let key = run("keygen", None).await;
-    let registered = register(
+    let registered = crate::registration::registered(
         &app,
-        json!({
+        &json!({
             "client_name": "node robot",
             "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
             "token_endpoint_auth_method": "client_secret_basic",

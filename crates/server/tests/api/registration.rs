@@ -21,6 +21,14 @@ fn web_client() -> Value {
     })
 }
 
+/// Registers `metadata` with a fresh initial access token; the 201 answer's body.
+pub(crate) async fn registered(app: &TestApp, metadata: &Value) -> Value {
+    let token = app.registration_token(None, None).await;
+    let response = register(app, Some(token.expose()), metadata).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
 async fn register(
     app: &TestApp,
     token: Option<&str>,
