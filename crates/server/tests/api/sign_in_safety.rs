@@ -922,6 +922,17 @@ async fn a_concurrent_disable_is_not_undone_by_a_stale_write() {
     assert_eq!(after.name.as_deref(), Some("Alice L."));
 }
 
+/// The `tessera` binary on `app`'s database (and nothing else from the environment).
+fn tessera_on(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.args(args).current_dir(dir);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_")) {
+        command.env_remove(key);
+    }
+    command.env("TESSERA_DATABASE_URL", &app.state.config.database_url);
+    command.output().unwrap()
+}
+
 #[tokio::test]
 async fn admins_see_and_clear_sign_in_locks_in_the_console_and_the_cli() {
     let clock = FakeClock::new();
@@ -984,15 +995,7 @@ async fn admins_see_and_clear_sign_in_locks_in_the_console_and_the_cli() {
 
     // The CLI, on the same database: list shows the counters, clear --all removes them.
     let dir = tempfile::TempDir::new().unwrap();
-    let cli = |args: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-        command.args(args).current_dir(dir.path());
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_")) {
-            command.env_remove(key);
-        }
-        command.env("TESSERA_DATABASE_URL", &app.state.config.database_url);
-        command.output().unwrap()
-    };
+    let cli = |args: &[&str]| tessera_on(&app, dir.path(), args);
     let listed = cli(&["sign-in-locks", "list", "--json"]);
     assert!(listed.status.success(), "{listed:?}");
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
@@ -1229,15 +1232,7 @@ async fn admins_manage_the_scope_registry_in_the_console_and_the_cli_and_consent
 
     // The CLI, on the same database.
     let dir = tempfile::TempDir::new().unwrap();
-    let cli = |args: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-        command.args(args).current_dir(dir.path());
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_")) {
-            command.env_remove(key);
-        }
-        command.env("TESSERA_DATABASE_URL", &app.state.config.database_url);
-        command.output().unwrap()
-    };
+    let cli = |args: &[&str]| tessera_on(&app, dir.path(), args);
     let added = cli(&[
         "scope",
         "add",
