@@ -34,6 +34,8 @@ use crate::authorize::continuation_target;
 
 /// The longest username written to the audit log.
 const AUDIT_USERNAME_CHARS: usize = 64;
+/// The longest username accepted at all (as the admin console and the CLI allow).
+pub const MAX_USERNAME_CHARS: usize = 200;
 
 /// The sign-in page.
 #[derive(Template, Debug)]
@@ -267,6 +269,10 @@ pub async fn post_login(
             StatusCode::FORBIDDEN,
         )
         .await;
+    }
+    // An oversized username is refused before anything looks it up, counts it or logs it.
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return page("That username is too long.", StatusCode::BAD_REQUEST).await;
     }
     // A place for the password hash first: a full gate refuses before anything is counted.
     let Some(slot) = state.hashes.enter() else {

@@ -100,7 +100,7 @@ async fn invented_usernames_at_volume_are_audited_in_aggregate_and_hit_the_addre
             .post(app.url("/login"))
             .form(&[
                 ("csrf_token", csrf.as_str()),
-                ("username", random_id(300).as_str()),
+                ("username", random_id(150).as_str()),
                 ("password", "guess"),
             ])
             .send()
