@@ -64,6 +64,9 @@ pub struct ClientAuthFailure {
     pub client_id: Option<String>,
     /// Whether HTTP Basic was tried (then `WWW-Authenticate: Basic`).
     pub basic_attempted: bool,
+    /// The store could not answer: not the client's fault — a 503 to retry, neither audited
+    /// nor counted against the client.
+    pub unavailable: bool,
 }
 
 impl ClientAuthFailure {
@@ -74,6 +77,13 @@ impl ClientAuthFailure {
 
     /// The RFC 6749 §5.2 error.
     pub fn to_token_error(&self) -> TokenError {
+        if self.unavailable {
+            return TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable; try again.",
+            )
+            .with_reason(self.reason.clone());
+        }
         TokenError::new(
             TokenErrorCode::InvalidClient,
             "Client authentication failed.",
@@ -120,12 +130,18 @@ enum Presented {
 }
 
 fn failure(reason: impl Into<String>, client_id: Option<&str>, basic: bool) -> ClientAuthFailure {
+    let reason = reason.into();
     ClientAuthFailure {
-        reason: reason.into(),
+        unavailable: reason.starts_with(STORE_FAILURE),
+        reason,
         client_id: client_id.map(str::to_owned),
         basic_attempted: basic,
     }
 }
+
+/// How a failure reason starts when the store, not the client, failed (see
+/// [`ClientAuthFailure::unavailable`]).
+pub const STORE_FAILURE: &str = "store unavailable: ";
 
 fn single<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
     let mut values = form
@@ -287,7 +303,7 @@ impl ClientAuthenticator {
             Ok(_) => self.throttle.succeeded(&client_id),
             // Only a client that exists has a secret to guess: failures for unknown ids are not
             // remembered, so a flood of invented ids costs no memory.
-            Err(failure) if failure.reason == UNKNOWN_CLIENT => {}
+            Err(failure) if failure.reason == UNKNOWN_CLIENT || failure.unavailable => {}
             Err(_) => self.throttle.failed(&client_id),
         }
         result
@@ -304,7 +320,7 @@ impl ClientAuthenticator {
             .clients
             .find_client(&ClientId::new(client_id))
             .await
-            .map_err(|err| fail(&format!("client lookup failed: {err}")))?;
+            .map_err(|err| fail(&format!("{STORE_FAILURE}client lookup: {err}")))?;
         match presented {
             Presented::Secret { secret, method, .. } => {
                 // Hash and compare even when there is nothing to compare with, so an unknown
@@ -443,7 +459,7 @@ impl ClientAuthenticator {
             .replay
             .record_once(&rules.replay_namespace, jti, expires_at, now)
             .await
-            .map_err(|e| format!("replay store: {e}"))?;
+            .map_err(|e| format!("{STORE_FAILURE}replay store: {e}"))?;
         if !first {
             return Err("assertion jti replayed".into());
         }

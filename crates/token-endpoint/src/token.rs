@@ -78,7 +78,9 @@ pub async fn authenticate(
                 details: Some(json!({ "endpoint": endpoint, "reason": failure.reason })),
                 ..Audit::default()
             };
-            if failure.unknown_client() {
+            if failure.unavailable {
+                // The store failed, not the client: nothing to audit; 503 to retry.
+            } else if failure.unknown_client() {
                 // Anyone can invent client ids: one row per source and minute, the rest counted.
                 audit::record_sampled(
                     state.audit.as_ref(),

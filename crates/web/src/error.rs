@@ -55,6 +55,10 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
         }
         _ => {}
     }
+    // A store failure is safe to retry (nothing was consumed or counted): say when.
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.insert_header((header::RETRY_AFTER, "1"));
+    }
     let description = if status.is_server_error() {
         ""
     } else {

@@ -14,6 +14,7 @@ mod authorize;
 mod cli;
 mod code_flow;
 mod discovery;
+mod faults;
 mod floods;
 mod health;
 mod in_process;

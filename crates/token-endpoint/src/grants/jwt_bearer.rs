@@ -126,6 +126,14 @@ pub async fn exchange(
         .await
     {
         Ok(claims) => claims,
+        // The replay store failed, not the assertion: 503 to retry, nothing refused.
+        Err(reason) if reason.starts_with(tessera_client_registry::authn::STORE_FAILURE) => {
+            return Err(TokenError::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "The server is temporarily unavailable; try again.",
+            )
+            .with_reason(reason));
+        }
         Err(reason) => return Err(refused(notes, Some(&issuer), reason)),
     };
     let asserted = claims
