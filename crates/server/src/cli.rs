@@ -98,6 +98,12 @@ pub fn run() -> anyhow::Result<()> {
         file: cli.config.clone(),
     })?;
     telemetry::init(config.log_format, &config.log_level);
+    if !config.ignored_env.is_empty() {
+        tracing::warn!(
+            variables = %config.ignored_env.join(", "),
+            "ignoring TESSERA_* environment variables that name no setting (an orchestrator's, or a typo?)"
+        );
+    }
     match cli.command {
         Command::Serve => actix_web::rt::System::new()
             .block_on(async move { Application::build(config).await?.run_until_stopped().await }),

@@ -186,6 +186,8 @@ pub struct Config {
     pub password_hash_queue: usize,
     /// How long audit events are kept (`None`: forever).
     pub audit_retention: Option<chrono::Duration>,
+    /// `TESSERA_*` environment variables that name no setting (warned about at start-up).
+    pub ignored_env: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -231,6 +233,56 @@ pub struct Sources {
     pub file: Option<PathBuf>,
 }
 
+/// The setting names (TOML keys), from the defaults' fields.
+fn known_keys() -> Vec<String> {
+    serde_json::to_value(RawConfig::default())
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default()
+}
+
+/// Edit distance (insertions, deletions, substitutions), for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substituted = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// `TESSERA_*` variables that name no setting (and are not `TESSERA_CONFIG`), each with the
+/// setting it is closest to when that is a likely typo.
+fn ignored_env_vars() -> Vec<String> {
+    let known = known_keys();
+    let mut ignored: Vec<String> = std::env::vars_os()
+        .filter_map(|(key, _)| key.into_string().ok())
+        .filter_map(|key| {
+            let name = key.strip_prefix("TESSERA_")?.to_ascii_lowercase();
+            if name == "config" || known.iter().any(|k| *k == name) {
+                return None;
+            }
+            let closest = known
+                .iter()
+                .map(|k| (edit_distance(&name, k), k))
+                .filter(|(d, _)| *d <= 2)
+                .min();
+            Some(match closest {
+                Some((_, k)) => format!("{key} (did you mean TESSERA_{}?)", k.to_ascii_uppercase()),
+                None => key,
+            })
+        })
+        .collect();
+    ignored.sort();
+    ignored
+}
+
 impl Config {
     /// Loads and validates the configuration from defaults, the file and the environment.
     pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
@@ -247,11 +299,23 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
         }
-        figment = figment.merge(Env::prefixed("TESSERA_").split("__").ignore(&["CONFIG"]));
+        // Only variables that name a setting: orchestrators inject others with the prefix
+        // (Kubernetes makes `TESSERA_PORT`, `TESSERA_SERVICE_HOST` for a Service named tessera),
+        // so those are listed in a warning at start-up instead of stopping it. The config file
+        // stays strict.
+        let known = known_keys();
+        figment = figment.merge(
+            Env::prefixed("TESSERA_")
+                .split("__")
+                .ignore(&["CONFIG"])
+                .filter(move |key| known.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
+        );
         let raw: RawConfig = figment
             .extract()
             .map_err(|err| ConfigError::Load(Box::new(err)))?;
-        Self::validate(raw)
+        let mut config = Self::validate(raw)?;
+        config.ignored_env = ignored_env_vars();
+        Ok(config)
     }
 
     /// Validates a raw configuration.
@@ -326,6 +390,7 @@ impl Config {
             n => n as usize,
         };
         Ok(Self {
+            ignored_env: Vec::new(),
             trusted_proxies,
             sign_in_policy,
             password_hash_concurrency,
@@ -499,6 +564,18 @@ fn validate_issuer(value: &str) -> Result<Issuer, ConfigError> {
         }
     }
     Ok(Issuer::new(value))
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::edit_distance;
+
+    #[test]
+    fn typos_are_close_and_strangers_are_not() {
+        assert_eq!(edit_distance("databse_url", "database_url"), 1);
+        assert_eq!(edit_distance("issuer", "issuer"), 0);
+        assert!(edit_distance("service_host", "issuer") > 2);
+    }
 }
 
 #[cfg(test)]
