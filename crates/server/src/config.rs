@@ -265,7 +265,7 @@ fn ignored_env_vars() -> Vec<String> {
         .filter_map(|(key, _)| key.into_string().ok())
         .filter_map(|key| {
             let name = key.strip_prefix("TESSERA_")?.to_ascii_lowercase();
-            if name == "config" || known.iter().any(|k| *k == name) {
+            if name == "config" || known.contains(&name) {
                 return None;
             }
             let closest = known
