@@ -74,7 +74,14 @@ impl AppState {
         if applied > 0 {
             tracing::info!(migrations = applied, "database migrated");
         }
-        let db = tessera_storage::connect(&config.database_url).await?;
+        let db = tessera_storage::connect_with_timeouts(
+            &config.database_url,
+            tessera_storage::Timeouts {
+                acquire: config.database_timeout,
+                statement: config.database_timeout,
+            },
+        )
+        .await?;
         let keys = open_keys(&config, Arc::clone(&clock)).await?;
         let discovery = Discovery::new(ProviderMetadata::for_issuer(config.issuer.as_str()));
         let keys = Arc::new(keys);

@@ -88,6 +88,9 @@ pub struct RawConfig {
     /// `TESSERA_PASSWORD_HASH_QUEUE` — sign-ins that may wait for a hash; beyond, 503 with
     /// `Retry-After`. Default 64.
     pub password_hash_queue: u32,
+    /// `TESSERA_DATABASE_TIMEOUT` — seconds a request may wait for a pooled connection and
+    /// (PostgreSQL) for one statement; past it the request is answered 503. Default 5.
+    pub database_timeout: u64,
     /// `TESSERA_AUDIT_RETENTION_DAYS` — audit events older than this many days are deleted by
     /// the housekeeping sweep; 0 keeps them forever. Default 90.
     pub audit_retention_days: u32,
@@ -126,6 +129,7 @@ impl Default for RawConfig {
             password_hash_concurrency: 0,
             password_hash_queue: 64,
             audit_retention_days: 90,
+            database_timeout: 5,
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -186,6 +190,8 @@ pub struct Config {
     pub password_hash_queue: usize,
     /// How long audit events are kept (`None`: forever).
     pub audit_retention: Option<chrono::Duration>,
+    /// How long a request waits for the database.
+    pub database_timeout: Duration,
     /// `TESSERA_*` environment variables that name no setting (warned about at start-up).
     pub ignored_env: Vec<String>,
     /// Log format.
@@ -395,6 +401,7 @@ impl Config {
             sign_in_policy,
             password_hash_concurrency,
             password_hash_queue: raw.password_hash_queue as usize,
+            database_timeout: secs("database_timeout", raw.database_timeout, 1, 300)?,
             audit_retention: (raw.audit_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(raw.audit_retention_days))),
             issuer,

@@ -13,12 +13,20 @@ pub async fn get_live() -> HttpResponse {
         .json(json!({"status": "ok"}))
 }
 
-/// `GET /health/ready`: the database answers and every algorithm has an active signing key.
+/// How long the readiness check waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /health/ready`: the database answers a real query within 2 s and every algorithm has an
+/// active signing key. A stalled database makes the instance unready; it recovers by itself.
 pub async fn get_ready(store: web::Data<dyn HealthRepo>, keys: web::Data<Keys>) -> HttpResponse {
-    let database = match store.ping().await {
-        Ok(()) => "ok",
-        Err(err) => {
+    let database = match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness: database check failed");
+            "unavailable"
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer within 2 s");
             "unavailable"
         }
     };

@@ -77,21 +77,55 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to an unreachable server may take before start-up gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a request may wait for the database: for a pooled connection, and (PostgreSQL) for
+/// one statement, so a stalled database turns into a 503 rather than requests that hang.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Waiting for a connection from the pool.
+    pub acquire: Duration,
+    /// One statement (PostgreSQL `statement_timeout`; SQLite waits `acquire` for a write lock).
+    pub statement: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            acquire: BUSY_TIMEOUT,
+            statement: BUSY_TIMEOUT,
+        }
+    }
+}
+
 /// Opens a connection pool. For SQLite the file's folder is created and the file with it.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StorageError> {
-    connect_with(url, None).await
+    connect_with(url, None, Timeouts::default()).await
+}
+
+/// [`connect`] with the given timeouts.
+pub async fn connect_with_timeouts(
+    url: &str,
+    timeouts: Timeouts,
+) -> Result<DatabaseConnection, StorageError> {
+    connect_with(url, None, timeouts).await
 }
 
 async fn connect_with(
     url: &str,
     max_connections: Option<u32>,
+    timeouts: Timeouts,
 ) -> Result<DatabaseConnection, StorageError> {
     let backend = Backend::of(url)?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(CONNECT_TIMEOUT)
-        .acquire_timeout(BUSY_TIMEOUT)
+        .acquire_timeout(timeouts.acquire)
         .sqlx_logging(false);
+    if backend == Backend::Postgres {
+        let statement_ms = timeouts.statement.as_millis().to_string();
+        options.map_sqlx_postgres_opts(move |opts| {
+            opts.options([("statement_timeout", statement_ms.as_str())])
+        });
+    }
     if let Some(max) = max_connections {
         options.max_connections(max).min_connections(0);
     }
@@ -104,12 +138,12 @@ async fn connect_with(
                 cause,
             })?;
         }
-        options.map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+        options.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(BUSY_TIMEOUT)
+                .busy_timeout(timeouts.acquire)
         });
     }
     sea_orm::Database::connect(options)
@@ -150,7 +184,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x7e55_e2a0_0001;
 /// transactional there, so a failed run leaves nothing half-applied. SQLite serialises writers
 /// itself; one SQLite file serves one instance.
 pub async fn migrate(url: &str) -> Result<usize, StorageError> {
-    let db = connect_with(url, Some(1)).await?;
+    let db = connect_with(url, Some(1), Timeouts::default()).await?;
     let result = migrate_on(&db).await;
     let _ = db.close().await;
     result

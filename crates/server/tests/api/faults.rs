@@ -71,3 +71,53 @@ async fn a_client_lookup_that_fails_is_a_503_to_retry_not_invalid_client() {
     .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
+
+#[tokio::test]
+async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::builder()
+        .with_config(|c| c.database_timeout = 1)
+        .spawn()
+        .await;
+    if !app.state.config.database_url.starts_with("postgres") {
+        // SQLite in WAL mode never blocks readers; a stall is a PostgreSQL matter.
+        eprintln!("SKIPPED on SQLite: the stalled-database test needs PostgreSQL");
+        return;
+    }
+    let service = client_with(&app, "service", |c| {
+        c.grant_types = vec!["client_credentials".into()];
+    })
+    .await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+    // Another session holds the clients table (a migration, a runaway admin query).
+    let other = sea_orm::Database::connect(app.state.config.database_url.as_str())
+        .await
+        .unwrap();
+    let stall = other.begin().await.unwrap();
+    stall
+        .execute_unprepared("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let answer = post_form(
+        &app,
+        "/token",
+        Some(("service", service.1.expose())),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(answer.status, 503, "{:?}", answer.body);
+    assert_eq!(answer.headers["retry-after"], "1");
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 503, "unready while the database stalls");
+    // The stall ends: ready again, and the client is served.
+    stall.rollback().await.unwrap();
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+    let answer = post_form(
+        &app,
+        "/token",
+        Some(("service", service.1.expose())),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}

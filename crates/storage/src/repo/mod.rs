@@ -48,9 +48,14 @@ impl SeaStore {
 #[async_trait]
 impl HealthRepo for SeaStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        // A real read of a table every request needs, not `SELECT 1`: a database that answers
+        // but whose tables are locked or stalled is not ready.
         let backend_kind = self.db.get_database_backend();
         self.db
-            .query_one_raw(Statement::from_string(backend_kind, "SELECT 1"))
+            .query_one_raw(Statement::from_string(
+                backend_kind,
+                "SELECT client_id FROM clients LIMIT 1",
+            ))
             .await
             .map_err(backend)?;
         Ok(())
