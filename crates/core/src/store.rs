@@ -851,7 +851,17 @@ pub trait CodeRepo: Send + Sync {
 pub trait RefreshTokenRepo: Send + Sync {
     /// Stores a freshly issued refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
-    /// Uses up a refresh token (rotation), atomically and at most once.
+    /// Rotation in one transaction: consumes `hash` (at most once, as
+    /// [`RefreshTokenRepo::consume_refresh_token`]) and, only if this call consumed it, stores
+    /// `successor`. Either both happen or neither: a failure in between leaves the presented
+    /// token unconsumed, so the client's retry of a 503 is not mistaken for reuse.
+    async fn rotate_refresh_token(
+        &self,
+        hash: &TokenHash,
+        successor: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<RefreshTokenRecord>, StoreError>;
+    /// Uses up a refresh token, atomically and at most once (without a successor).
     async fn consume_refresh_token(
         &self,
         hash: &TokenHash,

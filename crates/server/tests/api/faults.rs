@@ -121,3 +121,67 @@ async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself(
     .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
+
+#[tokio::test]
+async fn a_refresh_that_fails_to_store_its_successor_leaves_the_token_usable() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .with_user("alice", crate::code_flow::PASSWORD, false)
+        .await;
+    let rp = client_with(&app, "rp", |_| {}).await;
+    let tokens = crate::token_support::code_tokens(&app, &rp, &alice, &["offline_access"]).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let postgres = app.state.config.database_url.starts_with("postgres");
+    // The database fails between consuming the token and storing its successor.
+    let db = app.state.store.connection();
+    if postgres {
+        db.execute_unprepared(
+            "CREATE FUNCTION tessera_fault() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(
+            "CREATE TRIGGER tessera_fault BEFORE INSERT ON refresh_tokens \
+             FOR EACH ROW EXECUTE FUNCTION tessera_fault()",
+        )
+        .await
+        .unwrap();
+    } else {
+        db.execute_unprepared(
+            "CREATE TRIGGER tessera_fault BEFORE INSERT ON refresh_tokens \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        )
+        .await
+        .unwrap();
+    }
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let failed = crate::token_support::token(&app, &rp, &form).await;
+    assert_eq!(failed.status, 503, "{:?}", failed.body);
+    assert_eq!(failed.headers["retry-after"], "1");
+    // The blip ends; the client retries the same token: a fresh pair, not "reuse".
+    db.execute_unprepared(if postgres {
+        "DROP TRIGGER tessera_fault ON refresh_tokens"
+    } else {
+        "DROP TRIGGER tessera_fault"
+    })
+    .await
+    .unwrap();
+    let retried = crate::token_support::token(&app, &rp, &form).await;
+    assert_eq!(
+        retried.status, 200,
+        "the session survives: {:?}",
+        retried.body
+    );
+    let next = retried.body["refresh_token"].as_str().unwrap();
+    let again = crate::token_support::token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", next)],
+    )
+    .await;
+    assert_eq!(again.status, 200, "the family is intact: {:?}", again.body);
+}

@@ -67,7 +67,7 @@ impl AuthorizationRequestRepo for SeaStore {
         id_hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationRequestRecord>, StoreError> {
-        consume_once::<request::Entity, _>(
+        consume_once::<request::Entity, _, _>(
             &self.db,
             [
                 request::Column::IdHash,

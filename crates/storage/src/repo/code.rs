@@ -70,7 +70,7 @@ impl CodeRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
-        consume_once::<code::Entity, _>(
+        consume_once::<code::Entity, _, _>(
             &self.db,
             [
                 code::Column::CodeHash,

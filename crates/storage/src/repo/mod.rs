@@ -67,8 +67,8 @@ impl HealthRepo for SeaStore {
 /// re-checks the predicate after waiting for a concurrent writer's row lock; SQLite serialises
 /// writers), so exactly one caller sees a row affected, on any number of instances. The row is
 /// then read to tell the losers a replay (already consumed) from an expiry or an unknown key.
-async fn consume_once<E, R>(
-    db: &DatabaseConnection,
+async fn consume_once<E, R, C>(
+    db: &C,
     columns: [E::Column; 3],
     value: &str,
     now: DateTime<Utc>,
@@ -78,6 +78,7 @@ async fn consume_once<E, R>(
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<String>,
+    C: ConnectionTrait,
 {
     let [key, consumed_at, expires_at] = columns;
     let result = E::update_many()

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
 use tessera_core::{
     ClientId, GrantId,
     secret::TokenHash,
@@ -29,22 +31,35 @@ fn to_record(row: refresh_token::Model) -> Result<RefreshTokenRecord, StoreError
 #[async_trait]
 impl RefreshTokenRepo for SeaStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> Result<(), StoreError> {
-        refresh_token::Entity::insert(refresh_token::ActiveModel {
-            token_hash: Set(record.token_hash.as_str().to_owned()),
-            grant_id: Set(record.grant_id.as_str().to_owned()),
-            client_id: Set(record.client_id.as_str().to_owned()),
-            scopes: Set(strings_to_json(&record.scopes)),
-            generation: Set(record.generation),
-            created_at: Set(record.created_at),
-            expires_at: Set(record.expires_at),
-            consumed_at: Set(record.consumed_at),
-            parent_hash: Set(record.parent_hash.as_ref().map(|h| h.as_str().to_owned())),
-            retried_at: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(write_err("refresh token"))?;
-        Ok(())
+        insert(&self.db, record).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        hash: &TokenHash,
+        successor: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
+        let txn = self.db.begin().await.map_err(backend)?;
+        let consumed = consume_once::<refresh_token::Entity, _, _>(
+            &txn,
+            [
+                refresh_token::Column::TokenHash,
+                refresh_token::Column::ConsumedAt,
+                refresh_token::Column::ExpiresAt,
+            ],
+            hash.as_str(),
+            now,
+            |row| row.consumed_at.is_some(),
+            to_record,
+        )
+        .await?;
+        if matches!(consumed, Consumption::Consumed(_)) {
+            // An error here drops the transaction: the consumption is rolled back with it.
+            insert(&txn, successor).await?;
+        }
+        txn.commit().await.map_err(backend)?;
+        Ok(consumed)
     }
 
     async fn consume_refresh_token(
@@ -52,7 +67,7 @@ impl RefreshTokenRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
-        consume_once::<refresh_token::Entity, _>(
+        consume_once::<refresh_token::Entity, _, _>(
             &self.db,
             [
                 refresh_token::Column::TokenHash,
@@ -111,4 +126,27 @@ impl RefreshTokenRepo for SeaStore {
             .map_err(backend)?
             .rows_affected)
     }
+}
+
+/// Stores a refresh token on `db` (the pool or a transaction).
+async fn insert<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    record: &RefreshTokenRecord,
+) -> Result<(), StoreError> {
+    refresh_token::Entity::insert(refresh_token::ActiveModel {
+        token_hash: Set(record.token_hash.as_str().to_owned()),
+        grant_id: Set(record.grant_id.as_str().to_owned()),
+        client_id: Set(record.client_id.as_str().to_owned()),
+        scopes: Set(strings_to_json(&record.scopes)),
+        generation: Set(record.generation),
+        created_at: Set(record.created_at),
+        expires_at: Set(record.expires_at),
+        consumed_at: Set(record.consumed_at),
+        parent_hash: Set(record.parent_hash.as_ref().map(|h| h.as_str().to_owned())),
+        retried_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(write_err("refresh token"))?;
+    Ok(())
 }

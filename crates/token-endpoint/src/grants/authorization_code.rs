@@ -201,10 +201,12 @@ pub async fn exchange(
             grant: &grant,
             scopes: &record.scopes,
             nonce: record.nonce.as_deref(),
-            refresh: wants_refresh.then(|| NewRefreshToken {
-                scopes: record.scopes.clone(),
-                generation: 0,
-                parent: None,
+            refresh: wants_refresh.then(|| {
+                super::Refresh::Insert(NewRefreshToken {
+                    scopes: record.scopes.clone(),
+                    generation: 0,
+                    parent: None,
+                })
             }),
         },
         now,

@@ -165,7 +165,45 @@ pub(crate) struct UserTokens<'a> {
     /// The access token's (possibly narrowed) scopes.
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
-    pub refresh: Option<NewRefreshToken>,
+    pub refresh: Option<Refresh>,
+}
+
+/// The refresh token of a response.
+#[derive(Debug)]
+pub(crate) enum Refresh {
+    /// Store a new one with the access token.
+    Insert(NewRefreshToken),
+    /// Already stored (a rotation stores its successor in the same transaction that consumes
+    /// the presented token).
+    Stored(PlainToken),
+}
+
+/// A refresh token of `grant` and its record, not stored yet.
+pub(crate) fn prepare_refresh(
+    state: &TokenState,
+    client: &ClientRecord,
+    grant: &GrantRecord,
+    new: NewRefreshToken,
+    now: DateTime<Utc>,
+) -> (PlainToken, RefreshTokenRecord) {
+    let idle = lifetime_or(
+        client.refresh_token_ttl,
+        state.minter.policy().refresh_idle_ttl,
+    );
+    let expires_at = (now + idle).min(family_ends_at(state, client, grant.created_at));
+    let token = PlainToken::generate(SecretKind::RefreshToken);
+    let record = RefreshTokenRecord {
+        token_hash: token.hash(),
+        grant_id: grant.id.clone(),
+        client_id: client.client_id.clone(),
+        scopes: new.scopes,
+        generation: new.generation,
+        created_at: now,
+        expires_at,
+        consumed_at: None,
+        parent_hash: new.parent,
+    };
+    (token, record)
 }
 
 /// The end of a refresh-token family of `client` created at `created_at` (absolute lifetime).
@@ -238,30 +276,16 @@ pub(crate) async fn issue_user_tokens(
         None
     };
     let refresh_token = match refresh {
-        Some(new) => {
-            let idle = lifetime_or(
-                client.refresh_token_ttl,
-                state.minter.policy().refresh_idle_ttl,
-            );
-            let expires_at = (now + idle).min(family_ends_at(state, client, grant.created_at));
-            let token = PlainToken::generate(SecretKind::RefreshToken);
+        Some(Refresh::Insert(new)) => {
+            let (token, record) = prepare_refresh(state, client, grant, new, now);
             state
                 .refresh_tokens
-                .insert_refresh_token(&RefreshTokenRecord {
-                    token_hash: token.hash(),
-                    grant_id: grant.id.clone(),
-                    client_id: client.client_id.clone(),
-                    scopes: new.scopes,
-                    generation: new.generation,
-                    created_at: now,
-                    expires_at,
-                    consumed_at: None,
-                    parent_hash: new.parent,
-                })
+                .insert_refresh_token(&record)
                 .await
                 .map_err(|e| unavailable(&e))?;
             Some(token.expose().to_owned())
         }
+        Some(Refresh::Stored(token)) => Some(token.expose().to_owned()),
         None => None,
     };
     Ok(TokenResponse {

@@ -1,7 +1,8 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
 //!
-//! Every use rotates: the presented token is consumed atomically and a new one is issued in the
-//! same family (grant). Presenting a token that was already rotated is reuse — someone holds a
+//! Every use rotates: the presented token is consumed atomically and its successor stored in the
+//! same transaction, in the same family (grant) — a store failure in between leaves the old token
+//! usable, so the retry of a 503 is not mistaken for reuse. Presenting a token that was already rotated is reuse — someone holds a
 //! copy — so the whole family is revoked, access tokens included (they carry the grant).
 //! Concurrent presentations of one token are reuse too: exactly one of them succeeds, and the
 //! others revoke the family, so even the winner's new tokens are dead.
@@ -22,8 +23,8 @@ use tessera_core::{
 };
 
 use super::{
-    AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, family_ends_at,
-    invalid_grant, issue_user_tokens, max_rotations, unavailable,
+    AuditNote, GrantRequest, NewRefreshToken, Refresh, UserTokens, active_user, family_ends_at,
+    invalid_grant, issue_user_tokens, max_rotations, prepare_refresh, unavailable,
 };
 use crate::{TokenState, mint::TokenResponse, scope};
 
@@ -103,9 +104,22 @@ pub async fn exchange(
     let scopes = scope::within(form.get("scope"), &record.scopes, &record.scopes)?;
     let user = active_user(state, &user_id).await?;
 
+    // The successor is stored in the same transaction that consumes the presented token: a
+    // failure in between leaves the old token usable, so a 503's retry is not reuse.
+    let (successor, successor_record) = prepare_refresh(
+        state,
+        client,
+        &grant,
+        NewRefreshToken {
+            scopes: record.scopes.clone(),
+            generation: record.generation + 1,
+            parent: Some(hash.clone()),
+        },
+        now,
+    );
     match state
         .refresh_tokens
-        .consume_refresh_token(&hash, now)
+        .rotate_refresh_token(&hash, &successor_record, now)
         .await
         .map_err(|e| unavailable(&e))?
     {
@@ -132,6 +146,11 @@ pub async fn exchange(
             if !replaced {
                 return Err(revoke_family(state, &used, request, notes).await);
             }
+            state
+                .refresh_tokens
+                .insert_refresh_token(&successor_record)
+                .await
+                .map_err(|e| unavailable(&e))?;
             notes.push(AuditNote {
                 kind: "refresh_token.grace_retry",
                 user_id: Some(user_id.as_str().to_owned()),
@@ -147,11 +166,7 @@ pub async fn exchange(
             grant: &grant,
             scopes: &scopes,
             nonce: None,
-            refresh: Some(NewRefreshToken {
-                scopes: record.scopes.clone(),
-                generation: record.generation + 1,
-                parent: Some(hash),
-            }),
+            refresh: Some(Refresh::Stored(successor)),
         },
         now,
     )
