@@ -359,7 +359,8 @@ impl ClientAuthenticator {
         }
     }
 
-    /// RFC 7523 §3: signature with the client's key and pinned alg, iss = sub = client_id, aud,
+    /// RFC 7523 §3: signature with the client's key (its pinned alg, else the key's own),
+    /// iss = sub = client_id, aud,
     /// exp required and short, nbf/iat sane, jti single use across instances.
     async fn check_assertion(&self, client: &ClientRecord, assertion: &str) -> Result<(), String> {
         let algs = pinned_or_any(client.token_endpoint_auth_signing_alg);
@@ -474,7 +475,7 @@ pub struct AssertionRules<'a> {
     pub jwks: Option<&'a serde_json::Value>,
     /// …or where to fetch it.
     pub jwks_uri: Option<&'a str>,
-    /// The pinned algorithms.
+    /// The algorithms allowed (the pinned one, or all: see [`pinned_or_any`]).
     pub algs: &'a [SigningAlg],
     /// The required `iss`.
     pub issuer: &'a str,

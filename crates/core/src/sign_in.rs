@@ -177,11 +177,6 @@ impl SignInThrottle {
         Self { repo, policy }
     }
 
-    /// The policy.
-    pub fn policy(&self) -> ThrottlePolicy {
-        self.policy
-    }
-
     /// Counts an attempt to sign in as `username` from `address`, or refuses it. Counters are
     /// taken in order — address, account from address, account — and the first that refuses
     /// ends the attempt, so the ones after it are not counted: an address past its limit creates

@@ -110,7 +110,8 @@ impl AuditSampler {
     }
 
     /// How many events of `kind` were suppressed so far.
-    pub fn suppressed(&self, kind: &str) -> u64 {
+    #[cfg(test)]
+    fn suppressed(&self, kind: &str) -> u64 {
         self.suppressed
             .get_or_create(&KindLabel {
                 kind: kind.to_owned(),

@@ -5,7 +5,7 @@
 
 use std::{
     fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr},
     str::FromStr,
 };
 
@@ -175,15 +175,12 @@ impl ClientAddress {
         }
         Self(address)
     }
-
-    /// No address known.
-    pub fn unknown() -> Self {
-        Self(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv6Addr;
+
     use actix_web::test::TestRequest;
 
     use super::*;

@@ -46,14 +46,6 @@ impl HashGate {
         })
     }
 
-    /// One hash per core.
-    pub fn per_core(queue: usize) -> Arc<Self> {
-        Self::new(
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            queue,
-        )
-    }
-
     /// A place in the queue, or `None` when running and waiting hashes fill the gate.
     pub fn enter(self: &Arc<Self>) -> Option<QueueSlot> {
         let previous = self.inside.fetch_add(1, Ordering::AcqRel);
@@ -77,11 +69,6 @@ impl HashGate {
         drop(permit);
         drop(slot);
         result
-    }
-
-    /// Hashes running now.
-    pub fn running(&self) -> usize {
-        self.running.load(Ordering::Acquire)
     }
 
     /// The most hashes that ever ran at once.

@@ -225,13 +225,6 @@ impl Sessions {
     }
 }
 
-impl SignedIn {
-    /// Whether the user signed in (entered the password) within [`RECENT_SIGN_IN`] of `now`.
-    pub fn signed_in_recently(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
-        now - self.session.auth_time <= RECENT_SIGN_IN
-    }
-}
-
 /// Whether `target` is a local path safe to redirect to after sign-in: starts with one `/`, no
 /// scheme or authority (`//host`, `/\host`), no control characters.
 pub fn is_local_path(target: &str) -> bool {

@@ -9,6 +9,23 @@ use tessera_testkit::TestApp;
 
 use crate::token_support::{client_with, post_form};
 
+/// A client_credentials request of the test's `service` client.
+async fn service_token(
+    app: &TestApp,
+    service: &(
+        tessera_core::store::ClientRecord,
+        tessera_core::secret::PlainToken,
+    ),
+) -> crate::token_support::Answer {
+    post_form(
+        app,
+        "/token",
+        Some(("service", service.1.expose())),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+}
+
 async fn move_table(app: &TestApp, from: &str, to: &str) {
     app.state
         .store
@@ -35,13 +52,7 @@ async fn a_client_lookup_that_fails_is_a_503_to_retry_not_invalid_client() {
     move_table(&app, "clients", "clients_away").await;
     // Several attempts, as a client retrying through an outage would make.
     for _ in 0..8 {
-        let answer = post_form(
-            &app,
-            "/token",
-            Some(("service", service.1.expose())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
+        let answer = service_token(&app, &service).await;
         assert_eq!(answer.status, 503, "{:?}", answer.body);
         assert_eq!(answer.body["error"], "temporarily_unavailable");
         assert_eq!(answer.headers["retry-after"], "1");
@@ -62,13 +73,7 @@ async fn a_client_lookup_that_fails_is_a_503_to_retry_not_invalid_client() {
         "an outage is not a failed authentication"
     );
     // Back: the client is served.
-    let answer = post_form(
-        &app,
-        "/token",
-        Some(("service", service.1.expose())),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let answer = service_token(&app, &service).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 
@@ -98,13 +103,7 @@ async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself(
         .execute_unprepared("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let answer = post_form(
-        &app,
-        "/token",
-        Some(("service", service.1.expose())),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let answer = service_token(&app, &service).await;
     assert_eq!(answer.status, 503, "{:?}", answer.body);
     assert_eq!(answer.headers["retry-after"], "1");
     let ready = app.get("/health/ready").await;
@@ -112,13 +111,7 @@ async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself(
     // The stall ends: ready again, and the client is served.
     stall.rollback().await.unwrap();
     assert_eq!(app.get("/health/ready").await.status(), 200);
-    let answer = post_form(
-        &app,
-        "/token",
-        Some(("service", service.1.expose())),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let answer = service_token(&app, &service).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 

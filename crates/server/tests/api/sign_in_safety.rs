@@ -1273,3 +1273,51 @@ async fn admins_manage_the_scope_registry_in_the_console_and_the_cli_and_consent
     assert_eq!(location(&removed), "/admin/scopes?notice=deleted");
     assert!(app.state.store.list_scopes().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn two_instances_share_the_sign_in_limits_and_the_pending_requests() {
+    let clock = FakeClock::new();
+    let a = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    let b = TestApp::builder()
+        .with_clock(clock.clone())
+        .sharing_with(&a)
+        .spawn()
+        .await;
+    a.with_user("alice", PASSWORD, false).await;
+    a.with_client("rp", &[REDIRECT]).await;
+
+    // Six wrong passwords through A: the seventh attempt, through B, must wait.
+    let http = browser();
+    let csrf = login_token(&a, &http).await;
+    for _ in 0..6 {
+        assert_eq!(
+            attempt(&a, &http, &csrf, "alice", "wrong", None)
+                .await
+                .status(),
+            200
+        );
+    }
+    let csrf_b = login_token(&b, &http).await;
+    let refused = attempt(&b, &http, &csrf_b, "alice", PASSWORD, None).await;
+    assert_eq!(refused.status(), 429, "one limit across instances");
+    clock.advance(Duration::seconds(2));
+
+    // An authorization request that arrived at A is continued and decided at B (a load
+    // balancer may send each step anywhere; cookies are per host, as in a browser).
+    let (url, _) = authorize_url(&a, "rp", "openid", &[]);
+    let to_login = get(&a, &http, &url).await;
+    let login = location(&to_login);
+    let signed_in = sign_in_as(&b, &http, &login, "alice", PASSWORD).await;
+    assert_eq!(signed_in.status(), 303);
+    let consent = get(&b, &http, &location(&signed_in)).await;
+    assert_eq!(consent.status(), 200, "B knows the request A kept");
+    let mut form = hidden_fields(&consent.text().await.unwrap());
+    form.push(("decision".into(), "approve".into()));
+    let approved = decide(&a, &http, &form).await;
+    assert!(
+        query_of(&location(&approved)).contains_key("code"),
+        "and A takes the decision"
+    );
+    // The same handle at B now: already answered.
+    assert_eq!(decide(&b, &http, &form).await.status(), 400);
+}

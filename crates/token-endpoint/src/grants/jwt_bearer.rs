@@ -2,17 +2,20 @@
 //!
 //! Two kinds of issuer:
 //! - **the client itself**: a client registered for this grant with `jwks`/`jwks_uri` presents an
-//!   assertion with `iss` = `sub` = its client_id, signed with its pinned algorithm, and gets a
+//!   assertion with `iss` = `sub` = its client_id, signed with its pinned algorithm (or, unpinned,
+//!   the algorithm of the registered key that verifies it), and gets a
 //!   token on its own behalf (`sub` = the client);
 //! - **a trusted issuer**: an admin trusted an external issuer (console or CLI) with its keys,
 //!   algorithms, the subjects it may assert, the scopes its tokens may carry and the clients that
 //!   may present its assertions; `sub` names a local user (username or subject id), who becomes
 //!   the token's `sub`.
 //!
-//! Both: signature with the issuer's key and pinned alg, `aud` = the issuer or the token
-//! endpoint URL, `exp` required and at most [`MAX_ASSERTION_LIFETIME_SECS`] ahead, `nbf`/`iat`
-//! sane within a small leeway, `jti` required and single use across instances. Every failure
-//! is `invalid_grant` (§3.1), audited. No refresh token (§2.1 leaves it to policy; a fresh
+//! Both: signature with one of the issuer's keys, whose own algorithm must be the header's and an
+//! allowed one; `aud` = the issuer or the token endpoint URL, `exp` required and at most
+//! [`MAX_ASSERTION_LIFETIME_SECS`] ahead, `nbf`/`iat` sane within a small leeway, `jti` required
+//! and single use across instances (one namespace per issuer, shared with client
+//! authentication). Every failure is `invalid_grant` (§3.1), audited; a failure of the replay
+//! store is a 503. No refresh token (§2.1 leaves it to policy; a fresh
 //! assertion is cheap for the issuer).
 
 use serde_json::json;
