@@ -7,6 +7,7 @@ mod m20261123_000001_create_schema;
 mod m20261123_000002_add_refresh_policy;
 mod m20261203_000003_sign_in_safety;
 mod m20261203_000004_scopes;
+mod m20261203_000005_instances;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_add_refresh_policy::Migration),
             Box::new(m20261203_000003_sign_in_safety::Migration),
             Box::new(m20261203_000004_scopes::Migration),
+            Box::new(m20261203_000005_instances::Migration),
         ]
     }
 }

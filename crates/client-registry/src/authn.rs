@@ -13,10 +13,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use tessera_core::{
     ClientId, Clock, Issuer, SigningAlg,
+    client_throttle::ClientAuthThrottle,
     error::{TokenError, TokenErrorCode},
     secret::TokenHash,
-    store::{AssertionReplayRepo, ClientAuthMethod, ClientRecord, ClientRepo},
-    throttle::Throttle,
+    store::{AssertionReplayRepo, ClientAuthMethod, ClientRecord, ClientRepo, ThrottleRepo},
 };
 use tessera_keys::{VerifyPolicy, foreign_keys, verify_with_key};
 
@@ -38,6 +38,8 @@ pub struct ClientCredentials<'a> {
     pub authorization: Option<&'a str>,
     /// The form body's parameters.
     pub form: &'a [(String, String)],
+    /// The address the request came from (failures are counted per client and address).
+    pub address: &'a str,
 }
 
 /// A client that proved who it is.
@@ -67,6 +69,12 @@ pub struct ClientAuthFailure {
     /// The store could not answer: not the client's fault — a 503 to retry, neither audited
     /// nor counted against the client.
     pub unavailable: bool,
+    /// Too many failures of this client from this address: refused unchecked for this many
+    /// seconds (429 with `Retry-After`, not audited; see `tessera_core::client_throttle`).
+    pub retry_after: Option<u64>,
+    /// The client exists and the credential was wrong: what a guess looks like (counted by the
+    /// throttle).
+    pub guessed: bool,
 }
 
 impl ClientAuthFailure {
@@ -98,7 +106,7 @@ pub struct ClientAuthenticator {
     clients: Arc<dyn ClientRepo>,
     replay: Arc<dyn AssertionReplayRepo>,
     fetcher: Arc<JwksFetcher>,
-    throttle: Arc<Throttle>,
+    throttle: Arc<ClientAuthThrottle>,
     clock: Arc<dyn Clock>,
     /// Accepted `aud` values of client assertions: the issuer and the token endpoint URL.
     audiences: Vec<String>,
@@ -133,6 +141,8 @@ fn failure(reason: impl Into<String>, client_id: Option<&str>, basic: bool) -> C
     let reason = reason.into();
     ClientAuthFailure {
         unavailable: reason.starts_with(STORE_FAILURE),
+        retry_after: None,
+        guessed: false,
         reason,
         client_id: client_id.map(str::to_owned),
         basic_attempted: basic,
@@ -258,6 +268,7 @@ impl ClientAuthenticator {
     pub fn new(
         clients: Arc<dyn ClientRepo>,
         replay: Arc<dyn AssertionReplayRepo>,
+        throttle: Arc<dyn ThrottleRepo>,
         fetcher: Arc<JwksFetcher>,
         clock: Arc<dyn Clock>,
         issuer: &Issuer,
@@ -267,7 +278,7 @@ impl ClientAuthenticator {
             clients,
             replay,
             fetcher,
-            throttle: Arc::new(Throttle::default()),
+            throttle: Arc::new(ClientAuthThrottle::new(throttle)),
             clock,
             audiences: vec![issuer.as_str().to_owned(), token_endpoint],
         }
@@ -294,17 +305,31 @@ impl ClientAuthenticator {
         if client_id.len() > MAX_CLIENT_ID_BYTES {
             return Err(failure(UNKNOWN_CLIENT, None, basic));
         }
-        let delay = self.throttle.delay(&client_id);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let now = self.clock.now();
+        if let Some(wait) = self
+            .throttle
+            .wait(&client_id, credentials.address, now)
+            .await
+        {
+            let mut refused = failure(
+                "too many failed authentications from this address",
+                Some(&client_id),
+                basic,
+            );
+            refused.retry_after = Some(u64::try_from(wait.num_seconds().max(1)).unwrap_or(1));
+            return Err(refused);
         }
         let result = self.check(presented, &client_id, basic).await;
-        match &result {
-            Ok(_) => self.throttle.succeeded(&client_id),
-            // Only a client that exists has a secret to guess: failures for unknown ids are not
-            // remembered, so a flood of invented ids costs no memory.
-            Err(failure) if failure.reason == UNKNOWN_CLIENT || failure.unavailable => {}
-            Err(_) => self.throttle.failed(&client_id),
+        // Only a wrong credential of a client that exists counts: failures for unknown ids are
+        // not remembered (a flood of invented ids costs nothing), nor a disabled client's.
+        if let Err(failure) = &result
+            && failure.guessed
+            && let Err(err) = self
+                .throttle
+                .failed(&client_id, credentials.address, now)
+                .await
+        {
+            tracing::warn!(error = %err, "could not count a failed client authentication");
         }
         result
     }
@@ -333,7 +358,10 @@ impl ClientAuthenticator {
                 let client = client.ok_or_else(|| fail(UNKNOWN_CLIENT))?;
                 check_usable(&client, method).map_err(&fail)?;
                 if stored.is_none() || !matches {
-                    return Err(fail("wrong client secret"));
+                    return Err(ClientAuthFailure {
+                        guessed: true,
+                        ..fail("wrong client secret")
+                    });
                 }
                 Ok(AuthenticatedClient { client, method })
             }
@@ -350,7 +378,13 @@ impl ClientAuthenticator {
                 check_usable(&client, ClientAuthMethod::PrivateKeyJwt).map_err(&fail)?;
                 self.check_assertion(&client, &assertion)
                     .await
-                    .map_err(|r| fail(&r))?;
+                    .map_err(|r| {
+                        let failed = fail(&r);
+                        ClientAuthFailure {
+                            guessed: !failed.unavailable,
+                            ..failed
+                        }
+                    })?;
                 Ok(AuthenticatedClient {
                     client,
                     method: ClientAuthMethod::PrivateKeyJwt,

@@ -1,12 +1,14 @@
-//! A short-lived, per-instance cache of client records in front of the client repository.
+//! A short-lived cache of client records in front of the client repository, one per instance
+//! (built once and shared by every worker).
 //!
 //! Every token-type request authenticates its client, and the client lookup is most of what a
 //! client-credentials request costs apart from its signature (a database round trip per
 //! request). Records are kept for a few seconds (`TESSERA_CLIENT_CACHE_TTL`, default 2 s, 0
-//! disables). Changes made through this instance (console, RFC 7592, CLI-less paths) go through
-//! the cache and take effect at once; changes made elsewhere — another instance, the CLI — are
-//! seen within the TTL. Unknown ids are never cached, so probing ids cannot fill memory, and the
-//! cache holds at most [`MAX_ENTRIES`].
+//! disables). Changes made through this instance (console, RFC 7592) go through the cache and
+//! take effect at once on every worker; changes made elsewhere — another instance, the CLI — are
+//! announced by the store (`tessera_storage::changes`) and [`CachedClients::clear`] empties the
+//! cache when they arrive, so the TTL only bounds a lost announcement. Unknown ids are never
+//! cached, so probing ids cannot fill memory, and the cache holds at most [`MAX_ENTRIES`].
 
 use std::{
     collections::HashMap,
@@ -58,6 +60,11 @@ impl CachedClients {
 
     fn forget(&self, id: &ClientId) {
         self.entries().remove(id.as_str());
+    }
+
+    /// Forgets every record: another instance, or the CLI, changed a client.
+    pub fn clear(&self) {
+        self.entries().clear();
     }
 }
 

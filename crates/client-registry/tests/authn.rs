@@ -46,6 +46,7 @@ async fn env() -> Env {
     let auth = ClientAuthenticator::new(
         store.clone(),
         store.clone(),
+        store.clone(),
         Arc::new(JwksFetcher::new(true)),
         Arc::new(clock.clone()),
         &Issuer::new(ISSUER),
@@ -94,6 +95,7 @@ async fn authenticate(
         .authenticate(&ClientCredentials {
             authorization,
             form: &form,
+            address: "192.0.2.1",
         })
         .await
         .map(|ok| ok.method)
@@ -450,6 +452,7 @@ async fn private_key_jwt_with_jwks_uri_fetches_and_refetches_after_client_rotati
     let eager = ClientAuthenticator::new(
         env.store.clone(),
         env.store.clone(),
+        env.store.clone(),
         Arc::new(JwksFetcher::new(true).with_cooldown(std::time::Duration::ZERO)),
         Arc::new(clock.clone()),
         &Issuer::new(ISSUER),
@@ -466,6 +469,7 @@ async fn private_key_jwt_with_jwks_uri_fetches_and_refetches_after_client_rotati
                 .authenticate(&ClientCredentials {
                     authorization: None,
                     form: &form,
+                    address: "192.0.2.1",
                 })
                 .await
                 .map(|a| a.method)

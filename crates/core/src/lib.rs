@@ -5,6 +5,7 @@
 //! that the storage crate implements.
 
 pub mod alg;
+pub mod client_throttle;
 pub mod clock;
 pub mod error;
 pub mod ids;
@@ -12,7 +13,6 @@ pub mod password;
 pub mod secret;
 pub mod sign_in;
 pub mod store;
-pub mod throttle;
 
 pub use alg::SigningAlg;
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -99,31 +99,46 @@ pub enum Admission {
 
 /// What a counter is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     AccountAddress,
     Account,
     Address,
+    /// Failed client authentications of one client from one address
+    /// ([`crate::client_throttle`]).
+    ClientAddress,
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::AccountAddress => "account_address",
             Kind::Account => "account",
             Kind::Address => "address",
+            Kind::ClientAddress => "client_address",
         }
     }
 }
 
-struct Key {
-    kind: Kind,
-    hash: TokenHash,
-    label: String,
+pub(crate) struct Key {
+    pub(crate) kind: Kind,
+    pub(crate) hash: TokenHash,
+    pub(crate) label: String,
+}
+
+impl Key {
+    /// The key of `kind` for `value`.
+    pub(crate) fn new(kind: Kind, value: &str, label: String) -> Self {
+        Self {
+            kind,
+            hash: TokenHash::of(&format!("{}:{value}", kind.as_str())),
+            label,
+        }
+    }
 }
 
 /// The address a counter is kept for: an IPv4 address as it is, an IPv6 address as its /64 (one
 /// subscriber's network: a single host can take any address in it).
-fn counted_address(address: &str) -> String {
+pub(crate) fn counted_address(address: &str) -> String {
     match address.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let network = u128::from(v6) & (u128::MAX << 64);
@@ -140,11 +155,7 @@ fn keys(username: &str, address: &str) -> [Key; 3] {
     let address = &counted_address(address);
     let account = username.trim().to_lowercase();
     let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
-    let key = |kind: Kind, value: &str, label: String| Key {
-        kind,
-        hash: TokenHash::of(&format!("{}:{value}", kind.as_str())),
-        label,
-    };
+    let key = Key::new;
     [
         key(
             Kind::AccountAddress,
@@ -206,28 +217,9 @@ impl SignInThrottle {
 
     /// The waits that attempts on a counter of `kind` cause, as of `now`.
     fn waits(&self, kind: Kind, now: DateTime<Utc>) -> AttemptWaits {
-        let schedule = |limit: Limit| {
-            let mut steps = Vec::new();
-            let mut count = limit.free;
-            loop {
-                count = count.saturating_add(1);
-                let Some(delay) = limit.delay_after(count) else {
-                    break;
-                };
-                steps.push(now + delay);
-                if delay >= limit.max_delay || steps.len() > 40 {
-                    break;
-                }
-            }
-            AttemptWaits {
-                free: limit.free,
-                blocked_until: steps,
-                max_failures: None,
-            }
-        };
         match kind {
-            Kind::AccountAddress => schedule(self.policy.account_address),
-            Kind::Account => schedule(self.policy.account),
+            Kind::AccountAddress => schedule(self.policy.account_address, now),
+            Kind::Account | Kind::ClientAddress => schedule(self.policy.account, now),
             Kind::Address => AttemptWaits {
                 free: self.policy.address_limit,
                 blocked_until: Vec::new(),
@@ -237,61 +229,99 @@ impl SignInThrottle {
     }
 
     async fn count(&self, key: &Key, now: DateTime<Utc>) -> Result<Admission, StoreError> {
-        let waits = self.waits(key.kind, now);
-        for _ in 0..MAX_CAS_ROUNDS {
-            // The common case: one atomic UPDATE counts the attempt, or refuses it.
-            if self.repo.count_attempt(&key.hash, now, &waits).await? {
-                return Ok(Admission::Admitted);
-            }
-            let current = self.repo.find_counter(&key.hash).await?;
-            let expected = match current {
-                Some(current) if current.window_ends_at > now => {
-                    if let Some(until) = current.blocked_until.filter(|until| *until > now) {
-                        return Ok(Admission::Refused(until - now));
-                    }
-                    if waits
-                        .max_failures
-                        .is_some_and(|max| current.failures >= max)
-                    {
-                        return Ok(Admission::Refused(current.window_ends_at - now));
-                    }
-                    // Unblocked between the two reads: count again.
-                    continue;
-                }
-                stale => stale,
-            };
-            // No row, or one whose window ended: a new window begins with this attempt.
-            let window_ends_at = now + self.policy.window;
-            let fresh = ThrottleCounterRecord {
-                key_hash: key.hash.clone(),
-                kind: key.kind.as_str().to_owned(),
-                label: key.label.clone(),
-                failures: 1,
-                window_started_at: now,
-                window_ends_at,
-                blocked_until: (waits.free == 0)
-                    .then(|| waits.blocked_until.first().copied())
-                    .flatten(),
-            };
-            let stored = match expected {
-                Some(old) => {
-                    self.repo
-                        .replace_counter(&fresh, old.failures, old.window_started_at)
-                        .await?
-                }
-                None => match self.repo.insert_counter(&fresh).await {
-                    Ok(()) => true,
-                    Err(StoreError::Conflict { .. }) => false,
-                    Err(err) => return Err(err),
-                },
-            };
-            if stored {
-                return Ok(Admission::Admitted);
-            }
-        }
-        // Lost every round to concurrent window resets on the same key: that is a flood.
-        Ok(Admission::Refused(Duration::seconds(1)))
+        count(
+            self.repo.as_ref(),
+            key,
+            &self.waits(key.kind, now),
+            self.policy.window,
+            now,
+        )
+        .await
     }
+}
+
+/// The waits a counter with `limit` causes, as of `now`.
+pub(crate) fn schedule(limit: Limit, now: DateTime<Utc>) -> AttemptWaits {
+    let mut steps = Vec::new();
+    let mut count = limit.free;
+    loop {
+        count = count.saturating_add(1);
+        let Some(delay) = limit.delay_after(count) else {
+            break;
+        };
+        steps.push(now + delay);
+        if delay >= limit.max_delay || steps.len() > 40 {
+            break;
+        }
+    }
+    AttemptWaits {
+        free: limit.free,
+        blocked_until: steps,
+        max_failures: None,
+    }
+}
+
+/// Counts one attempt on `key`'s counter (shared by every instance), or refuses it: one atomic
+/// `UPDATE` in the common case; a new window when there is no counter or its window ended.
+pub(crate) async fn count(
+    repo: &dyn ThrottleRepo,
+    key: &Key,
+    waits: &AttemptWaits,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<Admission, StoreError> {
+    for _ in 0..MAX_CAS_ROUNDS {
+        // The common case: one atomic UPDATE counts the attempt, or refuses it.
+        if repo.count_attempt(&key.hash, now, waits).await? {
+            return Ok(Admission::Admitted);
+        }
+        let current = repo.find_counter(&key.hash).await?;
+        let expected = match current {
+            Some(current) if current.window_ends_at > now => {
+                if let Some(until) = current.blocked_until.filter(|until| *until > now) {
+                    return Ok(Admission::Refused(until - now));
+                }
+                if waits
+                    .max_failures
+                    .is_some_and(|max| current.failures >= max)
+                {
+                    return Ok(Admission::Refused(current.window_ends_at - now));
+                }
+                // Unblocked between the two reads: count again.
+                continue;
+            }
+            stale => stale,
+        };
+        // No row, or one whose window ended: a new window begins with this attempt.
+        let window_ends_at = now + window;
+        let fresh = ThrottleCounterRecord {
+            key_hash: key.hash.clone(),
+            kind: key.kind.as_str().to_owned(),
+            label: key.label.clone(),
+            failures: 1,
+            window_started_at: now,
+            window_ends_at,
+            blocked_until: (waits.free == 0)
+                .then(|| waits.blocked_until.first().copied())
+                .flatten(),
+        };
+        let stored = match expected {
+            Some(old) => {
+                repo.replace_counter(&fresh, old.failures, old.window_started_at)
+                    .await?
+            }
+            None => match repo.insert_counter(&fresh).await {
+                Ok(()) => true,
+                Err(StoreError::Conflict { .. }) => false,
+                Err(err) => return Err(err),
+            },
+        };
+        if stored {
+            return Ok(Admission::Admitted);
+        }
+    }
+    // Lost every round to concurrent window resets on the same key: that is a flood.
+    Ok(Admission::Refused(Duration::seconds(1)))
 }
 
 #[cfg(test)]

@@ -612,7 +612,7 @@ pub trait AuthorizationRequestRepo: Send + Sync {
 pub struct ThrottleCounterRecord {
     /// SHA-256 of the key.
     pub key_hash: TokenHash,
-    /// `account`, `account_address` or `address`.
+    /// `account`, `account_address`, `address` or `client_address`.
     pub kind: String,
     /// What the key is, for the console: the username tried (truncated) and/or the address.
     pub label: String,
@@ -670,6 +670,13 @@ pub trait ThrottleRepo: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes a counter; whether there was one.
     async fn delete_counter(&self, key_hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Counters of `kind` that refuse attempts at `now` (at most `limit`).
+    async fn blocked_counters(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ThrottleCounterRecord>, StoreError>;
     /// Counters whose window has not ended, blocked ones first, then by failures.
     async fn list_counters(
         &self,
@@ -838,12 +845,17 @@ pub trait CodeRepo: Send + Sync {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError>;
-    /// Records the grant that the code's redemption created.
-    async fn attach_grant_to_code(
+    /// Redemption in one transaction: consumes the code (at most once, as
+    /// [`CodeRepo::consume_code`]) and, only if this call consumed it, creates `grant`, links the
+    /// code to it and stores `refresh`. Either all happen or none: a store failure leaves the
+    /// code unused, so the retry of a 503 is not taken for a replay.
+    async fn redeem_code(
         &self,
         hash: &TokenHash,
-        grant: &GrantId,
-    ) -> Result<(), StoreError>;
+        grant: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError>;
 }
 
 /// Refresh tokens.
@@ -854,7 +866,8 @@ pub trait RefreshTokenRepo: Send + Sync {
     /// Rotation in one transaction: consumes `hash` (at most once, as
     /// [`RefreshTokenRepo::consume_refresh_token`]) and, only if this call consumed it, stores
     /// `successor`. Either both happen or neither: a failure in between leaves the presented
-    /// token unconsumed, so the client's retry of a 503 is not mistaken for reuse.
+    /// token unconsumed, so the client's retry of a 503 is not mistaken for reuse. The unused
+    /// siblings of `hash` (successors a retry of its parent stored) are deleted with it.
     async fn rotate_refresh_token(
         &self,
         hash: &TokenHash,
@@ -872,21 +885,34 @@ pub trait RefreshTokenRepo: Send + Sync {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, StoreError>;
-    /// The grace retry of a rotated token: atomically, at most once per token, and only when it
-    /// was rotated at or after `rotated_since`. Whether this caller got it.
-    async fn claim_refresh_retry(
-        &self,
-        hash: &TokenHash,
-        rotated_since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// Uses up the still-unused tokens that the rotation of `parent` issued (a grace retry
-    /// replaces them); how many.
-    async fn retire_refresh_children(
+    /// The retry of a rotated token whose response may have been lost, in one transaction: when
+    /// `parent` was rotated at or after `rotated_since` and none of its successors has been used,
+    /// `successor` is stored beside the unused ones (each works until one of them is used; the
+    /// rotation of one deletes the others). Concurrent retries of one token are serialised: the
+    /// parent row is written first.
+    async fn retry_rotated_refresh_token(
         &self,
         parent: &TokenHash,
+        rotated_since: DateTime<Utc>,
+        successor: &RefreshTokenRecord,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<RefreshRetry, StoreError>;
+}
+
+/// The most unused successors one rotated refresh token may have (retries beyond it are refused).
+pub const MAX_RETRY_SUCCESSORS: usize = 10;
+
+/// What a retry of a rotated refresh token came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRetry {
+    /// The new successor is stored.
+    Stored,
+    /// The token was rotated before the window: reuse.
+    OutsideWindow,
+    /// A successor was used: the client moved on, so this is reuse.
+    SuccessorUsed,
+    /// [`MAX_RETRY_SUCCESSORS`] unused successors exist already.
+    TooMany,
 }
 
 /// Replay protection for JWT assertions (RFC 7523 §3 item 7).

@@ -65,6 +65,11 @@ pub struct AppState {
     pub minter: Minter,
     /// Token success counters (registered in `metrics`).
     pub token_metrics: TokenMetrics,
+    /// The instance's client cache: every worker reads through it, and the change watcher
+    /// empties it when another instance or the CLI changed a client.
+    pub clients: Arc<CachedClients>,
+    /// Client authentication, with its throttle memory and JWKS fetcher (one per instance).
+    pub authenticator: ClientAuthenticator,
 }
 
 impl AppState {
@@ -99,11 +104,28 @@ impl AppState {
             audit_sampler.register(registry);
         }
         let hashes = HashGate::new(config.password_hash_concurrency, config.password_hash_queue);
+        let store = Arc::new(SeaStore::new(db));
+        let clients = Arc::new(CachedClients::new(
+            store.clone(),
+            Arc::clone(&clock),
+            chrono::Duration::from_std(config.client_cache_ttl).unwrap_or_default(),
+        ));
+        let authenticator = ClientAuthenticator::new(
+            clients.clone(),
+            store.clone(),
+            store.clone(),
+            Arc::new(JwksFetcher::new(false)),
+            Arc::clone(&clock),
+            &config.issuer,
+            config.issuer.endpoint("/token"),
+        );
         Ok(Self {
+            clients,
+            authenticator,
             hashes,
             audit_sampler,
             config: Arc::new(config),
-            store: Arc::new(SeaStore::new(db)),
+            store,
             keys,
             metrics,
             minter,
@@ -138,13 +160,9 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    // Every client lookup of this instance goes through one short-lived cache (see
-    // tessera_client_registry::cache): changes made here apply at once.
-    let clients: Arc<dyn ClientRepo> = Arc::new(CachedClients::new(
-        state.store.clone(),
-        Arc::clone(&state.clock),
-        chrono::Duration::from_std(state.config.client_cache_ttl).unwrap_or_default(),
-    ));
+    // Every client lookup of this instance goes through one short-lived cache, shared by all
+    // workers (see tessera_client_registry::cache): changes made here apply at once.
+    let clients: Arc<dyn ClientRepo> = state.clients.clone();
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
     let cookies = CookieSettings::for_issuer(state.config.issuer.as_str());
     let secure_cookies = cookies.secure;
@@ -215,16 +233,6 @@ pub fn build_app(
         clock: Arc::clone(&state.clock),
         issuer: state.config.issuer.clone(),
     };
-    let fetcher = Arc::new(JwksFetcher::new(false));
-    let token_endpoint = state.config.issuer.endpoint("/token");
-    let authenticator = ClientAuthenticator::new(
-        Arc::clone(&clients),
-        state.store.clone(),
-        fetcher,
-        Arc::clone(&state.clock),
-        &state.config.issuer,
-        token_endpoint,
-    );
     let tokens = TokenState {
         clients: Arc::clone(&clients),
         users: state.store.clone(),
@@ -235,7 +243,7 @@ pub fn build_app(
         trusted_issuers: state.store.clone(),
         audit: state.store.clone(),
         audit_sampler: Arc::clone(&state.audit_sampler),
-        authenticator,
+        authenticator: state.authenticator.clone(),
         minter: state.minter.clone(),
         clock: Arc::clone(&state.clock),
         metrics: state.token_metrics.clone(),
@@ -264,6 +272,10 @@ pub fn build_app(
         .app_data(web::Data::new(tokens))
         .app_data(web::Data::new(cookies))
         .app_data(web::Data::new(state.config.trusted_proxies.clone()))
+        .app_data(web::Data::new(tessera_web::body_deadline::BodyDeadline {
+            timeout: state.config.request_timeout,
+        }))
+        .wrap(from_fn(tessera_web::body_deadline::body_deadline))
         .wrap(from_fn(tessera_web::csrf::csrf_cookie))
         .wrap(tessera_web::security_headers(secure_cookies))
         .wrap(from_fn(tessera_web::telemetry))
@@ -323,12 +335,21 @@ impl Application {
     pub fn into_server(self) -> anyhow::Result<Server> {
         let state = self.state.clone();
         let server = HttpServer::new(move || build_app(state.clone()))
+            .workers(self.state.config.workers)
+            .client_request_timeout(self.state.config.request_timeout)
             .listen(self.listener)?
             .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
             // Signals are handled in run_until_stopped, registered before "listening" is logged.
             .disable_signals()
             .run();
         spawn_key_reloader(Arc::clone(&self.state.keys));
+        let clients = Arc::clone(&self.state.clients);
+        tessera_storage::changes::spawn_change_watcher(
+            Arc::clone(&self.state.store),
+            Arc::new(move |topic| match topic {
+                tessera_storage::changes::Topic::Clients => clients.clear(),
+            }),
+        );
         spawn_sweeper(
             Arc::clone(&self.state.store),
             Arc::clone(&self.state.clock),

@@ -56,7 +56,8 @@ pub struct RawConfig {
     /// is needed; 0 for no cap. Default 0.
     pub refresh_token_max_rotations: u32,
     /// `TESSERA_REFRESH_TOKEN_GRACE` — seconds during which a just-rotated refresh token may be
-    /// retried once (a client that lost the response); 0 disables. Default 0, at most 60.
+    /// presented again while its successor is unused (a client that lost the response, or sent
+    /// it twice at once); 0 makes rotation strict. Default 30, at most 60.
     pub refresh_token_grace: u64,
     /// `TESSERA_CLIENT_CACHE_TTL` — seconds an instance may reuse a client record it read (changes
     /// made on this instance apply at once; others within this time). 0 disables. Default 2, at
@@ -91,6 +92,11 @@ pub struct RawConfig {
     /// `TESSERA_DATABASE_TIMEOUT` — seconds a request may wait for a pooled connection and
     /// (PostgreSQL) for one statement; past it the request is answered 503. Default 5.
     pub database_timeout: u64,
+    /// `TESSERA_REQUEST_TIMEOUT` — seconds a client has to send a request's head, and again its
+    /// body; past it the answer is `408` and the connection is closed. Default 10.
+    pub request_timeout: u64,
+    /// `TESSERA_WORKERS` — HTTP worker threads; 0 for one per CPU core. Default 0.
+    pub workers: u32,
     /// `TESSERA_AUDIT_RETENTION_DAYS` — audit events older than this many days are deleted by
     /// the housekeeping sweep; 0 keeps them forever. Default 90.
     pub audit_retention_days: u32,
@@ -117,7 +123,7 @@ impl Default for RawConfig {
             refresh_token_ttl: 30 * 24 * 3600,
             refresh_token_absolute_ttl: 90 * 24 * 3600,
             refresh_token_max_rotations: 0,
-            refresh_token_grace: 0,
+            refresh_token_grace: 30,
             client_cache_ttl: 2,
             code_ttl: 60,
             access_token_alg: "RS256".into(),
@@ -130,6 +136,8 @@ impl Default for RawConfig {
             password_hash_queue: 64,
             audit_retention_days: 90,
             database_timeout: 5,
+            request_timeout: 10,
+            workers: 0,
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -192,6 +200,10 @@ pub struct Config {
     pub audit_retention: Option<chrono::Duration>,
     /// How long a request waits for the database.
     pub database_timeout: Duration,
+    /// How long a request's head, and its body, may take to arrive.
+    pub request_timeout: Duration,
+    /// HTTP worker threads.
+    pub workers: usize,
     /// `TESSERA_*` environment variables that name no setting (warned about at start-up).
     pub ignored_env: Vec<String>,
     /// Log format.
@@ -209,9 +221,10 @@ impl fmt::Debug for Config {
 /// A configuration error, naming the key and the variable that sets it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A layer could not be read or a value has the wrong type / an unknown key was given.
-    #[error("configuration: {0}")]
-    Load(Box<figment::Error>),
+    /// A layer could not be read, a value has the wrong type or an unknown key was given: one
+    /// plain sentence per problem (see [`plain_errors`]).
+    #[error("configuration: {}", .0.join("; "))]
+    Load(Vec<String>),
     /// A value was read but is not acceptable.
     #[error("configuration: invalid `{key}` (TESSERA_{env}): {message}")]
     Invalid {
@@ -245,6 +258,89 @@ fn known_keys() -> Vec<String> {
         .ok()
         .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
         .unwrap_or_default()
+}
+
+/// What a setting takes, in words.
+fn expected_for(key: &str, serde_expected: &str) -> String {
+    const SECONDS: [&str; 5] = ["_ttl", "_delay", "_grace", "_timeout", "_seconds"];
+    if SECONDS.iter().any(|suffix| key.ends_with(suffix)) {
+        "a whole number of seconds".into()
+    } else if key.ends_with("_days") {
+        "a whole number of days".into()
+    } else if ["u8", "u16", "u32", "u64", "usize"]
+        .iter()
+        .any(|t| serde_expected.contains(t))
+    {
+        "a whole number".into()
+    } else if serde_expected.contains("bool") {
+        "true or false".into()
+    } else if serde_expected.contains("string") || serde_expected.contains("path") {
+        "text".into()
+    } else {
+        serde_expected.to_owned()
+    }
+}
+
+/// A value as the user wrote it.
+fn as_written(actual: &figment::error::Actual) -> String {
+    use figment::error::Actual;
+    match actual {
+        Actual::Str(text) => format!("`{text}`"),
+        Actual::Unsigned(n) => format!("`{n}`"),
+        Actual::Signed(n) => format!("`{n}`"),
+        Actual::Float(n) => format!("`{n}`"),
+        Actual::Bool(b) => format!("`{b}`"),
+        other => other.to_string(),
+    }
+}
+
+/// figment's errors as plain sentences that name the variable or the file line's key:
+/// "`TESSERA_ACCESS_TOKEN_TTL`: expected a whole number of seconds, got `abc`", and a
+/// did-you-mean for a misspelt key in the config file.
+pub fn plain_errors(err: figment::Error) -> Vec<String> {
+    use figment::error::Kind;
+    let known = known_keys();
+    err.into_iter()
+        .map(|error| {
+            let key = error.path.last().cloned().unwrap_or_default();
+            let file = error
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .and_then(|source| source.file_path())
+                .map(|path| path.display().to_string());
+            let from_env = error
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.to_lowercase().contains("environment"));
+            let place = match (&file, from_env) {
+                (Some(file), _) => format!("`{key}` in {file}"),
+                (None, true) => format!("`TESSERA_{}`", key.to_ascii_uppercase()),
+                (None, false) => format!("`{key}`"),
+            };
+            match &error.kind {
+                Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                    format!(
+                        "{place}: expected {}, got {}",
+                        expected_for(&key, expected),
+                        as_written(actual)
+                    )
+                }
+                Kind::UnknownField(field, _) => {
+                    let closest = known
+                        .iter()
+                        .map(|k| (edit_distance(field, k), k))
+                        .filter(|(d, _)| *d <= 2)
+                        .min()
+                        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    let place = file.map_or_else(String::new, |file| format!(" in {file}"));
+                    format!("unknown setting `{field}`{place}{closest}")
+                }
+                _ => error.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// Edit distance (insertions, deletions, substitutions), for "did you mean".
@@ -296,10 +392,10 @@ impl Config {
         match &sources.file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(ConfigError::Load(Box::new(figment::Error::from(format!(
-                        "config file {} does not exist",
+                    return Err(ConfigError::Load(vec![format!(
+                        "the config file {} does not exist",
                         path.display()
-                    )))));
+                    )]));
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
@@ -318,7 +414,7 @@ impl Config {
         );
         let raw: RawConfig = figment
             .extract()
-            .map_err(|err| ConfigError::Load(Box::new(err)))?;
+            .map_err(|err| ConfigError::Load(plain_errors(err)))?;
         let mut config = Self::validate(raw)?;
         config.ignored_env = ignored_env_vars();
         Ok(config)
@@ -402,6 +498,12 @@ impl Config {
             password_hash_concurrency,
             password_hash_queue: raw.password_hash_queue as usize,
             database_timeout: secs("database_timeout", raw.database_timeout, 1, 300)?,
+            request_timeout: secs("request_timeout", raw.request_timeout, 1, 300)?,
+            workers: match raw.workers {
+                0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                n if n <= 1024 => n as usize,
+                n => return Err(invalid("workers", format!("{n} is more than 1024"))),
+            },
             audit_retention: (raw.audit_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(raw.audit_retention_days))),
             issuer,
@@ -484,7 +586,8 @@ impl Config {
              refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
-             audit_retention_days = {}\nlog_format = {:?}\nlog_level = {}",
+             audit_retention_days = {}\ndatabase_timeout = {}s\nrequest_timeout = {}s\nworkers = {}\n\
+             log_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -512,6 +615,9 @@ impl Config {
             self.password_hash_concurrency,
             self.password_hash_queue,
             self.audit_retention.map_or(0, |d| d.num_days()),
+            self.database_timeout.as_secs(),
+            self.request_timeout.as_secs(),
+            self.workers,
             self.log_format,
             self.log_level,
         )

@@ -6,6 +6,7 @@
 //! instances starting at once on one PostgreSQL apply each migration exactly once;
 //! [`SeaStore`] implements every repository trait.
 
+pub mod changes;
 pub mod entity;
 mod repo;
 pub mod testing;

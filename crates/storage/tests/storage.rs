@@ -504,8 +504,8 @@ async fn audit_events_come_back_newest_first_and_filter() {
 }
 
 #[tokio::test]
-async fn a_rotated_refresh_token_has_one_grace_retry_and_its_children_retire() {
-    use tessera_core::store::RefreshTokenRepo;
+async fn a_retry_of_a_rotated_refresh_token_stores_siblings_and_the_first_used_deletes_the_rest() {
+    use tessera_core::store::{RefreshRetry, RefreshTokenRepo};
 
     let db = db().await;
     let (c, _, g) = family(&db).await;
@@ -527,69 +527,109 @@ async fn a_rotated_refresh_token_has_one_grace_retry_and_its_children_retire() {
         .insert_refresh_token(&record(&parent, None))
         .await
         .unwrap();
-    assert!(
-        !db.store
-            .claim_refresh_retry(&parent.hash(), now - Duration::seconds(10), now)
-            .await
-            .unwrap(),
-        "an unused token has no retry"
-    );
-    db.store
-        .consume_refresh_token(&parent.hash(), now)
-        .await
-        .unwrap();
-    db.store
-        .insert_refresh_token(&record(&child, Some(&parent)))
-        .await
-        .unwrap();
-    let found = db
-        .store
-        .find_refresh_token(&child.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.parent_hash, Some(parent.hash()));
-
-    // 20 concurrent retries: one claim.
-    let later = now + Duration::seconds(5);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let store = Arc::clone(&db.store);
-            let hash = parent.hash();
-            tokio::spawn(async move {
-                store
-                    .claim_refresh_retry(&hash, later - Duration::seconds(10), later)
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut claims = 0;
-    for task in tasks {
-        claims += usize::from(task.await.unwrap());
-    }
-    assert_eq!(claims, 1);
+    let since = now - Duration::seconds(10);
+    let spare = PlainToken::generate(SecretKind::RefreshToken);
     assert_eq!(
         db.store
-            .retire_refresh_children(&parent.hash(), later)
+            .retry_rotated_refresh_token(&parent.hash(), since, &record(&spare, Some(&parent)), now)
             .await
             .unwrap(),
-        1
-    );
-    assert_eq!(
-        db.store
-            .retire_refresh_children(&parent.hash(), later)
-            .await
-            .unwrap(),
-        0
+        RefreshRetry::OutsideWindow,
+        "an unused token has nothing to retry"
     );
     assert!(matches!(
         db.store
-            .consume_refresh_token(&child.hash(), later)
+            .rotate_refresh_token(&parent.hash(), &record(&child, Some(&parent)), now)
             .await
             .unwrap(),
-        Consumption::AlreadyConsumed(_)
+        Consumption::Consumed(_)
     ));
+
+    // 8 concurrent retries: every one stores a sibling (serialised on the parent row).
+    let later = now + Duration::seconds(5);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = parent.hash();
+            let sibling = PlainToken::generate(SecretKind::RefreshToken);
+            let row = record(&sibling, Some(&parent));
+            tokio::spawn(async move {
+                let outcome = store
+                    .retry_rotated_refresh_token(&hash, later - Duration::seconds(10), &row, later)
+                    .await
+                    .unwrap();
+                (outcome, sibling)
+            })
+        })
+        .collect();
+    let mut siblings = Vec::new();
+    for task in tasks {
+        let (outcome, sibling) = task.await.unwrap();
+        assert_eq!(outcome, RefreshRetry::Stored);
+        siblings.push(sibling);
+    }
+    // The first used (one of the retries' siblings) deletes the others, the first child too.
+    let grandchild = PlainToken::generate(SecretKind::RefreshToken);
+    assert!(matches!(
+        db.store
+            .rotate_refresh_token(
+                &siblings[4].hash(),
+                &record(&grandchild, Some(&siblings[4])),
+                later
+            )
+            .await
+            .unwrap(),
+        Consumption::Consumed(_)
+    ));
+    for gone in siblings
+        .iter()
+        .take(4)
+        .chain(siblings.iter().skip(5))
+        .chain([&child])
+    {
+        assert_eq!(
+            db.store.find_refresh_token(&gone.hash()).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        db.store
+            .find_refresh_token(&grandchild.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Now a successor was used: a retry of the parent is reuse, and stores nothing.
+    let late = PlainToken::generate(SecretKind::RefreshToken);
+    assert_eq!(
+        db.store
+            .retry_rotated_refresh_token(
+                &parent.hash(),
+                since,
+                &record(&late, Some(&parent)),
+                later
+            )
+            .await
+            .unwrap(),
+        RefreshRetry::SuccessorUsed
+    );
+    assert_eq!(
+        db.store.find_refresh_token(&late.hash()).await.unwrap(),
+        None
+    );
+    // Outside the window likewise.
+    assert_eq!(
+        db.store
+            .retry_rotated_refresh_token(
+                &parent.hash(),
+                later + Duration::seconds(1),
+                &record(&late, Some(&parent)),
+                later
+            )
+            .await
+            .unwrap(),
+        RefreshRetry::OutsideWindow
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,8 @@ pub struct TokenPolicy {
     pub refresh_absolute_ttl: Duration,
     /// `TESSERA_REFRESH_TOKEN_MAX_ROTATIONS`: `None` for no cap.
     pub refresh_max_rotations: Option<i32>,
-    /// `TESSERA_REFRESH_TOKEN_GRACE`: how long a rotated token may be retried once.
+    /// `TESSERA_REFRESH_TOKEN_GRACE`: how long after its rotation a token may be presented again
+    /// while its successors are unused.
     pub refresh_grace: Duration,
     /// `TESSERA_ACCESS_TOKEN_ALG`: for clients that set none.
     pub access_token_alg: SigningAlg,

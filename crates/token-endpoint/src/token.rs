@@ -64,12 +64,27 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let address = tessera_web::client_address::ClientAddress::of(req)
+        .0
+        .to_string();
     let credentials = ClientCredentials {
         authorization,
         form: form.pairs(),
+        address: &address,
     };
     match state.authenticator.authenticate(&credentials).await {
         Ok(client) => Ok(client),
+        Err(failure) if failure.retry_after.is_some() => {
+            // Refused unchecked: neither audited (that would be a flood) nor counted again.
+            tracing::info!(
+                endpoint,
+                client.id = failure.client_id.as_deref(),
+                "client authentication throttled"
+            );
+            Err(tessera_web::error::token_throttled_response(
+                failure.retry_after.unwrap_or(1),
+            ))
+        }
         Err(failure) => {
             let event = Audit {
                 kind: "client.auth_failed",

@@ -70,6 +70,19 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
     })
 }
 
+/// `429` for a client whose authentications from this address failed too often: retry after
+/// `seconds` (see `tessera_core::client_throttle`).
+pub fn token_throttled_response(seconds: u64) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::RETRY_AFTER, seconds.to_string()))
+        .json(ErrorBody {
+            error: "invalid_client",
+            error_description: "Too many failed client authentications from this address; retry later.",
+        })
+}
+
 /// A rendered askama page as an HTML response (`no-store`: pages hold CSRF tokens and account
 /// data). A template that fails to render gives a bare 500, logged.
 pub fn html_page(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {

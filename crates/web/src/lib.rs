@@ -2,6 +2,7 @@
 //! HTML error page, security headers, request ids, request metrics and logs.
 
 pub mod audit;
+pub mod body_deadline;
 pub mod client_address;
 pub mod csrf;
 pub mod error;

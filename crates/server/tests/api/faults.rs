@@ -4,7 +4,10 @@
 //! app's own database (SQLite or PostgreSQL) and back.
 
 use sea_orm::ConnectionTrait;
-use tessera_core::store::AuditRepo;
+use tessera_core::{
+    secret::TokenHash,
+    store::{AuditRepo, CodeRepo, RefreshTokenRepo},
+};
 use tessera_testkit::TestApp;
 
 use crate::token_support::{client_with, post_form};
@@ -115,39 +118,67 @@ async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself(
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 
+/// From now on every insert into `table` fails (a trigger raises), as a database failing between
+/// two statements of one request would.
+async fn fail_inserts(app: &TestApp, table: &str) {
+    let db = app.state.store.connection();
+    if postgres(app) {
+        db.execute_unprepared(
+            "CREATE OR REPLACE FUNCTION tessera_fault() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(&format!(
+            "CREATE TRIGGER tessera_fault BEFORE INSERT ON {table} \
+             FOR EACH ROW EXECUTE FUNCTION tessera_fault()"
+        ))
+        .await
+        .unwrap();
+    } else {
+        db.execute_unprepared(&format!(
+            "CREATE TRIGGER tessera_fault BEFORE INSERT ON {table} \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+/// Ends [`fail_inserts`].
+async fn stop_failing(app: &TestApp, table: &str) {
+    let statement = if postgres(app) {
+        format!("DROP TRIGGER tessera_fault ON {table}")
+    } else {
+        "DROP TRIGGER tessera_fault".to_owned()
+    };
+    app.state
+        .store
+        .connection()
+        .execute_unprepared(&statement)
+        .await
+        .unwrap();
+}
+
+fn postgres(app: &TestApp) -> bool {
+    app.state.config.database_url.starts_with("postgres")
+}
+
 #[tokio::test]
 async fn a_refresh_that_fails_to_store_its_successor_leaves_the_token_usable() {
-    let app = TestApp::spawn().await;
+    // Strict rotation, so that only the transaction (not the retry window) can save the session.
+    let app = TestApp::builder()
+        .with_config(|c| c.refresh_token_grace = 0)
+        .spawn()
+        .await;
     let alice = app
         .with_user("alice", crate::code_flow::PASSWORD, false)
         .await;
     let rp = client_with(&app, "rp", |_| {}).await;
     let tokens = crate::token_support::code_tokens(&app, &rp, &alice, &["offline_access"]).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let postgres = app.state.config.database_url.starts_with("postgres");
     // The database fails between consuming the token and storing its successor.
-    let db = app.state.store.connection();
-    if postgres {
-        db.execute_unprepared(
-            "CREATE FUNCTION tessera_fault() RETURNS trigger AS $$ \
-             BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
-        )
-        .await
-        .unwrap();
-        db.execute_unprepared(
-            "CREATE TRIGGER tessera_fault BEFORE INSERT ON refresh_tokens \
-             FOR EACH ROW EXECUTE FUNCTION tessera_fault()",
-        )
-        .await
-        .unwrap();
-    } else {
-        db.execute_unprepared(
-            "CREATE TRIGGER tessera_fault BEFORE INSERT ON refresh_tokens \
-             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
-        )
-        .await
-        .unwrap();
-    }
+    fail_inserts(&app, "refresh_tokens").await;
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.as_str()),
@@ -155,14 +186,16 @@ async fn a_refresh_that_fails_to_store_its_successor_leaves_the_token_usable() {
     let failed = crate::token_support::token(&app, &rp, &form).await;
     assert_eq!(failed.status, 503, "{:?}", failed.body);
     assert_eq!(failed.headers["retry-after"], "1");
+    let row = app
+        .state
+        .store
+        .find_refresh_token(&TokenHash::of(&refresh))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.consumed_at, None, "the consumption was rolled back");
     // The blip ends; the client retries the same token: a fresh pair, not "reuse".
-    db.execute_unprepared(if postgres {
-        "DROP TRIGGER tessera_fault ON refresh_tokens"
-    } else {
-        "DROP TRIGGER tessera_fault"
-    })
-    .await
-    .unwrap();
+    stop_failing(&app, "refresh_tokens").await;
     let retried = crate::token_support::token(&app, &rp, &form).await;
     assert_eq!(
         retried.status, 200,
@@ -177,4 +210,43 @@ async fn a_refresh_that_fails_to_store_its_successor_leaves_the_token_usable() {
     )
     .await;
     assert_eq!(again.status, 200, "the family is intact: {:?}", again.body);
+}
+
+#[tokio::test]
+async fn a_code_redemption_that_fails_to_store_its_grant_leaves_the_code_redeemable() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .with_user("alice", crate::code_flow::PASSWORD, false)
+        .await;
+    let rp = client_with(&app, "rp", |_| {}).await;
+    for (table, scopes) in [
+        ("grants", &["openid"][..]),
+        ("refresh_tokens", &["openid", "offline_access"][..]),
+    ] {
+        let (code, verifier) = crate::token_support::issue_code(&app, &rp.0, &alice, scopes).await;
+        fail_inserts(&app, table).await;
+        let failed = crate::token_support::redeem(&app, &rp, &code, &verifier).await;
+        assert_eq!(failed.status, 503, "{table}: {:?}", failed.body);
+        assert_eq!(failed.headers["retry-after"], "1");
+        let row = app
+            .state
+            .store
+            .find_code(&TokenHash::of(&code))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.grant_id, None,
+            "{table}: nothing of the redemption stayed"
+        );
+        stop_failing(&app, table).await;
+        let retried = crate::token_support::redeem(&app, &rp, &code, &verifier).await;
+        assert_eq!(retried.status, 200, "{table}: {:?}", retried.body);
+        let access = retried.body["access_token"].as_str().unwrap();
+        assert_eq!(
+            crate::token_support::userinfo(&app, access).await.status,
+            200,
+            "{table}: the grant is live, not revoked as a replay"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `grant_type=refresh_token`: rotation, reuse detection revoking the family, narrowing, the
-//! idle and absolute lifetimes, the rotation cap, the grace retry, when refresh tokens are
-//! issued at all, and 20 concurrent rotations of one token.
+//! idle and absolute lifetimes, the rotation cap, the retry window (on by default), when refresh
+//! tokens are issued at all, and concurrent presentations of one token (with and without the
+//! window).
 
 use std::sync::Arc;
 
@@ -43,7 +44,11 @@ fn refresh_token_of(answer: &Answer) -> String {
 
 #[tokio::test]
 async fn rotation_narrowing_and_reuse_detection() {
-    let app = TestApp::spawn().await;
+    // Strict rotation: no retry window, so the first re-presentation is reuse.
+    let app = TestApp::builder()
+        .with_config(|c| c.refresh_token_grace = 0)
+        .spawn()
+        .await;
     let alice = app.with_user("alice", PASSWORD, false).await;
     let rp = client_with(&app, "rp", |_| {}).await;
     let first = code_tokens(&app, &rp, &alice, &["openid", "email", "offline_access"]).await;
@@ -185,57 +190,41 @@ async fn idle_and_absolute_lifetimes_and_the_rotation_cap_force_a_new_sign_in() 
 }
 
 #[tokio::test]
-async fn the_grace_window_allows_one_retry_of_a_lost_rotation() {
+async fn a_rotated_token_presented_again_in_the_window_gets_a_pair_while_its_successor_is_unused() {
+    // The default configuration: a 30 s window.
     let clock = FakeClock::new();
-    let app = TestApp::builder()
-        .with_clock(clock.clone())
-        .with_config(|c| c.refresh_token_grace = 10)
-        .spawn()
-        .await;
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
     let alice = app.with_user("alice", PASSWORD, false).await;
     let rp = client_with(&app, "rp", |_| {}).await;
     let scopes = ["openid", "offline_access"];
+    let fresh = || async {
+        code_tokens(&app, &rp, &alice, &scopes).await["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
 
-    // The response of the first rotation is "lost"; the retry within 10 s succeeds once and
-    // the lost successor is retired.
-    let r1 = code_tokens(&app, &rp, &alice, &scopes).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // The response of the first rotation is "lost"; the retry 20 s later gets a pair, and using
+    // it deletes the lost successor — which is then unknown, not reuse: the family lives on.
+    let r1 = fresh().await;
     let lost = refresh_token_of(&refresh(&app, &rp, &r1, None).await);
-    clock.advance(Duration::seconds(5));
+    clock.advance(Duration::seconds(20));
     let retried = refresh_token_of(&refresh(&app, &rp, &r1, None).await);
+    assert_ne!(retried, lost);
+    let r3 = refresh_token_of(&refresh(&app, &rp, &retried, None).await);
     refresh(&app, &rp, &lost, None).await.assert_error(
         400,
         "invalid_grant",
-        "the lost successor is retired",
+        "the lost successor is gone",
     );
-    // (Presenting the retired successor is reuse: the family is gone.)
-    refresh(&app, &rp, &retried, None).await.assert_error(
-        400,
-        "invalid_grant",
-        "family revoked by the reuse",
+    let r4 = refresh_token_of(&refresh(&app, &rp, &r3, None).await);
+    assert!(
+        introspect(&app, &rp, &r4).await["active"] == true,
+        "family alive"
     );
 
-    // A second retry is reuse.
-    let r1 = code_tokens(&app, &rp, &alice, &scopes).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    refresh_token_of(&refresh(&app, &rp, &r1, None).await);
-    let retry = refresh_token_of(&refresh(&app, &rp, &r1, None).await);
-    refresh(&app, &rp, &r1, None)
-        .await
-        .assert_error(400, "invalid_grant", "second retry");
-    refresh(&app, &rp, &retry, None)
-        .await
-        .assert_error(400, "invalid_grant", "family revoked");
-
-    // After the window, or once the successor was used, a retry is reuse.
-    let r1 = code_tokens(&app, &rp, &alice, &scopes).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // Once a successor was used, presenting the parent is reuse: the family dies.
+    let r1 = fresh().await;
     let r2 = refresh_token_of(&refresh(&app, &rp, &r1, None).await);
     let r3 = refresh_token_of(&refresh(&app, &rp, &r2, None).await);
     refresh(&app, &rp, &r1, None).await.assert_error(
@@ -246,20 +235,88 @@ async fn the_grace_window_allows_one_retry_of_a_lost_rotation() {
     refresh(&app, &rp, &r3, None)
         .await
         .assert_error(400, "invalid_grant", "family revoked");
-    let r1 = code_tokens(&app, &rp, &alice, &scopes).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    refresh_token_of(&refresh(&app, &rp, &r1, None).await);
-    clock.advance(Duration::seconds(11));
+
+    // After the window, presenting the rotated token is reuse.
+    let r1 = fresh().await;
+    let r2 = refresh_token_of(&refresh(&app, &rp, &r1, None).await);
+    clock.advance(Duration::seconds(31));
     refresh(&app, &rp, &r1, None)
         .await
         .assert_error(400, "invalid_grant", "after the window");
+    refresh(&app, &rp, &r2, None)
+        .await
+        .assert_error(400, "invalid_grant", "family revoked");
+
+    // Retries are bounded: ten unused successors wait at most; the eleventh retry is refused
+    // without ending the family.
+    let r1 = fresh().await;
+    let mut waiting = vec![refresh_token_of(&refresh(&app, &rp, &r1, None).await)];
+    for _ in 1..tessera_core::store::MAX_RETRY_SUCCESSORS {
+        waiting.push(refresh_token_of(&refresh(&app, &rp, &r1, None).await));
+    }
+    refresh(&app, &rp, &r1, None)
+        .await
+        .assert_error(400, "invalid_grant", "retry limit");
+    let last = waiting.pop().unwrap();
+    refresh_token_of(&refresh(&app, &rp, &last, None).await);
+    for other in &waiting {
+        refresh(&app, &rp, other, None).await.assert_error(
+            400,
+            "invalid_grant",
+            "a sibling was used",
+        );
+    }
+    let events = app
+        .state
+        .store
+        .recent_events(Some("rp"), None, 100)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.kind == "refresh_token.grace_retry"));
 }
 
 #[tokio::test]
-async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_success() {
+async fn concurrent_presentations_of_one_refresh_token_all_succeed_and_one_line_lives_on() {
     let app = Arc::new(TestApp::spawn().await);
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    let rp = Arc::new(client_with(&app, "rp", |_| {}).await);
+    let r = code_tokens(&app, &rp, &alice, &["openid", "offline_access"]).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, rp, r) = (Arc::clone(&app), Arc::clone(&rp), r.clone());
+            tokio::spawn(async move { refresh(&app, &rp, &r, None).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        tokens.push(refresh_token_of(&answer));
+    }
+    // Whichever answer the client kept works; the others are gone once it is used.
+    let kept = tokens.swap_remove(3);
+    let next = refresh_token_of(&refresh(&app, &rp, &kept, None).await);
+    for other in &tokens {
+        refresh(&app, &rp, other, None).await.assert_error(
+            400,
+            "invalid_grant",
+            "a sibling was used",
+        );
+    }
+    refresh_token_of(&refresh(&app, &rp, &next, None).await);
+}
+
+#[tokio::test]
+async fn with_strict_rotation_twenty_concurrent_rotations_of_one_token_have_one_success() {
+    let app = Arc::new(
+        TestApp::builder()
+            .with_config(|c| c.refresh_token_grace = 0)
+            .spawn()
+            .await,
+    );
     let alice = app.with_user("alice", PASSWORD, false).await;
     let rp = Arc::new(client_with(&app, "rp", |_| {}).await);
     let r = code_tokens(&app, &rp, &alice, &["openid", "offline_access"]).await["refresh_token"]

@@ -4,6 +4,7 @@ pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;
 pub mod browser_session;
+pub mod change_version;
 pub mod client;
 pub mod consent;
 pub mod grant;

@@ -17,6 +17,8 @@ pub struct Model {
     pub consumed_at: Option<DateTimeUtc>,
     pub parent_hash: Option<String>,
     pub retried_at: Option<DateTimeUtc>,
+    /// One of several successors a retry of its parent stored: its rotation deletes the others.
+    pub branched: bool,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migration.

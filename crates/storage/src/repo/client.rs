@@ -12,7 +12,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json, updated_one};
-use crate::{backend, entity::client, search_condition, write_err};
+use crate::{backend, changes::Topic, entity::client, search_condition, write_err};
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
     value
@@ -113,6 +113,7 @@ impl ClientRepo for SeaStore {
             .exec_without_returning(&self.db)
             .await
             .map_err(write_err("client"))?;
+        self.announce(Topic::Clients).await;
         Ok(())
     }
 
@@ -130,6 +131,7 @@ impl ClientRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend)?;
+        self.announce(Topic::Clients).await;
         Ok(result.rows_affected == 1)
     }
 
@@ -144,6 +146,7 @@ impl ClientRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(write_err("client"))?;
+        self.announce(Topic::Clients).await;
         updated_one(result, "client")
     }
 
@@ -157,6 +160,7 @@ impl ClientRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend)?;
+        self.announce(Topic::Clients).await;
         Ok(result.rows_affected == 1)
     }
 
@@ -179,6 +183,7 @@ impl ClientRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend)?;
+        self.announce(Topic::Clients).await;
         Ok(result.rows_affected == 1)
     }
 

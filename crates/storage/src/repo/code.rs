@@ -2,11 +2,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
 use tessera_core::{
     ClientId, GrantId, Subject,
     secret::TokenHash,
-    store::{AuthorizationCodeRecord, CodeRepo, Consumption, StoreError},
+    store::{
+        AuthorizationCodeRecord, CodeRepo, Consumption, GrantRecord, RefreshTokenRecord, StoreError,
+    },
 };
 
 use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
@@ -85,17 +89,41 @@ impl CodeRepo for SeaStore {
         .await
     }
 
-    async fn attach_grant_to_code(
+    async fn redeem_code(
         &self,
         hash: &TokenHash,
-        grant: &GrantId,
-    ) -> Result<(), StoreError> {
-        code::Entity::update_many()
-            .col_expr(code::Column::GrantId, Expr::value(grant.as_str()))
-            .filter(code::Column::CodeHash.eq(hash.as_str()))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        grant: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
+        // Every early return drops the transaction, which rolls the consumption back.
+        let txn = self.db.begin().await.map_err(backend)?;
+        let consumed = consume_once::<code::Entity, _, _>(
+            &txn,
+            [
+                code::Column::CodeHash,
+                code::Column::ConsumedAt,
+                code::Column::ExpiresAt,
+            ],
+            hash.as_str(),
+            now,
+            |row| row.consumed_at.is_some(),
+            to_record,
+        )
+        .await?;
+        if matches!(consumed, Consumption::Consumed(_)) {
+            super::grant::insert(&txn, grant).await?;
+            code::Entity::update_many()
+                .col_expr(code::Column::GrantId, Expr::value(grant.id.as_str()))
+                .filter(code::Column::CodeHash.eq(hash.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(backend)?;
+            if let Some(refresh) = refresh {
+                super::refresh_token::insert(&txn, refresh, false).await?;
+            }
+        }
+        txn.commit().await.map_err(backend)?;
+        Ok(consumed)
     }
 }

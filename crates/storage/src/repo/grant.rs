@@ -32,22 +32,7 @@ fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
 #[async_trait]
 impl GrantRepo for SeaStore {
     async fn create_grant(&self, record: &GrantRecord) -> Result<(), StoreError> {
-        grant::Entity::insert(grant::ActiveModel {
-            id: Set(record.id.as_str().to_owned()),
-            client_id: Set(record.client_id.as_str().to_owned()),
-            user_id: Set(record.user_id.as_ref().map(|s| s.as_str().to_owned())),
-            session_id: Set(record.session_id.as_ref().map(|h| h.as_str().to_owned())),
-            scopes: Set(strings_to_json(&record.scopes)),
-            offline: Set(record.offline),
-            auth_time: Set(record.auth_time),
-            created_at: Set(record.created_at),
-            revoked_at: Set(record.revoked_at),
-            revoked_reason: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(write_err("grant"))?;
-        Ok(())
+        insert(&self.db, record).await
     }
 
     async fn find_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
@@ -150,4 +135,27 @@ fn revoking(reason: &str, now: DateTime<Utc>) -> sea_orm::UpdateMany<grant::Enti
         .col_expr(grant::Column::RevokedAt, Expr::value(now))
         .col_expr(grant::Column::RevokedReason, Expr::value(reason))
         .filter(grant::Column::RevokedAt.is_null())
+}
+
+/// Creates a grant on `db` (the pool or a transaction).
+pub(super) async fn insert<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    record: &GrantRecord,
+) -> Result<(), StoreError> {
+    grant::Entity::insert(grant::ActiveModel {
+        id: Set(record.id.as_str().to_owned()),
+        client_id: Set(record.client_id.as_str().to_owned()),
+        user_id: Set(record.user_id.as_ref().map(|s| s.as_str().to_owned())),
+        session_id: Set(record.session_id.as_ref().map(|h| h.as_str().to_owned())),
+        scopes: Set(strings_to_json(&record.scopes)),
+        offline: Set(record.offline),
+        auth_time: Set(record.auth_time),
+        created_at: Set(record.created_at),
+        revoked_at: Set(record.revoked_at),
+        revoked_reason: Set(None),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(write_err("grant"))?;
+    Ok(())
 }

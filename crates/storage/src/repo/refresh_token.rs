@@ -8,7 +8,10 @@ use sea_orm::{
 use tessera_core::{
     ClientId, GrantId,
     secret::TokenHash,
-    store::{Consumption, RefreshTokenRecord, RefreshTokenRepo, StoreError},
+    store::{
+        Consumption, MAX_RETRY_SUCCESSORS, RefreshRetry, RefreshTokenRecord, RefreshTokenRepo,
+        StoreError,
+    },
 };
 
 use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
@@ -28,10 +31,17 @@ fn to_record(row: refresh_token::Model) -> Result<RefreshTokenRecord, StoreError
     })
 }
 
+fn to_record_and_branch(
+    row: refresh_token::Model,
+) -> Result<(RefreshTokenRecord, bool), StoreError> {
+    let branched = row.branched;
+    Ok((to_record(row)?, branched))
+}
+
 #[async_trait]
 impl RefreshTokenRepo for SeaStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> Result<(), StoreError> {
-        insert(&self.db, record).await
+        insert(&self.db, record, false).await
     }
 
     async fn rotate_refresh_token(
@@ -51,13 +61,28 @@ impl RefreshTokenRepo for SeaStore {
             hash.as_str(),
             now,
             |row| row.consumed_at.is_some(),
-            to_record,
+            to_record_and_branch,
         )
         .await?;
-        if matches!(consumed, Consumption::Consumed(_)) {
-            // An error here drops the transaction: the consumption is rolled back with it.
-            insert(&txn, successor).await?;
-        }
+        let consumed = match consumed {
+            Consumption::Consumed((record, branched)) => {
+                // An error here drops the transaction: the consumption is rolled back with it.
+                insert(&txn, successor, false).await?;
+                // Successors of one parent that a retry stored: the first used wins, the rest go.
+                if let (true, Some(parent)) = (branched, &record.parent_hash) {
+                    refresh_token::Entity::delete_many()
+                        .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
+                        .filter(refresh_token::Column::ConsumedAt.is_null())
+                        .exec(&txn)
+                        .await
+                        .map_err(backend)?;
+                }
+                Consumption::Consumed(record)
+            }
+            Consumption::AlreadyConsumed((record, _)) => Consumption::AlreadyConsumed(record),
+            Consumption::Expired => Consumption::Expired,
+            Consumption::NotFound => Consumption::NotFound,
+        };
         txn.commit().await.map_err(backend)?;
         Ok(consumed)
     }
@@ -94,44 +119,62 @@ impl RefreshTokenRepo for SeaStore {
             .transpose()
     }
 
-    async fn claim_refresh_retry(
-        &self,
-        hash: &TokenHash,
-        rotated_since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        // One statement, like consume-once: of concurrent retries exactly one sees a row.
-        let result = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RetriedAt, Expr::value(now))
-            .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
-            .filter(refresh_token::Column::RetriedAt.is_null())
-            .filter(refresh_token::Column::ConsumedAt.gte(rotated_since))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(result.rows_affected == 1)
-    }
-
-    async fn retire_refresh_children(
+    async fn retry_rotated_refresh_token(
         &self,
         parent: &TokenHash,
+        rotated_since: DateTime<Utc>,
+        successor: &RefreshTokenRecord,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        Ok(refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
+    ) -> Result<RefreshRetry, StoreError> {
+        // Every early return drops the transaction, which rolls it back.
+        let txn = self.db.begin().await.map_err(backend)?;
+        // Writing the parent row first serialises concurrent retries of it (a row lock on
+        // PostgreSQL, the write lock on SQLite): each sees the successors the others stored.
+        let claimed = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RetriedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(parent.as_str()))
+            .filter(refresh_token::Column::ConsumedAt.gte(rotated_since))
+            .exec(&txn)
+            .await
+            .map_err(backend)?;
+        if claimed.rows_affected != 1 {
+            return Ok(RefreshRetry::OutsideWindow);
+        }
+        let successors = refresh_token::Entity::find()
+            .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
+            .all(&txn)
+            .await
+            .map_err(backend)?;
+        if successors.iter().any(|row| row.consumed_at.is_some()) {
+            return Ok(RefreshRetry::SuccessorUsed);
+        }
+        if successors.len() >= MAX_RETRY_SUCCESSORS {
+            return Ok(RefreshRetry::TooMany);
+        }
+        // Marking the unused successors waits for a rotation of one of them that is under way
+        // (its row lock); one that committed meanwhile is no longer unused, and is caught here.
+        let marked = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::Branched, Expr::value(true))
             .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
             .filter(refresh_token::Column::ConsumedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
-            .map_err(backend)?
-            .rows_affected)
+            .map_err(backend)?;
+        if marked.rows_affected != successors.len() as u64 {
+            return Ok(RefreshRetry::SuccessorUsed);
+        }
+        insert(&txn, successor, true).await?;
+        txn.commit().await.map_err(backend)?;
+        Ok(RefreshRetry::Stored)
     }
 }
 
-/// Stores a refresh token on `db` (the pool or a transaction).
-async fn insert<C: sea_orm::ConnectionTrait>(
+/// Stores a refresh token on `db` (the pool or a transaction); `branched` for one of several
+/// successors of its parent.
+pub(super) async fn insert<C: sea_orm::ConnectionTrait>(
     db: &C,
     record: &RefreshTokenRecord,
+    branched: bool,
 ) -> Result<(), StoreError> {
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         token_hash: Set(record.token_hash.as_str().to_owned()),
@@ -144,6 +187,7 @@ async fn insert<C: sea_orm::ConnectionTrait>(
         consumed_at: Set(record.consumed_at),
         parent_hash: Set(record.parent_hash.as_ref().map(|h| h.as_str().to_owned())),
         retried_at: Set(None),
+        branched: Set(branched),
     })
     .exec_without_returning(db)
     .await

@@ -140,6 +140,24 @@ impl ThrottleRepo for SeaStore {
         Ok(result.rows_affected == 1)
     }
 
+    async fn blocked_counters(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
+        Ok(counter::Entity::find()
+            .filter(counter::Column::Kind.eq(kind))
+            .filter(counter::Column::BlockedUntil.gt(now))
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
     async fn list_counters(
         &self,
         now: DateTime<Utc>,

@@ -1,14 +1,16 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
 //!
-//! The code is consumed first — one atomic statement, so of any number of concurrent
-//! redemptions on any number of instances exactly one proceeds. Then it must have been issued
-//! to this client for this redirect URI, and the verifier must match its S256 challenge.
+//! The code is looked up first: one presented by another client is refused without touching it.
+//! Then it must be for this redirect URI, its S256 challenge must match the verifier, and its
+//! user must be active; a code that fails a check is used up all the same. One that passes is
+//! redeemed in one transaction — consumed (one atomic statement, so of any number of concurrent
+//! redemptions on any number of instances exactly one proceeds), its grant created and its
+//! refresh token stored — so a store failure answers 503 and leaves the code for the retry.
 //!
 //! A replayed code (RFC 9700 §4.5, RFC 6749 §4.1.2: "the authorization server … SHOULD revoke
-//! … all tokens previously issued based on that authorization code") revokes its grant: the
-//! grant id is derived from the code's hash, so the replay can revoke it even while the first
-//! redemption is still minting. If the replay gets there first it creates the grant already
-//! revoked, and the first redemption's tokens are born dead.
+//! … all tokens previously issued based on that authorization code") revokes its grant, which
+//! exists from the moment the code is seen consumed; the grant id is derived from the code's
+//! hash. Tokens the first redemption is still minting carry that grant and are born dead.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -16,14 +18,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tessera_core::{
     GrantId,
-    error::TokenError,
+    error::{TokenError, TokenErrorCode},
     secret::{TokenHash, constant_time_eq},
-    store::{AuthorizationCodeRecord, Consumption, GrantRecord, StoreError},
+    store::{
+        AuthorizationCodeRecord, ClientRecord, Consumption, GrantRecord, StoreError, UserRecord,
+    },
 };
 
 use super::{
     AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, invalid_grant,
-    issue_user_tokens, unavailable,
+    issue_user_tokens, prepare_refresh, unavailable,
 };
 use crate::TokenState;
 
@@ -78,27 +82,18 @@ fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantR
     }
 }
 
-/// Revokes what the first redemption of a replayed code issued — or will issue.
+/// Revokes what the first redemption of a replayed code issued: its grant, which that
+/// redemption created in the transaction that consumed the code (a code burnt by a failed
+/// check has none).
 async fn revoke_replayed(
     state: &TokenState,
     code: &AuthorizationCodeRecord,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let id = grant_id_for(&code.code_hash);
-    if state.grants.revoke_grant(&id, "code_replay", now).await? {
-        return Ok(true);
-    }
-    // Not there yet (the first redemption is still minting) or revoked already: create it
-    // revoked. A conflict means it appeared meanwhile; revoke it (idempotent).
-    let mut revoked = grant_from_code(code, now);
-    revoked.revoked_at = Some(now);
-    match state.grants.create_grant(&revoked).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::Conflict { .. }) => {
-            state.grants.revoke_grant(&id, "code_replay", now).await
-        }
-        Err(err) => Err(err),
-    }
+    state
+        .grants
+        .revoke_grant(&grant_id_for(&code.code_hash), "code_replay", now)
+        .await
 }
 
 /// Exchanges a code.
@@ -112,42 +107,106 @@ pub async fn exchange(
     let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.get("code_verifier");
     let hash = TokenHash::of(code);
+    let unknown =
+        || invalid_grant("The authorization code is invalid.").with_reason("unknown code");
+    let found = state
+        .codes
+        .find_code(&hash)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(unknown)?;
     // A code presented by another client than its own is refused *before* it is consumed:
     // someone else's redemption attempt must neither burn the owner's code nor make the owner's
     // redemption look like a replay (which would revoke the owner's grant).
-    match state.codes.find_code(&hash).await {
-        Err(err) => return Err(unavailable(&err)),
-        Ok(Some(found)) if found.client_id != client.client_id => {
-            notes.push(AuditNote {
-                kind: "code.wrong_client",
-                user_id: None,
-                details: json!({ "issued_to": found.client_id.as_str() }),
-            });
-            return Err(
-                invalid_grant("The authorization code was issued to another client.").with_reason(
-                    format!(
-                        "code of {} presented by {}",
-                        found.client_id, client.client_id
-                    ),
+    if found.client_id != client.client_id {
+        notes.push(AuditNote {
+            kind: "code.wrong_client",
+            user_id: None,
+            details: json!({ "issued_to": found.client_id.as_str() }),
+        });
+        return Err(
+            invalid_grant("The authorization code was issued to another client.").with_reason(
+                format!(
+                    "code of {} presented by {}",
+                    found.client_id, client.client_id
                 ),
-            );
-        }
-        Ok(_) => {}
+            ),
+        );
     }
-    let record = match state.codes.consume_code(&hash, now).await {
-        Err(err) => return Err(unavailable(&err)),
-        Ok(Consumption::Consumed(record)) => record,
-        Ok(Consumption::NotFound) => {
-            return Err(
-                invalid_grant("The authorization code is invalid.").with_reason("unknown code")
-            );
+    // The checks run on the code as found (its fields never change). A code that fails one is
+    // used up all the same, as if it had been redeemed.
+    let user = match check_code(state, &found, redirect_uri, verifier).await {
+        Ok(user) => user,
+        Err(err) if err.code == TokenErrorCode::TemporarilyUnavailable => return Err(err),
+        Err(err) => {
+            let consumed = state
+                .codes
+                .consume_code(&hash, now)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            settle(state, consumed, now, notes).await?;
+            return Err(err);
         }
-        Ok(Consumption::Expired) => {
-            return Err(
-                invalid_grant("The authorization code has expired.").with_reason("expired code")
-            );
+    };
+    // One that passes is redeemed in one transaction with the grant and refresh token it
+    // yields: a store failure leaves the code unused for the client's retry.
+    let grant = grant_from_code(&found, now);
+    let refresh = wants_refresh(client, &grant).then(|| {
+        prepare_refresh(
+            state,
+            client,
+            &grant,
+            NewRefreshToken {
+                scopes: grant.scopes.clone(),
+                generation: 0,
+                parent: None,
+            },
+            now,
+        )
+    });
+    let redeemed = state
+        .codes
+        .redeem_code(
+            &hash,
+            &grant,
+            refresh.as_ref().map(|(_, record)| record),
+            now,
+        )
+        .await
+        .map_err(|e| unavailable(&e))?;
+    settle(state, redeemed, now, notes).await?;
+    issue_user_tokens(
+        state,
+        UserTokens {
+            client,
+            user: &user,
+            grant: &grant,
+            scopes: &grant.scopes,
+            nonce: found.nonce.as_deref(),
+            refresh: refresh.map(|(token, _)| token),
+        },
+        now,
+    )
+    .await
+}
+
+/// `Ok` when this call consumed the code; otherwise the error to answer — for a replay, after
+/// revoking what the first redemption issued.
+async fn settle(
+    state: &TokenState,
+    consumption: Consumption<AuthorizationCodeRecord>,
+    now: DateTime<Utc>,
+    notes: &mut Vec<AuditNote>,
+) -> Result<(), TokenError> {
+    match consumption {
+        Consumption::Consumed(_) => Ok(()),
+        Consumption::NotFound => {
+            Err(invalid_grant("The authorization code is invalid.").with_reason("unknown code"))
         }
-        Ok(Consumption::AlreadyConsumed(record)) => {
+        Consumption::Expired => {
+            Err(invalid_grant("The authorization code has expired.").with_reason("expired code"))
+        }
+        Consumption::AlreadyConsumed(record) => {
             let revoked = revoke_replayed(state, &record, now)
                 .await
                 .map_err(|e| unavailable(&e))?;
@@ -160,58 +219,36 @@ pub async fn exchange(
                     "issued_to": record.client_id.as_str(),
                 }),
             });
-            return Err(invalid_grant("The authorization code was already used.")
-                .with_reason("code replay: grant revoked"));
+            Err(invalid_grant("The authorization code was already used.")
+                .with_reason("code replay: grant revoked"))
         }
-    };
-    if record.redirect_uri != redirect_uri {
+    }
+}
+
+/// Refresh tokens: for clients registered for them, and for OpenID requests only when offline
+/// access was consented (OIDC Core §11).
+fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
+    let openid = grant.scopes.iter().any(|s| s == "openid");
+    client.grant_types.iter().any(|g| g == "refresh_token") && (!openid || grant.offline)
+}
+
+/// The checks a redemption must pass besides the client: the redirect URI of the request, the
+/// PKCE verifier, a user who is still active.
+async fn check_code(
+    state: &TokenState,
+    code: &AuthorizationCodeRecord,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> Result<UserRecord, TokenError> {
+    if code.redirect_uri != redirect_uri {
         return Err(invalid_grant(
             "The redirect_uri does not match the authorization request.",
         ));
     }
-    if let Err(reason) = check_pkce(record.code_challenge.as_deref(), verifier) {
+    if let Err(reason) = check_pkce(code.code_challenge.as_deref(), verifier) {
         return Err(invalid_grant("PKCE verification failed.").with_reason(reason));
     }
-    let user = active_user(state, &record.user_id).await?;
-    let fresh = grant_from_code(&record, now);
-    let grant = match state.grants.create_grant(&fresh).await {
-        Ok(()) => fresh,
-        // A replay created it (revoked) in the meantime: issue from it; the tokens are dead.
-        Err(StoreError::Conflict { .. }) => state
-            .grants
-            .find_grant(&fresh.id)
-            .await
-            .map_err(|e| unavailable(&e))?
-            .unwrap_or(fresh),
-        Err(err) => return Err(unavailable(&err)),
-    };
-    if let Err(err) = state.codes.attach_grant_to_code(&hash, &grant.id).await {
-        tracing::warn!(error = %err, grant.id = %grant.id, "could not link the code to its grant");
-    }
-    // Refresh tokens: for clients registered for them, and for OpenID requests only when
-    // offline access was consented (OIDC Core §11).
-    let openid = record.scopes.iter().any(|s| s == "openid");
-    let wants_refresh =
-        client.grant_types.iter().any(|g| g == "refresh_token") && (!openid || grant.offline);
-    issue_user_tokens(
-        state,
-        UserTokens {
-            client,
-            user: &user,
-            grant: &grant,
-            scopes: &record.scopes,
-            nonce: record.nonce.as_deref(),
-            refresh: wants_refresh.then(|| {
-                super::Refresh::Insert(NewRefreshToken {
-                    scopes: record.scopes.clone(),
-                    generation: 0,
-                    parent: None,
-                })
-            }),
-        },
-        now,
-    )
-    .await
+    active_user(state, &code.user_id).await
 }
 
 #[cfg(test)]

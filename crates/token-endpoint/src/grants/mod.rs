@@ -165,17 +165,9 @@ pub(crate) struct UserTokens<'a> {
     /// The access token's (possibly narrowed) scopes.
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
-    pub refresh: Option<Refresh>,
-}
-
-/// The refresh token of a response.
-#[derive(Debug)]
-pub(crate) enum Refresh {
-    /// Store a new one with the access token.
-    Insert(NewRefreshToken),
-    /// Already stored (a rotation stores its successor in the same transaction that consumes
-    /// the presented token).
-    Stored(PlainToken),
+    /// The refresh token of the response, already stored: in the transaction that consumed the
+    /// code or the presented refresh token.
+    pub refresh: Option<PlainToken>,
 }
 
 /// A refresh token of `grant` and its record, not stored yet.
@@ -275,19 +267,7 @@ pub(crate) async fn issue_user_tokens(
     } else {
         None
     };
-    let refresh_token = match refresh {
-        Some(Refresh::Insert(new)) => {
-            let (token, record) = prepare_refresh(state, client, grant, new, now);
-            state
-                .refresh_tokens
-                .insert_refresh_token(&record)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            Some(token.expose().to_owned())
-        }
-        Some(Refresh::Stored(token)) => Some(token.expose().to_owned()),
-        None => None,
-    };
+    let refresh_token = refresh.map(|token| token.expose().to_owned());
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

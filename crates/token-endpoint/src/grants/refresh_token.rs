@@ -2,14 +2,20 @@
 //!
 //! Every use rotates: the presented token is consumed atomically and its successor stored in the
 //! same transaction, in the same family (grant) — a store failure in between leaves the old token
-//! usable, so the retry of a 503 is not mistaken for reuse. Presenting a token that was already rotated is reuse — someone holds a
-//! copy — so the whole family is revoked, access tokens included (they carry the grant).
-//! Concurrent presentations of one token are reuse too: exactly one of them succeeds, and the
-//! others revoke the family, so even the winner's new tokens are dead.
+//! usable, so the retry of a 503 is not mistaken for reuse. Presenting a token that was already
+//! rotated, outside the retry window below, is reuse — someone holds a copy — so the whole family
+//! is revoked, access tokens included (they carry the grant). With the window at 0, concurrent
+//! presentations of one token are reuse too: exactly one of them succeeds, and the others revoke
+//! the family, so even the winner's new tokens are dead.
 //!
-//! An optional grace window (`TESSERA_REFRESH_TOKEN_GRACE`, 0 by default) lets a client whose
-//! response got lost retry the rotated token once, within the window, as long as the token that
-//! rotation issued was not used: that successor is retired and a new one issued in its place.
+//! A retry window (`TESSERA_REFRESH_TOKEN_GRACE`, 30 s by default, 0 for strict rotation) lets a
+//! client whose response got lost — or that sent the same token twice at once — present the
+//! rotated token again within the window of its rotation, as long as no token that rotation
+//! issued was used: it gets a fresh pair beside the unused one, each works, and the first of
+//! them used deletes the others (so one line of the family lives on). Once a successor was used,
+//! presenting the parent is reuse. At most [`MAX_RETRY_SUCCESSORS`] successors wait at a time.
+//!
+//! [`MAX_RETRY_SUCCESSORS`]: tessera_core::store::MAX_RETRY_SUCCESSORS
 //!
 //! A family also ends when its absolute lifetime (from the sign-in) or its rotation cap is
 //! reached; each token has an idle lifetime. The scope may narrow for the new access token
@@ -19,11 +25,11 @@ use serde_json::json;
 use tessera_core::{
     error::TokenError,
     secret::TokenHash,
-    store::{Consumption, RefreshTokenRecord},
+    store::{Consumption, RefreshRetry, RefreshTokenRecord},
 };
 
 use super::{
-    AuditNote, GrantRequest, NewRefreshToken, Refresh, UserTokens, active_user, family_ends_at,
+    AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, family_ends_at,
     invalid_grant, issue_user_tokens, max_rotations, prepare_refresh, unavailable,
 };
 use crate::{TokenState, mint::TokenResponse, scope};
@@ -128,34 +134,32 @@ pub async fn exchange(
         Consumption::Expired => return Err(invalid().with_reason("refresh token idle-expired")),
         Consumption::AlreadyConsumed(used) => {
             let grace = state.minter.policy().refresh_grace;
-            let retried = grace > chrono::Duration::zero()
-                && state
+            let retry = if grace > chrono::Duration::zero() {
+                state
                     .refresh_tokens
-                    .claim_refresh_retry(&hash, now - grace, now)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-            // The retry replaces the successor; if the successor was used, the client moved on
-            // and this is reuse after all.
-            let replaced = retried
-                && state
-                    .refresh_tokens
-                    .retire_refresh_children(&hash, now)
+                    .retry_rotated_refresh_token(&hash, now - grace, &successor_record, now)
                     .await
                     .map_err(|e| unavailable(&e))?
-                    > 0;
-            if !replaced {
-                return Err(revoke_family(state, &used, request, notes).await);
+            } else {
+                RefreshRetry::OutsideWindow
+            };
+            match retry {
+                RefreshRetry::Stored => notes.push(AuditNote {
+                    kind: "refresh_token.grace_retry",
+                    user_id: Some(user_id.as_str().to_owned()),
+                    details: json!({ "grant_id": used.grant_id.as_str() }),
+                }),
+                RefreshRetry::TooMany => {
+                    return Err(invalid_grant(
+                        "The refresh token was retried too often; use the newest one.",
+                    )
+                    .with_reason("retry limit"));
+                }
+                // Rotated longer ago, or its successor was used: someone else holds a copy.
+                RefreshRetry::OutsideWindow | RefreshRetry::SuccessorUsed => {
+                    return Err(revoke_family(state, &used, request, notes).await);
+                }
             }
-            state
-                .refresh_tokens
-                .insert_refresh_token(&successor_record)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            notes.push(AuditNote {
-                kind: "refresh_token.grace_retry",
-                user_id: Some(user_id.as_str().to_owned()),
-                details: json!({ "grant_id": used.grant_id.as_str() }),
-            });
         }
     }
     issue_user_tokens(
@@ -166,7 +170,7 @@ pub async fn exchange(
             grant: &grant,
             scopes: &scopes,
             nonce: None,
-            refresh: Some(Refresh::Stored(successor)),
+            refresh: Some(successor),
         },
         now,
     )

@@ -1,0 +1,161 @@
+//! Slowing down client-credential guessing at the token-type endpoints, with one limit across
+//! every instance and without letting a stranger shut a client out.
+//!
+//! Failed authentications — a wrong secret, an assertion that does not verify — are counted per
+//! client *and address* (an IPv6 address as its /64) in the database counters the sign-in
+//! throttle uses ([`crate::sign_in`]), so N instances enforce one limit and a restart forgets
+//! nothing. Ten failures in 15 minutes are free; after that, each failure makes that client's
+//! requests *from that address* wait 1 s, 2 s, 4 s … at most 30 s: they are refused with `429`
+//! and `Retry-After` until then, before any secret is compared. The same client from any other
+//! address is not affected, so a third party guessing at a client's secret slows down only
+//! itself. Unknown client ids, disabled clients and store failures are not counted.
+//!
+//! The check costs no database round trip: each instance keeps the set of counters that refuse
+//! attempts now, read from the database at most once per [`REFRESH`] (and its own failures
+//! apply at once), so a block placed by another instance applies here within that time.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    sign_in::{Key, Kind, Limit, count, counted_address, schedule},
+    store::{StoreError, ThrottleRepo},
+};
+
+/// How often the refusing counters are re-read.
+pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// Failures counted over this window.
+pub const WINDOW: Duration = Duration::minutes(15);
+/// The limit per client and address.
+pub const LIMIT: Limit = Limit {
+    free: 10,
+    first_delay: Duration::seconds(1),
+    max_delay: Duration::seconds(30),
+};
+/// Refusing counters kept in memory at most.
+const MAX_BLOCKED: u64 = 10_000;
+
+#[derive(Default)]
+struct Blocked {
+    read_at: Option<Instant>,
+    until: HashMap<String, DateTime<Utc>>,
+}
+
+/// The client-authentication throttle over a [`ThrottleRepo`].
+pub struct ClientAuthThrottle {
+    repo: Arc<dyn ThrottleRepo>,
+    blocked: Mutex<Blocked>,
+    refreshing: AtomicBool,
+}
+
+impl std::fmt::Debug for ClientAuthThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuthThrottle").finish_non_exhaustive()
+    }
+}
+
+fn key(client_id: &str, address: &str) -> Key {
+    let address = counted_address(address);
+    let shown: String = client_id.chars().take(64).collect();
+    Key::new(
+        Kind::ClientAddress,
+        &format!("{client_id}\u{0}{address}"),
+        format!("client {shown} from {address}"),
+    )
+}
+
+impl ClientAuthThrottle {
+    /// A throttle over `repo`.
+    pub fn new(repo: Arc<dyn ThrottleRepo>) -> Self {
+        Self {
+            repo,
+            blocked: Mutex::new(Blocked::default()),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+
+    fn blocked(&self) -> std::sync::MutexGuard<'_, Blocked> {
+        self.blocked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long `client_id` must wait before authenticating from `address` again (`None`: it
+    /// may try now).
+    pub async fn wait(
+        &self,
+        client_id: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        let stale = self
+            .blocked()
+            .read_at
+            .is_none_or(|at| at.elapsed() >= REFRESH);
+        // One request re-reads; the others use what is known meanwhile.
+        if stale && !self.refreshing.swap(true, Ordering::AcqRel) {
+            self.refresh(now).await;
+            self.refreshing.store(false, Ordering::Release);
+        }
+        let key = key(client_id, address);
+        self.blocked()
+            .until
+            .get(key.hash.as_str())
+            .filter(|until| **until > now)
+            .map(|until| *until - now)
+    }
+
+    async fn refresh(&self, now: DateTime<Utc>) {
+        match self
+            .repo
+            .blocked_counters(Kind::ClientAddress.as_str(), now, MAX_BLOCKED)
+            .await
+        {
+            Ok(counters) => {
+                let until = counters
+                    .into_iter()
+                    .filter_map(|c| Some((c.key_hash.as_str().to_owned(), c.blocked_until?)))
+                    .collect();
+                *self.blocked() = Blocked {
+                    read_at: Some(Instant::now()),
+                    until,
+                };
+            }
+            // Keep what is known (the store failure shows in the request's own lookups); try
+            // again after REFRESH.
+            Err(_) => self.blocked().read_at = Some(Instant::now()),
+        }
+    }
+
+    /// Counts a failed authentication of `client_id` from `address`.
+    pub async fn failed(
+        &self,
+        client_id: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = key(client_id, address);
+        count(self.repo.as_ref(), &key, &schedule(LIMIT, now), WINDOW, now).await?;
+        // Apply this instance's own count at once.
+        if let Some(until) = self
+            .repo
+            .find_counter(&key.hash)
+            .await?
+            .and_then(|c| c.blocked_until)
+            .filter(|until| *until > now)
+        {
+            let mut blocked = self.blocked();
+            if blocked.until.len() as u64 >= MAX_BLOCKED {
+                blocked.until.clear();
+            }
+            blocked.until.insert(key.hash.as_str().to_owned(), until);
+        }
+        Ok(())
+    }
+}
