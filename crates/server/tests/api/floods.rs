@@ -330,3 +330,52 @@ async fn two_thousand_malformed_requests_get_no_5xx() {
         "still serving"
     );
 }
+
+#[tokio::test]
+async fn half_sent_bodies_are_answered_408_and_their_connections_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .with_config(|c| c.request_timeout = 1)
+        .spawn()
+        .await;
+    // 300 connections each send a request head promising 1000 bytes and then only 10.
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                  Content-Type: application/x-www-form-urlencoded\r\n\
+                  Content-Length: 1000\r\n\r\ngrant_type",
+            )
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    // Meanwhile the server serves everyone else.
+    assert_eq!(app.get("/health/live").await.status(), 200);
+    // Each is answered 408 and closed, within the request timeout (bounded here by 20 s).
+    let mut timed_out = 0;
+    for mut stream in held {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(read.is_ok(), "the connection was closed by the server");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        timed_out += 1;
+    }
+    assert_eq!(timed_out, 300);
+    // A body that arrives in time is read as before.
+    let rp = crate::token_support::client_with(&app, "svc", |c| {
+        c.grant_types = vec!["client_credentials".into()];
+    })
+    .await;
+    let answer = crate::token_support::token(&app, &rp, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
