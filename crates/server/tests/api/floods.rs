@@ -376,6 +376,7 @@ async fn half_sent_bodies_are_answered_408_and_their_connections_closed() {
         c.grant_types = vec!["client_credentials".into()];
     })
     .await;
-    let answer = crate::token_support::token(&app, &rp, &[("grant_type", "client_credentials")]).await;
+    let answer =
+        crate::token_support::token(&app, &rp, &[("grant_type", "client_credentials")]).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
