@@ -4,8 +4,10 @@
 //!
 //! Exactly one method per request, and it must be the client's registered one. Every failure is
 //! `invalid_client` (401); the reason goes to logs only. An unknown client_id costs the same work as
-//! a known one (a secret is still hashed and compared), and repeated failures for one client_id
-//! slow that client_id down.
+//! a known one (a secret is still hashed and compared). Wrong credentials of an existing client
+//! are counted per client and address in the database; past the free ones, that client's
+//! requests from that address are refused for a while, on every instance
+//! ([`tessera_core::client_throttle`]).
 
 use std::sync::Arc;
 

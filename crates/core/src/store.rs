@@ -53,6 +53,18 @@ pub enum Consumption<T> {
     NotFound,
 }
 
+impl<T> Consumption<T> {
+    /// The same outcome with `f` applied to its record.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Consumption<U> {
+        match self {
+            Consumption::Consumed(record) => Consumption::Consumed(f(record)),
+            Consumption::AlreadyConsumed(record) => Consumption::AlreadyConsumed(f(record)),
+            Consumption::Expired => Consumption::Expired,
+            Consumption::NotFound => Consumption::NotFound,
+        }
+    }
+}
+
 /// How a client authenticates at the token endpoint (RFC 7591 §2, OIDC Registration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientAuthMethod {

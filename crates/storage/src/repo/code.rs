@@ -33,6 +33,27 @@ fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
     })
 }
 
+/// Uses up a code on `db` (the pool or a transaction), at most once.
+async fn consume<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
+    consume_once::<code::Entity, _, _>(
+        db,
+        [
+            code::Column::CodeHash,
+            code::Column::ConsumedAt,
+            code::Column::ExpiresAt,
+        ],
+        hash.as_str(),
+        now,
+        |row| row.consumed_at.is_some(),
+        to_record,
+    )
+    .await
+}
+
 #[async_trait]
 impl CodeRepo for SeaStore {
     async fn insert_code(&self, record: &AuthorizationCodeRecord) -> Result<(), StoreError> {
@@ -74,19 +95,7 @@ impl CodeRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
-        consume_once::<code::Entity, _, _>(
-            &self.db,
-            [
-                code::Column::CodeHash,
-                code::Column::ConsumedAt,
-                code::Column::ExpiresAt,
-            ],
-            hash.as_str(),
-            now,
-            |row| row.consumed_at.is_some(),
-            to_record,
-        )
-        .await
+        consume(&self.db, hash, now).await
     }
 
     async fn redeem_code(
@@ -98,19 +107,7 @@ impl CodeRepo for SeaStore {
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
         // Every early return drops the transaction, which rolls the consumption back.
         let txn = self.db.begin().await.map_err(backend)?;
-        let consumed = consume_once::<code::Entity, _, _>(
-            &txn,
-            [
-                code::Column::CodeHash,
-                code::Column::ConsumedAt,
-                code::Column::ExpiresAt,
-            ],
-            hash.as_str(),
-            now,
-            |row| row.consumed_at.is_some(),
-            to_record,
-        )
-        .await?;
+        let consumed = consume(&txn, hash, now).await?;
         if matches!(consumed, Consumption::Consumed(_)) {
             super::grant::insert(&txn, grant).await?;
             code::Entity::update_many()

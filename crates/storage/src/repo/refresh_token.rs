@@ -38,6 +38,28 @@ fn to_record_and_branch(
     Ok((to_record(row)?, branched))
 }
 
+/// Uses up a refresh token on `db` (the pool or a transaction), at most once; with the record,
+/// whether it is one of several successors a retry stored (`branched`).
+async fn consume<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+) -> Result<Consumption<(RefreshTokenRecord, bool)>, StoreError> {
+    consume_once::<refresh_token::Entity, _, _>(
+        db,
+        [
+            refresh_token::Column::TokenHash,
+            refresh_token::Column::ConsumedAt,
+            refresh_token::Column::ExpiresAt,
+        ],
+        hash.as_str(),
+        now,
+        |row| row.consumed_at.is_some(),
+        to_record_and_branch,
+    )
+    .await
+}
+
 #[async_trait]
 impl RefreshTokenRepo for SeaStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> Result<(), StoreError> {
@@ -51,38 +73,21 @@ impl RefreshTokenRepo for SeaStore {
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
         let txn = self.db.begin().await.map_err(backend)?;
-        let consumed = consume_once::<refresh_token::Entity, _, _>(
-            &txn,
-            [
-                refresh_token::Column::TokenHash,
-                refresh_token::Column::ConsumedAt,
-                refresh_token::Column::ExpiresAt,
-            ],
-            hash.as_str(),
-            now,
-            |row| row.consumed_at.is_some(),
-            to_record_and_branch,
-        )
-        .await?;
-        let consumed = match consumed {
-            Consumption::Consumed((record, branched)) => {
-                // An error here drops the transaction: the consumption is rolled back with it.
-                insert(&txn, successor, false).await?;
-                // Successors of one parent that a retry stored: the first used wins, the rest go.
-                if let (true, Some(parent)) = (branched, &record.parent_hash) {
-                    refresh_token::Entity::delete_many()
-                        .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
-                        .filter(refresh_token::Column::ConsumedAt.is_null())
-                        .exec(&txn)
-                        .await
-                        .map_err(backend)?;
-                }
-                Consumption::Consumed(record)
+        let consumed = consume(&txn, hash, now).await?;
+        if let Consumption::Consumed((record, branched)) = &consumed {
+            // An error here drops the transaction: the consumption is rolled back with it.
+            insert(&txn, successor, false).await?;
+            // Successors of one parent that a retry stored: the first used wins, the rest go.
+            if *branched && let Some(parent) = &record.parent_hash {
+                refresh_token::Entity::delete_many()
+                    .filter(refresh_token::Column::ParentHash.eq(parent.as_str()))
+                    .filter(refresh_token::Column::ConsumedAt.is_null())
+                    .exec(&txn)
+                    .await
+                    .map_err(backend)?;
             }
-            Consumption::AlreadyConsumed((record, _)) => Consumption::AlreadyConsumed(record),
-            Consumption::Expired => Consumption::Expired,
-            Consumption::NotFound => Consumption::NotFound,
-        };
+        }
+        let consumed = consumed.map(|(record, _)| record);
         txn.commit().await.map_err(backend)?;
         Ok(consumed)
     }
@@ -92,19 +97,9 @@ impl RefreshTokenRepo for SeaStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
-        consume_once::<refresh_token::Entity, _, _>(
-            &self.db,
-            [
-                refresh_token::Column::TokenHash,
-                refresh_token::Column::ConsumedAt,
-                refresh_token::Column::ExpiresAt,
-            ],
-            hash.as_str(),
-            now,
-            |row| row.consumed_at.is_some(),
-            to_record,
-        )
-        .await
+        Ok(consume(&self.db, hash, now)
+            .await?
+            .map(|(record, _)| record))
     }
 
     async fn find_refresh_token(
