@@ -8,6 +8,7 @@ mod m20261123_000002_add_refresh_policy;
 mod m20261203_000003_sign_in_safety;
 mod m20261203_000004_scopes;
 mod m20261203_000005_instances;
+mod m20261203_000006_signing_keys;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_sign_in_safety::Migration),
             Box::new(m20261203_000004_scopes::Migration),
             Box::new(m20261203_000005_instances::Migration),
+            Box::new(m20261203_000006_signing_keys::Migration),
         ]
     }
 }

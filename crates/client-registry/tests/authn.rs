@@ -499,7 +499,7 @@ async fn private_key_jwt_with_jwks_uri_fetches_and_refetches_after_client_rotati
             },
         )
         .unwrap();
-    keys.reload_if_changed().unwrap();
+    keys.reload_if_changed().await.unwrap();
     let after = sign();
     assert_eq!(
         jsonwebtoken::decode_header(&after).unwrap().kid.as_deref(),

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{ClientId, GrantId, SigningAlg, Subject, secret::TokenHash};
+use crate::{ClientId, GrantId, Kid, SigningAlg, Subject, secret::TokenHash};
 
 /// A storage failure. Callers answer `server_error` / `temporarily_unavailable`; details go to logs.
 #[derive(Debug, thiserror::Error)]
@@ -721,6 +721,64 @@ pub trait ScopeRepo: Send + Sync {
     async fn save_scope(&self, scope: &ScopeRecord) -> Result<(), StoreError>;
     /// Removes a scope from the registry (clients that have it keep it); whether it was there.
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+/// One signing key kept in the database (`TESSERA_KEYS_STORE=database`): its schedule and its
+/// private key as a passphrase-encrypted PKCS#8 PEM. The keys crate gives the fields meaning.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// The RFC 7638 thumbprint of the public key.
+    pub kid: Kid,
+    /// The algorithm it signs with.
+    pub alg: SigningAlg,
+    /// When it was generated.
+    pub created: DateTime<Utc>,
+    /// From when it signs.
+    pub activates_at: DateTime<Utc>,
+    /// From when it no longer signs.
+    pub retires_at: Option<DateTime<Utc>>,
+    /// From when it is no longer published.
+    pub unpublish_at: Option<DateTime<Utc>>,
+    /// The encrypted PKCS#8 PEM (`-----BEGIN ENCRYPTED PRIVATE KEY-----`).
+    pub private_key_pem: String,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("activates_at", &self.activates_at)
+            .field("retires_at", &self.retires_at)
+            .field("unpublish_at", &self.unpublish_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key set as read, with the version it had: a writer hands the version back so that of two
+/// instances changing the set at once, one wins and the other reads again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SigningKeySet {
+    /// How often the set has changed.
+    pub version: i64,
+    /// Every key, in the order it was written (creation order).
+    pub keys: Vec<SigningKeyRecord>,
+}
+
+/// The signing keys, when they live in the database.
+#[async_trait]
+pub trait SigningKeyRepo: Send + Sync {
+    /// Every key and the set's version.
+    async fn signing_keys(&self) -> Result<SigningKeySet, StoreError>;
+    /// The set's version alone (how instances notice a change cheaply).
+    async fn signing_keys_version(&self) -> Result<i64, StoreError>;
+    /// Makes `keys` the whole set, in one transaction, if its version is still `version`;
+    /// `false` (nothing written) when another writer came first. Tells every instance.
+    async fn replace_signing_keys(
+        &self,
+        version: i64,
+        keys: &[SigningKeyRecord],
+    ) -> Result<bool, StoreError>;
 }
 
 /// Browser sessions.

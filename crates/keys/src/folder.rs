@@ -18,9 +18,10 @@ use tessera_core::SigningAlg;
 
 use crate::{
     KeyError,
-    manifest::{MANIFEST_FILE, Manifest, ManifestEntry},
+    manifest::{MANIFEST_FILE, Manifest, ManifestEntry, instant},
     material::PrivateKey,
     ring::{KeyRing, LoadedKey},
+    store::PortableKey,
 };
 
 const LOCK_FILE: &str = ".lock";
@@ -78,16 +79,15 @@ impl KeyFolder {
     /// will, without anyone acting). Keys made here sign at once: there is nobody to warn yet.
     /// Returns the entries it created.
     pub fn ensure_keys(&self, now: DateTime<Utc>) -> Result<Vec<ManifestEntry>, KeyError> {
+        let now = instant(now);
         fs::create_dir_all(&self.dir).map_err(self.io_err(&self.dir))?;
         let _lock = self.lock()?;
         let mut manifest = self.read_manifest()?;
         let mut created = Vec::new();
-        for alg in SigningAlg::ALL {
-            if !manifest.has_current_or_next(alg, now) {
-                let entry = self.create_key(alg, now, now)?;
-                manifest.keys.push(entry.clone());
-                created.push(entry);
-            }
+        for alg in manifest.missing(now) {
+            let entry = self.create_key(alg, now, now)?;
+            manifest.keys.push(entry.clone());
+            created.push(entry);
         }
         if !created.is_empty() {
             self.write_manifest(&manifest)?;
@@ -103,21 +103,11 @@ impl KeyFolder {
         now: DateTime<Utc>,
         policy: RotationPolicy,
     ) -> Result<ManifestEntry, KeyError> {
+        let now = instant(now);
         let _lock = self.lock()?;
         let mut manifest = self.read_manifest()?;
         let activates_at = now + policy.activation_delay;
-        for entry in manifest
-            .keys
-            .iter_mut()
-            .filter(|e| e.alg == alg && e.retires_at.is_none())
-        {
-            // The old key signs until the new one takes over. (A still-pending key that would
-            // have activated later than the new one never gets to sign: it goes from next to
-            // retired.)
-            let retires_at = activates_at;
-            entry.retires_at = Some(retires_at);
-            entry.unpublish_at = Some(retires_at + policy.publish_grace);
-        }
+        manifest.retire_current(alg, activates_at, policy.publish_grace);
         let entry = self.create_key(alg, now, activates_at)?;
         manifest.keys.push(entry.clone());
         self.write_manifest(&manifest)?;
@@ -165,10 +155,7 @@ impl KeyFolder {
         let mut keys = Vec::with_capacity(manifest.keys.len());
         for entry in &manifest.keys {
             let path = self.dir.join(&entry.file);
-            let pem =
-                zeroize::Zeroizing::new(fs::read_to_string(&path).map_err(self.io_err(&path))?);
-            let private = PrivateKey::from_pem(entry.alg, &pem, self.passphrase.as_deref())
-                .map_err(|err| err.in_file(&path))?;
+            let private = self.read_key_file(entry, &path)?;
             keys.push(LoadedKey::new(entry.clone(), &private).map_err(|err| err.in_file(&path))?);
         }
         KeyRing::new(keys, fingerprint)
@@ -180,30 +167,68 @@ impl KeyFolder {
         now: DateTime<Utc>,
         activates_at: DateTime<Utc>,
     ) -> Result<ManifestEntry, KeyError> {
-        let private = PrivateKey::generate(alg)?;
-        let jwk = private.public_jwk()?;
-        let file = format!("{}.pem", jwk.kid);
-        let path = self.dir.join(&file);
-        let pem = private.to_pem(self.passphrase.as_deref())?;
-        let mut out = OpenOptions::new()
+        let key = PortableKey::generate(alg, now, activates_at)?;
+        self.write_key_file(&key)?;
+        Ok(key.entry)
+    }
+
+    /// Writes `key`'s file (unless one is there already: a file is named after the key's
+    /// thumbprint, so it holds the same key) and returns its manifest entry.
+    fn write_key_file(&self, key: &PortableKey) -> Result<ManifestEntry, KeyError> {
+        let entry = ManifestEntry {
+            file: format!("{}.pem", key.entry.kid),
+            ..key.entry.clone()
+        };
+        let path = self.dir.join(&entry.file);
+        let pem = key.private.to_pem(self.passphrase.as_deref())?;
+        let mut out = match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(self.io_err(&path))?;
+        {
+            Ok(out) => out,
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(entry),
+            Err(err) => return Err(self.io_err(&path)(err)),
+        };
         out.write_all(pem.as_bytes())
             .and_then(|()| out.sync_all())
             .map_err(self.io_err(&path))?;
-        tracing::info!(key.kid = %jwk.kid, key.alg = %alg, %activates_at, "signing key created");
-        Ok(ManifestEntry {
-            kid: jwk.kid,
-            alg,
-            file,
-            created: now,
-            activates_at,
-            retires_at: None,
-            unpublish_at: None,
+        Ok(entry)
+    }
+
+    /// Every key of the manifest with its private key (for copying to another store).
+    pub fn export(&self) -> Result<Vec<PortableKey>, KeyError> {
+        let manifest = self.read_manifest()?;
+        manifest
+            .keys
+            .into_iter()
+            .map(|entry| {
+                let path = self.dir.join(&entry.file);
+                let private = self.read_key_file(&entry, &path)?;
+                Ok(PortableKey { entry, private })
+            })
+            .collect()
+    }
+
+    /// Makes `keys` the folder's whole key set (files of keys it no longer lists stay on disk).
+    pub fn replace_with(&self, keys: &[PortableKey]) -> Result<(), KeyError> {
+        fs::create_dir_all(&self.dir).map_err(self.io_err(&self.dir))?;
+        let _lock = self.lock()?;
+        let entries = keys
+            .iter()
+            .map(|key| self.write_key_file(key))
+            .collect::<Result<_, _>>()?;
+        self.write_manifest(&Manifest {
+            version: 1,
+            keys: entries,
         })
+    }
+
+    fn read_key_file(&self, entry: &ManifestEntry, path: &Path) -> Result<PrivateKey, KeyError> {
+        let pem = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(self.io_err(path))?);
+        PrivateKey::from_pem(entry.alg, &pem, self.passphrase.as_deref())
+            .map_err(|err| err.in_file(path))
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), KeyError> {

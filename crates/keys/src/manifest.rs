@@ -8,7 +8,7 @@
 //!   Next (published, not signing) │ Active (signs) │ Retired (published) │ gone
 //! ```
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_core::{Kid, SigningAlg};
 
@@ -91,6 +91,12 @@ impl ManifestEntry {
     }
 }
 
+/// `now` as schedules keep it: to the microsecond, what PostgreSQL stores, so that a key set
+/// reads back the same from either store.
+pub(crate) fn instant(now: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(now, 6)
+}
+
 impl Manifest {
     /// The key that signs for `alg` at `now`: of the active ones, the most recently activated.
     pub fn signing_entry(&self, alg: SigningAlg, now: DateTime<Utc>) -> Option<&ManifestEntry> {
@@ -98,6 +104,28 @@ impl Manifest {
             .iter()
             .filter(|entry| entry.alg == alg && entry.state(now) == KeyState::Active)
             .max_by_key(|entry| entry.activates_at)
+    }
+
+    /// The algorithms with no key that signs now or will without anyone acting.
+    pub fn missing(&self, now: DateTime<Utc>) -> Vec<SigningAlg> {
+        SigningAlg::ALL
+            .into_iter()
+            .filter(|alg| !self.has_current_or_next(*alg, now))
+            .collect()
+    }
+
+    /// Schedules the current key(s) of `alg` to stop signing at `at` — when their successor
+    /// takes over — and to stay published for `publish_grace` more. (A still-pending key that
+    /// would have activated later never gets to sign: it goes from next to retired.)
+    pub fn retire_current(&mut self, alg: SigningAlg, at: DateTime<Utc>, publish_grace: Duration) {
+        for entry in self
+            .keys
+            .iter_mut()
+            .filter(|e| e.alg == alg && e.retires_at.is_none())
+        {
+            entry.retires_at = Some(at);
+            entry.unpublish_at = Some(at + publish_grace);
+        }
     }
 
     /// Whether `alg` has a key that signs now or will sign without further action.
@@ -112,8 +140,6 @@ impl Manifest {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
 
     fn entry(activates: i64, retires: Option<i64>, gone: Option<i64>) -> ManifestEntry {

@@ -58,7 +58,8 @@ fn first_open_creates_one_rs256_and_one_es256_key_with_private_files_0600() {
     let dir = TempDir::new().unwrap();
     let clock = FakeClock::new();
     let keys = open(&dir, &clock);
-    let manifest = keys.folder().read_manifest().unwrap();
+    let folder = KeyFolder::new(dir.path(), None);
+    let manifest = folder.read_manifest().unwrap();
     let algs: Vec<_> = manifest.keys.iter().map(|k| k.alg).collect();
     assert_eq!(algs, [SigningAlg::RS256, SigningAlg::ES256]);
     for entry in &manifest.keys {
@@ -73,7 +74,7 @@ fn first_open_creates_one_rs256_and_one_es256_key_with_private_files_0600() {
     }
     assert!(keys.ready());
     // A second start finds the keys and creates none.
-    assert!(keys.folder().ensure_keys(clock.now()).unwrap().is_empty());
+    assert!(folder.ensure_keys(clock.now()).unwrap().is_empty());
 }
 
 #[test]
@@ -243,8 +244,8 @@ fn verification_refuses_every_classic_jwt_attack() {
     refuse("", &policy(&both), "empty");
 }
 
-#[test]
-fn rotation_publishes_before_signing_and_unpublishes_after_tokens_expire() {
+#[tokio::test]
+async fn rotation_publishes_before_signing_and_unpublishes_after_tokens_expire() {
     let dir = TempDir::new().unwrap();
     let clock = FakeClock::new();
     let keys = open(&dir, &clock);
@@ -258,8 +259,11 @@ fn rotation_publishes_before_signing_and_unpublishes_after_tokens_expire() {
     let new = KeyFolder::new(dir.path(), None)
         .rotate(SigningAlg::ES256, t0, POLICY)
         .unwrap();
-    assert!(keys.reload_if_changed().unwrap());
-    assert!(!keys.reload_if_changed().unwrap(), "no change, no reload");
+    assert!(keys.reload_if_changed().await.unwrap());
+    assert!(
+        !keys.reload_if_changed().await.unwrap(),
+        "no change, no reload"
+    );
     let published = |keys: &Keys| {
         keys.jwks()
             .keys
@@ -316,11 +320,11 @@ fn passphrase_encrypts_keys_at_rest() {
     let dir = TempDir::new().unwrap();
     let clock = FakeClock::new();
     let folder = KeyFolder::new(dir.path(), Some("correct horse battery staple".into()));
-    let keys = Keys::open(folder, Arc::new(clock.clone())).unwrap();
+    let keys = Keys::open(folder.clone(), Arc::new(clock.clone())).unwrap();
     let token = keys
         .sign(SigningAlg::RS256, "at+jwt", &claims(&clock, 60))
         .unwrap();
-    for entry in keys.folder().read_manifest().unwrap().keys {
+    for entry in folder.read_manifest().unwrap().keys {
         let pem = std::fs::read_to_string(dir.path().join(&entry.file)).unwrap();
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     }

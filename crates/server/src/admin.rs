@@ -367,7 +367,7 @@ pub struct AddUser {
     json: bool,
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
     tessera_storage::migrate(&config.database_url).await?;
     Ok(SeaStore::new(
         tessera_storage::connect(&config.database_url).await?,

@@ -24,12 +24,15 @@ use tessera_core::{
     store::{ClientRepo, HealthRepo},
 };
 use tessera_discovery::{Discovery, ProviderMetadata};
-use tessera_keys::{KeyFolder, Keys};
+use tessera_keys::{DatabaseKeyStore, KeyFolder, KeyStore, Keys};
 use tessera_storage::SeaStore;
 use tessera_token_endpoint::{TokenMetrics, TokenState, mint::Minter};
 use tessera_web::{Metrics, csrf::CookieSettings, hash_gate::HashGate, session::Sessions};
 
-use crate::{config::Config, health};
+use crate::{
+    config::{Config, KeyStoreKind},
+    health,
+};
 
 /// How often the key folder is checked for changes made by another instance or the CLI.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -73,7 +76,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects and migrates the database and opens the key folder.
+    /// Connects and migrates the database and opens the key store.
     pub async fn init(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let applied = tessera_storage::migrate(&config.database_url).await?;
         if applied > 0 {
@@ -87,7 +90,8 @@ impl AppState {
             },
         )
         .await?;
-        let keys = open_keys(&config, Arc::clone(&clock)).await?;
+        let store = Arc::new(SeaStore::new(db));
+        let keys = open_keys(&config, &store, Arc::clone(&clock)).await?;
         let discovery = Discovery::new(ProviderMetadata::for_issuer(config.issuer.as_str()));
         let keys = Arc::new(keys);
         let minter = Minter::new(
@@ -104,7 +108,6 @@ impl AppState {
             audit_sampler.register(registry);
         }
         let hashes = HashGate::new(config.password_hash_concurrency, config.password_hash_queue);
-        let store = Arc::new(SeaStore::new(db));
         let clients = Arc::new(CachedClients::new(
             store.clone(),
             Arc::clone(&clock),
@@ -136,15 +139,39 @@ impl AppState {
     }
 }
 
-/// Opens (and on first start, populates) the key folder, off the async executor: RSA key
-/// generation and passphrase decryption (scrypt) are CPU-bound.
-pub async fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
-    let folder = KeyFolder::new(&config.keys_dir, config.keys_passphrase.clone());
-    let dir = config.keys_dir.display().to_string();
-    tokio::task::spawn_blocking(move || Keys::open(folder, clock))
+/// The key store the configuration names: the key folder, or the database behind `database`
+/// (which the database store needs; the folder does not).
+pub fn key_store(
+    config: &Config,
+    database: Option<&Arc<SeaStore>>,
+) -> anyhow::Result<Arc<dyn KeyStore>> {
+    Ok(match (config.keys_store, database) {
+        (KeyStoreKind::Folder, _) => Arc::new(KeyFolder::new(
+            &config.keys_dir,
+            config.keys_passphrase.clone(),
+        )),
+        (KeyStoreKind::Database, Some(store)) => Arc::new(DatabaseKeyStore::new(
+            store.clone(),
+            config.keys_passphrase.clone(),
+        )?),
+        (KeyStoreKind::Database, None) => {
+            anyhow::bail!("the database key store needs a database connection")
+        }
+    })
+}
+
+/// Opens (and on first start, populates) the configured key store. RSA key generation and
+/// passphrase decryption (scrypt) run off the async executor.
+pub async fn open_keys(
+    config: &Config,
+    store: &Arc<SeaStore>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Keys> {
+    let keys = key_store(config, Some(store))?;
+    let described = keys.describe();
+    Keys::open_store(keys, clock)
         .await
-        .context("key loading task failed")?
-        .with_context(|| format!("cannot open the key folder {dir}"))
+        .with_context(|| format!("cannot open {described}"))
 }
 
 /// The actix application for `state`: every endpoint crate mounted, with telemetry and
@@ -342,12 +369,14 @@ impl Application {
             // Signals are handled in run_until_stopped, registered before "listening" is logged.
             .disable_signals()
             .run();
-        spawn_key_reloader(Arc::clone(&self.state.keys));
+        let keys_changed = Arc::new(tokio::sync::Notify::new());
+        spawn_key_reloader(Arc::clone(&self.state.keys), Arc::clone(&keys_changed));
         let clients = Arc::clone(&self.state.clients);
         tessera_storage::changes::spawn_change_watcher(
             Arc::clone(&self.state.store),
             Arc::new(move |topic| match topic {
                 tessera_storage::changes::Topic::Clients => clients.clear(),
+                tessera_storage::changes::Topic::Keys => keys_changed.notify_one(),
             }),
         );
         spawn_sweeper(
@@ -480,18 +509,23 @@ fn spawn_sweeper(
     });
 }
 
-fn spawn_key_reloader(keys: Arc<Keys>) {
+/// Looks at the key store every [`KEY_RELOAD_INTERVAL`], and at once when the change watcher
+/// says the database key set changed; reloads it when it changed.
+fn spawn_key_reloader(keys: Arc<Keys>, changed: Arc<tokio::sync::Notify>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            interval.tick().await;
-            let keys = Arc::clone(&keys);
-            match tokio::task::spawn_blocking(move || keys.reload_if_changed()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => {
-                    tracing::error!(error = %err, "key folder reload failed; keeping the keys loaded before")
-                }
-                Err(err) => tracing::error!(error = %err, "key folder reload task failed"),
+            tokio::select! {
+                _ = interval.tick() => {}
+                () = changed.notified() => {}
+            }
+            if let Err(err) = keys.reload_if_changed().await {
+                tracing::error!(
+                    error = %err,
+                    store = %keys.store().describe(),
+                    "reloading the signing keys failed; keeping the keys loaded before"
+                );
             }
         }
     });

@@ -1,4 +1,5 @@
-//! The command line: `tessera serve | migrate | config check | keys list | keys rotate`.
+//! The command line: `tessera serve | migrate | config check | keys list | rotate | copy`, and
+//! the admin commands of [`crate::admin`].
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -6,12 +7,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tessera_core::{Clock, SigningAlg, SystemClock};
-use tessera_keys::KeyFolder;
+use tessera_keys::{DatabaseKeyStore, KeyFolder, KeyStore, copy_keys};
 
 use crate::{
     admin,
-    app::Application,
-    config::{Config, Sources},
+    app::{self, Application},
+    config::{Config, KeyStoreKind, Sources},
     telemetry,
 };
 
@@ -70,7 +71,7 @@ pub enum ConfigCommand {
 /// `tessera keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List the keys of the key folder with their state.
+    /// List the keys of the key store with their state.
     List {
         /// Print JSON.
         #[arg(long)]
@@ -89,6 +90,23 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every key, with its schedule, from the key folder into the database key store
+    /// (`--to database`) or back (`--to folder`). The source is left as it was; the target ends
+    /// up holding exactly the source's keys (refused if it holds a key the source lacks).
+    /// Needs TESSERA_KEYS_PASSPHRASE: keys in the database are always encrypted.
+    Copy {
+        /// Where the keys go.
+        #[arg(long, value_parser = parse_key_store)]
+        to: KeyStoreKind,
+    },
+}
+
+fn parse_key_store(value: &str) -> Result<KeyStoreKind, String> {
+    match value {
+        "folder" => Ok(KeyStoreKind::Folder),
+        "database" => Ok(KeyStoreKind::Database),
+        other => Err(format!("`{other}` is not folder or database")),
+    }
 }
 
 /// Parses the command line and runs it.
@@ -117,7 +135,8 @@ pub fn run() -> anyhow::Result<()> {
             println!("configuration OK");
             Ok(())
         }
-        Command::Keys(command) => keys(&config, command, &SystemClock),
+        Command::Keys(command) => actix_web::rt::System::new()
+            .block_on(async move { keys(&config, command, &SystemClock).await }),
         Command::Client(command) => actix_web::rt::System::new()
             .block_on(async move { admin::client(&config, Arc::new(SystemClock), command).await }),
         Command::RegistrationToken(command) => actix_web::rt::System::new().block_on(async move {
@@ -136,14 +155,21 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
-fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Result<()> {
-    let folder = KeyFolder::new(&config.keys_dir, config.keys_passphrase.clone());
-    let dir = config.keys_dir.display().to_string();
+async fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Result<()> {
+    let database = match (&command, config.keys_store) {
+        (KeysCommand::Copy { .. }, _) | (_, KeyStoreKind::Database) => {
+            Some(Arc::new(admin::open_store(config).await?))
+        }
+        (_, KeyStoreKind::Folder) => None,
+    };
+    let store = app::key_store(config, database.as_ref())?;
+    let dir = store.describe();
     match command {
         KeysCommand::List { json } => {
-            let manifest = folder
-                .read_manifest()
-                .with_context(|| format!("cannot read the key folder {dir}"))?;
+            let manifest = store
+                .manifest()
+                .await
+                .with_context(|| format!("cannot read {dir}"))?;
             let now = clock.now();
             if json {
                 let keys: Vec<_> = manifest
@@ -190,14 +216,16 @@ fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Res
             }
             let policy = config.rotation_policy(activate_in.map(std::time::Duration::from_secs));
             let now = clock.now();
-            folder
+            store
                 .ensure_keys(now)
-                .with_context(|| format!("cannot open the key folder {dir}"))?;
+                .await
+                .with_context(|| format!("cannot open {dir}"))?;
             let algs = alg.map_or(SigningAlg::ALL.to_vec(), |a| vec![a]);
             let mut created = Vec::new();
             for alg in algs {
-                let entry = folder
+                let entry = store
                     .rotate(alg, now, policy)
+                    .await
                     .with_context(|| format!("cannot rotate the {alg} key in {dir}"))?;
                 created.push(entry);
             }
@@ -214,6 +242,39 @@ fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Res
                 }
                 println!(
                     "running instances pick the change up within seconds; the previous keys stay published until their tokens expire"
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Copy { to } => {
+            let folder = KeyFolder::new(&config.keys_dir, config.keys_passphrase.clone());
+            let database = DatabaseKeyStore::new(
+                database.context("the database key store needs a database connection")?,
+                config.keys_passphrase.clone(),
+            )
+            .context("the database key store")?;
+            let (from, into): (&dyn KeyStore, &dyn KeyStore) = match to {
+                KeyStoreKind::Database => (&folder, &database),
+                KeyStoreKind::Folder => (&database, &folder),
+            };
+            let copied = copy_keys(from, into).await.with_context(|| {
+                format!(
+                    "cannot copy the keys of {} to {}",
+                    from.describe(),
+                    into.describe()
+                )
+            })?;
+            println!(
+                "copied {} key(s) from {} to {}; {} is unchanged",
+                copied.len(),
+                from.describe(),
+                into.describe(),
+                from.describe()
+            );
+            if to != config.keys_store {
+                println!(
+                    "instances use them once started with TESSERA_KEYS_STORE={}",
+                    to.as_str()
                 );
             }
             Ok(())

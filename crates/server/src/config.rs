@@ -34,9 +34,14 @@ pub struct RawConfig {
     pub database_url: String,
     /// `TESSERA_DATABASE_URL_FILE` — read the database URL from this file instead.
     pub database_url_file: Option<PathBuf>,
+    /// `TESSERA_KEYS_STORE` — where the signing keys live: `folder` (`TESSERA_KEYS_DIR`) or
+    /// `database` (the database, for instances with no shared disk; needs
+    /// `TESSERA_KEYS_PASSPHRASE`). Default `folder`.
+    pub keys_store: String,
     /// `TESSERA_KEYS_DIR` — the signing-key folder. Default `./keys`.
     pub keys_dir: PathBuf,
-    /// `TESSERA_KEYS_PASSPHRASE` — encrypts private keys at rest when set. Default unset.
+    /// `TESSERA_KEYS_PASSPHRASE` — encrypts private keys at rest when set; required with
+    /// `TESSERA_KEYS_STORE=database`. Default unset.
     pub keys_passphrase: Option<String>,
     /// `TESSERA_KEYS_PASSPHRASE_FILE` — read the passphrase from this file instead.
     pub keys_passphrase_file: Option<PathBuf>,
@@ -114,6 +119,7 @@ impl Default for RawConfig {
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://./data/tessera.db?mode=rwc".into(),
             database_url_file: None,
+            keys_store: "folder".into(),
             keys_dir: PathBuf::from("./keys"),
             keys_passphrase: None,
             keys_passphrase_file: None,
@@ -162,6 +168,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The database URL (may hold a password: never print it, see [`Config::redacted`]).
     pub database_url: String,
+    /// Where the signing keys live.
+    pub keys_store: KeyStoreKind,
     /// The key folder.
     pub keys_dir: PathBuf,
     /// The key passphrase.
@@ -215,6 +223,26 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// Where the signing keys live (`TESSERA_KEYS_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStoreKind {
+    /// The key folder (`TESSERA_KEYS_DIR`): the embedded default; instances share it as a
+    /// volume.
+    Folder,
+    /// The database, private keys encrypted with the passphrase: instances share nothing else.
+    Database,
+}
+
+impl KeyStoreKind {
+    /// The configuration value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStoreKind::Folder => "folder",
+            KeyStoreKind::Database => "database",
+        }
     }
 }
 
@@ -443,6 +471,23 @@ impl Config {
         if raw.keys_dir.as_os_str().is_empty() {
             return Err(invalid("keys_dir", "must not be empty"));
         }
+        let keys_store = match raw.keys_store.as_str() {
+            "folder" => KeyStoreKind::Folder,
+            "database" if keys_passphrase.is_none() => {
+                return Err(invalid(
+                    "keys_store",
+                    "`database` needs TESSERA_KEYS_PASSPHRASE (or TESSERA_KEYS_PASSPHRASE_FILE): \
+                     private keys in the database are always encrypted",
+                ));
+            }
+            "database" => KeyStoreKind::Database,
+            other => {
+                return Err(invalid(
+                    "keys_store",
+                    format!("`{other}` is not folder or database"),
+                ));
+            }
+        };
         let secs = |key: &'static str, value: u64, min: u64, max: u64| {
             if (min..=max).contains(&value) {
                 Ok(Duration::from_secs(value))
@@ -509,6 +554,7 @@ impl Config {
             issuer,
             listen,
             database_url,
+            keys_store,
             keys_dir: raw.keys_dir,
             keys_passphrase,
             key_activation_delay: secs(
@@ -580,7 +626,7 @@ impl Config {
     /// A printable summary with secrets removed.
     pub fn redacted(&self) -> String {
         format!(
-            "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
+            "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
              refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
@@ -591,6 +637,7 @@ impl Config {
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
+            self.keys_store.as_str(),
             self.keys_dir.display(),
             if self.keys_passphrase.is_some() {
                 "(set)"
@@ -771,6 +818,14 @@ mod tests {
                 "TESSERA_LOG_FORMAT",
             ),
             (
+                Box::new(|r| r.keys_store = "vault".into()),
+                "TESSERA_KEYS_STORE",
+            ),
+            (
+                Box::new(|r| r.keys_store = "database".into()),
+                "TESSERA_KEYS_STORE",
+            ),
+            (
                 Box::new(|r| r.key_activation_delay = 10),
                 "TESSERA_KEY_ACTIVATION_DELAY",
             ),
@@ -779,6 +834,34 @@ mod tests {
             let err = with(change).unwrap_err().to_string();
             assert!(err.contains(env), "{err}");
         }
+    }
+
+    #[test]
+    fn the_database_key_store_takes_a_passphrase_from_a_variable_or_a_file() {
+        let config = with(|r| {
+            r.keys_store = "database".into();
+            r.keys_passphrase = Some("correct horse".into());
+        })
+        .unwrap();
+        assert_eq!(config.keys_store, KeyStoreKind::Database);
+        assert_eq!(with(|_| {}).unwrap().keys_store, KeyStoreKind::Folder);
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("passphrase");
+        std::fs::write(&file, "correct horse\n").unwrap();
+        let config = with(move |r| {
+            r.keys_store = "database".into();
+            r.keys_passphrase_file = Some(file);
+        })
+        .unwrap();
+        assert_eq!(config.keys_passphrase.as_deref(), Some("correct horse"));
+        // An empty passphrase is no passphrase.
+        let err = with(|r| {
+            r.keys_store = "database".into();
+            r.keys_passphrase = Some(String::new());
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("TESSERA_KEYS_PASSPHRASE"), "{err}");
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub async fn get_live() -> HttpResponse {
 /// How long the readiness check waits for the database.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// `GET /health/ready`: the database answers a real query within 2 s and every algorithm has an
-/// active signing key. A stalled database makes the instance unready; it recovers by itself.
+/// `GET /health/ready`: the database answers a real query within 2 s, every algorithm has an
+/// active signing key and the key store could be read at the last look (every 5 s). A stalled
+/// database or an unreadable key store makes the instance unready; it recovers by itself.
 pub async fn get_ready(store: web::Data<dyn HealthRepo>, keys: web::Data<Keys>) -> HttpResponse {
     let database = match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => "ok",

@@ -29,16 +29,19 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub enum Topic {
     /// `clients`.
     Clients,
+    /// `signing_keys` (the database key store).
+    Keys,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 1] = [Topic::Clients];
+    pub const ALL: [Topic; 2] = [Topic::Clients, Topic::Keys];
 
     /// Its name in `change_versions` and in notifications.
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Clients => "clients",
+            Topic::Keys => "keys",
         }
     }
 
@@ -47,23 +50,39 @@ impl Topic {
     }
 }
 
+/// Bumps `topic`'s version — only if it is still `expected`, when given — and, on PostgreSQL,
+/// notifies the listeners in the same statement (delivered when `db`'s transaction commits).
+/// Whether the version was bumped.
+pub(crate) async fn bump<C: ConnectionTrait>(
+    db: &C,
+    topic: Topic,
+    expected: Option<i64>,
+) -> Result<bool, sea_orm::DbErr> {
+    let backend_kind = db.get_database_backend();
+    let sql = match (backend_kind, expected.is_some()) {
+        (DatabaseBackend::Postgres, guarded) => format!(
+            "WITH bumped AS (UPDATE change_versions SET version = version + 1 \
+             WHERE topic = $1{} RETURNING topic) \
+             SELECT pg_notify('{CHANNEL}', topic) FROM bumped",
+            if guarded { " AND version = $2" } else { "" }
+        ),
+        (_, guarded) => format!(
+            "UPDATE change_versions SET version = version + 1 WHERE topic = ?{} \
+             RETURNING topic",
+            if guarded { " AND version = ?" } else { "" }
+        ),
+    };
+    let mut values = vec![topic.as_str().into()];
+    values.extend(expected.map(Into::into));
+    let statement = Statement::from_sql_and_values(backend_kind, sql, values);
+    Ok(!db.query_all_raw(statement).await?.is_empty())
+}
+
 impl SeaStore {
-    /// Announces that `topic` changed: bumps its version and, on PostgreSQL, notifies the
-    /// listeners (delivered when the statement's transaction commits). A failure is logged, not
-    /// returned: the write it follows has happened, and caches catch up within their TTL.
+    /// Announces that `topic` changed (see [`bump`]). A failure is logged, not returned: the
+    /// write it follows has happened, and caches catch up within their TTL.
     pub(crate) async fn announce(&self, topic: Topic) {
-        let db = self.connection();
-        let backend_kind = db.get_database_backend();
-        let sql = match backend_kind {
-            DatabaseBackend::Postgres => format!(
-                "WITH bumped AS (UPDATE change_versions SET version = version + 1 \
-                 WHERE topic = $1 RETURNING topic) \
-                 SELECT pg_notify('{CHANNEL}', topic) FROM bumped"
-            ),
-            _ => "UPDATE change_versions SET version = version + 1 WHERE topic = ?".to_owned(),
-        };
-        let statement = Statement::from_sql_and_values(backend_kind, sql, [topic.as_str().into()]);
-        if let Err(err) = db.execute_raw(statement).await {
+        if let Err(err) = bump(self.connection(), topic, None).await {
             tracing::warn!(error = %err, topic = topic.as_str(), "could not announce a change");
         }
     }

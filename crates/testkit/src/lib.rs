@@ -29,7 +29,8 @@ type ConfigChange = Box<dyn FnOnce(&mut RawConfig) + Send>;
 pub struct TestAppBuilder {
     clock: Option<FakeClock>,
     changes: Vec<ConfigChange>,
-    share: Option<(String, PathBuf)>,
+    database_url: Option<String>,
+    keys_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -75,7 +76,16 @@ impl TestAppBuilder {
 
     /// A second instance on the same database and key folder as `other`.
     pub fn sharing_with(mut self, other: &TestApp) -> Self {
-        self.share = Some((other.database_url.clone(), other.keys_dir.clone()));
+        self.database_url = Some(other.database_url.clone());
+        self.keys_dir = Some(other.keys_dir.clone());
+        self
+    }
+
+    /// An instance on the database at `url` (e.g. from
+    /// [`tessera_storage::testing::fresh_database_url`], to start several at once), with a key
+    /// folder of its own.
+    pub fn on_database(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
         self
     }
 
@@ -86,13 +96,11 @@ impl TestAppBuilder {
     #[expect(clippy::expect_used, reason = "test support")]
     pub async fn spawn(self) -> TestApp {
         let dir = Arc::new(TempDir::new().expect("temp dir"));
-        let (database_url, keys_dir) = match self.share {
-            Some(shared) => shared,
-            None => (
-                tessera_storage::testing::fresh_database_url(dir.path()).await,
-                dir.path().join("keys"),
-            ),
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => tessera_storage::testing::fresh_database_url(dir.path()).await,
         };
+        let keys_dir = self.keys_dir.unwrap_or_else(|| dir.path().join("keys"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let issuer = format!("http://127.0.0.1:{}", address.port());

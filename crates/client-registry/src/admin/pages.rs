@@ -447,19 +447,11 @@ pub(crate) async fn post_rotate_key(
     let Some(alg) = field(&form, "alg").and_then(|a| a.parse::<SigningAlg>().ok()) else {
         return see_other("/admin/keys?notice=invalid");
     };
-    let keys = std::sync::Arc::clone(&state.keys);
-    let (now, policy) = (state.clock.now(), state.key_policy);
-    let rotated = tokio::task::spawn_blocking(move || {
-        keys.folder().rotate(alg, now, policy)?;
-        keys.reload_if_changed()
-    })
-    .await;
-    match rotated {
-        Ok(Ok(_)) => {
+    match state.keys.rotate(alg, state.key_policy).await {
+        Ok(_) => {
             super::audit(&state, &req, &admin, "key.rotated", None, None).await;
             see_other("/admin/keys?notice=rotated")
         }
-        Ok(Err(err)) => unavailable(&err),
         Err(err) => unavailable(&err),
     }
 }

@@ -243,7 +243,7 @@ fn migrate_applies_the_schema_once() {
     let dir = TempDir::new().unwrap();
     let first = tessera(dir.path(), &["migrate"], &[]);
     assert!(
-        String::from_utf8_lossy(&first.stdout).contains("applied 5 migration(s)"),
+        String::from_utf8_lossy(&first.stdout).contains("applied 6 migration(s)"),
         "{first:?}"
     );
     let second = tessera(dir.path(), &["migrate"], &[]);
@@ -295,6 +295,108 @@ fn keys_rotate_and_list() {
     assert_eq!(usage.status.code(), Some(2), "a usage error");
     assert!(
         String::from_utf8_lossy(&usage.stderr).contains("unsupported signing algorithm `HS256`")
+    );
+}
+
+#[tokio::test]
+async fn keys_copy_moves_the_key_set_into_the_database_and_back_and_serve_uses_it() {
+    let dir = TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    let db: &[(&str, &str)] = &[
+        ("TESSERA_DATABASE_URL", &url),
+        ("TESSERA_KEYS_PASSPHRASE", "a passphrase"),
+    ];
+    let db_store = [db, &[("TESSERA_KEYS_STORE", "database")]].concat();
+    let list = |env: &[(&str, &str)]| -> Value {
+        let output = tessera(dir.path(), &["keys", "list", "--json"], env);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let output = tessera(dir.path(), args, env);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // A folder with three keys (one rotation), stored unencrypted.
+    run(&["keys", "rotate", "--alg", "ES256"], &[]);
+    let folder_keys = list(&[]);
+    assert_eq!(folder_keys.as_array().unwrap().len(), 3);
+
+    // The database store always encrypts: no passphrase, no copy.
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["keys", "copy", "--to", "database"],
+            &[("TESSERA_DATABASE_URL", &url)],
+        ),
+        &["TESSERA_KEYS_PASSPHRASE"],
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["config", "check"],
+            &[("TESSERA_KEYS_STORE", "database")],
+        ),
+        &["TESSERA_KEYS_STORE", "TESSERA_KEYS_PASSPHRASE"],
+    );
+
+    let copied = run(&["keys", "copy", "--to", "database"], db);
+    assert!(
+        copied.contains("copied 3 key(s) from the key folder ./keys to the database key store"),
+        "{copied}"
+    );
+    assert_eq!(list(&db_store), folder_keys, "same keys, same schedule");
+
+    // An instance on the database store, with an empty key folder of its own, serves them.
+    let served = serve_with(
+        dir.path(),
+        &[db_store.as_slice(), &[("TESSERA_KEYS_DIR", "elsewhere")]].concat(),
+    );
+    let jwks: Value = reqwest::get(format!("http://{}/jwks.json", served.address))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut served_kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    let mut stored_kids: Vec<&str> = folder_keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    served_kids.sort_unstable();
+    stored_kids.sort_unstable();
+    assert_eq!(served_kids, stored_kids);
+    served.stop().await;
+    assert!(
+        !dir.path().join("elsewhere").exists(),
+        "nothing written to disk"
+    );
+
+    // Rotated in the database, the database holds a key the folder lacks: copying the folder
+    // over it again is refused, copying back brings the folder up to date.
+    run(&["keys", "rotate", "--alg", "RS256"], &db_store);
+    assert_eq!(list(&db_store).as_array().unwrap().len(), 4);
+    failed_with(
+        &tessera(dir.path(), &["keys", "copy", "--to", "database"], db),
+        &["holds keys the source does not have", "would drop"],
+    );
+    assert_eq!(
+        list(&db_store).as_array().unwrap().len(),
+        4,
+        "nothing written"
+    );
+    let back = run(&["keys", "copy", "--to", "folder"], db);
+    assert!(back.contains("copied 4 key(s)"), "{back}");
+    assert_eq!(
+        list(&[("TESSERA_KEYS_PASSPHRASE", "a passphrase")]),
+        list(&db_store)
     );
 }
 

@@ -28,6 +28,41 @@ async fn ready_reports_unavailable_when_the_database_is_gone() {
     assert_eq!(app.get("/health/live").await.status(), 200);
 }
 
+/// Polls `/health/ready` (at most 15 s: the key store is looked at every 5 s) until its `keys`
+/// check says `expected`; the last answer's status.
+async fn until_keys_check(app: &TestApp, expected: &str) -> u16 {
+    let start = std::time::Instant::now();
+    loop {
+        let ready = app.get("/health/ready").await;
+        let status = ready.status().as_u16();
+        let body: Value = ready.json().await.unwrap();
+        if body["checks"]["keys"] == expected {
+            return status;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "keys check still {body} after 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn ready_reports_unavailable_while_the_key_folder_is_unreadable_and_recovers() {
+    let app = TestApp::spawn().await;
+    let manifest = app.keys_dir.join("manifest.json");
+    let good = std::fs::read(&manifest).unwrap();
+    // A damaged manifest (a half-synced volume, a bad hand edit): the instance keeps signing
+    // with the keys it has but tells the load balancer it is not well.
+    std::fs::write(&manifest, b"{ not json").unwrap();
+    assert_eq!(until_keys_check(&app, "unavailable").await, 503);
+    let jwks = app.get("/jwks.json").await;
+    assert_eq!(jwks.status(), 200, "the loaded keys stay in use");
+    // Put right, ready again without a restart.
+    std::fs::write(&manifest, good).unwrap();
+    assert_eq!(until_keys_check(&app, "ok").await, 200);
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_pattern_not_raw_path() {
     let app = TestApp::spawn().await;

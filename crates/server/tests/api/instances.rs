@@ -1,4 +1,5 @@
-//! Several instances on one database and one key folder agree without talking.
+//! Several instances on one database — sharing a key folder, or keeping the keys in the database —
+//! agree without talking.
 
 use std::time::Duration;
 
@@ -186,4 +187,218 @@ async fn a_client_change_applies_at_once_on_every_worker_and_is_announced_to_oth
     );
     until_all(&b, "svc", fresh.expose(), 401).await;
     drop(service);
+}
+
+/// Waits (at most 10 s) until `app` publishes `kid`; how long it took.
+async fn until_published(app: &TestApp, kid: &str) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let jwks: Value = app.get("/jwks.json").await.json().await.unwrap();
+        if jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid)
+        {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "instance on port {} does not publish {kid} after 10 s",
+            app.port
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_in_the_database_are_made_once_rotate_and_serve_every_instance_without_a_shared_disk()
+{
+    use tessera_core::store::SigningKeyRepo;
+    use tessera_keys::{DatabaseKeyStore, KeyStore};
+
+    const PASSPHRASE: &str = "a passphrase for the key store";
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    let settings = |c: &mut tessera_server::config::RawConfig| {
+        c.keys_store = "database".into();
+        c.keys_passphrase = Some(PASSPHRASE.into());
+    };
+    // Two instances start at once on an empty database, each with a key folder of its own.
+    let (a, b) = tokio::join!(
+        TestApp::builder()
+            .on_database(url.clone())
+            .with_config(settings)
+            .spawn(),
+        TestApp::builder()
+            .on_database(url.clone())
+            .with_config(settings)
+            .spawn(),
+    );
+    assert_ne!(a.keys_dir, b.keys_dir);
+
+    // One set of keys, not two; in the database only, private keys encrypted.
+    let set = a.state.store.signing_keys().await.unwrap();
+    let algs: Vec<SigningAlg> = set.keys.iter().map(|k| k.alg).collect();
+    assert_eq!(algs.len(), 2, "{set:?}");
+    assert!(algs.contains(&SigningAlg::RS256) && algs.contains(&SigningAlg::ES256));
+    for key in &set.keys {
+        assert!(
+            key.private_key_pem
+                .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+            "{key:?} is stored encrypted"
+        );
+    }
+    for app in [&a, &b] {
+        assert!(
+            !app.keys_dir.exists() || std::fs::read_dir(&app.keys_dir).unwrap().next().is_none(),
+            "no key files in {}",
+            app.keys_dir.display()
+        );
+    }
+    let jwks = |app: &TestApp| {
+        let url = app.url("/jwks.json");
+        let http = app.http.clone();
+        async move {
+            let jwks: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            jwks
+        }
+    };
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+    assert_eq!(jwks(&a).await["keys"].as_array().unwrap().len(), 2);
+
+    let verify = VerifyPolicy {
+        algs: &SigningAlg::ALL,
+        typ: Some("at+jwt"),
+        issuer: None,
+        audience: None,
+        leeway_secs: 0,
+    };
+    let sign = |app: &TestApp, alg| {
+        let now = app.state.clock.now().timestamp();
+        app.state
+            .keys
+            .sign(alg, "at+jwt", &json!({"exp": now + 60}))
+            .unwrap()
+    };
+    let kid_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    for alg in SigningAlg::ALL {
+        let (from_a, from_b) = (sign(&a, alg), sign(&b, alg));
+        assert_eq!(kid_of(&from_a), kid_of(&from_b), "one {alg} key signs");
+        assert!(b.state.keys.verify::<Value>(&from_a, &verify).is_ok());
+        assert!(a.state.keys.verify::<Value>(&from_b, &verify).is_ok());
+    }
+
+    // Rotation through A (what its console does), taking over at once: A signs with the new
+    // key, B hears of it and signs with it too; tokens of the old key still verify at both.
+    let old_es256 = sign(&a, SigningAlg::ES256);
+    let at_once = RotationPolicy {
+        activation_delay: chrono::Duration::zero(),
+        publish_grace: chrono::Duration::seconds(1200),
+    };
+    let rotated = a
+        .state
+        .keys
+        .rotate(SigningAlg::ES256, at_once)
+        .await
+        .unwrap();
+    assert_eq!(kid_of(&sign(&a, SigningAlg::ES256)), rotated.kid.as_str());
+    let took = until_published(&b, rotated.kid.as_str()).await;
+    eprintln!("a key rotated on A was published by B after {took:?}");
+    let from_b = sign(&b, SigningAlg::ES256);
+    assert_eq!(kid_of(&from_b), rotated.kid.as_str());
+    assert!(a.state.keys.verify::<Value>(&from_b, &verify).is_ok());
+    for app in [&a, &b] {
+        assert!(app.state.keys.verify::<Value>(&old_es256, &verify).is_ok());
+    }
+
+    // `tessera keys rotate` writes to the database directly: both instances pick it up.
+    let cli = DatabaseKeyStore::new(
+        std::sync::Arc::new(tessera_storage::SeaStore::new(
+            tessera_storage::connect(&url).await.unwrap(),
+        )),
+        Some(PASSPHRASE.into()),
+    )
+    .unwrap();
+    let next = cli
+        .rotate(SigningAlg::RS256, a.state.clock.now(), at_once)
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        let took = until_published(app, next.kid.as_str()).await;
+        eprintln!(
+            "a CLI rotation was published by the instance on port {} after {took:?}",
+            app.port
+        );
+    }
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+    assert_eq!(
+        jwks(&a).await["keys"].as_array().unwrap().len(),
+        4,
+        "the retired keys stay published"
+    );
+    let states: Vec<&str> = cli
+        .manifest()
+        .await
+        .unwrap()
+        .keys
+        .iter()
+        .map(|k| k.state(a.state.clock.now()).as_str())
+        .collect();
+    assert_eq!(states.iter().filter(|s| **s == "active").count(), 2);
+    assert_eq!(states.iter().filter(|s| **s == "retired").count(), 2);
+
+    // A wrong passphrase opens nothing.
+    let wrong = DatabaseKeyStore::new(a.state.store.clone(), Some("not it".into())).unwrap();
+    let err = wrong.load().await.unwrap_err().to_string();
+    assert!(err.contains("wrong passphrase"), "{err}");
+}
+
+#[tokio::test]
+async fn instances_racing_to_change_the_database_key_set_never_lose_a_change() {
+    use tessera_keys::{DatabaseKeyStore, KeyStore};
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    tessera_storage::migrate(&url).await.unwrap();
+    let store = |_| async {
+        DatabaseKeyStore::new(
+            std::sync::Arc::new(tessera_storage::SeaStore::new(
+                tessera_storage::connect(&url).await.unwrap(),
+            )),
+            Some("pass".into()),
+        )
+        .unwrap()
+    };
+    let stores = futures_util::future::join_all((0..4).map(store)).await;
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    // Four writers create the first keys at once: one set.
+    let created = futures_util::future::join_all(stores.iter().map(|s| s.ensure_keys(now))).await;
+    let made: usize = created.into_iter().map(|c| c.unwrap().len()).sum();
+    assert_eq!(made, 2, "exactly one writer made the keys");
+    // Four rotations at once: each is kept, none overwrites another.
+    let policy = RotationPolicy {
+        activation_delay: chrono::Duration::seconds(600),
+        publish_grace: chrono::Duration::seconds(1200),
+    };
+    let rotated = futures_util::future::join_all(
+        stores
+            .iter()
+            .map(|s| s.rotate(SigningAlg::ES256, now, policy)),
+    )
+    .await;
+    let manifest = stores[0].manifest().await.unwrap();
+    assert_eq!(manifest.keys.len(), 6, "{manifest:?}");
+    for entry in rotated {
+        let entry = entry.unwrap();
+        assert!(manifest.keys.iter().any(|k| k.kid == entry.kid));
+    }
+    // Still exactly one current (not retiring) key per algorithm.
+    for alg in SigningAlg::ALL {
+        let current = manifest
+            .keys
+            .iter()
+            .filter(|k| k.alg == alg && k.retires_at.is_none())
+            .count();
+        assert_eq!(current, 1, "{alg}: {manifest:?}");
+    }
 }

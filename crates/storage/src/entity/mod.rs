@@ -13,6 +13,7 @@ pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod scope;
 pub mod sign_in_throttle;
+pub mod signing_key;
 pub mod trusted_jwt_issuer;
 pub mod used_assertion_jti;
 pub mod user;

@@ -15,16 +15,7 @@ use super::{SeaStore, json_to_strings, strings_to_json, updated_one};
 use crate::{backend, changes::Topic, entity::client, search_condition, write_err};
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
-    value
-        .map(|alg| {
-            alg.parse().map_err(
-                |err: tessera_core::alg::UnsupportedAlg| StoreError::Corrupt {
-                    what,
-                    detail: err.to_string(),
-                },
-            )
-        })
-        .transpose()
+    value.map(|alg| super::parse_alg(&alg, what)).transpose()
 }
 
 fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {

@@ -12,6 +12,7 @@ mod initial_access_token;
 mod refresh_token;
 mod scope;
 mod session;
+mod signing_key;
 mod sweep;
 mod throttle;
 mod trusted_issuer;
@@ -26,6 +27,19 @@ use sea_orm::{
 use tessera_core::store::{Consumption, HealthRepo, StoreError};
 
 use crate::backend;
+
+/// A stored algorithm name; [`StoreError::Corrupt`] names `what` when it is not one we sign with.
+pub(crate) fn parse_alg(
+    value: &str,
+    what: &'static str,
+) -> Result<tessera_core::SigningAlg, StoreError> {
+    value.parse().map_err(
+        |err: tessera_core::alg::UnsupportedAlg| StoreError::Corrupt {
+            what,
+            detail: err.to_string(),
+        },
+    )
+}
 
 /// Every repository, backed by one connection pool. Cheap to clone.
 #[derive(Debug, Clone)]
