@@ -1,4 +1,5 @@
-//! The key folder's manifest and the state a key is in at a given instant.
+//! The key schedule (the key folder's manifest; the database store keeps the same fields per row)
+//! and the state a key is in at a given instant.
 //!
 //! A key's state is a pure function of its manifest entry and the clock, so every instance that
 //! shares the folder agrees on which key signs without talking to the others:

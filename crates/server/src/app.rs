@@ -1,4 +1,4 @@
-//! Application assembly: open the database (migrating it), open the key folder, build the
+//! Application assembly: open the database (migrating it), open the key store (folder or database), build the
 //! actix `App` from every endpoint crate's `configure`, and serve on a listener the caller bound.
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
@@ -34,7 +34,8 @@ use crate::{
     health,
 };
 
-/// How often the key folder is checked for changes made by another instance or the CLI.
+/// How often the key store is checked for changes made by another instance or the CLI (the database
+/// store is also looked at as soon as a change is announced).
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// How often expired rows are swept (every instance sweeps; the deletes are idempotent).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(600);

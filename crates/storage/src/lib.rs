@@ -147,12 +147,29 @@ async fn connect_with(
                 .busy_timeout(timeouts.acquire)
         });
     }
-    sea_orm::Database::connect(options)
-        .await
-        .map_err(|cause| StorageError::Connect {
-            url: redact_url(url),
-            cause,
-        })
+    // Opening an SQLite file that another process is creating or migrating can fail at once
+    // with "database is locked" (setting WAL mode needs a lock the busy handler does not wait
+    // for); two instances starting together on one file then wait for each other, as on
+    // PostgreSQL, instead of one of them failing to start.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match sea_orm::Database::connect(options.clone()).await {
+            Ok(db) => return Ok(db),
+            Err(cause)
+                if backend == Backend::Sqlite
+                    && cause.to_string().contains("database is locked")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(cause) => {
+                return Err(StorageError::Connect {
+                    url: redact_url(url),
+                    cause,
+                });
+            }
+        }
+    }
 }
 
 /// The file behind an SQLite URL, or `None` for an in-memory database.

@@ -402,6 +402,8 @@ struct KeysPage<'a> {
     admin_name: &'a str,
     notice: Option<&'a str>,
     activation_delay: i64,
+    /// Where the keys live ("the database key store").
+    store: String,
     keys: Vec<KeyRow>,
 }
 
@@ -418,6 +420,7 @@ pub(crate) async fn get_keys(
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
         activation_delay: state.key_policy.activation_delay.num_seconds(),
+        store: state.keys.store().describe(),
         keys: ring
             .keys()
             .map(|k| {

@@ -46,7 +46,7 @@ fn authorize_url(
 }
 
 /// Posts the sign-in form of the page at `login` as `username`.
-async fn sign_in_as(
+pub(crate) async fn sign_in_as(
     app: &TestApp,
     http: &reqwest::Client,
     login: &str,
