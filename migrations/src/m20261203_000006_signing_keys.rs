@@ -1,7 +1,9 @@
 //! The database key store (`TESSERA_KEYS_STORE=database`): one row per signing key with its
 //! place in the set, its schedule and its passphrase-encrypted private key, and a `keys` row in `change_versions`
 //! whose version every change of the set bumps (writers compare it to decide who came first;
-//! instances read it to notice a change, and PostgreSQL also notifies them).
+//! instances read it to notice a change, and PostgreSQL also notifies them) — and a `tokens` row,
+//! bumped by every write that can end a live access token (a revoked grant or token, a changed
+//! user), so that instances forget what they remembered about their tokens.
 
 #![expect(
     elided_lifetimes_in_paths,
@@ -37,6 +39,7 @@ impl MigrationTrait for Migration {
                     .into_table("change_versions".to_owned())
                     .columns(["topic".to_owned(), "version".to_owned()])
                     .values_panic(["keys".into(), 0i64.into()])
+                    .values_panic(["tokens".into(), 0i64.into()])
                     .to_owned(),
             )
             .await?;
@@ -48,7 +51,7 @@ impl MigrationTrait for Migration {
             .exec_stmt(
                 Query::delete()
                     .from_table("change_versions".to_owned())
-                    .and_where(Expr::col("topic".to_owned()).eq("keys"))
+                    .and_where(Expr::col("topic".to_owned()).is_in(["keys", "tokens"]))
                     .to_owned(),
             )
             .await?;

@@ -25,8 +25,8 @@ use tessera_core::{
 };
 use tessera_discovery::{Discovery, ProviderMetadata};
 use tessera_keys::{DatabaseKeyStore, KeyFolder, KeyStore, Keys};
-use tessera_storage::SeaStore;
-use tessera_token_endpoint::{TokenMetrics, TokenState, mint::Minter};
+use tessera_storage::{SeaStore, changes::Topic};
+use tessera_token_endpoint::{TokenMetrics, TokenState, live::LiveTokens, mint::Minter};
 use tessera_web::{Metrics, csrf::CookieSettings, hash_gate::HashGate, session::Sessions};
 
 use crate::{
@@ -74,6 +74,9 @@ pub struct AppState {
     pub clients: Arc<CachedClients>,
     /// Client authentication, with its throttle memory and JWKS fetcher (one per instance).
     pub authenticator: ClientAuthenticator,
+    /// What the instance found about its access tokens' state (introspection, userinfo),
+    /// forgotten on every revocation here or announced from elsewhere.
+    pub live_tokens: Arc<LiveTokens>,
 }
 
 impl AppState {
@@ -123,7 +126,11 @@ impl AppState {
             &config.issuer,
             config.issuer.endpoint("/token"),
         );
+        let live_tokens = Arc::new(LiveTokens::new(config.token_state_cache_ttl));
+        // Changes this instance writes apply to its own memories at once.
+        store.on_change(forget_on_change(&clients, &live_tokens, None));
         Ok(Self {
+            live_tokens,
             clients,
             authenticator,
             hashes,
@@ -275,6 +282,7 @@ pub fn build_app(
         minter: state.minter.clone(),
         clock: Arc::clone(&state.clock),
         metrics: state.token_metrics.clone(),
+        live_tokens: Arc::clone(&state.live_tokens),
     };
     let registration = RegistrationState {
         clients: Arc::clone(&clients),
@@ -372,13 +380,13 @@ impl Application {
             .run();
         let keys_changed = Arc::new(tokio::sync::Notify::new());
         spawn_key_reloader(Arc::clone(&self.state.keys), Arc::clone(&keys_changed));
-        let clients = Arc::clone(&self.state.clients);
         tessera_storage::changes::spawn_change_watcher(
             Arc::clone(&self.state.store),
-            Arc::new(move |topic| match topic {
-                tessera_storage::changes::Topic::Clients => clients.clear(),
-                tessera_storage::changes::Topic::Keys => keys_changed.notify_one(),
-            }),
+            forget_on_change(
+                &self.state.clients,
+                &self.state.live_tokens,
+                Some(keys_changed),
+            ),
         );
         spawn_sweeper(
             Arc::clone(&self.state.store),
@@ -508,6 +516,29 @@ fn spawn_sweeper(
             }
         }
     });
+}
+
+/// What a change of `topic` makes this instance forget: its client records, what it found about
+/// its access tokens (a client change can end them too), and — given the key reloader's bell —
+/// its keys.
+fn forget_on_change(
+    clients: &Arc<CachedClients>,
+    live_tokens: &Arc<LiveTokens>,
+    keys_changed: Option<Arc<tokio::sync::Notify>>,
+) -> Arc<dyn Fn(Topic) + Send + Sync> {
+    let (clients, live_tokens) = (Arc::clone(clients), Arc::clone(live_tokens));
+    Arc::new(move |topic| match topic {
+        Topic::Clients => {
+            clients.clear();
+            live_tokens.invalidate();
+        }
+        Topic::Tokens => live_tokens.invalidate(),
+        Topic::Keys => {
+            if let Some(bell) = &keys_changed {
+                bell.notify_one();
+            }
+        }
+    })
 }
 
 /// Looks at the key store every [`KEY_RELOAD_INTERVAL`], and at once when the change watcher

@@ -115,7 +115,7 @@ pub fn run() -> anyhow::Result<()> {
     let config = Config::load(&Sources {
         file: cli.config.clone(),
     })?;
-    telemetry::init(config.log_format, &config.log_level);
+    let _log_writer = telemetry::init(config.log_format, &config.log_level);
     if !config.ignored_env.is_empty() {
         tracing::warn!(
             variables = %config.ignored_env.join(", "),

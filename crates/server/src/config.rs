@@ -68,6 +68,11 @@ pub struct RawConfig {
     /// made on this instance apply at once; others within this time). 0 disables. Default 2, at
     /// most 60.
     pub client_cache_ttl: u64,
+    /// `TESSERA_TOKEN_STATE_CACHE_TTL` — seconds an instance may reuse what it found about an
+    /// access token's grant, client and user when introspecting it or answering `/userinfo`
+    /// (revocations apply at once on the instance that made them, elsewhere when announced;
+    /// this bounds a lost announcement). 0 disables. Default 2, at most 60.
+    pub token_state_cache_ttl: u64,
     /// `TESSERA_CODE_TTL` — authorization code lifetime, seconds. Default 60, at most 600.
     pub code_ttl: u64,
     /// `TESSERA_ACCESS_TOKEN_ALG` — `RS256` or `ES256`, for clients that set none. Default RS256.
@@ -131,6 +136,7 @@ impl Default for RawConfig {
             refresh_token_max_rotations: 0,
             refresh_token_grace: 30,
             client_cache_ttl: 2,
+            token_state_cache_ttl: 2,
             code_ttl: 60,
             access_token_alg: "RS256".into(),
             self_registration: false,
@@ -190,6 +196,8 @@ pub struct Config {
     pub refresh_token_grace: Duration,
     /// How long a client record read from the database may be reused.
     pub client_cache_ttl: Duration,
+    /// How long an access token's checked state may be reused.
+    pub token_state_cache_ttl: Duration,
     /// Authorization code lifetime.
     pub code_ttl: Duration,
     /// Default access token algorithm.
@@ -576,6 +584,7 @@ impl Config {
                 .then_some(raw.refresh_token_max_rotations),
             refresh_token_grace: secs("refresh_token_grace", raw.refresh_token_grace, 0, 60)?,
             client_cache_ttl: secs("client_cache_ttl", raw.client_cache_ttl, 0, 60)?,
+            token_state_cache_ttl: secs("token_state_cache_ttl", raw.token_state_cache_ttl, 0, 60)?,
             code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
             access_token_alg,
             self_registration: raw.self_registration,
@@ -629,7 +638,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\nrequest_timeout = {}s\nworkers = {}\n\
@@ -652,6 +661,7 @@ impl Config {
             self.refresh_token_max_rotations.unwrap_or(0),
             self.refresh_token_grace.as_secs(),
             self.client_cache_ttl.as_secs(),
+            self.token_state_cache_ttl.as_secs(),
             self.code_ttl.as_secs(),
             self.access_token_alg,
             self.self_registration,
@@ -796,6 +806,10 @@ mod tests {
             (
                 Box::new(|r| r.client_cache_ttl = 61),
                 "TESSERA_CLIENT_CACHE_TTL",
+            ),
+            (
+                Box::new(|r| r.token_state_cache_ttl = 61),
+                "TESSERA_TOKEN_STATE_CACHE_TTL",
             ),
             (
                 Box::new(|r| r.access_token_ttl = 0),

@@ -1,7 +1,8 @@
 //! Telling every instance that a cached table changed.
 //!
 //! Instances keep short-lived copies of some rows (client records, see
-//! `tessera_client_registry::cache`). Every write to such a table through [`SeaStore`] — from a
+//! `tessera_client_registry::cache`; what made an access token live, see
+//! `tessera_token_endpoint::live`; the signing keys). Every write to such a table through [`SeaStore`] — from a
 //! server or from the CLI, which opens the database directly — bumps the table's row in
 //! `change_versions`; on PostgreSQL the same statement sends `NOTIFY tessera_changes` with the
 //! topic. [`spawn_change_watcher`] turns those into a callback: on PostgreSQL a dedicated
@@ -31,17 +32,21 @@ pub enum Topic {
     Clients,
     /// `signing_keys` (the database key store).
     Keys,
+    /// What decides whether an access token is still live: grants (revoked), the access-token
+    /// denylist and users (disabled, changed).
+    Tokens,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 2] = [Topic::Clients, Topic::Keys];
+    pub const ALL: [Topic; 3] = [Topic::Clients, Topic::Keys, Topic::Tokens];
 
     /// Its name in `change_versions` and in notifications.
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Clients => "clients",
             Topic::Keys => "keys",
+            Topic::Tokens => "tokens",
         }
     }
 
@@ -85,6 +90,7 @@ impl SeaStore {
         if let Err(err) = bump(self.connection(), topic, None).await {
             tracing::warn!(error = %err, topic = topic.as_str(), "could not announce a change");
         }
+        self.changed_here(topic);
     }
 
     /// How often `topic` has changed.

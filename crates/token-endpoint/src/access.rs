@@ -3,10 +3,15 @@
 //! public key and unknown `kid`s fail), `typ: at+jwt` (an ID token is not an access token,
 //! RFC 9068 §4), our issuer, our audience, not expired — then state: not on the denylist, its
 //! grant not revoked, its client still there and enabled, and (for a token about a user) the user
-//! still there and enabled.
+//! still there and enabled. The state is remembered briefly per instance (see [`crate::live`]).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tessera_core::{ClientId, GrantId, SigningAlg, store::StoreError};
+use tessera_core::{
+    ClientId, GrantId, SigningAlg,
+    store::{StoreError, UserRecord},
+};
 use tessera_keys::{KeyRing, VerifyPolicy};
 
 use crate::{
@@ -51,16 +56,31 @@ pub fn verify_jws(
         .map_err(|err| err.to_string())
 }
 
-/// Verifies the token and checks that nothing revoked it since.
+/// A token found live, with the user it is about (none for a client acting for itself).
+#[derive(Debug)]
+pub struct Live {
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+    /// Its user, enabled.
+    pub user: Option<Arc<UserRecord>>,
+}
+
+/// Verifies the token and checks that nothing revoked it since. The state behind a token found
+/// live a moment ago is taken from this instance's memory ([`crate::live`]), which every
+/// revocation empties.
 pub async fn inspect(
     state: &TokenState,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Result<AccessTokenClaims, Inactive>, StoreError> {
+) -> Result<Result<Live, Inactive>, StoreError> {
     let claims = match verify_signature(state, token, now) {
         Ok(claims) => claims,
         Err(reason) => return Ok(Err(reason)),
     };
+    if let Some(user) = state.live_tokens.recall(&claims.jti) {
+        return Ok(Ok(Live { claims, user }));
+    }
+    let epoch = state.live_tokens.epoch();
     if state.denylist.access_token_denied(&claims.jti).await? {
         return Ok(Err("revoked access token".into()));
     }
@@ -81,14 +101,18 @@ pub async fn inspect(
         return Ok(Err("client gone or disabled".into()));
     }
     // A token issued to a user (not a client acting for itself) dies with the user's account.
-    if claims.sub != claims.client_id {
-        let user = state
+    let user = if claims.sub == claims.client_id {
+        None
+    } else {
+        match state
             .users
             .find_user(&tessera_core::Subject::new(claims.sub.as_str()))
-            .await?;
-        if user.is_none_or(|u| !u.enabled) {
-            return Ok(Err("user gone or disabled".into()));
+            .await?
+        {
+            Some(user) if user.enabled => Some(Arc::new(user)),
+            _ => return Ok(Err("user gone or disabled".into())),
         }
-    }
-    Ok(Ok(claims))
+    };
+    state.live_tokens.remember(&claims.jti, epoch, user.clone());
+    Ok(Ok(Live { claims, user }))
 }

@@ -128,14 +128,12 @@ pub async fn introspect(
     if let Some(answer) = as_refresh_token(state, asking, token).await? {
         return Ok(answer);
     }
-    let Ok(claims) = access::inspect(state, token, state.clock.now()).await? else {
+    let Ok(access::Live { claims, user }) =
+        access::inspect(state, token, state.clock.now()).await?
+    else {
         return Ok(Introspection::default());
     };
-    let username = if claims.sub == claims.client_id {
-        None
-    } else {
-        username(state, &claims.sub).await?
-    };
+    let username = user.map(|user| user.username.clone());
     Ok(Introspection {
         active: true,
         scope: Some(claims.scope.clone()),

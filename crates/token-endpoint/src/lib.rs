@@ -9,6 +9,7 @@ pub mod access;
 pub mod form;
 pub mod grants;
 pub mod introspect;
+pub mod live;
 pub mod mint;
 pub mod revoke;
 pub mod scope;
@@ -95,6 +96,8 @@ pub struct TokenState {
     pub clock: Arc<dyn Clock>,
     /// Success counters.
     pub metrics: TokenMetrics,
+    /// The instance's memory of live access tokens (introspection, userinfo).
+    pub live_tokens: Arc<live::LiveTokens>,
 }
 
 impl std::fmt::Debug for TokenState {

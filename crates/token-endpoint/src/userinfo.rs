@@ -6,10 +6,7 @@
 //! rather than a user, is 403 `insufficient_scope`.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use tessera_core::{
-    Subject,
-    error::{TokenError, TokenErrorCode},
-};
+use tessera_core::error::{TokenError, TokenErrorCode};
 
 use crate::{
     TokenState, access,
@@ -63,7 +60,7 @@ fn query_has_token(req: &HttpRequest) -> bool {
 
 async fn answer(state: &TokenState, token: &str) -> HttpResponse {
     let now = state.clock.now();
-    let claims = match access::inspect(state, token, now).await {
+    let (claims, user) = match access::inspect(state, token, now).await {
         Err(err) => {
             let err = unavailable(&err);
             return refuse("userinfo", None, &err, false);
@@ -73,33 +70,19 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
                 .with_reason(reason);
             return refuse("userinfo", None, &err, false);
         }
-        Ok(Ok(claims)) => claims,
+        Ok(Ok(access::Live { claims, user })) => (claims, user),
     };
     let scopes = claims.scopes();
-    let insufficient = || {
-        bearer_challenge(
+    match user {
+        // The checks found the user there and enabled.
+        Some(user) if scopes.iter().any(|s| s == "openid") => {
+            json_no_store(&userinfo_claims(&user, &scopes))
+        }
+        // No openid scope, or a client's own token: no user to describe.
+        _ => bearer_challenge(
             actix_web::http::StatusCode::FORBIDDEN,
             r#"Bearer error="insufficient_scope", scope="openid""#,
-        )
-    };
-    if !scopes.iter().any(|s| s == "openid") || claims.sub == claims.client_id {
-        return insufficient();
-    }
-    match state
-        .users
-        .find_user(&Subject::new(claims.sub.as_str()))
-        .await
-    {
-        Ok(Some(user)) if user.enabled => json_no_store(&userinfo_claims(&user, &scopes)),
-        Ok(_) => {
-            let err = TokenError::new(TokenErrorCode::InvalidToken, "The access token is invalid.")
-                .with_reason("user gone or disabled");
-            refuse("userinfo", None, &err, false)
-        }
-        Err(err) => {
-            let err = unavailable(&err);
-            refuse("userinfo", None, &err, false)
-        }
+        ),
     }
 }
 

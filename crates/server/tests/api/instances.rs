@@ -445,3 +445,146 @@ async fn instances_racing_to_change_the_database_key_set_never_lose_a_change() {
         assert_eq!(current, 1, "{alg}: {manifest:?}");
     }
 }
+
+/// Waits (at most 10 s) until `token` introspects inactive at `app`; how long it took.
+async fn until_inactive(
+    app: &TestApp,
+    client: &(
+        tessera_core::store::ClientRecord,
+        tessera_core::secret::PlainToken,
+    ),
+    token: &str,
+) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        if crate::token_support::introspect(app, client, token).await["active"] == false {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still active at port {} after 10 s",
+            app.port
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_from_memory() {
+    use crate::token_support::{client_with, code_tokens, introspect, post_form, userinfo};
+    use tessera_core::store::{GrantAdminRepo, UserRepo};
+    // Both instances may remember a token's state for a minute: only the revocation
+    // announcements can make a revocation apply sooner.
+    let settings = |c: &mut tessera_server::config::RawConfig| {
+        c.token_state_cache_ttl = 60;
+        c.client_cache_ttl = 60;
+        c.database_timeout = 1;
+    };
+    let a = TestApp::builder().with_config(settings).spawn().await;
+    // One issuer, as behind a load balancer.
+    let issuer = a.issuer.clone();
+    let b = TestApp::builder()
+        .sharing_with(&a)
+        .with_config(settings)
+        .with_config(move |c| c.issuer = issuer)
+        .spawn()
+        .await;
+    let rp = client_with(&a, "rp", |_| {}).await;
+    let alice = a
+        .with_user("alice", crate::code_flow::PASSWORD, false)
+        .await;
+    let scopes = ["openid", "profile"];
+    let first = code_tokens(&a, &rp, &alice, &scopes).await;
+    let at = first["access_token"].as_str().unwrap().to_owned();
+    for app in [&a, &b] {
+        let answer = introspect(app, &rp, &at).await;
+        assert_eq!(answer["active"], true);
+        assert_eq!(answer["username"], "alice");
+        assert_eq!(userinfo(app, &at).await.status, 200);
+    }
+
+    // Alice signs out everywhere through A: A refuses her token at once, B once it hears.
+    let now = a.state.clock.now();
+    assert!(
+        a.state
+            .store
+            .revoke_user_grants(&alice.id, None, "test", now)
+            .await
+            .unwrap()
+            > 0
+    );
+    assert_eq!(introspect(&a, &rp, &at).await["active"], false);
+    assert_eq!(userinfo(&a, &at).await.status, 401);
+    let took = until_inactive(&b, &rp, &at).await;
+    eprintln!("a grant revoked on A was inactive on B after {took:?}");
+    assert_eq!(userinfo(&b, &at).await.status, 401);
+
+    // A new token, seen live at both; the CLI (its own connection) disables alice.
+    let second = code_tokens(&a, &rp, &alice, &scopes).await;
+    let at = second["access_token"].as_str().unwrap().to_owned();
+    for app in [&a, &b] {
+        assert_eq!(introspect(app, &rp, &at).await["active"], true);
+    }
+    let cli =
+        tessera_storage::SeaStore::new(tessera_storage::connect(&a.database_url).await.unwrap());
+    assert!(cli.set_user_enabled(&alice.id, false, now).await.unwrap());
+    for app in [&a, &b] {
+        let took = until_inactive(app, &rp, &at).await;
+        eprintln!(
+            "a user disabled by the CLI was inactive at port {} after {took:?}",
+            app.port
+        );
+        assert_eq!(userinfo(app, &at).await.status, 401);
+    }
+    assert!(cli.set_user_enabled(&alice.id, true, now).await.unwrap());
+
+    // A token A has just found live needs no database: with the tables behind a token's state
+    // locked by another session (PostgreSQL; the listening connection stays up) or A's pool
+    // closed (SQLite), it still introspects active and answers userinfo; a token A never saw
+    // cannot be checked (503).
+    let seen = code_tokens(&a, &rp, &alice, &scopes).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unseen = code_tokens(&a, &rp, &alice, &scopes).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(introspect(&a, &rp, &seen).await["active"], true);
+    assert_eq!(userinfo(&a, &seen).await.status, 200);
+    let stall = if a.database_url.starts_with("postgres") {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let other = sea_orm::Database::connect(a.database_url.as_str())
+            .await
+            .unwrap();
+        let stall = other.begin().await.unwrap();
+        stall
+            .execute_unprepared(
+                "LOCK TABLE revoked_access_tokens, grants, users IN ACCESS EXCLUSIVE MODE",
+            )
+            .await
+            .unwrap();
+        Some((other, stall))
+    } else {
+        a.state.store.connection().clone().close().await.unwrap();
+        None
+    };
+    let answer = introspect(&a, &rp, &seen).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["username"], "alice");
+    let profile = userinfo(&a, &seen).await;
+    assert_eq!(profile.status, 200);
+    assert_eq!(profile.body["sub"], alice.id.as_str());
+    let unknown = post_form(
+        &a,
+        "/introspect",
+        Some((rp.0.client_id.as_str(), rp.1.expose())),
+        &[("token", unseen.as_str())],
+    )
+    .await;
+    assert_eq!(unknown.status, 503, "{:?}", unknown.body);
+    if let Some((other, stall)) = stall {
+        stall.rollback().await.unwrap();
+        other.close().await.unwrap();
+    }
+}

@@ -9,7 +9,7 @@ use tessera_core::{
 };
 
 use super::SeaStore;
-use crate::{backend, entity::revoked_access_token as revoked};
+use crate::{backend, changes::Topic, entity::revoked_access_token as revoked};
 
 #[async_trait]
 impl AccessTokenDenylist for SeaStore {
@@ -36,6 +36,7 @@ impl AccessTokenDenylist for SeaStore {
         .exec_without_returning(&self.db)
         .await
         .map_err(backend)?;
+        self.announce(Topic::Tokens).await;
         Ok(())
     }
 

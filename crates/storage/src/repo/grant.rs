@@ -13,7 +13,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json};
-use crate::{backend, entity::grant, write_err};
+use crate::{backend, changes::Topic, entity::grant, write_err};
 
 fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
     Ok(GrantRecord {
@@ -58,6 +58,7 @@ impl GrantRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend)?;
+        self.revoked(result.rows_affected).await;
         Ok(result.rows_affected == 1)
     }
 }
@@ -91,7 +92,9 @@ impl GrantAdminRepo for SeaStore {
         let update = revoking(reason, now)
             .filter(grant::Column::UserId.eq(user.as_str()))
             .filter(grant::Column::ClientId.eq(client.as_str()));
-        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
+        let revoked = update.exec(&self.db).await.map_err(backend)?.rows_affected;
+        self.revoked(revoked).await;
+        Ok(revoked)
     }
 
     async fn revoke_user_grants(
@@ -109,7 +112,9 @@ impl GrantAdminRepo for SeaStore {
                     .add(grant::Column::SessionId.ne(keep.as_str())),
             );
         }
-        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
+        let revoked = update.exec(&self.db).await.map_err(backend)?.rows_affected;
+        self.revoked(revoked).await;
+        Ok(revoked)
     }
 
     async fn revoke_session_grants(
@@ -124,7 +129,18 @@ impl GrantAdminRepo for SeaStore {
         if !include_offline {
             update = update.filter(grant::Column::Offline.eq(false));
         }
-        Ok(update.exec(&self.db).await.map_err(backend)?.rows_affected)
+        let revoked = update.exec(&self.db).await.map_err(backend)?.rows_affected;
+        self.revoked(revoked).await;
+        Ok(revoked)
+    }
+}
+
+impl SeaStore {
+    /// Tells every instance that `count` grants were revoked (their access tokens die now).
+    async fn revoked(&self, count: u64) {
+        if count > 0 {
+            self.announce(Topic::Tokens).await;
+        }
     }
 }
 

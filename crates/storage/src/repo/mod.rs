@@ -26,7 +26,9 @@ use sea_orm::{
 };
 use tessera_core::store::{Consumption, HealthRepo, StoreError};
 
-use crate::backend;
+use std::sync::{Arc, OnceLock};
+
+use crate::{backend, changes::Topic};
 
 /// A stored algorithm name; [`StoreError::Corrupt`] names `what` when it is not one we sign with.
 pub(crate) fn parse_alg(
@@ -41,16 +43,45 @@ pub(crate) fn parse_alg(
     )
 }
 
-/// Every repository, backed by one connection pool. Cheap to clone.
-#[derive(Debug, Clone)]
+/// Told of every change this store announces, as it announces it.
+pub type ChangeListener = Arc<dyn Fn(Topic) + Send + Sync>;
+
+/// Every repository, backed by one connection pool. Cheap to clone (clones share the
+/// listener).
+#[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    listener: Arc<OnceLock<ChangeListener>>,
+}
+
+impl std::fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SeaStore {
     /// Wraps a connection pool (see [`crate::connect`]); the schema must be migrated.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            listener: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Calls `listener` with the topic of every change written through this store, right after
+    /// it is announced to the other instances — so this instance's own memories apply a change
+    /// at once rather than when the announcement comes back. Set once; later calls are ignored.
+    pub fn on_change(&self, listener: ChangeListener) {
+        let _ = self.listener.set(listener);
+    }
+
+    pub(crate) fn changed_here(&self, topic: Topic) {
+        if let Some(listener) = self.listener.get() {
+            listener(topic);
+        }
     }
 
     /// The underlying pool.

@@ -92,6 +92,7 @@ impl SigningKeyRepo for SeaStore {
             .map_err(write_err("signing key"))?;
         }
         txn.commit().await.map_err(backend)?;
+        self.changed_here(Topic::Keys);
         Ok(true)
     }
 }

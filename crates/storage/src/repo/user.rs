@@ -13,7 +13,7 @@ use tessera_core::{
 };
 
 use super::{SeaStore, updated_one};
-use crate::{backend, entity::user, search_condition, write_err};
+use crate::{backend, changes::Topic, entity::user, search_condition, write_err};
 
 fn to_record(row: user::Model) -> UserRecord {
     UserRecord {
@@ -45,6 +45,10 @@ async fn set_column(
         .exec(&store.db)
         .await
         .map_err(write_err("user"))?;
+    if result.rows_affected == 1 {
+        // A disabled user's tokens die now; instances forget what they found about them.
+        store.announce(Topic::Tokens).await;
+    }
     Ok(result.rows_affected == 1)
 }
 
@@ -107,6 +111,10 @@ impl UserRepo for SeaStore {
             .exec(&self.db)
             .await
             .map_err(write_err("user"))?;
+        if result.rows_affected == 1 {
+            // `/userinfo` answers from what instances remember about a token's user.
+            self.announce(Topic::Tokens).await;
+        }
         updated_one(result, "user")
     }
 
