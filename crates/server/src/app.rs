@@ -519,8 +519,8 @@ fn spawn_sweeper(
 }
 
 /// What a change of `topic` makes this instance forget: its client records, what it found about
-/// its access tokens (a client change can end them too), and — given the key reloader's bell —
-/// its keys.
+/// its access tokens (a client or key change can end them too), and — given the key reloader's
+/// bell — its keys.
 fn forget_on_change(
     clients: &Arc<CachedClients>,
     live_tokens: &Arc<LiveTokens>,
@@ -534,6 +534,8 @@ fn forget_on_change(
         }
         Topic::Tokens => live_tokens.invalidate(),
         Topic::Keys => {
+            // A remembered token skips its signature check: forget them with the old keys.
+            live_tokens.invalidate();
             if let Some(bell) = &keys_changed {
                 bell.notify_one();
             }

@@ -8,10 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tessera_core::{
-    ClientId, GrantId, SigningAlg,
-    store::{StoreError, UserRecord},
-};
+use tessera_core::{ClientId, GrantId, SigningAlg, store::StoreError};
 use tessera_keys::{KeyRing, VerifyPolicy};
 
 use crate::{
@@ -57,30 +54,28 @@ pub fn verify_jws(
 }
 
 /// A token found live, with the user it is about (none for a client acting for itself).
-#[derive(Debug)]
-pub struct Live {
-    /// Its claims.
-    pub claims: AccessTokenClaims,
-    /// Its user, enabled.
-    pub user: Option<Arc<UserRecord>>,
-}
+pub type Live = crate::live::Remembered;
 
-/// Verifies the token and checks that nothing revoked it since. The state behind a token found
-/// live a moment ago is taken from this instance's memory ([`crate::live`]), which every
-/// revocation empties.
+/// Verifies the token and checks that nothing revoked it since. A token found live a moment
+/// ago is taken from this instance's memory ([`crate::live`]) — the same bytes, so the same
+/// signature; its expiry is compared with the clock again — which every revocation empties.
 pub async fn inspect(
     state: &TokenState,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<Live, Inactive>, StoreError> {
+    let key = crate::live::key_of(token);
+    if let Some(live) = state.live_tokens.recall(&key) {
+        if live.claims.exp <= now.timestamp() {
+            return Ok(Err("expired".into()));
+        }
+        return Ok(Ok(live));
+    }
+    let epoch = state.live_tokens.epoch();
     let claims = match verify_signature(state, token, now) {
         Ok(claims) => claims,
         Err(reason) => return Ok(Err(reason)),
     };
-    if let Some(user) = state.live_tokens.recall(&claims.jti) {
-        return Ok(Ok(Live { claims, user }));
-    }
-    let epoch = state.live_tokens.epoch();
     if state.denylist.access_token_denied(&claims.jti).await? {
         return Ok(Err("revoked access token".into()));
     }
@@ -113,6 +108,10 @@ pub async fn inspect(
             _ => return Ok(Err("user gone or disabled".into())),
         }
     };
-    state.live_tokens.remember(&claims.jti, epoch, user.clone());
-    Ok(Ok(Live { claims, user }))
+    let live = Live {
+        claims: Arc::new(claims),
+        user,
+    };
+    state.live_tokens.remember(key, epoch, live.clone());
+    Ok(Ok(live))
 }

@@ -137,15 +137,15 @@ pub async fn introspect(
     Ok(Introspection {
         active: true,
         scope: Some(claims.scope.clone()),
-        client_id: Some(claims.client_id),
+        client_id: Some(claims.client_id.clone()),
         username,
         token_type: Some("Bearer"),
         exp: Some(claims.exp),
         iat: Some(claims.iat),
-        sub: Some(claims.sub),
-        aud: Some(claims.aud),
-        iss: Some(claims.iss),
-        jti: Some(claims.jti),
+        sub: Some(claims.sub.clone()),
+        aud: Some(claims.aud.clone()),
+        iss: Some(claims.iss.clone()),
+        jti: Some(claims.jti.clone()),
     })
 }
 

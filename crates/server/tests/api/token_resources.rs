@@ -373,3 +373,27 @@ async fn introspection_answers_clients_only_and_says_little_about_dead_tokens() 
         json!({"active": false})
     );
 }
+
+#[tokio::test]
+async fn a_remembered_token_still_expires_on_time() {
+    use tessera_core::FakeClock;
+    let clock = FakeClock::new();
+    let app = TestApp::builder()
+        .with_clock(clock.clone())
+        .with_config(|c| c.token_state_cache_ttl = 60)
+        .spawn()
+        .await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    let rp = client_with(&app, "rp", |_| {}).await;
+    let body = code_tokens(&app, &rp, &alice, &["openid"]).await;
+    let at = body["access_token"].as_str().unwrap();
+    let ttl = body["expires_in"].as_i64().unwrap();
+    // Checked once (and remembered), then asked again just before and just after `exp`.
+    assert_eq!(introspect(&app, &rp, at).await["active"], true);
+    clock.advance(Duration::seconds(ttl - 1));
+    assert_eq!(introspect(&app, &rp, at).await["active"], true);
+    assert_eq!(userinfo(&app, at).await.status, 200);
+    clock.advance(Duration::seconds(1));
+    assert_eq!(introspect(&app, &rp, at).await["active"], false);
+    assert_invalid_token(&userinfo(&app, at).await, "expired, though remembered");
+}
