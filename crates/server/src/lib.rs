@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod log_writer;
 pub mod telemetry;
 
 pub use app::{AppState, Application, build_app};
