@@ -163,7 +163,10 @@ mod tests {
         {
             let mut line = writer.make_writer();
             line.write_all(b"half ").unwrap();
-            assert!(writer.shared.lock().buffer.is_empty(), "not before the line is done");
+            assert!(
+                writer.shared.lock().buffer.is_empty(),
+                "not before the line is done"
+            );
             line.write_all(b"a line\n").unwrap();
         }
         let buffered = writer.shared.lock().buffer.clone();
