@@ -1,9 +1,9 @@
 //! The database key store (`TESSERA_KEYS_STORE=database`): one row per signing key with its
-//! place in the set, its schedule and its passphrase-encrypted private key, and a `keys` row in `change_versions`
-//! whose version every change of the set bumps (writers compare it to decide who came first;
-//! instances read it to notice a change, and PostgreSQL also notifies them) — and a `tokens` row,
-//! bumped by every write that can end a live access token (a revoked grant or token, a changed
-//! user), so that instances forget what they remembered about their tokens.
+//! place in the set, its schedule and its passphrase-encrypted private key, and a `keys` row in
+//! `change_versions` whose version every change of the set bumps (writers compare it to decide
+//! who came first; instances read it to notice a change, and PostgreSQL also notifies them) —
+//! and a `tokens` row, bumped by every write that can end a live access token (a revoked grant
+//! or token, a changed user), so that instances forget what they remembered about their tokens.
 
 #![expect(
     elided_lifetimes_in_paths,

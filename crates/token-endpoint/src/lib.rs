@@ -1,5 +1,6 @@
 //! tessera-token-endpoint: `/token` (one module per grant under [`grants`]), token minting
-//! ([`mint`]), `/userinfo`, `/revoke` and `/introspect`.
+//! ([`mint`]), `/userinfo`, `/revoke` and `/introspect`, with the per-instance memory of live access
+//! tokens those two consult ([`live`]).
 //!
 //! Handlers parse, call, render; the decisions live in plain functions over [`TokenState`]
 //! that return a [`TokenResponse`](mint::TokenResponse) or an RFC error, plus the audit notes
