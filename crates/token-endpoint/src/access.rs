@@ -3,7 +3,8 @@
 //! public key and unknown `kid`s fail), `typ: at+jwt` (an ID token is not an access token,
 //! RFC 9068 §4), our issuer, our audience, not expired — then state: not on the denylist, its
 //! grant not revoked, its client still there and enabled, and (for a token about a user) the user
-//! still there and enabled. The state is remembered briefly per instance (see [`crate::live`]).
+//! still there and enabled. A token found live is remembered briefly per instance, claims and
+//! state, by the digest of its bytes (see [`crate::live`]).
 
 use std::sync::Arc;
 
