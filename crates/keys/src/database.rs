@@ -31,6 +31,10 @@ use crate::{
 /// How often a change is tried again after losing to another writer before giving up.
 const ATTEMPTS: usize = 5;
 
+fn kept_changing() -> KeyError {
+    KeyError::Store("the key set kept changing under this writer; try again".into())
+}
+
 /// The key set in the database.
 #[derive(Clone)]
 pub struct DatabaseKeyStore {
@@ -156,6 +160,8 @@ impl DatabaseKeyStore {
                 return Ok(None);
             };
             // The changed schedules with the stored key material, then the new keys.
+            // `change` may only edit schedules in place or clear the list, so the entries still
+            // line up with the rows they were read from.
             let mut records: Vec<SigningKeyRecord> = set
                 .keys
                 .into_iter()
@@ -176,9 +182,7 @@ impl DatabaseKeyStore {
                 return Ok(Some(outcome));
             }
         }
-        Err(KeyError::Store(
-            "the key set kept changing under this writer; try again".into(),
-        ))
+        Err(kept_changing())
     }
 
     /// A new key for `alg`, ready to store.
@@ -203,33 +207,28 @@ impl KeyStore for DatabaseKeyStore {
 
     async fn ensure_keys(&self, now: DateTime<Utc>) -> Result<Vec<ManifestEntry>, KeyError> {
         let now = instant(now);
-        for _ in 0..ATTEMPTS {
-            let missing = manifest_of(&self.read().await?).missing(now);
-            if missing.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut new = Vec::with_capacity(missing.len());
-            for alg in missing {
-                new.push(self.generate(alg, now, now).await?);
-            }
-            // Written only if the set still lacks exactly these algorithms; if another instance
-            // made keys meanwhile, ours are dropped and the set is looked at again.
-            let wanted: Vec<SigningAlg> = new.iter().map(|(entry, _)| entry.alg).collect();
-            let written = self
-                .change(|manifest| {
-                    (manifest.missing(now) == wanted).then(|| {
-                        let (entries, records): (Vec<_>, Vec<_>) = new.iter().cloned().unzip();
-                        (records, entries)
-                    })
-                })
-                .await?;
-            if let Some(entries) = written {
-                return Ok(entries);
-            }
+        let missing = manifest_of(&self.read().await?).missing(now);
+        if missing.is_empty() {
+            return Ok(Vec::new());
         }
-        Err(KeyError::Store(
-            "the key set kept changing under this writer; try again".into(),
-        ))
+        let mut new = Vec::with_capacity(missing.len());
+        for alg in missing {
+            new.push(self.generate(alg, now, now).await?);
+        }
+        // Only the keys of algorithms still missing when the set is written: if another
+        // instance made keys meanwhile, ours are dropped.
+        let written = self
+            .change(|manifest| {
+                let still = manifest.missing(now);
+                let (entries, records): (Vec<_>, Vec<_>) = new
+                    .iter()
+                    .filter(|(entry, _)| still.contains(&entry.alg))
+                    .cloned()
+                    .unzip();
+                (!entries.is_empty()).then_some((records, entries))
+            })
+            .await?;
+        Ok(written.unwrap_or_default())
     }
 
     async fn rotate(

@@ -169,6 +169,14 @@ async fn an_admin_manages_a_client_in_a_real_browser() {
     ] {
         browser.client.goto(&app.url(page)).await.unwrap();
         assert_eq!(arrive(&browser, page).await, page);
+        if page == "/admin/keys" {
+            let store = text(&browser, "#key-store").await;
+            assert!(
+                store.starts_with("Kept in the key folder "),
+                "the keys page names the store: {store}"
+            );
+            browser.screenshot("keys").await;
+        }
     }
     browser.screenshot("audit-log").await;
 

@@ -45,10 +45,6 @@ async fn set_column(
         .exec(&store.db)
         .await
         .map_err(write_err("user"))?;
-    if result.rows_affected == 1 {
-        // A disabled user's tokens die now; instances forget what they found about them.
-        store.announce(Topic::Tokens).await;
-    }
     Ok(result.rows_affected == 1)
 }
 
@@ -140,7 +136,15 @@ impl UserRepo for SeaStore {
         enabled: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        set_column(self, id, user::Column::Enabled, Expr::value(enabled), now).await
+        let changed =
+            set_column(self, id, user::Column::Enabled, Expr::value(enabled), now).await?;
+        if changed {
+            // A disabled user's tokens die now; instances forget what they found about them.
+            // (A password or admin change ends no token by itself: a password change revokes
+            // the other devices' grants, which announces that.)
+            self.announce(Topic::Tokens).await;
+        }
+        Ok(changed)
     }
 
     async fn set_user_admin(
