@@ -282,6 +282,18 @@ pub struct RefreshTokenRecord {
     pub parent_hash: Option<TokenHash>,
 }
 
+/// A refresh token with its family and the family's user, as one read (a rotation needs all
+/// three before it consumes the token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshTokenInFamily {
+    /// The token.
+    pub token: RefreshTokenRecord,
+    /// Its grant; `None` if the row is gone.
+    pub grant: Option<GrantRecord>,
+    /// The grant's user; `None` for a grant without one or a user that is gone.
+    pub user: Option<UserRecord>,
+}
+
 /// An external issuer whose JWT assertions the jwt-bearer grant accepts (RFC 7523 §2.1, §3).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrustedIssuerRecord {
@@ -909,6 +921,11 @@ pub trait CodeRepo: Send + Sync {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
+    /// [`CodeRepo::find_code`] with the code's user (`None` if gone), in one read.
+    async fn find_code_with_user(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(AuthorizationCodeRecord, Option<UserRecord>)>, StoreError>;
     /// Redeems a code, atomically and at most once.
     async fn consume_code(
         &self,
@@ -950,6 +967,12 @@ pub trait RefreshTokenRepo: Send + Sync {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError>;
+    /// A refresh token with its grant and the grant's user, in one read (what a rotation checks
+    /// before it consumes the token).
+    async fn find_refresh_token_in_family(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenInFamily>, StoreError>;
     /// Looks a refresh token up without using it (introspection, revocation).
     async fn find_refresh_token(
         &self,

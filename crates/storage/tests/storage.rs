@@ -259,6 +259,93 @@ async fn a_code_is_consumed_once_then_reported_as_replayed() {
     );
 }
 
+/// The one read a rotation and a redemption start with brings the family and the user along,
+/// as they are now (a revoked family shows revoked, a grant without a user has none).
+#[tokio::test]
+async fn a_refresh_token_is_read_with_its_family_and_user_and_a_code_with_its_user() {
+    let db = db().await;
+    let (c, u, g) = family(&db).await;
+    let token = PlainToken::generate(SecretKind::RefreshToken);
+    let record = RefreshTokenRecord {
+        token_hash: token.hash(),
+        grant_id: g.id.clone(),
+        client_id: c.client_id.clone(),
+        scopes: vec!["openid".into()],
+        generation: 3,
+        created_at: db.clock.now(),
+        expires_at: db.clock.now() + Duration::days(30),
+        consumed_at: None,
+        parent_hash: None,
+    };
+    db.store.insert_refresh_token(&record).await.unwrap();
+    let found = db
+        .store
+        .find_refresh_token_in_family(&token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.token, record);
+    assert_eq!(found.grant.as_ref(), Some(&g));
+    assert_eq!(found.user.as_ref(), Some(&u));
+
+    db.store
+        .revoke_grant(&g.id, "test", db.clock.now())
+        .await
+        .unwrap();
+    let found = db
+        .store
+        .find_refresh_token_in_family(&token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.grant.unwrap().revoked_at, Some(db.clock.now()));
+    assert_eq!(found.user.as_ref(), Some(&u));
+
+    // A family without a user (no user row joins).
+    let lone = GrantRecord {
+        id: GrantId::new(random_id()),
+        user_id: None,
+        ..g.clone()
+    };
+    db.store.create_grant(&lone).await.unwrap();
+    let other = PlainToken::generate(SecretKind::RefreshToken);
+    db.store
+        .insert_refresh_token(&RefreshTokenRecord {
+            token_hash: other.hash(),
+            grant_id: lone.id.clone(),
+            ..record.clone()
+        })
+        .await
+        .unwrap();
+    let found = db
+        .store
+        .find_refresh_token_in_family(&other.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.grant, Some(lone));
+    assert_eq!(found.user, None);
+    let unknown = PlainToken::generate(SecretKind::RefreshToken);
+    assert_eq!(
+        db.store
+            .find_refresh_token_in_family(&unknown.hash())
+            .await
+            .unwrap(),
+        None
+    );
+
+    let (code, code_record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&code_record).await.unwrap();
+    assert_eq!(
+        db.store.find_code_with_user(&code.hash()).await.unwrap(),
+        Some((code_record, Some(u)))
+    );
+    assert_eq!(
+        db.store.find_code_with_user(&unknown.hash()).await.unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn an_expired_code_can_not_be_consumed() {
     let db = db().await;

@@ -22,8 +22,23 @@ pub struct Model {
     pub grant_id: Option<String>,
 }
 
-/// No relations are navigated through sea-orm; foreign keys live in the migration.
+/// The user a code was issued for, navigated for the joined read a redemption starts with (the
+/// foreign key itself lives in the migration).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// `user_id` → `users.id`.
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id"
+    )]
+    User,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

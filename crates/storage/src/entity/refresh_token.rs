@@ -21,8 +21,23 @@ pub struct Model {
     pub branched: bool,
 }
 
-/// No relations are navigated through sea-orm; foreign keys live in the migration.
+/// The family a token hangs from, navigated for the one joined read a rotation starts with
+/// (the foreign key itself lives in the migration).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// `grant_id` → `grants.id`.
+    #[sea_orm(
+        belongs_to = "super::grant::Entity",
+        from = "Column::GrantId",
+        to = "super::grant::Column::Id"
+    )]
+    Grant,
+}
+
+impl Related<super::grant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Grant.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

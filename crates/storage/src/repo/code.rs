@@ -9,12 +9,17 @@ use tessera_core::{
     ClientId, GrantId, Subject,
     secret::TokenHash,
     store::{
-        AuthorizationCodeRecord, CodeRepo, Consumption, GrantRecord, RefreshTokenRecord, StoreError,
+        AuthorizationCodeRecord, CodeRepo, Consumption, GrantRecord, RefreshTokenRecord,
+        StoreError, UserRecord,
     },
 };
 
 use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
-use crate::{backend, entity::authorization_code as code, write_err};
+use crate::{
+    backend,
+    entity::{authorization_code as code, user},
+    write_err,
+};
 
 fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
     Ok(AuthorizationCodeRecord {
@@ -88,6 +93,21 @@ impl CodeRepo for SeaStore {
             .map_err(backend)?
             .map(to_record)
             .transpose()
+    }
+
+    async fn find_code_with_user(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(AuthorizationCodeRecord, Option<UserRecord>)>, StoreError> {
+        let Some((row, user)) = code::Entity::find_by_id(hash.as_str().to_owned())
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((to_record(row)?, user.map(super::user::to_record))))
     }
 
     async fn consume_code(

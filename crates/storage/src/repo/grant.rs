@@ -15,7 +15,7 @@ use tessera_core::{
 use super::{SeaStore, json_to_strings, strings_to_json};
 use crate::{backend, changes::Topic, entity::grant, write_err};
 
-fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
+pub(super) fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
     Ok(GrantRecord {
         id: GrantId::new(row.id),
         client_id: ClientId::new(row.client_id),

@@ -110,8 +110,9 @@ impl HealthRepo for SeaStore {
 /// The consume-once primitive: one `UPDATE … SET consumed_at = now WHERE key = ? AND consumed_at
 /// IS NULL AND expires_at > now`. The database applies it to the row atomically (PostgreSQL
 /// re-checks the predicate after waiting for a concurrent writer's row lock; SQLite serialises
-/// writers), so exactly one caller sees a row affected, on any number of instances. The row is
-/// then read to tell the losers a replay (already consumed) from an expiry or an unknown key.
+/// writers), so exactly one caller gets the row back (`RETURNING`), on any number of instances.
+/// Only the losers read the row, to tell a replay (already consumed) from an expiry or an
+/// unknown key.
 async fn consume_once<E, R, C>(
     db: &C,
     columns: [E::Column; 3],
@@ -126,15 +127,22 @@ where
     C: ConnectionTrait,
 {
     let [key, consumed_at, expires_at] = columns;
-    let result = E::update_many()
+    // One statement on the common path: the row this call consumed comes back with the UPDATE
+    // (RETURNING, on PostgreSQL and SQLite ≥ 3.35 alike).
+    let won = E::update_many()
         .col_expr(consumed_at, Expr::value(now))
         .filter(key.eq(value))
         .filter(consumed_at.is_null())
         .filter(expires_at.gt(now))
-        .exec(db)
+        .exec_with_returning(db)
         .await
-        .map_err(backend)?;
-    let won = result.rows_affected == 1;
+        .map_err(backend)?
+        .into_iter()
+        .next();
+    if let Some(row) = won {
+        return Ok(Consumption::Consumed(to_record(row)?));
+    }
+    // Not consumed by this call: read the row to say why.
     let Some(row) = E::find_by_id(value.to_owned())
         .one(db)
         .await
@@ -142,10 +150,10 @@ where
     else {
         return Ok(Consumption::NotFound);
     };
-    Ok(match (won, consumed(&row)) {
-        (true, _) => Consumption::Consumed(to_record(row)?),
-        (false, true) => Consumption::AlreadyConsumed(to_record(row)?),
-        (false, false) => Consumption::Expired,
+    Ok(if consumed(&row) {
+        Consumption::AlreadyConsumed(to_record(row)?)
+    } else {
+        Consumption::Expired
     })
 }
 

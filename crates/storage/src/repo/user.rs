@@ -15,7 +15,7 @@ use tessera_core::{
 use super::{SeaStore, updated_one};
 use crate::{backend, changes::Topic, entity::user, search_condition, write_err};
 
-fn to_record(row: user::Model) -> UserRecord {
+pub(super) fn to_record(row: user::Model) -> UserRecord {
     UserRecord {
         id: Subject::new(row.id),
         username: row.username,

@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tessera_core::{
     GrantId,
-    error::{TokenError, TokenErrorCode},
+    error::TokenError,
     secret::{TokenHash, constant_time_eq},
     store::{
         AuthorizationCodeRecord, ClientRecord, Consumption, GrantRecord, StoreError, UserRecord,
@@ -109,9 +109,10 @@ pub async fn exchange(
     let hash = TokenHash::of(code);
     let unknown =
         || invalid_grant("The authorization code is invalid.").with_reason("unknown code");
-    let found = state
+    // The code and its user in one read.
+    let (found, user) = state
         .codes
-        .find_code(&hash)
+        .find_code_with_user(&hash)
         .await
         .map_err(|e| unavailable(&e))?
         .ok_or_else(unknown)?;
@@ -135,9 +136,8 @@ pub async fn exchange(
     }
     // The checks run on the code as found (its fields never change). A code that fails one is
     // used up all the same, as if it had been redeemed.
-    let user = match check_code(state, &found, redirect_uri, verifier).await {
+    let user = match check_code(&found, user, redirect_uri, verifier) {
         Ok(user) => user,
-        Err(err) if err.code == TokenErrorCode::TemporarilyUnavailable => return Err(err),
         Err(err) => {
             let consumed = state
                 .codes
@@ -234,9 +234,9 @@ fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
 
 /// The checks a redemption must pass besides the client: the redirect URI of the request, the
 /// PKCE verifier, a user who is still active.
-async fn check_code(
-    state: &TokenState,
+fn check_code(
     code: &AuthorizationCodeRecord,
+    user: Option<UserRecord>,
     redirect_uri: &str,
     verifier: Option<&str>,
 ) -> Result<UserRecord, TokenError> {
@@ -248,7 +248,7 @@ async fn check_code(
     if let Err(reason) = check_pkce(code.code_challenge.as_deref(), verifier) {
         return Err(invalid_grant("PKCE verification failed.").with_reason(reason));
     }
-    active_user(state, &code.user_id).await
+    active_user(user, &code.user_id)
 }
 
 #[cfg(test)]

@@ -279,14 +279,13 @@ pub(crate) async fn issue_user_tokens(
 }
 
 /// Loads the user of a grant; a deleted or disabled user ends every grant they gave.
-pub(crate) async fn active_user(
-    state: &TokenState,
-    user: &Subject,
+pub(crate) fn active_user(
+    found: Option<UserRecord>,
+    id: &Subject,
 ) -> Result<UserRecord, TokenError> {
-    match state.users.find_user(user).await {
-        Ok(Some(user)) if user.enabled => Ok(user),
-        Ok(_) => Err(invalid_grant("The user is no longer active.")
-            .with_reason(format!("user {user} gone or disabled"))),
-        Err(e) => Err(unavailable(&e)),
+    match found {
+        Some(user) if user.enabled => Ok(user),
+        _ => Err(invalid_grant("The user is no longer active.")
+            .with_reason(format!("user {id} gone or disabled"))),
     }
 }

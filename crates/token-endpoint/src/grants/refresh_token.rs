@@ -25,7 +25,7 @@ use serde_json::json;
 use tessera_core::{
     error::TokenError,
     secret::TokenHash,
-    store::{Consumption, RefreshRetry, RefreshTokenRecord},
+    store::{Consumption, RefreshRetry, RefreshTokenInFamily, RefreshTokenRecord},
 };
 
 use super::{
@@ -70,9 +70,14 @@ pub async fn exchange(
     let presented = form.require("refresh_token")?;
     let hash = TokenHash::of(presented);
     let invalid = || invalid_grant("The refresh token is invalid, expired or revoked.");
-    let record = state
+    // The token, its family and the family's user in one read.
+    let RefreshTokenInFamily {
+        token: record,
+        grant,
+        user,
+    } = state
         .refresh_tokens
-        .find_refresh_token(&hash)
+        .find_refresh_token_in_family(&hash)
         .await
         .map_err(|e| unavailable(&e))?
         .ok_or_else(|| invalid().with_reason("unknown refresh token"))?;
@@ -84,11 +89,7 @@ pub async fn exchange(
     }
     // The family is read before the token is consumed: a family revoked by concurrent reuse
     // after this point still lets this (first) redemption answer — with dead tokens.
-    let grant = state
-        .grants
-        .find_grant(&record.grant_id)
-        .await
-        .map_err(|e| unavailable(&e))?
+    let grant = grant
         .filter(|g| g.revoked_at.is_none())
         .ok_or_else(|| invalid().with_reason("family revoked"))?;
     let Some(user_id) = grant.user_id.clone() else {
@@ -108,7 +109,7 @@ pub async fn exchange(
     }
     // Checked before consuming, so a bad request does not burn the token.
     let scopes = scope::within(form.get("scope"), &record.scopes, &record.scopes)?;
-    let user = active_user(state, &user_id).await?;
+    let user = active_user(user, &user_id)?;
 
     // The successor is stored in the same transaction that consumes the presented token: a
     // failure in between leaves the old token usable, so a 503's retry is not reuse.
