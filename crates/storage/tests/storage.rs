@@ -96,6 +96,26 @@ async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
     (c, u, g)
 }
 
+/// An unused refresh token of `grant`'s family (its client), valid for 30 days.
+fn refresh_for(
+    token: &PlainToken,
+    grant: &GrantRecord,
+    generation: i32,
+    clock: &FakeClock,
+) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: token.hash(),
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        scopes: vec!["openid".into()],
+        generation,
+        created_at: clock.now(),
+        expires_at: clock.now() + Duration::days(30),
+        consumed_at: None,
+        parent_hash: None,
+    }
+}
+
 fn code_for(
     c: &ClientRecord,
     u: &UserRecord,
@@ -266,17 +286,7 @@ async fn a_refresh_token_is_read_with_its_family_and_user_and_a_code_with_its_us
     let db = db().await;
     let (c, u, g) = family(&db).await;
     let token = PlainToken::generate(SecretKind::RefreshToken);
-    let record = RefreshTokenRecord {
-        token_hash: token.hash(),
-        grant_id: g.id.clone(),
-        client_id: c.client_id.clone(),
-        scopes: vec!["openid".into()],
-        generation: 3,
-        created_at: db.clock.now(),
-        expires_at: db.clock.now() + Duration::days(30),
-        consumed_at: None,
-        parent_hash: None,
-    };
+    let record = refresh_for(&token, &g, 3, &db.clock);
     db.store.insert_refresh_token(&record).await.unwrap();
     let found = db
         .store
@@ -405,19 +415,9 @@ async fn twenty_concurrent_redemptions_of_one_code_have_exactly_one_winner() {
 #[tokio::test]
 async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_winner() {
     let db = db().await;
-    let (c, _, g) = family(&db).await;
+    let (_, _, g) = family(&db).await;
     let token = PlainToken::generate(SecretKind::RefreshToken);
-    let record = RefreshTokenRecord {
-        token_hash: token.hash(),
-        grant_id: g.id.clone(),
-        client_id: c.client_id.clone(),
-        scopes: vec!["openid".into()],
-        generation: 0,
-        created_at: db.clock.now(),
-        expires_at: db.clock.now() + Duration::days(30),
-        consumed_at: None,
-        parent_hash: None,
-    };
+    let record = refresh_for(&token, &g, 0, &db.clock);
     db.store.insert_refresh_token(&record).await.unwrap();
     let now = db.clock.now();
     let tasks: Vec<_> = (0..20)
