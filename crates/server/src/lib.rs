@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod log_writer;
+pub mod memory;
 pub mod telemetry;
 
 pub use app::{AppState, Application, build_app};

@@ -24,6 +24,7 @@ mod journeys;
 mod oauth2_crate;
 mod openid_client;
 mod process_faults;
+mod process_memory;
 mod registration;
 mod sign_in_safety;
 mod token_code;
