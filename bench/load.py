@@ -17,11 +17,15 @@ through its own models, bench/peer `POST /bench/codes`), refresh (every connecti
 rotation chain). For RUNS rounds the servers take turns per endpoint, so drift hits all alike.
 Before the rounds: idle RSS, then MIXED seconds of mixed load (every endpoint at once) and RSS.
 
+Every measurement of a fixed request follows WARMUP seconds of the same load, discarded. Besides
+each server's own CPU seconds per second of load, the PostgreSQL processes' are counted (the
+database shares the two cores with the server and wrk).
+
 Prints one RESULT line per measurement, a Markdown table of medians (min–max) with ratios, and
 the goals of issue 12 as PASS/MISS. Exits 1 when a measured request failed (a broken bench),
 not when a goal is missed (STRICT=1 makes misses fail too). Ends by itself.
 
-  RUNS=3 DURATION=8 CONNECTIONS=32 MIXED=60 ONLY=... STORES="sqlite postgres" PEER=1
+  RUNS=3 DURATION=8 WARMUP=2 CONNECTIONS=32 MIXED=60 ONLY=... STORES="sqlite postgres" PEER=1
   CODE_POOL=12000 RSA_SIGN_RATE=<signatures/s, from scripts/load> python3 bench/load.py
 """
 import base64, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -37,6 +41,7 @@ RUNS = int(os.environ.get("RUNS", "3"))
 DURATION = int(os.environ.get("DURATION", "8"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
 MIXED = int(os.environ.get("MIXED", "60"))
+WARMUP = int(os.environ.get("WARMUP", "2"))
 CODE_POOL = int(os.environ.get("CODE_POOL", "12000"))
 ENDPOINTS = ["discovery", "jwks", "cc_es256", "cc_rs256", "introspect", "userinfo", "code", "refresh"]
 ONLY = [e for e in os.environ.get("ONLY", ",".join(ENDPOINTS)).split(",") if e]
@@ -282,15 +287,33 @@ def prepare(server, endpoint):
     raise ValueError(endpoint)
 
 
+def postgres_cpu_seconds():
+    """CPU seconds of every PostgreSQL process on the machine (its backends serve the bench)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
 def measure(server, endpoint, run):
     url, env = prepare(server, endpoint)
-    cpu0 = cpu_seconds(server.proc.pid)
+    if env.get("mode", "fixed") == "fixed" and WARMUP > 0:
+        # Discarded: connections opened, caches and allocator warm (pooled modes consume their
+        # pool, so they start cold; their pools are made fresh for every measurement anyway).
+        wrk(url, duration=WARMUP, **env)
+    cpu0, db0 = cpu_seconds(server.proc.pid), postgres_cpu_seconds()
     r = wrk(url, **env)
-    cpu = cpu_seconds(server.proc.pid) - cpu0
+    cpu, db = cpu_seconds(server.proc.pid) - cpu0, postgres_cpu_seconds() - db0
     window = max(r["window_us"], 1) / 1e6
     row = dict(server=server.name, endpoint=endpoint, run=run, rps=r["responses"] / window,
                p50_ms=r["p50_us"] / 1e3, p99_ms=r["p99_us"] / 1e3, non2xx=r["non2xx"], errors=r["errors"],
-               cpu_per_s=cpu / window, responses=r["responses"])
+               cpu_per_s=cpu / window, db_cpu_per_s=db / window, responses=r["responses"])
     print("RESULT " + " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
           flush=True)
     return row
@@ -369,7 +392,7 @@ def report(rows, idle, after_mixed, end):
 
     print(f"\nServers on CPU 1, wrk -t1 -c{CONNECTIONS} on CPU 0, {DURATION} s per measurement, "
           f"medians of {RUNS} (min–max); the peer is node-oidc-provider 9.13.3 (in-memory storage).\n")
-    print("| endpoint | Tessera req/s | p99 | server CPU s/s | peer req/s | peer p99 | Tessera / peer |")
+    print("| endpoint | Tessera req/s | p99 | CPU s/s: server (+ PostgreSQL) | peer req/s | peer p99 | Tessera / peer |")
     print("|---|---|---|---|---|---|---|")
     ratio = {}
     for endpoint in ONLY:
@@ -381,12 +404,13 @@ def report(rows, idle, after_mixed, end):
             label = endpoint + (" (PostgreSQL)" if name == "tessera-pg" else
                                 " (SQLite)" if endpoint in WRITE_PATHS else "")
             p99, cpu = med(name, endpoint, "p99_ms")[0], med(name, endpoint, "cpu_per_s")[0]
+            cpu = f"{cpu:.2f}" + (f" (+ {med(name, endpoint, 'db_cpu_per_s')[0]:.2f})" if name == "tessera-pg" else "")
             peer_cols = "— | — | —"
             if theirs:
                 ratio[(name, endpoint)] = ours[0] / theirs[0]
                 peer_cols = (f"{theirs[0]:,.0f} ({theirs[1]:,.0f}–{theirs[2]:,.0f}) | "
                              f"{med('peer', endpoint, 'p99_ms')[0]:.1f} ms | {ratio[(name, endpoint)]:.1f}×")
-            print(f"| {label} | {ours[0]:,.0f} ({ours[1]:,.0f}–{ours[2]:,.0f}) | {p99:.1f} ms | {cpu:.2f} | {peer_cols} |")
+            print(f"| {label} | {ours[0]:,.0f} ({ours[1]:,.0f}–{ours[2]:,.0f}) | {p99:.1f} ms | {cpu} | {peer_cols} |")
     print("\nRSS (MB): " + "; ".join(
         f"{n}: idle {idle[n]:.1f}" + (f", after {MIXED} s mixed {after_mixed[n][0]:.1f}" if n in after_mixed else "")
         + f", at the end {end[n]:.1f}" for n in idle))

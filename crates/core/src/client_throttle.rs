@@ -103,6 +103,10 @@ impl ClientAuthThrottle {
             self.refresh(now).await;
             self.refreshing.store(false, Ordering::Release);
         }
+        // Nothing refused anywhere (the usual case): no key to hash.
+        if self.blocked().until.is_empty() {
+            return None;
+        }
         let key = key(client_id, address);
         self.blocked()
             .until

@@ -19,6 +19,7 @@ pub use metadata::{ProviderMetadata, get_oauth_metadata, get_openid_configuratio
 pub struct Discovery {
     metadata: Arc<ProviderMetadata>,
     body: Arc<[u8]>,
+    jwks: Arc<jwks::JwksCache>,
 }
 
 impl Discovery {
@@ -28,6 +29,7 @@ impl Discovery {
         Self {
             metadata: Arc::new(metadata),
             body,
+            jwks: Arc::default(),
         }
     }
 

@@ -28,6 +28,7 @@ use std::{
     },
 };
 
+use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use tessera_core::{Clock, SigningAlg};
 
@@ -206,6 +207,11 @@ impl Keys {
         self.reload_if_changed().await?;
         Ok(entry)
     }
+    /// The time on the keys' clock (what [`Keys::jwks`] and signing go by).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The JWKS now.
     pub fn jwks(&self) -> JwkSet {
         self.ring().jwks(self.clock.now())

@@ -315,13 +315,15 @@ pub fn build_app(
         .wrap(from_fn(tessera_web::csrf::csrf_cookie))
         .wrap(tessera_web::security_headers(secure_cookies))
         .wrap(from_fn(tessera_web::telemetry))
-        .configure(tessera_discovery::configure)
-        .configure(tessera_client_registry::configure)
-        .configure(tessera_authorization_endpoint::configure)
+        // Routes are tried in this order (and again for the metrics label), and patterned ones
+        // cost a regex match each: the machine-facing endpoints, all fixed paths, come first.
         .configure(tessera_token_endpoint::configure)
+        .configure(tessera_discovery::configure)
         .route("/health/live", web::get().to(health::get_live))
         .route("/health/ready", web::get().to(health::get_ready))
         .route("/metrics", web::get().to(health::get_metrics))
+        .configure(tessera_authorization_endpoint::configure)
+        .configure(tessera_client_registry::configure)
         .default_service(web::to(tessera_web::error::not_found))
 }
 

@@ -127,18 +127,32 @@ impl Write for Line {
 
 impl Drop for Line {
     fn drop(&mut self) {
-        let mut state = self.shared.lock();
+        self.shared.append(&self.line);
+    }
+}
+
+impl Shared {
+    /// Appends one whole line (or writes it at once after the flusher stopped).
+    fn append(&self, line: &[u8]) {
+        let mut state = self.lock();
         if state.closed {
             drop(state);
-            write_out(&self.line);
+            write_out(line);
             return;
         }
-        state.buffer.extend_from_slice(&self.line);
+        state.buffer.extend_from_slice(line);
         if state.buffer.len() >= CAP {
             // stderr is not keeping up: this thread writes, the others wait on the lock.
             let bytes = std::mem::take(&mut state.buffer);
             write_out(&bytes);
         }
+    }
+}
+
+impl BufferedStderr {
+    /// Appends a finished line (newline included), as a formatted event does.
+    pub fn append(&self, line: &[u8]) {
+        self.shared.append(line);
     }
 }
 

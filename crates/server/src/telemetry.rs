@@ -5,6 +5,9 @@
 //! 20 ms ([`crate::log_writer`]), so a request never waits for stderr nor wakes another thread:
 //! at the default `info` level every request logs a line, and a slow terminal or log collector
 //! must not slow the workers. Nothing is dropped. Colours only when stderr is a terminal.
+//!
+//! The per-request access line is formatted by [`tessera_web::access_log`] (cheaper than an
+//! event) and appended to the same buffer, in the same format, under the same filter.
 
 use std::io::IsTerminal;
 
@@ -22,6 +25,15 @@ pub fn init(format: LogFormat, level: &str) -> Option<Flusher> {
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = buffered_stderr();
+    // Access lines are formatted by tessera_web::access_log and go to the same buffer.
+    let access = writer.clone();
+    tessera_web::access_log::install(
+        match format {
+            LogFormat::Text => tessera_web::access_log::Format::Text,
+            LogFormat::Json => tessera_web::access_log::Format::Json,
+        },
+        Box::new(move |line| access.append(line)),
+    );
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match format {
         LogFormat::Text => registry

@@ -1,6 +1,7 @@
 //! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses and the
 //! HTML error page, security headers, request ids, request metrics and logs.
 
+pub mod access_log;
 pub mod audit;
 pub mod body_deadline;
 pub mod client_address;

@@ -1,6 +1,6 @@
 //! Per-request telemetry: a request id (taken from `X-Request-Id` when it is well-formed,
-//! generated otherwise, echoed in the response), a tracing span carrying it, one log line per
-//! request, and Prometheus metrics by route pattern (never by raw path: unbounded label values
+//! generated otherwise, echoed in the response), a tracing span carrying it, one access-log line
+//! per request ([`crate::access_log`]), and Prometheus metrics by route pattern (never by raw path: unbounded label values
 //! would let anyone grow the metrics without bound).
 
 use std::{
@@ -25,6 +25,8 @@ use prometheus_client::{
     registry::Registry,
 };
 use tracing::Instrument;
+
+use crate::access_log;
 
 /// The request id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -160,32 +162,34 @@ pub async fn telemetry(
         .or_else(|| metrics.as_ref().map(|m| m.new_request_id()))
         .unwrap_or_default();
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let method = method_label(req.method()).to_owned();
+    let method = method_label(req.method());
+    // Copied: an error from further in leaves no request to read it from. (A second handle on
+    // the request would be cheaper, but routing needs the only one.)
     let path = req.path().to_owned();
-    let span = tracing::info_span!("request", request.id = %request_id, http.method = %method);
+    // What the handlers log carries the request id (the access line has the rest).
+    let span = tracing::info_span!("request", request.id = %request_id);
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = next.call(req).instrument(span).await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
         Ok(res) => (res.status().as_u16(), res.request().match_pattern()),
         Err(err) => (err.as_response_error().status_code().as_u16(), None),
     };
-    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let route = route.as_deref().unwrap_or("unmatched");
     if let Some(metrics) = &metrics {
-        metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+        metrics.observe(method, route, status, elapsed.as_secs_f64());
     }
-    span.in_scope(|| {
-        // The path, not the query: queries can carry codes and tokens.
-        tracing::info!(
-            http.route = %route,
-            http.path = %path,
-            http.status = status,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+    // The path, not the query: queries can carry codes and tokens.
+    access_log::log(&access_log::Entry {
+        request_id: &request_id,
+        method,
+        route,
+        path: &path,
+        status,
+        micros: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     });
     let mut res = result?;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::try_from(request_id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
