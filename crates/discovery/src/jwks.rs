@@ -17,7 +17,10 @@ use crate::Discovery;
 /// (the activation delay must exceed this), so a cached copy never misses a signing key.
 pub const JWKS_MAX_AGE_SECS: u32 = 300;
 const CACHE_CONTROL: &str = "public, max-age=300";
-const _: () = assert!(JWKS_MAX_AGE_SECS == 300, "CACHE_CONTROL repeats JWKS_MAX_AGE_SECS");
+const _: () = assert!(
+    JWKS_MAX_AGE_SECS == 300,
+    "CACHE_CONTROL repeats JWKS_MAX_AGE_SECS"
+);
 
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 §13.1.2).
 fn none_match(req: &HttpRequest, etag: &str) -> bool {
@@ -45,8 +48,11 @@ struct Rendered {
 /// publish or unpublish time, so a request costs a comparison, not serialisation and a digest.
 #[derive(Debug, Default)]
 pub struct JwksCache {
-    last: Mutex<Option<(Arc<KeyRing>, Vec<usize>, Arc<Rendered>)>>,
+    last: Mutex<Option<RenderedFor>>,
 }
+
+/// A rendering, with the ring and the indices of the keys it published.
+type RenderedFor = (Arc<KeyRing>, Vec<usize>, Arc<Rendered>);
 
 impl JwksCache {
     fn rendered(&self, keys: &Keys) -> Result<Arc<Rendered>, serde_json::Error> {
@@ -58,7 +64,10 @@ impl JwksCache {
                 .filter(move |(_, key)| key.entry().state(now).is_published())
                 .map(|(index, _)| index)
         };
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((cached_ring, cached_published, rendered)) = &*last
             && Arc::ptr_eq(cached_ring, &ring)
             && cached_published.iter().copied().eq(published())
@@ -66,12 +75,19 @@ impl JwksCache {
             return Ok(Arc::clone(rendered));
         }
         let body = serde_json::to_vec(&ring.jwks(now))?;
-        let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&Sha256::digest(&body)[..16]));
+        let etag = format!(
+            "\"{}\"",
+            URL_SAFE_NO_PAD.encode(&Sha256::digest(&body)[..16])
+        );
         let rendered = Arc::new(Rendered {
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
             body: web::Bytes::from(body),
         });
-        *last = Some((Arc::clone(&ring), published().collect(), Arc::clone(&rendered)));
+        *last = Some((
+            Arc::clone(&ring),
+            published().collect(),
+            Arc::clone(&rendered),
+        ));
         Ok(rendered)
     }
 }

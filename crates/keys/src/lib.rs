@@ -207,6 +207,7 @@ impl Keys {
         self.reload_if_changed().await?;
         Ok(entry)
     }
+
     /// The time on the keys' clock (what [`Keys::jwks`] and signing go by).
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

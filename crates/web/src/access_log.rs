@@ -6,17 +6,17 @@
 //! a token request (docs/benchmarks.md). It is still governed by the log filter — the line is
 //! written only when the target [`TARGET`] is enabled at `INFO` (`TESSERA_LOG_LEVEL`, or
 //! `RUST_LOG=warn,tessera::access=info` to keep access lines alone) — and it goes to the same
-//! writer, in the same format (`text` or `json`), as every other log line.
+//! writer, in the same format (`text` or `json`), as every other log line (without colours, even
+//! on a terminal).
 //!
 //! The process installs the output once at start-up ([`install`]); where none is installed (an
 //! embedding that set up its own `tracing` subscriber, the tests) the line is an ordinary
 //! `tracing` event with the same fields.
 
-use std::{
-    fmt::Write as _,
-    sync::OnceLock,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{fmt::Write as _, sync::OnceLock};
+
+use chrono::{DateTime, Utc};
+use tessera_core::{Clock, SystemClock};
 
 /// The `tracing` target the access log answers to.
 pub const TARGET: &str = "tessera::access";
@@ -71,7 +71,7 @@ pub fn log(entry: &Entry<'_>) {
     match OUTPUT.get() {
         Some(output) => {
             let mut line = String::with_capacity(256);
-            format_line(&mut line, output.format, SystemTime::now(), entry);
+            format_line(&mut line, output.format, SystemClock.now(), entry);
             (output.sink)(line.as_bytes());
         }
         None => tracing::event!(
@@ -89,27 +89,27 @@ pub fn log(entry: &Entry<'_>) {
 }
 
 /// Appends `entry` as one line (with its newline) in `format`, stamped `at`.
-pub fn format_line(out: &mut String, format: Format, at: SystemTime, entry: &Entry<'_>) {
+pub fn format_line(out: &mut String, format: Format, at: DateTime<Utc>, entry: &Entry<'_>) {
     let millis = entry.micros / 1000;
     let fraction = entry.micros % 1000;
     match format {
         Format::Text => {
             timestamp(out, at);
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "  INFO {TARGET}: request request.id={} http.method={} http.route={} \
-                 http.path={} http.status={} duration_ms={millis}.{fraction:03}\n",
+                 http.path={} http.status={} duration_ms={millis}.{fraction:03}",
                 entry.request_id, entry.method, entry.route, entry.path, entry.status
             );
         }
         Format::Json => {
             out.push_str("{\"timestamp\":\"");
             timestamp(out, at);
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "\",\"level\":\"INFO\",\"target\":\"{TARGET}\",\"message\":\"request\",\
                  \"request.id\":{},\"http.method\":\"{}\",\"http.route\":{},\"http.path\":{},\
-                 \"http.status\":{},\"duration_ms\":{millis}.{fraction:03}}}\n",
+                 \"http.status\":{},\"duration_ms\":{millis}.{fraction:03}}}",
                 json_string(entry.request_id),
                 entry.method,
                 json_string(entry.route),
@@ -126,30 +126,25 @@ fn json_string(text: &str) -> String {
 
 /// `2026-12-06T23:26:03.009470Z` (RFC 3339, UTC, microseconds). The part up to the second is
 /// formatted once a second per thread.
-fn timestamp(out: &mut String, at: SystemTime) {
+fn timestamp(out: &mut String, at: DateTime<Utc>) {
     thread_local! {
-        static SECOND: std::cell::RefCell<(u64, String)> = const {
-            std::cell::RefCell::new((u64::MAX, String::new()))
+        static SECOND: std::cell::RefCell<(i64, String)> = const {
+            std::cell::RefCell::new((i64::MIN, String::new()))
         };
     }
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (seconds, micros) = (since.as_secs(), since.subsec_micros());
     SECOND.with_borrow_mut(|(second, text)| {
-        if *second != seconds {
-            *second = seconds;
+        if *second != at.timestamp() {
+            *second = at.timestamp();
             text.clear();
-            let when = chrono::DateTime::<chrono::Utc>::from(at);
-            let _ = write!(text, "{}", when.format("%Y-%m-%dT%H:%M:%S"));
+            let _ = write!(text, "{}", at.format("%Y-%m-%dT%H:%M:%S"));
         }
         out.push_str(text);
     });
-    let _ = write!(out, ".{micros:06}Z");
+    let _ = write!(out, ".{:06}Z", at.timestamp_subsec_micros() % 1_000_000);
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn entry<'a>(path: &'a str) -> Entry<'a> {
@@ -163,8 +158,8 @@ mod tests {
         }
     }
 
-    fn at(micros: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_micros(micros)
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(micros).unwrap()
     }
 
     #[test]
@@ -188,7 +183,12 @@ mod tests {
     fn a_json_line_is_one_object_with_escaped_strings() {
         let mut line = String::new();
         let path = "/a\"b\\c";
-        format_line(&mut line, Format::Json, at(1_796_599_563_000_001), &entry(path));
+        format_line(
+            &mut line,
+            Format::Json,
+            at(1_796_599_563_000_001),
+            &entry(path),
+        );
         assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["timestamp"], "2026-12-06T23:26:03.000001Z");
@@ -201,6 +201,34 @@ mod tests {
         assert_eq!(value["http.path"], path);
         assert_eq!(value["http.status"], 200);
         assert_eq!(value["duration_ms"], 1.234);
+    }
+
+    #[test]
+    fn the_filter_decides_whether_a_line_is_written() {
+        use std::sync::{Arc, Mutex};
+
+        use tracing_subscriber::{EnvFilter, prelude::*};
+
+        let written = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&written);
+        assert!(install(
+            Format::Text,
+            Box::new(move |line| sink
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(line).into_owned()))
+        ));
+        let lines_under = |filter: &str| {
+            written.lock().unwrap().clear();
+            let subscriber = tracing_subscriber::registry().with(EnvFilter::new(filter));
+            tracing::subscriber::with_default(subscriber, || log(&entry("/jwks.json")));
+            written.lock().unwrap().clone()
+        };
+        assert_eq!(lines_under("info").len(), 1);
+        assert!(lines_under("warn").is_empty());
+        assert_eq!(lines_under("warn,tessera::access=info").len(), 1);
+        assert!(lines_under("info,tessera::access=off").is_empty());
+        assert!(lines_under("info")[0].contains("http.path=/jwks.json"));
     }
 
     #[test]

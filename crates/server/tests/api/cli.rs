@@ -492,6 +492,86 @@ async fn serve_logs_where_it_listens_and_stops_cleanly_on_sigterm() {
     );
 }
 
+/// Every request logs one access line through the same writer and format as the other lines
+/// (here JSON): its request id as the response echoes it, the route pattern, the path without
+/// the query, the status — and nothing of what the query carried.
+#[tokio::test]
+async fn every_request_logs_one_json_access_line_without_its_query() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(dir.path());
+    let base = format!("http://{}", served.address);
+    let http = reqwest::Client::new();
+    let jwks = http
+        .get(format!("{base}/jwks.json?access_token=SECRET-IN-QUERY"))
+        .header("x-request-id", "access-test-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
+    assert_eq!(jwks.headers()["x-request-id"], "access-test-1");
+    let token = http
+        .post(format!("{base}/token"))
+        .basic_auth("no-such-client", Some("SECRET-IN-BODY"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+    let generated_id = token.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let missing = http
+        .get(format!("{base}/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let lines = served.stop().await;
+    assert!(
+        lines.iter().all(|l| !l.contains("SECRET-IN")),
+        "nothing of the query or body is logged: {lines:?}"
+    );
+    let access: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|event| event["target"] == "tessera::access")
+        .collect();
+    assert_eq!(access.len(), 3, "one line per request: {lines:?}");
+    let by_id = |id: &str| {
+        access
+            .iter()
+            .find(|event| event["request.id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id}: {access:?}"))
+    };
+    let first = by_id("access-test-1");
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["message"], "request");
+    assert_eq!(first["http.method"], "GET");
+    assert_eq!(first["http.route"], "/jwks.json");
+    assert_eq!(first["http.path"], "/jwks.json");
+    assert_eq!(first["http.status"], 200);
+    assert!(first["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert!(first["timestamp"].as_str().unwrap().ends_with('Z'));
+    let second = by_id(&generated_id);
+    assert_eq!(
+        (
+            &second["http.method"],
+            &second["http.route"],
+            &second["http.status"]
+        ),
+        (
+            &Value::from("POST"),
+            &Value::from("/token"),
+            &Value::from(401)
+        )
+    );
+    let third = access
+        .iter()
+        .find(|event| event["http.path"] == "/no/such/page")
+        .unwrap();
+    assert_eq!(third["http.route"], "unmatched");
+    assert_eq!(third["http.status"], 404);
+}
+
 #[tokio::test]
 async fn first_start_prints_working_admin_credentials_once() {
     let dir = TempDir::new().unwrap();

@@ -238,3 +238,81 @@ async fn jwks_is_cacheable_revalidates_with_etag_and_holds_no_private_members() 
         .unwrap();
     assert_eq!(changed.status(), 200);
 }
+
+/// The JWKS body is rendered once per key set (tessera_discovery::jwks::JwksCache): a rotation
+/// (a new ring) and a retired key reaching its unpublish time (same ring, later clock) must
+/// both change what is served and its ETag.
+#[tokio::test]
+async fn jwks_follows_rotation_and_unpublication_and_its_etag_with_it() {
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    let served = || async {
+        let response = app.get("/jwks.json").await;
+        assert_eq!(response.status(), 200);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        let jwks: Value = response.json().await.unwrap();
+        let mut kids: Vec<String> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        kids.sort();
+        (etag, kids)
+    };
+    let (etag_before, kids_before) = served().await;
+    assert_eq!(served().await, (etag_before.clone(), kids_before.clone()));
+
+    let old_es256 = app
+        .state
+        .keys
+        .ring()
+        .signing_key(SigningAlg::ES256, app.state.clock.now())
+        .unwrap()
+        .entry()
+        .kid
+        .as_str()
+        .to_owned();
+    let grace = chrono::Duration::seconds(60);
+    let new = app
+        .state
+        .keys
+        .rotate(
+            SigningAlg::ES256,
+            tessera_keys::RotationPolicy {
+                activation_delay: chrono::Duration::zero(),
+                publish_grace: grace,
+            },
+        )
+        .await
+        .unwrap();
+    let (etag_rotated, kids_rotated) = served().await;
+    assert_ne!(etag_rotated, etag_before, "a new key set, a new ETag");
+    assert_eq!(
+        kids_rotated.len(),
+        kids_before.len() + 1,
+        "{kids_rotated:?}"
+    );
+    assert!(kids_rotated.contains(&new.kid.as_str().to_owned()));
+    assert!(
+        kids_rotated.contains(&old_es256),
+        "retired, still published"
+    );
+
+    clock.advance(grace + chrono::Duration::seconds(1));
+    let (etag_later, kids_later) = served().await;
+    assert!(
+        !kids_later.contains(&old_es256),
+        "unpublished: {kids_later:?}"
+    );
+    assert_eq!(kids_later.len(), kids_before.len());
+    assert_ne!(etag_later, etag_rotated);
+    let revalidated = app
+        .http
+        .get(app.url("/jwks.json"))
+        .header("If-None-Match", &etag_rotated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 200, "the old ETag no longer matches");
+}
