@@ -86,11 +86,12 @@ impl AppState {
         if applied > 0 {
             tracing::info!(migrations = applied, "database migrated");
         }
-        let db = tessera_storage::connect_with_timeouts(
+        let db = tessera_storage::connect_with_settings(
             &config.database_url,
-            tessera_storage::Timeouts {
+            tessera_storage::PoolSettings {
                 acquire: config.database_timeout,
                 statement: config.database_timeout,
+                pool_size: config.database_pool_size,
             },
         )
         .await?;

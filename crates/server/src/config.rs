@@ -102,6 +102,10 @@ pub struct RawConfig {
     /// `TESSERA_DATABASE_TIMEOUT` — seconds a request may wait for a pooled connection and
     /// (PostgreSQL) for one statement; past it the request is answered 503. Default 5.
     pub database_timeout: u64,
+    /// `TESSERA_DATABASE_POOL_SIZE` — connections this instance keeps to the database at most
+    /// (1–1000); requests beyond wait for one, up to `database_timeout`. Count it against
+    /// PostgreSQL's `max_connections` once per instance. Default 10.
+    pub database_pool_size: u32,
     /// `TESSERA_REQUEST_TIMEOUT` — seconds a client has to send a request's head, and again its
     /// body; past it the answer is `408` and the connection is closed. Default 10.
     pub request_timeout: u64,
@@ -148,6 +152,7 @@ impl Default for RawConfig {
             password_hash_queue: 64,
             audit_retention_days: 90,
             database_timeout: 5,
+            database_pool_size: 10,
             request_timeout: 10,
             workers: 0,
             log_format: "text".into(),
@@ -216,6 +221,8 @@ pub struct Config {
     pub audit_retention: Option<chrono::Duration>,
     /// How long a request waits for the database.
     pub database_timeout: Duration,
+    /// Database connections at most.
+    pub database_pool_size: u32,
     /// How long a request's head, and its body, may take to arrive.
     pub request_timeout: Duration,
     /// HTTP worker threads.
@@ -551,6 +558,15 @@ impl Config {
             password_hash_concurrency,
             password_hash_queue: raw.password_hash_queue as usize,
             database_timeout: secs("database_timeout", raw.database_timeout, 1, 300)?,
+            database_pool_size: match raw.database_pool_size {
+                n @ 1..=1000 => n,
+                n => {
+                    return Err(invalid(
+                        "database_pool_size",
+                        format!("{n} is not between 1 and 1000"),
+                    ));
+                }
+            },
             request_timeout: secs("request_timeout", raw.request_timeout, 1, 300)?,
             workers: match raw.workers {
                 0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -641,7 +657,7 @@ impl Config {
              refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
-             audit_retention_days = {}\ndatabase_timeout = {}s\nrequest_timeout = {}s\nworkers = {}\n\
+             audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
              log_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
@@ -673,6 +689,7 @@ impl Config {
             self.password_hash_queue,
             self.audit_retention.map_or(0, |d| d.num_days()),
             self.database_timeout.as_secs(),
+            self.database_pool_size,
             self.request_timeout.as_secs(),
             self.workers,
             self.log_format,
@@ -830,6 +847,10 @@ mod tests {
             (
                 Box::new(|r| r.log_format = "xml".into()),
                 "TESSERA_LOG_FORMAT",
+            ),
+            (
+                Box::new(|r| r.database_pool_size = 0),
+                "TESSERA_DATABASE_POOL_SIZE",
             ),
             (
                 Box::new(|r| r.keys_store = "vault".into()),

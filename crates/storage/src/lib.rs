@@ -78,58 +78,57 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to an unreachable server may take before start-up gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a request may wait for the database: for a pooled connection, and (PostgreSQL) for
-/// one statement, so a stalled database turns into a 503 rather than requests that hang.
+/// Connections in a pool at most, unless configured (sqlx's own default).
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// The pool: how many connections, and how long a request may wait for the database — for a
+/// pooled connection, and (PostgreSQL) for one statement, so a stalled database turns into a
+/// 503 rather than requests that hang.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
+pub struct PoolSettings {
     /// Waiting for a connection from the pool.
     pub acquire: Duration,
     /// One statement (PostgreSQL `statement_timeout`; SQLite waits `acquire` for a write lock).
     pub statement: Duration,
+    /// Connections in the pool at most.
+    pub pool_size: u32,
 }
 
-impl Default for Timeouts {
+impl Default for PoolSettings {
     fn default() -> Self {
         Self {
             acquire: BUSY_TIMEOUT,
             statement: BUSY_TIMEOUT,
+            pool_size: DEFAULT_POOL_SIZE,
         }
     }
 }
 
 /// Opens a connection pool. For SQLite the file's folder is created and the file with it.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StorageError> {
-    connect_with(url, None, Timeouts::default()).await
+    connect_with_settings(url, PoolSettings::default()).await
 }
 
-/// [`connect`] with the given timeouts.
-pub async fn connect_with_timeouts(
+/// [`connect`] with the given settings.
+pub async fn connect_with_settings(
     url: &str,
-    timeouts: Timeouts,
-) -> Result<DatabaseConnection, StorageError> {
-    connect_with(url, None, timeouts).await
-}
-
-async fn connect_with(
-    url: &str,
-    max_connections: Option<u32>,
-    timeouts: Timeouts,
+    settings: PoolSettings,
 ) -> Result<DatabaseConnection, StorageError> {
     let backend = Backend::of(url)?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(CONNECT_TIMEOUT)
-        .acquire_timeout(timeouts.acquire)
+        .acquire_timeout(settings.acquire)
         .sqlx_logging(false);
     if backend == Backend::Postgres {
-        let statement_ms = timeouts.statement.as_millis().to_string();
+        let statement_ms = settings.statement.as_millis().to_string();
         options.map_sqlx_postgres_opts(move |opts| {
             opts.options([("statement_timeout", statement_ms.as_str())])
         });
     }
-    if let Some(max) = max_connections {
-        options.max_connections(max).min_connections(0);
-    }
+    options
+        .max_connections(settings.pool_size)
+        .min_connections(0);
     if backend == Backend::Sqlite {
         if let Some(dir) = sqlite_file(url).and_then(|file| file.parent())
             && !dir.as_os_str().is_empty()
@@ -144,7 +143,7 @@ async fn connect_with(
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(timeouts.acquire)
+                .busy_timeout(settings.acquire)
         });
     }
     // Opening an SQLite file that another process is creating or migrating can fail at once
@@ -202,7 +201,14 @@ const MIGRATION_LOCK_KEY: i64 = 0x7e55_e2a0_0001;
 /// transactional there, so a failed run leaves nothing half-applied. SQLite serialises writers
 /// itself; one SQLite file serves one instance.
 pub async fn migrate(url: &str) -> Result<usize, StorageError> {
-    let db = connect_with(url, Some(1), Timeouts::default()).await?;
+    let db = connect_with_settings(
+        url,
+        PoolSettings {
+            pool_size: 1,
+            ..PoolSettings::default()
+        },
+    )
+    .await?;
     let result = migrate_on(&db).await;
     let _ = db.close().await;
     result

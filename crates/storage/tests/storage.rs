@@ -451,6 +451,261 @@ async fn twenty_concurrent_rotations_of_one_refresh_token_have_exactly_one_winne
     );
 }
 
+/// A grant the redemption of a code by `c` for `u` creates.
+fn grant_for(c: &ClientRecord, u: &UserRecord, clock: &FakeClock) -> GrantRecord {
+    GrantRecord {
+        id: GrantId::new(random_id()),
+        client_id: c.client_id.clone(),
+        user_id: Some(u.id.clone()),
+        scopes: vec!["openid".into()],
+        offline: true,
+        session_id: None,
+        auth_time: Some(clock.now()),
+        created_at: clock.now(),
+        revoked_at: None,
+    }
+}
+
+/// The rotation as the token endpoint calls it (on PostgreSQL one statement, on SQLite a
+/// transaction): twenty at once on one token, exactly one wins, and only its successor exists.
+#[tokio::test]
+async fn twenty_concurrent_rotations_store_only_the_winners_successor() {
+    let db = db().await;
+    let (_, _, g) = family(&db).await;
+    let token = PlainToken::generate(SecretKind::RefreshToken);
+    db.store
+        .insert_refresh_token(&refresh_for(&token, &g, 0, &db.clock))
+        .await
+        .unwrap();
+    let now = db.clock.now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = token.hash();
+            let successor = PlainToken::generate(SecretKind::RefreshToken);
+            let record = RefreshTokenRecord {
+                parent_hash: Some(hash.clone()),
+                ..refresh_for(&successor, &g, 1, &db.clock)
+            };
+            tokio::spawn(async move {
+                let outcome = store.rotate_refresh_token(&hash, &record, now).await;
+                (outcome.unwrap(), successor)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Consumption::Consumed(used), successor) => {
+                assert_eq!(used.consumed_at, Some(now));
+                winners.push(successor);
+            }
+            (Consumption::AlreadyConsumed(_), successor) => losers.push(successor),
+            (other, _) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((winners.len(), losers.len()), (1, 19));
+    let stored = db
+        .store
+        .find_refresh_token(&winners[0].hash())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.map(|r| (r.generation, r.parent_hash, r.consumed_at)),
+        Some((1, Some(token.hash()), None))
+    );
+    for loser in &losers {
+        assert_eq!(
+            db.store.find_refresh_token(&loser.hash()).await.unwrap(),
+            None
+        );
+    }
+}
+
+/// The redemption likewise: one winner, and only its grant and refresh token exist; the code
+/// names the winner's grant (what a replay of the code revokes).
+#[tokio::test]
+async fn twenty_concurrent_redemptions_store_only_the_winners_grant_and_refresh_token() {
+    let db = db().await;
+    let (c, u, _) = family(&db).await;
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    let now = db.clock.now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&db.store);
+            let hash = code.hash();
+            let grant = grant_for(&c, &u, &db.clock);
+            let refresh = PlainToken::generate(SecretKind::RefreshToken);
+            let refresh_record = refresh_for(&refresh, &grant, 0, &db.clock);
+            tokio::spawn(async move {
+                let outcome = store
+                    .redeem_code(&hash, &grant, Some(&refresh_record), now)
+                    .await;
+                (outcome.unwrap(), grant, refresh)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Consumption::Consumed(_), grant, refresh) => winners.push((grant, refresh)),
+            (Consumption::AlreadyConsumed(_), grant, refresh) => losers.push((grant, refresh)),
+            (other, _, _) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((winners.len(), losers.len()), (1, 19));
+    let (grant, refresh) = &winners[0];
+    assert_eq!(
+        db.store.find_grant(&grant.id).await.unwrap().as_ref(),
+        Some(grant)
+    );
+    assert!(
+        db.store
+            .find_refresh_token(&refresh.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        db.store
+            .find_code(&code.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_id
+            .as_ref(),
+        Some(&grant.id)
+    );
+    for (grant, refresh) in &losers {
+        assert_eq!(db.store.find_grant(&grant.id).await.unwrap(), None);
+        assert_eq!(
+            db.store.find_refresh_token(&refresh.hash()).await.unwrap(),
+            None
+        );
+    }
+    // Without a refresh token (no offline access) the grant alone is written.
+    let (bare, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    let grant = grant_for(&c, &u, &db.clock);
+    assert!(matches!(
+        db.store
+            .redeem_code(&bare.hash(), &grant, None, now)
+            .await
+            .unwrap(),
+        Consumption::Consumed(_)
+    ));
+    assert_eq!(db.store.find_grant(&grant.id).await.unwrap(), Some(grant));
+}
+
+/// A rotation or redemption whose write fails half-way (here: a successor or grant whose key
+/// exists) leaves nothing behind: the presented token and the code are still usable.
+#[tokio::test]
+async fn a_failed_rotation_or_redemption_consumes_nothing() {
+    let db = db().await;
+    let (c, u, g) = family(&db).await;
+    let now = db.clock.now();
+    let token = PlainToken::generate(SecretKind::RefreshToken);
+    let taken = PlainToken::generate(SecretKind::RefreshToken);
+    for t in [&token, &taken] {
+        db.store
+            .insert_refresh_token(&refresh_for(t, &g, 0, &db.clock))
+            .await
+            .unwrap();
+    }
+    let clash = RefreshTokenRecord {
+        parent_hash: Some(token.hash()),
+        ..refresh_for(&taken, &g, 1, &db.clock)
+    };
+    assert!(matches!(
+        db.store
+            .rotate_refresh_token(&token.hash(), &clash, now)
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let unconsumed = db.store.find_refresh_token(&token.hash()).await.unwrap();
+    assert_eq!(unconsumed.unwrap().consumed_at, None);
+    let fresh = PlainToken::generate(SecretKind::RefreshToken);
+    assert!(matches!(
+        db.store
+            .rotate_refresh_token(&token.hash(), &refresh_for(&fresh, &g, 1, &db.clock), now)
+            .await
+            .unwrap(),
+        Consumption::Consumed(_)
+    ));
+
+    let (code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    // The family's grant id is taken: the grant insert fails.
+    assert!(matches!(
+        db.store.redeem_code(&code.hash(), &g, None, now).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let grant = grant_for(&c, &u, &db.clock);
+    assert!(matches!(
+        db.store
+            .redeem_code(&code.hash(), &grant, None, now)
+            .await
+            .unwrap(),
+        Consumption::Consumed(_)
+    ));
+
+    // Unknown and idle-expired tokens and codes consume nothing either, and say which.
+    let unknown = PlainToken::generate(SecretKind::RefreshToken);
+    let spare = refresh_for(
+        &PlainToken::generate(SecretKind::RefreshToken),
+        &g,
+        1,
+        &db.clock,
+    );
+    assert_eq!(
+        db.store
+            .rotate_refresh_token(&unknown.hash(), &spare, now)
+            .await
+            .unwrap(),
+        Consumption::NotFound
+    );
+    let idle = PlainToken::generate(SecretKind::RefreshToken);
+    db.store
+        .insert_refresh_token(&RefreshTokenRecord {
+            expires_at: now + Duration::seconds(1),
+            ..refresh_for(&idle, &g, 0, &db.clock)
+        })
+        .await
+        .unwrap();
+    let (late_code, record) = code_for(&c, &u, &db.clock);
+    db.store.insert_code(&record).await.unwrap();
+    let later = now + Duration::seconds(61);
+    assert_eq!(
+        db.store
+            .rotate_refresh_token(&idle.hash(), &spare, later)
+            .await
+            .unwrap(),
+        Consumption::Expired
+    );
+    assert_eq!(
+        db.store
+            .redeem_code(
+                &late_code.hash(),
+                &grant_for(&c, &u, &db.clock),
+                None,
+                later
+            )
+            .await
+            .unwrap(),
+        Consumption::Expired
+    );
+    assert_eq!(
+        db.store
+            .find_refresh_token(&spare.token_hash)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn twenty_concurrent_sightings_of_one_assertion_jti_record_it_once() {
     let db = db().await;

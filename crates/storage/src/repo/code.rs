@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, sea_query::Expr,
 };
 use tessera_core::{
     ClientId, GrantId, Subject,
@@ -14,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
+use super::{SeaStore, consume_once, json_to_strings, not_consumed, strings_to_json};
 use crate::{
     backend,
     entity::{authorization_code as code, user},
@@ -125,6 +126,9 @@ impl CodeRepo for SeaStore {
         refresh: Option<&RefreshTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            return redeem_in_one_statement(&self.db, hash, grant, refresh, now).await;
+        }
         // Every early return drops the transaction, which rolls the consumption back.
         let txn = self.db.begin().await.map_err(backend)?;
         let consumed = consume(&txn, hash, now).await?;
@@ -142,5 +146,90 @@ impl CodeRepo for SeaStore {
         }
         txn.commit().await.map_err(backend)?;
         Ok(consumed)
+    }
+}
+
+/// A redemption on PostgreSQL as one statement (data-modifying `WITH`): the code consumed and
+/// linked to its grant, the grant and the refresh token inserted — together or not at all, in
+/// one round trip instead of six. The `UPDATE`'s predicate is re-checked after a concurrent
+/// writer's row lock, so exactly one redemption of a code wins; the foreign keys of the inserted
+/// rows are checked at the end of the statement, when the grant exists.
+macro_rules! redeem_postgres {
+    ($refresh:expr) => {
+        concat!(
+            "WITH consumed AS (
+                UPDATE authorization_codes SET consumed_at = $1, grant_id = $3
+                WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1
+                RETURNING *
+            ), granted AS (
+                INSERT INTO grants (id, client_id, user_id, session_id, scopes, offline,
+                    auth_time, created_at, revoked_at, revoked_reason)
+                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL FROM consumed
+                RETURNING id
+            )",
+            $refresh,
+            " SELECT * FROM consumed"
+        )
+    };
+}
+const REDEEM_POSTGRES: &str = redeem_postgres!("");
+const REDEEM_WITH_REFRESH_POSTGRES: &str = redeem_postgres!(concat!(
+    ", refreshed AS (",
+    refresh_token_insert!(),
+    " SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, NULL, FALSE FROM granted)"
+));
+
+async fn redeem_in_one_statement(
+    db: &sea_orm::DatabaseConnection,
+    hash: &TokenHash,
+    grant: &GrantRecord,
+    refresh: Option<&RefreshTokenRecord>,
+    now: DateTime<Utc>,
+) -> Result<Consumption<AuthorizationCodeRecord>, StoreError> {
+    let mut params: Vec<sea_orm::Value> = vec![
+        now.into(),
+        hash.as_str().into(),
+        grant.id.as_str().into(),
+        grant.client_id.as_str().into(),
+        grant.user_id.as_ref().map(|s| s.as_str().to_owned()).into(),
+        grant
+            .session_id
+            .as_ref()
+            .map(|h| h.as_str().to_owned())
+            .into(),
+        strings_to_json(&grant.scopes).into(),
+        grant.offline.into(),
+        grant.auth_time.into(),
+        grant.created_at.into(),
+        grant.revoked_at.into(),
+    ];
+    let sql = match refresh {
+        Some(refresh) => {
+            params.extend(super::refresh_token::values(refresh));
+            REDEEM_WITH_REFRESH_POSTGRES
+        }
+        None => REDEEM_POSTGRES,
+    };
+    let won = code::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            params,
+        ))
+        .one(db)
+        .await
+        .map_err(write_err("grant"))?;
+    match won {
+        Some(row) => Ok(Consumption::Consumed(to_record(row)?)),
+        // Not consumed by this statement (nothing was written): say why.
+        None => {
+            not_consumed::<code::Entity, _, _>(
+                db,
+                hash.as_str(),
+                |row| row.consumed_at.is_some(),
+                to_record,
+            )
+            .await
+        }
     }
 }

@@ -1,5 +1,14 @@
 //! [`SeaStore`]: the repository traits of `tessera_core::store` over one sea-orm connection pool.
 
+/// The head of a refresh token's insert, for the one-statement writes on PostgreSQL (rotation,
+/// code redemption); the values follow as `SELECT`s of [`refresh_token::values`]'s nine.
+macro_rules! refresh_token_insert {
+    () => {
+        "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, generation, \
+         created_at, expires_at, consumed_at, parent_hash, retried_at, branched)"
+    };
+}
+
 mod assertion;
 mod audit;
 mod authorization_request;
@@ -142,7 +151,22 @@ where
     if let Some(row) = won {
         return Ok(Consumption::Consumed(to_record(row)?));
     }
-    // Not consumed by this call: read the row to say why.
+    not_consumed::<E, R, C>(db, value, consumed, to_record).await
+}
+
+/// Why a consume-once statement got no row back: the row read again tells a replay (already
+/// consumed) from an expiry or an unknown key.
+async fn not_consumed<E, R, C>(
+    db: &C,
+    value: &str,
+    consumed: fn(&E::Model) -> bool,
+    to_record: fn(E::Model) -> Result<R, StoreError>,
+) -> Result<Consumption<R>, StoreError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<String>,
+    C: ConnectionTrait,
+{
     let Some(row) = E::find_by_id(value.to_owned())
         .one(db)
         .await

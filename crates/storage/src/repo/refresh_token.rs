@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, sea_query::Expr,
 };
 use tessera_core::{
     ClientId, GrantId,
@@ -14,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, json_to_strings, strings_to_json};
+use super::{SeaStore, consume_once, json_to_strings, not_consumed, strings_to_json};
 use crate::{
     backend,
     entity::{grant, refresh_token, user},
@@ -76,6 +77,9 @@ impl RefreshTokenRepo for SeaStore {
         successor: &RefreshTokenRecord,
         now: DateTime<Utc>,
     ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            return rotate_in_one_statement(&self.db, hash, successor, now).await;
+        }
         let txn = self.db.begin().await.map_err(backend)?;
         let consumed = consume(&txn, hash, now).await?;
         if let Consumption::Consumed((record, branched)) = &consumed {
@@ -188,6 +192,80 @@ impl RefreshTokenRepo for SeaStore {
         txn.commit().await.map_err(backend)?;
         Ok(RefreshRetry::Stored)
     }
+}
+
+/// A rotation on PostgreSQL as one statement (data-modifying `WITH`): the consumption, the
+/// pruning of a retry's other successors and the successor's insert commit together or not at
+/// all, in one round trip instead of five (`BEGIN`, `UPDATE`, `INSERT`, `COMMIT` besides the
+/// read). The `UPDATE`'s predicate is re-checked after a concurrent writer's row lock, as in
+/// [`consume_once`](super::consume_once), so exactly one rotation of a token wins.
+///
+/// All parts see the snapshot from before the statement: the `DELETE` excludes the consumed row
+/// itself (changing one row twice in a statement is undefined), and cannot see the successor.
+const ROTATE_POSTGRES: &str = concat!(
+    "WITH consumed AS (
+        UPDATE refresh_tokens SET consumed_at = $1
+        WHERE token_hash = $2 AND consumed_at IS NULL AND expires_at > $1
+        RETURNING *
+    ), pruned AS (
+        DELETE FROM refresh_tokens
+        WHERE parent_hash = (SELECT parent_hash FROM consumed WHERE branched)
+          AND consumed_at IS NULL AND token_hash <> $2
+    ), successor AS (",
+    refresh_token_insert!(),
+    " SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, FALSE FROM consumed
+    )
+    SELECT * FROM consumed"
+);
+
+async fn rotate_in_one_statement(
+    db: &sea_orm::DatabaseConnection,
+    hash: &TokenHash,
+    successor: &RefreshTokenRecord,
+    now: DateTime<Utc>,
+) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
+    let mut params = vec![now.into(), hash.as_str().into()];
+    params.extend(values(successor));
+    let statement =
+        Statement::from_sql_and_values(DatabaseBackend::Postgres, ROTATE_POSTGRES, params);
+    let won = refresh_token::Entity::find()
+        .from_raw_sql(statement)
+        .one(db)
+        .await
+        .map_err(write_err("refresh token"))?;
+    match won {
+        Some(row) => Ok(Consumption::Consumed(to_record(row)?)),
+        // Not consumed by this statement (nothing was written): say why.
+        None => {
+            not_consumed::<refresh_token::Entity, _, _>(
+                db,
+                hash.as_str(),
+                |row| row.consumed_at.is_some(),
+                to_record,
+            )
+            .await
+        }
+    }
+}
+
+/// A refresh token's nine values in the order of [`refresh_token_insert!`]'s columns, up to
+/// `retried_at` (always unset for a new token).
+pub(super) fn values(record: &RefreshTokenRecord) -> [sea_orm::Value; 9] {
+    [
+        record.token_hash.as_str().into(),
+        record.grant_id.as_str().into(),
+        record.client_id.as_str().into(),
+        strings_to_json(&record.scopes).into(),
+        record.generation.into(),
+        record.created_at.into(),
+        record.expires_at.into(),
+        record.consumed_at.into(),
+        record
+            .parent_hash
+            .as_ref()
+            .map(|h| h.as_str().to_owned())
+            .into(),
+    ]
 }
 
 /// Stores a refresh token on `db` (the pool or a transaction); `branched` for one of several
