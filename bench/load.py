@@ -196,6 +196,9 @@ class Tessera(Server):
     def mint(self, n):
         """n codes through GET /authorize on the signed-in session (consent remembered)."""
         path = os.path.join(WORK, f"{self.name}-codes.txt")
+        # The last round's codes (all used) must not count as minted before wrk truncates the file.
+        if os.path.exists(path):
+            os.remove(path)
         env = dict(mode="mint", mint=n, mint_out=path, bench_cookie=self.flow.cookie_header())
         # wrk sleeps out its whole duration even when every thread has stopped: interrupt it
         # (it reports and exits on SIGINT) once the codes are written.

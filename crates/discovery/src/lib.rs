@@ -1,8 +1,10 @@
 //! tessera-discovery: `/.well-known/openid-configuration` (OIDC Discovery 1.0 §4),
 //! `/.well-known/oauth-authorization-server` (RFC 8414 §3) and `/jwks.json` (RFC 7517 §5).
 //!
-//! The metadata states only what the running server does; later parts of the server extend
-//! [`ProviderMetadata`] as they land.
+//! The metadata states only what the running server does: [`ProviderMetadata::for_issuer`] lists
+//! the endpoints, grants, algorithms and authentication methods this build implements (the
+//! server test `both_metadata_documents_are_truthful_and_identical` checks it against the running
+//! server).
 
 mod jwks;
 mod metadata;

@@ -102,9 +102,10 @@ pub struct RawConfig {
     /// `TESSERA_DATABASE_TIMEOUT` — seconds a request may wait for a pooled connection and
     /// (PostgreSQL) for one statement; past it the request is answered 503. Default 5.
     pub database_timeout: u64,
-    /// `TESSERA_DATABASE_POOL_SIZE` — connections this instance keeps to the database at most
+    /// `TESSERA_DATABASE_POOL_SIZE` — connections this instance keeps to PostgreSQL at most
     /// (1–1000); requests beyond wait for one, up to `database_timeout`. Count it against
-    /// PostgreSQL's `max_connections` once per instance. Default 10.
+    /// PostgreSQL's `max_connections` once per instance. SQLite always uses one (it serialises
+    /// writers). Default 10.
     pub database_pool_size: u32,
     /// `TESSERA_REQUEST_TIMEOUT` — seconds a client has to send a request's head, and again its
     /// body; past it the answer is `408` and the connection is closed. Default 10.

@@ -204,6 +204,13 @@ async fn sqlite_runs_in_wal_with_full_sync_and_foreign_keys() {
     assert_eq!(pragma("journal_mode").await, "wal");
     assert_eq!(pragma("synchronous").await, "2", "2 = FULL");
     assert_eq!(pragma("foreign_keys").await, "1");
+    // One connection: SQLite serialises writers, and more connections only wait on the lock.
+    assert_eq!(
+        conn.get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+        1
+    );
 }
 
 #[tokio::test]
