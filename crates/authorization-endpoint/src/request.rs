@@ -5,6 +5,8 @@
 
 use tessera_core::{
     error::{AuthorizeError, AuthorizeErrorCode},
+    pkce,
+    scope::Scopes,
     store::ClientRecord,
 };
 
@@ -92,45 +94,7 @@ pub const KNOWN: [&str; 17] = [
 ];
 
 /// Whether `value` is a valid PKCE code challenge (RFC 7636 §4.2: 43 to 128 unreserved characters).
-fn is_code_challenge(value: &str) -> bool {
-    (43..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// The loopback IP origins whose port is chosen by the native app at request time.
-const LOOPBACK_PREFIXES: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
-
-/// Whether `requested` may be used for the registered redirect URI `registered`: byte-exact,
-/// or (RFC 8252 §7.3) a loopback IP URI registered without a port, requested with any port and
-/// otherwise byte-exact. `localhost` is not a loopback IP (RFC 8252 §8.3) and stays exact, as
-/// does a loopback URI registered with a port.
-pub fn redirect_matches(registered: &str, requested: &str) -> bool {
-    if registered == requested {
-        return true;
-    }
-    LOOPBACK_PREFIXES.iter().any(|prefix| {
-        let (Some(registered_rest), Some(requested_rest)) = (
-            registered.strip_prefix(prefix),
-            requested.strip_prefix(prefix),
-        ) else {
-            return false;
-        };
-        if registered_rest.starts_with(':') {
-            return false;
-        }
-        let Some(after_colon) = requested_rest.strip_prefix(':') else {
-            return false;
-        };
-        let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
-        let port_ok = after_colon[..digits]
-            .parse::<u16>()
-            .is_ok_and(|port| port > 0 && !after_colon.starts_with('0'));
-        let rest = &after_colon[digits..];
-        port_ok && (rest.is_empty() || rest.starts_with(['/', '?'])) && rest == registered_rest
-    })
-}
+pub use tessera_core::redirect::matches as redirect_matches;
 
 /// Step one: the client_id and redirect_uri, before anything may be redirected.
 pub fn client_and_redirect(params: &[(String, String)]) -> Result<(&str, Option<&str>), Rejection> {
@@ -227,10 +191,10 @@ pub fn validate(
             ));
         }
         (None, None) => None,
-        (Some(challenge), Some("S256")) if is_code_challenge(challenge) => {
+        (Some(challenge), Some(pkce::S256)) if pkce::is_well_formed(challenge) => {
             Some(challenge.to_owned())
         }
-        (Some(_), Some("S256")) => {
+        (Some(_), Some(pkce::S256)) => {
             return Err(reject(InvalidRequest, "code_challenge is malformed."));
         }
         (Some(_), None) => {
@@ -248,27 +212,18 @@ pub fn validate(
     };
 
     let scope = get("scope").ok_or_else(|| reject(InvalidScope, "scope is missing."))?;
-    let mut scopes: Vec<String> = Vec::new();
-    for token in scope.split(' ').filter(|t| !t.is_empty()) {
-        if !token
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
-        {
-            return Err(reject(InvalidScope, "scope is malformed."));
-        }
-        if !client.scopes.iter().any(|allowed| allowed == token) {
-            return Err(reject(
-                InvalidScope,
-                &format!("The client may not request the scope {token}."),
-            ));
-        }
-        if !scopes.iter().any(|s| s == token) {
-            scopes.push(token.to_owned());
-        }
+    let scopes =
+        Scopes::parse_lenient(scope).map_err(|_| reject(InvalidScope, "scope is malformed."))?;
+    if let Some(token) = scopes.first_outside(&client.scopes) {
+        return Err(reject(
+            InvalidScope,
+            &format!("The client may not request the scope {token}."),
+        ));
     }
     if scopes.is_empty() {
         return Err(reject(InvalidScope, "scope is empty."));
     }
+    let scopes = scopes.into_vec();
 
     let nonce = get("nonce").map(str::to_owned);
     if nonce.as_deref().is_some_and(|n| n.len() > MAX_STATE_LEN) {

@@ -192,14 +192,6 @@ fn parse_alg(field: &str, value: Option<&str>) -> Result<Option<SigningAlg>, Met
         .transpose()
 }
 
-/// Whether `token` is a valid scope token (RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E).
-pub fn is_scope_token(token: &str) -> bool {
-    !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
-}
-
 fn dedup(values: Vec<String>) -> Vec<String> {
     let mut seen = Vec::with_capacity(values.len());
     for value in values {
@@ -361,7 +353,7 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
     if scopes.is_empty() {
         return Err(meta("scope must name at least one scope"));
     }
-    if let Some(bad) = scopes.iter().find(|s| !is_scope_token(s)) {
+    if let Some(bad) = scopes.iter().find(|s| !tessera_core::scope::is_token(s)) {
         return Err(meta(format!(
             "scope token {bad:?} is malformed (RFC 6749 §3.3)"
         )));

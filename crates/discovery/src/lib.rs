@@ -19,7 +19,6 @@ pub use metadata::{ProviderMetadata, get_oauth_metadata, get_openid_configuratio
 /// What the discovery endpoints serve: the metadata document, rendered once at start-up.
 #[derive(Debug, Clone)]
 pub struct Discovery {
-    metadata: Arc<ProviderMetadata>,
     body: Arc<[u8]>,
     jwks: Arc<jwks::JwksCache>,
 }
@@ -29,15 +28,9 @@ impl Discovery {
     pub fn new(metadata: ProviderMetadata) -> Self {
         let body = serde_json::to_vec(&metadata).unwrap_or_default().into();
         Self {
-            metadata: Arc::new(metadata),
             body,
             jwks: Arc::default(),
         }
-    }
-
-    /// The metadata.
-    pub fn metadata(&self) -> &ProviderMetadata {
-        &self.metadata
     }
 }
 

@@ -99,14 +99,6 @@ pub(crate) fn instant(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Manifest {
-    /// The key that signs for `alg` at `now`: of the active ones, the most recently activated.
-    pub fn signing_entry(&self, alg: SigningAlg, now: DateTime<Utc>) -> Option<&ManifestEntry> {
-        self.keys
-            .iter()
-            .filter(|entry| entry.alg == alg && entry.state(now) == KeyState::Active)
-            .max_by_key(|entry| entry.activates_at)
-    }
-
     /// The algorithms with no key that signs now or will without anyone acting.
     pub fn missing(&self, now: DateTime<Utc>) -> Vec<SigningAlg> {
         SigningAlg::ALL

@@ -239,14 +239,6 @@ async fn migrate_on(db: &DatabaseConnection) -> Result<usize, StorageError> {
     Ok(pending)
 }
 
-/// How many migrations exist and how many are applied, for `tessera migrate --status` and readiness.
-pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, StoreError> {
-    Ok(Migrator::get_pending_migrations(db)
-        .await
-        .map_err(backend)?
-        .len())
-}
-
 /// A portable case-insensitive substring search over `columns`: `LOWER(column) LIKE %term%` with
 /// LIKE's wildcards in the term escaped, any column matching. `None` for an empty term.
 pub(crate) fn search_condition<C: sea_orm::ColumnTrait>(

@@ -1,6 +1,7 @@
 //! Minting: JWT access tokens (RFC 9068), ID tokens (OIDC Core §2, claims built with the
 //! openidconnect types) and the token response. Every signature goes through the keys crate —
-//! jsonwebtoken on aws-lc-rs, the active key of the algorithm, `kid` always set (ADR 0002).
+//! aws-lc-rs with key pairs parsed once, the active key of the algorithm, `kid` always set
+//! (ADR 0002, ADR 0007).
 
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
-//! Scope parameters (RFC 6749 §3.3): space-delimited, case-sensitive tokens of NQCHAR.
+//! Scope parameters at the token endpoint (RFC 6749 §3.3), parsed by `tessera_core::scope`.
 
 use tessera_core::{
     error::{TokenError, TokenErrorCode},
+    scope::Scopes,
     store::ClientRecord,
 };
 
@@ -24,23 +25,10 @@ fn invalid_scope(description: &str) -> TokenError {
     TokenError::new(TokenErrorCode::InvalidScope, description)
 }
 
-/// Parses a `scope` parameter: single spaces between tokens, each `1*NQCHAR`
-/// (%x21 / %x23-5B / %x5D-7E), duplicates dropped, order kept.
-pub fn parse(value: &str) -> Result<Vec<String>, TokenError> {
-    let mut scopes: Vec<String> = Vec::new();
-    for token in value.split(' ') {
-        let well_formed = !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e));
-        if !well_formed {
-            return Err(invalid_scope("The scope parameter is malformed."));
-        }
-        if !scopes.iter().any(|s| s == token) {
-            scopes.push(token.to_owned());
-        }
-    }
-    Ok(scopes)
+/// Parses a `scope` parameter strictly (single spaces between `1*NQCHAR` tokens, duplicates
+/// dropped, order kept: `tessera_core::scope`), or `invalid_scope`.
+pub fn parse(value: &str) -> Result<Scopes, TokenError> {
+    Scopes::parse(value).map_err(|_| invalid_scope("The scope parameter is malformed."))
 }
 
 /// The scopes of a request: what it asked for when that is within `allowed` (else
@@ -54,17 +42,12 @@ pub fn within(
         return Ok(default.to_vec());
     };
     let scopes = parse(requested)?;
-    if let Some(extra) = scopes.iter().find(|s| !allowed.contains(s)) {
+    if let Some(extra) = scopes.first_outside(allowed) {
         return Err(invalid_scope(&format!(
             "The scope {extra} is not available to this request."
         )));
     }
-    Ok(scopes)
-}
-
-/// The space-separated form.
-pub fn join(scopes: &[String]) -> String {
-    scopes.join(" ")
+    Ok(scopes.into_vec())
 }
 
 #[cfg(test)]
@@ -92,7 +75,7 @@ mod tests {
         for bad in [" openid", "openid  email", "openid ", "a\"b", "a\\b", "é"] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(parse("a a b").unwrap(), strings(&["a", "b"]));
+        assert_eq!(parse("a a b").unwrap().into_vec(), strings(&["a", "b"]));
     }
 
     proptest::proptest! {
@@ -102,6 +85,7 @@ mod tests {
         fn any_scope_string_parses_or_is_invalid_scope(value in ".{0,80}") {
             match parse(&value) {
                 Ok(scopes) => {
+                    let scopes = scopes.into_vec();
                     for scope in &scopes {
                         proptest::prop_assert!(!scope.is_empty() && !scope.contains(' '));
                     }

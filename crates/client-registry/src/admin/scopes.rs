@@ -28,10 +28,8 @@ struct ScopesPage<'a> {
 /// Whether `name` may be registered: a scope token (RFC 6749 §3.3 NQCHAR), at most 64
 /// characters, not one of OpenID Connect's own.
 pub fn valid_scope_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+    name.len() <= 64
+        && tessera_core::scope::is_token(name)
         && !crate::registration::OIDC_SCOPES.contains(&name)
 }
 

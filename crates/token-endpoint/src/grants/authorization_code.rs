@@ -12,14 +12,13 @@
 //! exists from the moment the code is seen consumed; the grant id is derived from the code's
 //! hash. Tokens the first redemption is still minting carry that grant and are born dead.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tessera_core::{
     GrantId,
     error::TokenError,
-    secret::{TokenHash, constant_time_eq},
+    pkce,
+    secret::TokenHash,
     store::{
         AuthorizationCodeRecord, ClientRecord, Consumption, GrantRecord, StoreError, UserRecord,
     },
@@ -36,36 +35,6 @@ use crate::TokenState;
 pub fn grant_id_for(code_hash: &TokenHash) -> GrantId {
     let derived = TokenHash::of(&format!("grant:{}", code_hash.as_str()));
     GrantId::new(derived.as_str().get(..32).unwrap_or(derived.as_str()))
-}
-
-/// RFC 7636 §4.1: `code-verifier = 43*128unreserved`.
-fn well_formed_verifier(verifier: &str) -> bool {
-    (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// RFC 7636 §4.6: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`, compared in
-/// constant time. A verifier for a code issued without a challenge is refused: PKCE cannot be
-/// added after the fact, and accepting it would hide a downgrade.
-pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), &'static str> {
-    match (challenge, verifier) {
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err("code_verifier sent for a code issued without a challenge"),
-        (Some(_), None) => Err("code_verifier missing"),
-        (Some(challenge), Some(verifier)) => {
-            if !well_formed_verifier(verifier) {
-                return Err("code_verifier malformed");
-            }
-            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            if constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
-                Ok(())
-            } else {
-                Err("code_verifier does not match the challenge")
-            }
-        }
-    }
 }
 
 fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantRecord {
@@ -245,8 +214,8 @@ fn check_code(
             "The redirect_uri does not match the authorization request.",
         ));
     }
-    if let Err(reason) = check_pkce(code.code_challenge.as_deref(), verifier) {
-        return Err(invalid_grant("PKCE verification failed.").with_reason(reason));
+    if let Err(reason) = pkce::verify(code.code_challenge.as_deref(), verifier) {
+        return Err(invalid_grant("PKCE verification failed.").with_reason(reason.to_string()));
     }
     active_user(user, &code.user_id)
 }
@@ -254,20 +223,6 @@ fn check_code(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// RFC 7636 Appendix B.
-    #[test]
-    fn pkce_s256_matches_the_rfc_example_and_nothing_else() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert_eq!(check_pkce(Some(challenge), Some(verifier)), Ok(()));
-        assert!(check_pkce(Some(challenge), Some(&verifier.replace('d', "e"))).is_err());
-        assert!(check_pkce(Some(challenge), None).is_err());
-        assert!(check_pkce(None, Some(verifier)).is_err());
-        assert!(check_pkce(Some(challenge), Some("short")).is_err());
-        assert!(check_pkce(Some(challenge), Some(challenge)).is_err());
-        assert_eq!(check_pkce(None, None), Ok(()));
-    }
 
     #[test]
     fn grant_ids_are_derived_and_distinct() {
