@@ -88,22 +88,11 @@ fn see_other(location: &str) -> HttpResponse {
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %err, "account: store failure");
-    tessera_web::html_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Please try again.",
-        None,
-    )
+    tessera_web::error::page_unavailable("account", err, "Please try again in a moment.")
 }
 
 fn refused() -> HttpResponse {
-    tessera_web::html_error(
-        StatusCode::FORBIDDEN,
-        "Request refused",
-        "Reload the page and try again.",
-        Some("csrf"),
-    )
+    tessera_web::error::csrf_refused("Reload the page and try again.")
 }
 
 async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, HttpResponse> {

@@ -130,12 +130,10 @@ fn page(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %err, "authorize: store failure");
-    tessera_web::html_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable",
-        "Please try again in a moment.",
-        Some("temporarily_unavailable"),
+    tessera_web::error::page_unavailable(
+        "authorize",
+        err,
+        "Sign-in is unavailable; please try again in a moment.",
     )
 }
 
@@ -603,12 +601,7 @@ pub async fn post_decision(
     let form = form.into_inner();
     let submitted = crate::request::single(&form, CSRF_FIELD).ok().flatten();
     if !csrf_valid(&req, submitted) {
-        return tessera_web::html_error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form's security token is missing or wrong. Go back to the app and start again.",
-            Some("csrf"),
-        );
+        return tessera_web::error::csrf_refused("Go back to the app and start again.");
     }
     let (handle, decision) = match (one_field(&form, "request"), one_field(&form, "decision")) {
         (Ok(handle), Ok(decision @ ("approve" | "deny"))) => (handle, decision),

@@ -210,12 +210,7 @@ pub async fn post_logout(
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.as_str()),
     ) {
-        return tessera_web::html_error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "Reload the page and try again.",
-            Some("csrf"),
-        );
+        return tessera_web::error::csrf_refused("Reload the page and try again.");
     }
     let params = carried(&form);
     let request = match check(&state, &params).await {

@@ -116,6 +116,34 @@ pub fn html_error(
     )
 }
 
+/// The page for a form whose CSRF token is missing or does not belong to this browser's session
+/// (403): nothing was changed, and the page the form came from, loaded again, carries a fresh
+/// token. `next` says where to go from here.
+pub fn csrf_refused(next: &str) -> HttpResponse {
+    html_error(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        &format!("The form's security token is missing or wrong; nothing was changed. {next}"),
+        Some("csrf"),
+    )
+}
+
+/// The page for a store failure behind a page: logged with `area`, answered 503 with
+/// `Retry-After: 1` (nothing was changed; the same request may be sent again).
+pub fn page_unavailable(area: &str, err: &dyn std::fmt::Display, message: &str) -> HttpResponse {
+    tracing::error!(error = %err, area, "store failure");
+    let mut response = html_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        message,
+        Some("temporarily_unavailable"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
 fn wants_html(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
@@ -151,4 +179,38 @@ pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
             error: "method_not_allowed",
             error_description: "method not allowed here",
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn body(response: HttpResponse) -> String {
+        let bytes = response.into_body().try_into_bytes().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn a_refused_form_is_a_403_page_that_says_nothing_changed() {
+        let response = csrf_refused("Reload the page and try again.");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let text = body(response);
+        assert!(text.contains("Request refused"), "{text}");
+        assert!(text.contains("nothing was changed. Reload the page"), "{text}");
+    }
+
+    #[test]
+    fn a_store_failure_behind_a_page_is_a_503_to_retry() {
+        let response = page_unavailable("test", &"connection reset", "Please try again.");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let text = body(response);
+        assert!(text.contains("Please try again."), "{text}");
+        assert!(!text.contains("connection reset"), "the cause is logged, not shown");
+    }
 }

@@ -105,12 +105,10 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
 }
 
 pub(crate) fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %err, "admin: store failure");
-    tessera_web::html_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
+    tessera_web::error::page_unavailable(
+        "admin",
+        err,
         "The console could not reach its database. Please try again.",
-        None,
     )
 }
 
@@ -179,11 +177,8 @@ pub(crate) async fn require_admin_post(
     form: &[(String, String)],
 ) -> Result<Admin, HttpResponse> {
     if !csrf_valid(req, field(form, tessera_web::csrf::CSRF_FIELD)) {
-        return Err(tessera_web::html_error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form's security token is missing or wrong. Reload the page and try again.",
-            Some("csrf"),
+        return Err(tessera_web::error::csrf_refused(
+            "Reload the page and try again.",
         ));
     }
     require_admin(req, state, csrf).await
@@ -340,12 +335,7 @@ async fn post_logout(
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     if !csrf_valid(&req, field(&form, tessera_web::csrf::CSRF_FIELD)) {
-        return tessera_web::html_error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "Reload the page and try again.",
-            Some("csrf"),
-        );
+        return tessera_web::error::csrf_refused("Reload the page and try again.");
     }
     let mut response = HttpResponse::SeeOther();
     response.insert_header((header::LOCATION, "/login?return_to=%2Fadmin"));

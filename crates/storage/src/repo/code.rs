@@ -15,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, json_to_strings, not_consumed, strings_to_json};
+use super::{SeaStore, consume_once, consumption, json_to_strings, strings_to_json};
 use crate::{
     backend,
     entity::{authorization_code as code, user},
@@ -219,17 +219,12 @@ async fn redeem_in_one_statement(
         .one(db)
         .await
         .map_err(write_err("grant"))?;
-    match won {
-        Some(row) => Ok(Consumption::Consumed(to_record(row)?)),
-        // Not consumed by this statement (nothing was written): say why.
-        None => {
-            not_consumed::<code::Entity, _, _>(
-                db,
-                hash.as_str(),
-                |row| row.consumed_at.is_some(),
-                to_record,
-            )
-            .await
-        }
-    }
+    consumption::<code::Entity, _, _>(
+        db,
+        won,
+        hash.as_str(),
+        |row| row.consumed_at.is_some(),
+        to_record,
+    )
+    .await
 }

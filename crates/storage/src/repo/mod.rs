@@ -148,16 +148,15 @@ where
         .map_err(backend)?
         .into_iter()
         .next();
-    if let Some(row) = won {
-        return Ok(Consumption::Consumed(to_record(row)?));
-    }
-    not_consumed::<E, R, C>(db, value, consumed, to_record).await
+    consumption::<E, R, C>(db, won, value, consumed, to_record).await
 }
 
-/// Why a consume-once statement got no row back: the row read again tells a replay (already
-/// consumed) from an expiry or an unknown key.
-async fn not_consumed<E, R, C>(
+/// What a consume-once statement's answer means: the row it returned was consumed by this call;
+/// without one, the row read again tells a replay (already consumed) from an expiry or an
+/// unknown key.
+async fn consumption<E, R, C>(
     db: &C,
+    won: Option<E::Model>,
     value: &str,
     consumed: fn(&E::Model) -> bool,
     to_record: fn(E::Model) -> Result<R, StoreError>,
@@ -167,6 +166,9 @@ where
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<String>,
     C: ConnectionTrait,
 {
+    if let Some(row) = won {
+        return Ok(Consumption::Consumed(to_record(row)?));
+    }
     let Some(row) = E::find_by_id(value.to_owned())
         .one(db)
         .await

@@ -15,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, json_to_strings, not_consumed, strings_to_json};
+use super::{SeaStore, consume_once, consumption, json_to_strings, strings_to_json};
 use crate::{
     backend,
     entity::{grant, refresh_token, user},
@@ -233,19 +233,14 @@ async fn rotate_in_one_statement(
         .one(db)
         .await
         .map_err(write_err("refresh token"))?;
-    match won {
-        Some(row) => Ok(Consumption::Consumed(to_record(row)?)),
-        // Not consumed by this statement (nothing was written): say why.
-        None => {
-            not_consumed::<refresh_token::Entity, _, _>(
-                db,
-                hash.as_str(),
-                |row| row.consumed_at.is_some(),
-                to_record,
-            )
-            .await
-        }
-    }
+    consumption::<refresh_token::Entity, _, _>(
+        db,
+        won,
+        hash.as_str(),
+        |row| row.consumed_at.is_some(),
+        to_record,
+    )
+    .await
 }
 
 /// A refresh token's nine values in the order of [`refresh_token_insert!`]'s columns, up to
