@@ -140,20 +140,73 @@ enum Presented {
 }
 
 fn failure(reason: impl Into<String>, client_id: Option<&str>, basic: bool) -> ClientAuthFailure {
-    let reason = reason.into();
     ClientAuthFailure {
-        unavailable: reason.starts_with(STORE_FAILURE),
+        unavailable: false,
         retry_after: None,
         guessed: false,
-        reason,
+        reason: reason.into(),
         client_id: client_id.map(str::to_owned),
         basic_attempted: basic,
     }
 }
 
-/// How a failure reason starts when the store, not the client, failed (see
-/// [`ClientAuthFailure::unavailable`]).
-pub const STORE_FAILURE: &str = "store unavailable: ";
+/// The store, not the client, failed (see [`ClientAuthFailure::unavailable`]).
+fn store_failure(reason: String, client_id: Option<&str>, basic: bool) -> ClientAuthFailure {
+    ClientAuthFailure {
+        unavailable: true,
+        ..failure(reason, client_id, basic)
+    }
+}
+
+/// Why a JWT assertion (RFC 7523) was not accepted. Only [`AssertionError::Store`] is not the
+/// presenter's fault; the rest are described for logs and audit, never to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AssertionError {
+    /// The JOSE header does not parse.
+    #[error("assertion header: {0}")]
+    Header(#[source] jsonwebtoken::errors::Error),
+    /// The issuer has neither a JWK Set nor a `jwks_uri`.
+    #[error("the issuer has no keys")]
+    NoKeys,
+    /// Its `jwks_uri` could not be fetched or read.
+    #[error("{0}")]
+    Jwks(#[from] crate::jwks_fetch::FetchError),
+    /// The header's `alg` is not one we verify.
+    #[error("assertion alg {0} not accepted")]
+    AlgUnsupported(String),
+    /// The header's `alg` is not allowed for this issuer.
+    #[error("assertion alg {0} not allowed here")]
+    AlgNotAllowed(SigningAlg),
+    /// No key of the issuer fits the header's `kid` and `alg`.
+    #[error("no matching key for the assertion")]
+    NoMatchingKey,
+    /// The matching key names no algorithm.
+    #[error("key without algorithm")]
+    KeyWithoutAlg,
+    /// Signature, `iss`, `aud`, `exp` or `nbf` do not verify.
+    #[error("{0}")]
+    Unverified(#[from] tessera_keys::KeyError),
+    /// A claim is missing or out of bounds (`sub`, `exp` too far ahead, `iat`, `jti`).
+    #[error("{0}")]
+    Claim(String),
+    /// Its `jti` was seen before.
+    #[error("assertion jti replayed")]
+    Replayed,
+    /// The replay store failed: the assertion was not judged (a 503 to retry).
+    #[error("replay store: {0}")]
+    Store(#[source] tessera_core::store::StoreError),
+}
+
+impl AssertionError {
+    /// Whether the store, not the assertion, failed.
+    pub fn unavailable(&self) -> bool {
+        matches!(self, Self::Store(_))
+    }
+}
+
+fn claim(reason: impl Into<String>) -> AssertionError {
+    AssertionError::Claim(reason.into())
+}
 
 fn single<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
     let mut values = form
@@ -347,7 +400,9 @@ impl ClientAuthenticator {
             .clients
             .find_client(&ClientId::new(client_id))
             .await
-            .map_err(|err| fail(&format!("{STORE_FAILURE}client lookup: {err}")))?;
+            .map_err(|err| {
+                store_failure(format!("client lookup: {err}"), Some(client_id), basic)
+            })?;
         match presented {
             Presented::Secret { secret, method, .. } => {
                 // Hash and compare even when there is nothing to compare with, so an unknown
@@ -380,11 +435,14 @@ impl ClientAuthenticator {
                 check_usable(&client, ClientAuthMethod::PrivateKeyJwt).map_err(&fail)?;
                 self.check_assertion(&client, &assertion)
                     .await
-                    .map_err(|r| {
-                        let failed = fail(&r);
-                        ClientAuthFailure {
-                            guessed: !failed.unavailable,
-                            ..failed
+                    .map_err(|err| {
+                        if err.unavailable() {
+                            store_failure(err.to_string(), Some(client_id), basic)
+                        } else {
+                            ClientAuthFailure {
+                                guessed: true,
+                                ..fail(&err.to_string())
+                            }
                         }
                     })?;
                 Ok(AuthenticatedClient {
@@ -398,7 +456,11 @@ impl ClientAuthenticator {
     /// RFC 7523 §3: signature with the client's key (its pinned alg, else the key's own),
     /// iss = sub = client_id, aud,
     /// exp required and short, nbf/iat sane, jti single use across instances.
-    async fn check_assertion(&self, client: &ClientRecord, assertion: &str) -> Result<(), String> {
+    async fn check_assertion(
+        &self,
+        client: &ClientRecord,
+        assertion: &str,
+    ) -> Result<(), AssertionError> {
         let algs = pinned_or_any(client.token_endpoint_auth_signing_alg);
         self.verify_assertion(
             assertion,
@@ -427,27 +489,22 @@ impl ClientAuthenticator {
         &self,
         assertion: &str,
         rules: &AssertionRules<'_>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-        let header =
-            jsonwebtoken::decode_header(assertion).map_err(|e| format!("assertion header: {e}"))?;
+    ) -> Result<serde_json::Map<String, serde_json::Value>, AssertionError> {
+        let header = jsonwebtoken::decode_header(assertion).map_err(AssertionError::Header)?;
         let jwks = match (rules.jwks, rules.jwks_uri) {
             (Some(jwks), _) => jwks.clone(),
-            (None, Some(uri)) => self
-                .fetcher
-                .get(uri, false)
-                .await
-                .map_err(|e| e.to_string())?,
-            (None, None) => return Err("the issuer has no keys".into()),
+            (None, Some(uri)) => self.fetcher.get(uri, false).await?,
+            (None, None) => return Err(AssertionError::NoKeys),
         };
         // The header's alg only narrows which registered key may verify: the key's own
         // algorithm (its `alg`, else its `kty`/`crv`) must be that one and an allowed one.
         let header_alg = match header.alg {
             jsonwebtoken::Algorithm::RS256 => SigningAlg::RS256,
             jsonwebtoken::Algorithm::ES256 => SigningAlg::ES256,
-            other => return Err(format!("assertion alg {other:?} not accepted")),
+            other => return Err(AssertionError::AlgUnsupported(format!("{other:?}"))),
         };
         if !rules.algs.contains(&header_alg) {
-            return Err(format!("assertion alg {header_alg} not allowed here"));
+            return Err(AssertionError::AlgNotAllowed(header_alg));
         }
         let wanted = [header_alg];
         let mut key = pick_key(&jwks, header.kid.as_deref(), &wanted);
@@ -455,15 +512,11 @@ impl ClientAuthenticator {
             && let (None, Some(uri)) = (rules.jwks, rules.jwks_uri)
         {
             // The issuer may have rotated: one fresh fetch (subject to the cool-down).
-            let fresh = self
-                .fetcher
-                .get(uri, true)
-                .await
-                .map_err(|e| e.to_string())?;
+            let fresh = self.fetcher.get(uri, true).await?;
             key = pick_key(&fresh, header.kid.as_deref(), &wanted);
         }
-        let key = key.ok_or("no matching key for the assertion")?;
-        let alg = key.alg.ok_or("key without algorithm")?;
+        let key = key.ok_or(AssertionError::NoMatchingKey)?;
+        let alg = key.alg.ok_or(AssertionError::KeyWithoutAlg)?;
         let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
         let now = self.clock.now();
         let claims: serde_json::Map<String, serde_json::Value> = verify_with_key(
@@ -479,13 +532,12 @@ impl ClientAuthenticator {
                 leeway_secs: ASSERTION_LEEWAY_SECS,
             },
             now,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         check_assertion_claims(&claims, rules, now)?;
         let jti = claims
             .get("jti")
             .and_then(serde_json::Value::as_str)
-            .ok_or("jti missing")?;
+            .ok_or_else(|| claim("jti missing"))?;
         let exp = claims
             .get("exp")
             .and_then(serde_json::Value::as_i64)
@@ -496,9 +548,9 @@ impl ClientAuthenticator {
             .replay
             .record_once(&rules.replay_namespace, jti, expires_at, now)
             .await
-            .map_err(|e| format!("{STORE_FAILURE}replay store: {e}"))?;
+            .map_err(AssertionError::Store)?;
         if !first {
-            return Err("assertion jti replayed".into());
+            return Err(AssertionError::Replayed);
         }
         Ok(claims)
     }
@@ -567,13 +619,13 @@ fn check_assertion_claims(
     claims: &serde_json::Map<String, serde_json::Value>,
     rules: &AssertionRules<'_>,
     now: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<(), AssertionError> {
     let sub = claims
         .get("sub")
         .and_then(serde_json::Value::as_str)
-        .ok_or("sub missing")?;
+        .ok_or_else(|| claim("sub missing"))?;
     if rules.subject.is_some_and(|required| required != sub) {
-        return Err("sub is not the one required".into());
+        return Err(claim("sub is not the one required"));
     }
     let now = now.timestamp();
     let exp = claims
@@ -581,12 +633,15 @@ fn check_assertion_claims(
         .and_then(serde_json::Value::as_i64)
         .unwrap_or_default();
     if exp > now + rules.max_lifetime_secs + ASSERTION_LEEWAY_SECS {
-        return Err(format!("exp more than {}s ahead", rules.max_lifetime_secs));
+        return Err(claim(format!(
+            "exp more than {}s ahead",
+            rules.max_lifetime_secs
+        )));
     }
     if let Some(iat) = claims.get("iat") {
-        let iat = iat.as_i64().ok_or("iat not a number")?;
+        let iat = iat.as_i64().ok_or_else(|| claim("iat not a number"))?;
         if iat > now + ASSERTION_LEEWAY_SECS {
-            return Err("iat in the future".into());
+            return Err(claim("iat in the future"));
         }
     }
     Ok(())

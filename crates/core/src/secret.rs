@@ -154,7 +154,11 @@ mod tests {
     fn ids_are_32_hex_digits_and_distinct() {
         let a = random_id();
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{a}");
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{a}"
+        );
         assert_ne!(a, random_id());
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         // The stored hash of a known value (SHA-256 of "abc").

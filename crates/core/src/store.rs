@@ -34,9 +34,10 @@ pub enum StoreError {
         /// Why it could not be read.
         detail: String,
     },
-    /// The database could not be reached or answered with an error.
+    /// The database could not be reached or answered with an error: the driver's error, kept as
+    /// the source (`std::error::Error::source`), so logs and callers see its whole chain.
     #[error("database error: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The outcome of redeeming a single-use value.

@@ -272,7 +272,7 @@ pub(crate) fn search_condition<C: sea_orm::ColumnTrait>(
 }
 
 pub(crate) fn backend(err: DbErr) -> StoreError {
-    StoreError::Backend(err.to_string())
+    StoreError::Backend(Box::new(err))
 }
 
 /// Maps a write error, turning unique-constraint violations into a domain conflict.

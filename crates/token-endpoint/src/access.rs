@@ -18,7 +18,27 @@ use crate::{
 };
 
 /// Why a token is not active (for logs only; clients learn only that it is not).
-pub type Inactive = String;
+#[derive(Debug, thiserror::Error)]
+pub enum Inactive {
+    /// The JWS or its claims do not verify: signature, key, `alg`, `typ`, `iss`, `aud`, `exp`.
+    #[error("{0}")]
+    Unverified(#[from] tessera_keys::KeyError),
+    /// Remembered live, and expired since.
+    #[error("expired")]
+    Expired,
+    /// On the denylist (revoked by itself).
+    #[error("revoked access token")]
+    Revoked,
+    /// Its grant was revoked.
+    #[error("grant revoked")]
+    GrantRevoked,
+    /// Its client was deleted or disabled.
+    #[error("client gone or disabled")]
+    ClientGone,
+    /// Its user was deleted or disabled.
+    #[error("user gone or disabled")]
+    UserGone,
+}
 
 /// Verifies the JWS and its claims only (no database).
 pub fn verify_signature(
@@ -50,8 +70,7 @@ pub fn verify_jws(
         audience: Some(&audience),
         leeway_secs: 0,
     };
-    ring.verify::<AccessTokenClaims>(token, &policy, now)
-        .map_err(|err| err.to_string())
+    Ok(ring.verify::<AccessTokenClaims>(token, &policy, now)?)
 }
 
 /// A token found live, with the user it is about (none for a client acting for itself).
@@ -68,7 +87,7 @@ pub async fn inspect(
     let key = crate::live::key_of(token);
     if let Some(live) = state.live_tokens.recall(&key) {
         if live.claims.exp <= now.timestamp() {
-            return Ok(Err("expired".into()));
+            return Ok(Err(Inactive::Expired));
         }
         return Ok(Ok(live));
     }
@@ -78,7 +97,7 @@ pub async fn inspect(
         Err(reason) => return Ok(Err(reason)),
     };
     if state.denylist.access_token_denied(&claims.jti).await? {
-        return Ok(Err("revoked access token".into()));
+        return Ok(Err(Inactive::Revoked));
     }
     if let Some(grant) = &claims.grant_id {
         let grant = state
@@ -86,7 +105,7 @@ pub async fn inspect(
             .find_grant(&GrantId::new(grant.as_str()))
             .await?;
         if grant.is_none_or(|g| g.revoked_at.is_some()) {
-            return Ok(Err("grant revoked".into()));
+            return Ok(Err(Inactive::GrantRevoked));
         }
     }
     let client = state
@@ -94,7 +113,7 @@ pub async fn inspect(
         .find_client(&ClientId::new(claims.client_id.as_str()))
         .await?;
     if client.is_none_or(|c| !c.enabled) {
-        return Ok(Err("client gone or disabled".into()));
+        return Ok(Err(Inactive::ClientGone));
     }
     // A token issued to a user (not a client acting for itself) dies with the user's account.
     let user = if claims.sub == claims.client_id {
@@ -106,7 +125,7 @@ pub async fn inspect(
             .await?
         {
             Some(user) if user.enabled => Some(Arc::new(user)),
-            _ => return Ok(Err("user gone or disabled".into())),
+            _ => return Ok(Err(Inactive::UserGone)),
         }
     };
     let live = Live {

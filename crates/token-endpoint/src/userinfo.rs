@@ -67,7 +67,7 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
         }
         Ok(Err(reason)) => {
             let err = TokenError::new(TokenErrorCode::InvalidToken, "The access token is invalid.")
-                .with_reason(reason);
+                .with_reason(reason.to_string());
             return refuse("userinfo", None, &err, false);
         }
         Ok(Ok(access::Live { claims, user })) => (claims, user),

@@ -7,7 +7,7 @@ use actix_web::{
 };
 use askama::Template;
 use serde::Serialize;
-use tessera_core::error::TokenError;
+use tessera_core::error::{TokenError, TokenErrorCode};
 
 /// The HTML error page.
 #[derive(Template, Debug)]
@@ -36,7 +36,7 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
-    match error.code.as_str() {
+    match error.code {
         // RFC 6749 §5.2: a challenge for the scheme the client used in the Authorization
         // header. A client that authenticated in the body (client_secret_post, private_key_jwt,
         // none) gets the 401 and the JSON body only: `invalid_client` is not an RFC 6750 error,
@@ -44,13 +44,13 @@ pub fn token_error_response(error: &TokenError, basic_attempted: bool) -> HttpRe
         // body's error.
         // The challenge carries the error too: libraries that read a 401's challenge instead of
         // its body (openid-client) find `invalid_client` there.
-        "invalid_client" if basic_attempted => {
+        TokenErrorCode::InvalidClient if basic_attempted => {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 r#"Basic realm="tessera", error="invalid_client""#,
             ));
         }
-        "invalid_token" => {
+        TokenErrorCode::InvalidToken => {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));
         }
         _ => {}
@@ -198,7 +198,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         let text = body(response);
         assert!(text.contains("Request refused"), "{text}");
-        assert!(text.contains("nothing was changed. Reload the page"), "{text}");
+        assert!(
+            text.contains("nothing was changed. Reload the page"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -206,11 +209,17 @@ mod tests {
         let response = page_unavailable("test", &"connection reset", "Please try again.");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
-            response.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
             Some(&b"1"[..])
         );
         let text = body(response);
         assert!(text.contains("Please try again."), "{text}");
-        assert!(!text.contains("connection reset"), "the cause is logged, not shown");
+        assert!(
+            !text.contains("connection reset"),
+            "the cause is logged, not shown"
+        );
     }
 }

@@ -130,14 +130,14 @@ pub async fn exchange(
     {
         Ok(claims) => claims,
         // The replay store failed, not the assertion: 503 to retry, nothing refused.
-        Err(reason) if reason.starts_with(tessera_client_registry::authn::STORE_FAILURE) => {
+        Err(err) if err.unavailable() => {
             return Err(TokenError::new(
                 TokenErrorCode::TemporarilyUnavailable,
                 "The server is temporarily unavailable; try again.",
             )
-            .with_reason(reason));
+            .with_reason(err.to_string()));
         }
-        Err(reason) => return Err(refused(notes, Some(&issuer), reason)),
+        Err(err) => return Err(refused(notes, Some(&issuer), err.to_string())),
     };
     let asserted = claims
         .get("sub")
