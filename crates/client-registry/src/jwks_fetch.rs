@@ -16,9 +16,13 @@
 use std::{
     collections::HashMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
     sync::Mutex,
-    time::{Duration, Instant},
+    time::Duration,
 };
+
+use chrono::{DateTime, Utc};
+use tessera_core::{Clock, clock::SystemClock};
 
 /// How long a fetched JWK Set is used before it is fetched again.
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -39,10 +43,13 @@ pub struct JwksFetcher {
     http: reqwest::Client,
     /// Tests fetch from a loopback server; production refuses non-public addresses.
     local_allowed: bool,
-    cache: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
-    failures: Mutex<HashMap<String, (Instant, String)>>,
+    cache: Mutex<HashMap<String, (DateTime<Utc>, serde_json::Value)>>,
+    failures: Mutex<HashMap<String, (DateTime<Utc>, String)>>,
     in_flight: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     cooldown: Duration,
+    /// The cache's, the failures' and the cool-down's time (the server's clock; a fake one in
+    /// tests).
+    clock: Arc<dyn Clock>,
 }
 
 /// Inserts into a bounded map: emptied first when full.
@@ -86,7 +93,19 @@ impl JwksFetcher {
             failures: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             cooldown: REFETCH_COOLDOWN,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same fetcher on another clock (the server's, which tests replace with a fake one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long ago `at` was, on this fetcher's clock (never negative).
+    fn since(&self, at: DateTime<Utc>) -> Duration {
+        (self.clock.now() - at).to_std().unwrap_or(Duration::ZERO)
     }
 
     /// The same fetcher with another re-fetch cool-down.
@@ -117,7 +136,7 @@ impl JwksFetcher {
         }
         match self.fetch(uri).await {
             Ok(jwks) => {
-                bounded_insert(&self.cache, uri, (Instant::now(), jwks.clone()));
+                bounded_insert(&self.cache, uri, (self.clock.now(), jwks.clone()));
                 self.failures
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -126,7 +145,7 @@ impl JwksFetcher {
             }
             Err(err) => {
                 let FetchError::Failed { reason, .. } = &err;
-                bounded_insert(&self.failures, uri, (Instant::now(), reason.clone()));
+                bounded_insert(&self.failures, uri, (self.clock.now(), reason.clone()));
                 Err(err)
             }
         }
@@ -144,7 +163,7 @@ impl JwksFetcher {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(uri)
             .cloned()
-            && failed_at.elapsed() < FAILURE_TTL
+            && self.since(failed_at) < FAILURE_TTL
         {
             return Some(Err(FetchError::Failed {
                 uri: uri.to_owned(),
@@ -152,11 +171,11 @@ impl JwksFetcher {
             }));
         }
         let (fetched, jwks) = self.cached(uri)?;
-        let age = fetched.elapsed();
+        let age = self.since(fetched);
         (age < CACHE_TTL && (!refresh || age < self.cooldown)).then_some(Ok(jwks))
     }
 
-    fn cached(&self, uri: &str) -> Option<(Instant, serde_json::Value)> {
+    fn cached(&self, uri: &str) -> Option<(DateTime<Utc>, serde_json::Value)> {
         self.cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -341,6 +360,46 @@ mod tests {
             1,
             "a failure is not retried at once"
         );
+    }
+
+    /// The windows on the injected clock: a fetched set serves until `CACHE_TTL`, a re-fetch
+    /// asked for within `REFETCH_COOLDOWN` is answered from memory, a failure is not retried for
+    /// `FAILURE_TTL` — and each ends when the clock passes it, not before.
+    #[tokio::test]
+    async fn cache_cooldown_and_failure_windows_follow_the_clock() {
+        let clock = tessera_core::FakeClock::new();
+        let fetcher = JwksFetcher::new(true).with_clock(Arc::new(clock.clone()));
+        let (url, hits) = server(200, r#"{"keys":[]}"#).await;
+        let count = || hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(fetcher.get(&url, false).await.is_ok());
+        assert_eq!(count(), 1);
+        // A refresh inside the cool-down, and a plain get inside the cache lifetime: memory.
+        clock.advance(chrono::Duration::seconds(29));
+        assert!(fetcher.get(&url, true).await.is_ok());
+        assert_eq!(count(), 1, "refresh within the cool-down");
+        // Past the cool-down a refresh fetches; a plain get still does not.
+        clock.advance(chrono::Duration::seconds(2));
+        assert!(fetcher.get(&url, false).await.is_ok());
+        assert_eq!(count(), 1, "plain get within the cache lifetime");
+        assert!(fetcher.get(&url, true).await.is_ok());
+        assert_eq!(count(), 2, "refresh after the cool-down");
+        // Past the cache lifetime a plain get fetches.
+        clock.advance(chrono::Duration::seconds(299));
+        assert!(fetcher.get(&url, false).await.is_ok());
+        assert_eq!(count(), 2, "just inside the cache lifetime");
+        clock.advance(chrono::Duration::seconds(2));
+        assert!(fetcher.get(&url, false).await.is_ok());
+        assert_eq!(count(), 3, "after the cache lifetime");
+
+        let (broken, broken_hits) = server(500, "no").await;
+        let failures = || broken_hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(fetcher.get(&broken, false).await.is_err());
+        clock.advance(chrono::Duration::seconds(9));
+        assert!(fetcher.get(&broken, true).await.is_err());
+        assert_eq!(failures(), 1, "a failure is remembered for 10 s");
+        clock.advance(chrono::Duration::seconds(2));
+        assert!(fetcher.get(&broken, true).await.is_err());
+        assert_eq!(failures(), 2, "and tried again after");
     }
 
     #[test]

@@ -20,7 +20,6 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Instant,
 };
 
 use chrono::{DateTime, Duration, Utc};
@@ -45,7 +44,8 @@ const MAX_BLOCKED: u64 = 10_000;
 
 #[derive(Default)]
 struct Blocked {
-    read_at: Option<Instant>,
+    /// When the set was last read, on the caller's clock (`now` of the request).
+    read_at: Option<DateTime<Utc>>,
     until: HashMap<String, DateTime<Utc>>,
 }
 
@@ -97,7 +97,7 @@ impl ClientAuthThrottle {
         let stale = self
             .blocked()
             .read_at
-            .is_none_or(|at| at.elapsed() >= REFRESH);
+            .is_none_or(|at| now < at || (now - at).to_std().is_ok_and(|age| age >= REFRESH));
         // One request re-reads; the others use what is known meanwhile.
         if stale && !self.refreshing.swap(true, Ordering::AcqRel) {
             self.refresh(now).await;
@@ -127,13 +127,13 @@ impl ClientAuthThrottle {
                     .filter_map(|c| Some((c.key_hash.as_str().to_owned(), c.blocked_until?)))
                     .collect();
                 *self.blocked() = Blocked {
-                    read_at: Some(Instant::now()),
+                    read_at: Some(now),
                     until,
                 };
             }
             // Keep what is known (the store failure shows in the request's own lookups); try
             // again after REFRESH.
-            Err(_) => self.blocked().read_at = Some(Instant::now()),
+            Err(_) => self.blocked().read_at = Some(now),
         }
     }
 
@@ -161,5 +161,123 @@ impl ClientAuthThrottle {
             blocked.until.insert(key.hash.as_str().to_owned(), until);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::{
+        FakeClock,
+        clock::Clock,
+        secret::TokenHash,
+        store::{AttemptWaits, ThrottleCounterRecord},
+    };
+
+    /// A store whose only refusing counter is the one given; counts the reads of the set.
+    #[derive(Default)]
+    struct OneBlock {
+        counter: Mutex<Option<ThrottleCounterRecord>>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ThrottleRepo for OneBlock {
+        async fn count_attempt(
+            &self,
+            _: &TokenHash,
+            _: DateTime<Utc>,
+            _: &AttemptWaits,
+        ) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn find_counter(
+            &self,
+            _: &TokenHash,
+        ) -> Result<Option<ThrottleCounterRecord>, StoreError> {
+            Ok(None)
+        }
+        async fn insert_counter(&self, _: &ThrottleCounterRecord) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn replace_counter(
+            &self,
+            _: &ThrottleCounterRecord,
+            _: u32,
+            _: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn delete_counter(&self, _: &TokenHash) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn blocked_counters(
+            &self,
+            _: &str,
+            now: DateTime<Utc>,
+            _: u64,
+        ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let counter = self
+                .counter
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Ok(counter
+                .into_iter()
+                .filter(|c| c.blocked_until.is_some_and(|until| until > now))
+                .collect())
+        }
+        async fn list_counters(
+            &self,
+            _: DateTime<Utc>,
+            _: u64,
+        ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// The set of refusing counters is read at most once per `REFRESH` of the request clock, a
+    /// block placed elsewhere applies from the next read, and it ends when the clock passes it.
+    #[tokio::test]
+    async fn the_refusing_set_is_reread_once_a_second_on_the_clock() {
+        let clock = FakeClock::new();
+        let repo = Arc::new(OneBlock::default());
+        let throttle = ClientAuthThrottle::new(repo.clone());
+        let reads = || repo.reads.load(Ordering::SeqCst);
+        assert_eq!(throttle.wait("app", "192.0.2.7", clock.now()).await, None);
+        assert_eq!(throttle.wait("app", "192.0.2.7", clock.now()).await, None);
+        assert_eq!(reads(), 1, "one read within the second");
+
+        // Another instance blocks `app` from this address for 8 s.
+        let key = key("app", "192.0.2.7");
+        *repo.counter.lock().unwrap_or_else(|p| p.into_inner()) = Some(ThrottleCounterRecord {
+            key_hash: key.hash.clone(),
+            kind: Kind::ClientAddress.as_str().to_owned(),
+            label: key.label.clone(),
+            failures: 11,
+            window_started_at: clock.now(),
+            window_ends_at: clock.now() + Duration::minutes(15),
+            blocked_until: Some(clock.now() + Duration::seconds(8)),
+        });
+        clock.advance(Duration::milliseconds(999));
+        assert_eq!(throttle.wait("app", "192.0.2.7", clock.now()).await, None);
+        assert_eq!(reads(), 1, "not re-read before a second passed");
+        clock.advance(Duration::milliseconds(1));
+        assert_eq!(
+            throttle.wait("app", "192.0.2.7", clock.now()).await,
+            Some(Duration::seconds(7))
+        );
+        assert_eq!(reads(), 2);
+        // Only that client from that address.
+        assert_eq!(throttle.wait("app", "192.0.2.8", clock.now()).await, None);
+        assert_eq!(throttle.wait("other", "192.0.2.7", clock.now()).await, None);
+        // The block ends with the clock, before the next read says so.
+        clock.advance(Duration::seconds(7));
+        assert_eq!(throttle.wait("app", "192.0.2.7", clock.now()).await, None);
     }
 }

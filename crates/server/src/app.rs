@@ -122,7 +122,7 @@ impl AppState {
             clients.clone(),
             store.clone(),
             store.clone(),
-            Arc::new(JwksFetcher::new(false)),
+            Arc::new(JwksFetcher::new(false).with_clock(Arc::clone(&clock))),
             Arc::clone(&clock),
             &config.issuer,
             config.issuer.endpoint("/token"),
