@@ -4,23 +4,8 @@
 //! through [`validate`], so a client that breaks a rule can not be created by any door.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::{SigningAlg, store::ClientAuthMethod};
+use tessera_core::{SigningAlg, grant_type::GrantType, store::ClientAuthMethod};
 use url::{Host, Url};
-
-/// `grant_types` values Tessera knows.
-pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
-/// Refresh tokens.
-pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
-/// Client credentials.
-pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
-/// RFC 7523 §2.1 JWT bearer assertions.
-pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const KNOWN_GRANTS: [&str; 4] = [
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_JWT_BEARER,
-];
 
 /// Scopes a client may request when its registration names none.
 pub const DEFAULT_SCOPE: &str = "openid profile email offline_access";
@@ -216,18 +201,17 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         metadata
             .grant_types
             .clone()
-            .unwrap_or_else(|| vec![GRANT_AUTHORIZATION_CODE.into()]),
+            .unwrap_or_else(|| vec![GrantType::AuthorizationCode.as_str().into()]),
     );
     if grant_types.is_empty() {
         return Err(meta("grant_types must not be empty"));
     }
-    if let Some(unknown) = grant_types
-        .iter()
-        .find(|g| !KNOWN_GRANTS.contains(&g.as_str()))
-    {
+    if let Some(unknown) = grant_types.iter().find(|g| GrantType::parse(g).is_none()) {
         return Err(meta(format!("grant type {unknown} is not supported")));
     }
-    let uses_code = grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE);
+    let uses_code = grant_types
+        .iter()
+        .any(|g| GrantType::AuthorizationCode.is(g));
     let response_types = dedup(metadata.response_types.clone().unwrap_or_else(|| {
         if uses_code {
             vec!["code".into()]
@@ -246,8 +230,10 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
             "grant_types authorization_code and response_types code must be registered together",
         ));
     }
-    if grant_types.iter().any(|g| g == GRANT_REFRESH_TOKEN)
-        && !grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE)
+    if grant_types.iter().any(|g| GrantType::RefreshToken.is(g))
+        && !grant_types
+            .iter()
+            .any(|g| GrantType::AuthorizationCode.is(g))
     {
         return Err(meta("refresh_token is only issued with authorization_code"));
     }
@@ -304,7 +290,7 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
     if public
         && grant_types
             .iter()
-            .any(|g| g == GRANT_CLIENT_CREDENTIALS || g == GRANT_JWT_BEARER)
+            .any(|g| GrantType::ClientCredentials.is(g) || GrantType::JwtBearer.is(g))
     {
         return Err(meta(
             "a public client (token_endpoint_auth_method none) can not use client_credentials or jwt-bearer",
@@ -582,7 +568,7 @@ mod tests {
             m.jwks = Some(jwks());
             m.grant_types = Some(vec![
                 "authorization_code".into(),
-                GRANT_JWT_BEARER.into(),
+                GrantType::JwtBearer.as_str().into(),
                 "client_credentials".into(),
             ]);
             m.id_token_signed_response_alg = Some("ES256".into());

@@ -17,6 +17,7 @@ use actix_web::{
 use serde::Serialize;
 use tessera_core::{
     ClientId, Clock, Issuer,
+    grant_type::GrantType,
     secret::{PlainToken, SecretKind, TokenHash},
     store::{AuditRepo, ClientRecord, ClientRepo, InitialAccessTokenRepo, StoreError},
 };
@@ -144,9 +145,10 @@ async fn check_registry(
     scopes: &dyn tessera_core::store::ScopeRepo,
     valid: &crate::model::ValidClient,
 ) -> Result<(), HttpResponse> {
-    let for_itself = valid.grant_types.iter().any(|g| {
-        g == crate::model::GRANT_CLIENT_CREDENTIALS || g == crate::model::GRANT_JWT_BEARER
-    });
+    let for_itself = valid
+        .grant_types
+        .iter()
+        .any(|g| GrantType::ClientCredentials.is(g) || GrantType::JwtBearer.is(g));
     for scope in &valid.scopes {
         if OIDC_SCOPES.contains(&scope.as_str()) {
             continue;

@@ -9,7 +9,7 @@ use tessera_core::{
 };
 use tessera_keys::foreign_keys;
 
-use crate::model::GRANT_JWT_BEARER;
+use tessera_core::grant_type::GrantType;
 
 /// What an admin gives.
 #[derive(Debug, Clone, Default)]
@@ -123,7 +123,11 @@ pub async fn validate_trusted_issuer(
             .await
             .map_err(|err| refuse(format!("client lookup failed: {err}")))?
             .ok_or_else(|| refuse(format!("no client {id}")))?;
-        if !client.grant_types.iter().any(|g| g == GRANT_JWT_BEARER) {
+        if !client
+            .grant_types
+            .iter()
+            .any(|g| GrantType::JwtBearer.is(g))
+        {
             return Err(refuse(format!(
                 "client {id} is not registered for the jwt-bearer grant"
             )));

@@ -8,6 +8,7 @@ pub mod alg;
 pub mod client_throttle;
 pub mod clock;
 pub mod error;
+pub mod grant_type;
 pub mod ids;
 pub mod password;
 pub mod pkce;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Serialize;
-use tessera_core::SigningAlg;
+use tessera_core::{SigningAlg, grant_type::GrantType};
 
 use crate::Discovery;
 
@@ -107,14 +107,9 @@ impl ProviderMetadata {
             .map(String::from)
             .to_vec(),
             token_endpoint: format!("{issuer}/token"),
-            grant_types_supported: [
-                "authorization_code",
-                "refresh_token",
-                "client_credentials",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            ]
-            .map(String::from)
-            .to_vec(),
+            grant_types_supported: GrantType::ALL
+                .map(|grant| grant.as_str().to_owned())
+                .to_vec(),
             token_endpoint_auth_methods_supported: auth_methods(true),
             token_endpoint_auth_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             userinfo_endpoint: format!("{issuer}/userinfo"),

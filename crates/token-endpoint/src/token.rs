@@ -163,7 +163,7 @@ pub async fn post_token(
             }
         },
     };
-    if !client.grant_types.iter().any(|g| g == grant.as_str()) {
+    if !client.grant_types.iter().any(|g| grant.is(g)) {
         let err = TokenError::new(
             TokenErrorCode::UnauthorizedClient,
             "The client is not registered for this grant_type.",

@@ -25,7 +25,7 @@ use tessera_core::{
 };
 
 use super::{
-    AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, invalid_grant,
+    AuditNote, GrantRequest, GrantType, NewRefreshToken, UserTokens, active_user, invalid_grant,
     issue_user_tokens, prepare_refresh, unavailable,
 };
 use crate::TokenState;
@@ -198,7 +198,11 @@ async fn settle(
 /// access was consented (OIDC Core §11).
 fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
     let openid = grant.scopes.iter().any(|s| s == "openid");
-    client.grant_types.iter().any(|g| g == "refresh_token") && (!openid || grant.offline)
+    client
+        .grant_types
+        .iter()
+        .any(|g| GrantType::RefreshToken.is(g))
+        && (!openid || grant.offline)
 }
 
 /// The checks a redemption must pass besides the client: the redirect URI of the request, the

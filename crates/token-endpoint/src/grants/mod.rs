@@ -22,43 +22,7 @@ use crate::{
     mint::{AccessTokenSubject, IdTokenSubject, TokenResponse, lifetime_or},
 };
 
-/// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantType {
-    /// RFC 6749 §4.1.3 (with RFC 7636 PKCE).
-    AuthorizationCode,
-    /// RFC 6749 §6.
-    RefreshToken,
-    /// RFC 6749 §4.4.
-    ClientCredentials,
-    /// RFC 7523 §2.1.
-    JwtBearer,
-}
-
-impl GrantType {
-    /// Every grant type.
-    pub const ALL: [GrantType; 4] = [
-        Self::AuthorizationCode,
-        Self::RefreshToken,
-        Self::ClientCredentials,
-        Self::JwtBearer,
-    ];
-
-    /// The `grant_type` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthorizationCode => "authorization_code",
-            Self::RefreshToken => "refresh_token",
-            Self::ClientCredentials => "client_credentials",
-            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        }
-    }
-
-    /// Parses a `grant_type` value (exact, case-sensitive).
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.as_str() == value)
-    }
-}
+pub use tessera_core::grant_type::GrantType;
 
 /// Something a grant noticed that belongs in the audit log.
 #[derive(Debug, Clone)]
