@@ -115,7 +115,7 @@ async fn audit(
     state: &AccountState,
     req: &HttpRequest,
     user: &SignedIn,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     client: Option<&str>,
 ) {
     let audit = Audit {
@@ -238,7 +238,14 @@ pub async fn post_revoke_session(
     {
         return unavailable(&err);
     }
-    audit(&state, &req, &user, "session.revoked", None).await;
+    audit(
+        &state,
+        &req,
+        &user,
+        tessera_core::AuditKind::SessionRevoked,
+        None,
+    )
+    .await;
     if hash == user.session.id_hash {
         return see_other("/login?return_to=%2Faccount");
     }
@@ -275,7 +282,7 @@ pub async fn post_revoke_app(
         &state,
         &req,
         &user,
-        "consent.revoked",
+        tessera_core::AuditKind::ConsentRevoked,
         Some(client.as_str()),
     )
     .await;
@@ -347,6 +354,13 @@ pub async fn post_change_password(
     {
         return unavailable(&err);
     }
-    audit(&state, &req, &user, "user.password_changed", None).await;
+    audit(
+        &state,
+        &req,
+        &user,
+        tessera_core::AuditKind::UserPasswordChanged,
+        None,
+    )
+    .await;
     see_other("/account?notice=password")
 }

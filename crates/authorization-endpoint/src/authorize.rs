@@ -285,7 +285,7 @@ async fn keep_pending(
 async fn audit(
     state: &AuthorizeState,
     req: &HttpRequest,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     request: &AuthorizeRequest,
     user: &SignedIn,
 ) {
@@ -646,10 +646,24 @@ pub async fn post_decision(
         {
             return unavailable(&err);
         }
-        audit(&state, &req, "consent.given", &request, &user).await;
+        audit(
+            &state,
+            &req,
+            tessera_core::AuditKind::ConsentGiven,
+            &request,
+            &user,
+        )
+        .await;
         issue_code(&state, &request, &user, true).await
     } else {
-        audit(&state, &req, "consent.denied", &request, &user).await;
+        audit(
+            &state,
+            &req,
+            tessera_core::AuditKind::ConsentDenied,
+            &request,
+            &user,
+        )
+        .await;
         let error = AuthorizeError::new(
             AuthorizeErrorCode::AccessDenied,
             "The user denied the request.",

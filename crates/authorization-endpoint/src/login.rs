@@ -170,17 +170,16 @@ pub async fn get_login(
 async fn audit(
     state: &LoginState,
     req: &HttpRequest,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     user_id: Option<&str>,
     username: &str,
 ) {
     let shown: String = username.chars().take(AUDIT_USERNAME_CHARS).collect();
     let audit = Audit {
-        kind,
         actor: user_id.map(str::to_owned),
         user_id,
         details: Some(json!({ "username": shown })),
-        ..Audit::default()
+        ..Audit::new(kind)
     };
     tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
@@ -190,7 +189,7 @@ async fn audit(
 async fn audit_sampled(
     state: &LoginState,
     req: &HttpRequest,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     username: &str,
     mut details: serde_json::Value,
 ) {
@@ -199,9 +198,8 @@ async fn audit_sampled(
         map.insert("username".into(), serde_json::Value::String(shown));
     }
     let audit = Audit {
-        kind,
         details: Some(details),
-        ..Audit::default()
+        ..Audit::new(kind)
     };
     tessera_web::audit::record_sampled(
         state.audit.as_ref(),
@@ -292,7 +290,14 @@ pub async fn post_login(
         Ok(Admission::Admitted) => {}
         Ok(Admission::Refused(wait)) => {
             // Refusals cost nothing and anyone can cause them: audited in aggregate.
-            audit_sampled(&state, &req, "login.throttled", &username, json!({})).await;
+            audit_sampled(
+                &state,
+                &req,
+                tessera_core::AuditKind::LoginThrottled,
+                &username,
+                json!({}),
+            )
+            .await;
             let refused = page(
                 "Too many failed attempts. Wait a little before trying again.",
                 StatusCode::TOO_MANY_REQUESTS,
@@ -325,11 +330,25 @@ pub async fn post_login(
         .unwrap_or(false);
     let Some(user) = user.filter(|_| verified) else {
         if known {
-            audit(&state, &req, "login.failed", None, &username).await;
+            audit(
+                &state,
+                &req,
+                tessera_core::AuditKind::LoginFailed,
+                None,
+                &username,
+            )
+            .await;
         } else {
             // Invented usernames: one row per source and minute, the rest counted.
             let unknown = json!({ "account": "unknown" });
-            audit_sampled(&state, &req, "login.failed", &username, unknown).await;
+            audit_sampled(
+                &state,
+                &req,
+                tessera_core::AuditKind::LoginFailed,
+                &username,
+                unknown,
+            )
+            .await;
         }
         return page("Wrong username or password.", StatusCode::OK).await;
     };
@@ -347,7 +366,7 @@ pub async fn post_login(
     audit(
         &state,
         &req,
-        "login.succeeded",
+        tessera_core::AuditKind::LoginSucceeded,
         Some(user.id.as_str()),
         &username,
     )

@@ -255,7 +255,7 @@ pub async fn post_logout(
     }
     if let Some(user) = &user {
         let audit = Audit {
-            kind: "logout",
+            kind: tessera_core::AuditKind::Logout,
             actor: Some(user.user.id.to_string()),
             client_id: request.client.as_ref().map(|c| c.client_id.as_str()),
             user_id: Some(user.user.id.as_str()),

@@ -188,11 +188,10 @@ pub async fn post_signup(
         }
     }
     let audit = Audit {
-        kind: "user.registered",
         actor: Some(user.id.to_string()),
         user_id: Some(user.id.as_str()),
         details: Some(json!({ "email": email })),
-        ..Audit::default()
+        ..Audit::new(tessera_core::AuditKind::UserRegistered)
     };
     tessera_web::audit::record(state.audit.as_ref(), &req, state.clock.now(), audit).await;
     match start_sessions(&state, &req, &user, &return_to).await {

@@ -184,12 +184,11 @@ impl RegistrationState {
         self.issuer.endpoint(&format!("{REGISTRATION_PATH}/{id}"))
     }
 
-    async fn audit(&self, req: &HttpRequest, kind: &str, client_id: &ClientId) {
+    async fn audit(&self, req: &HttpRequest, kind: tessera_core::AuditKind, client_id: &ClientId) {
         let audit = Audit {
-            kind,
             actor: Some(format!("client:{client_id}")),
             client_id: Some(client_id.as_str()),
-            ..Audit::default()
+            ..Audit::new(kind)
         };
         tessera_web::audit::record(self.audit.as_ref(), req, self.clock.now(), audit).await;
     }
@@ -250,7 +249,11 @@ pub async fn post_register(
         return unavailable(&err);
     }
     state
-        .audit(&req, "client.registered", &created.client.client_id)
+        .audit(
+            &req,
+            tessera_core::AuditKind::ClientRegistered,
+            &created.client.client_id,
+        )
         .await;
     let info = ClientInformation::new(
         &created.client,
@@ -358,7 +361,13 @@ pub async fn put_registration(
     {
         return unavailable(&err);
     }
-    state.audit(&req, "client.updated", &client.client_id).await;
+    state
+        .audit(
+            &req,
+            tessera_core::AuditKind::ClientUpdated,
+            &client.client_id,
+        )
+        .await;
     respond_with_rotated_token(&state, updated, new_secret.as_ref()).await
 }
 
@@ -376,6 +385,12 @@ pub async fn delete_registration(
     if let Err(err) = state.clients.delete_client(&client.client_id).await {
         return unavailable(&err);
     }
-    state.audit(&req, "client.deleted", &client.client_id).await;
+    state
+        .audit(
+            &req,
+            tessera_core::AuditKind::ClientDeleted,
+            &client.client_id,
+        )
+        .await;
     no_store(StatusCode::NO_CONTENT).finish()
 }

@@ -5,6 +5,7 @@
 //! that the storage crate implements.
 
 pub mod alg;
+pub mod audit_kind;
 pub mod client_throttle;
 pub mod clock;
 pub mod error;
@@ -19,5 +20,6 @@ pub mod sign_in;
 pub mod store;
 
 pub use alg::SigningAlg;
+pub use audit_kind::AuditKind;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use ids::{ClientId, GrantId, Issuer, Kid, Subject};

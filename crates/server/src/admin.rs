@@ -210,7 +210,7 @@ pub async fn scope(
                     created_at: now,
                 })
                 .await?;
-            audit(&store, now, "scope.saved", None, None).await;
+            audit(&store, now, tessera_core::AuditKind::ScopeSaved, None, None).await;
             println!("saved scope {name}");
         }
         ScopeCommand::List { json } => {
@@ -239,7 +239,14 @@ pub async fn scope(
             if !store.delete_scope(&name).await? {
                 bail!("no scope {name}");
             }
-            audit(&store, now, "scope.deleted", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::ScopeDeleted,
+                None,
+                None,
+            )
+            .await;
             println!("removed scope {name}");
         }
     }
@@ -328,7 +335,14 @@ pub async fn sign_in_locks(
             for counter in &chosen {
                 store.delete_counter(&counter.key_hash).await?;
             }
-            audit(&store, now, "login.lock_cleared", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::LoginLockCleared,
+                None,
+                None,
+            )
+            .await;
             println!("cleared {} counter(s)", chosen.len());
         }
     }
@@ -377,13 +391,13 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
 async fn audit(
     store: &SeaStore,
     now: DateTime<Utc>,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     client_id: Option<&str>,
     user_id: Option<&str>,
 ) {
     let event = AuditEvent {
         occurred_at: now,
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         actor: Some("cli".into()),
         client_id: client_id.map(str::to_owned),
         user_id: user_id.map(str::to_owned),
@@ -454,7 +468,7 @@ pub async fn client(
             audit(
                 &store,
                 now,
-                "client.created",
+                tessera_core::AuditKind::ClientCreated,
                 Some(created.client.client_id.as_str()),
                 None,
             )
@@ -504,7 +518,14 @@ pub async fn client(
             if !store.delete_client(&ClientId::new(&client_id)).await? {
                 bail!("no client {client_id}");
             }
-            audit(&store, now, "client.deleted", Some(&client_id), None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::ClientDeleted,
+                Some(&client_id),
+                None,
+            )
+            .await;
             println!("deleted client {client_id} and everything issued to it");
         }
         ClientCommand::RotateSecret { client_id, json } => {
@@ -522,7 +543,14 @@ pub async fn client(
             {
                 bail!("no client {client_id}");
             }
-            audit(&store, now, "client.secret_rotated", Some(&client_id), None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::ClientSecretRotated,
+                Some(&client_id),
+                None,
+            )
+            .await;
             if json {
                 print_json(&json!({"client_id": client_id, "client_secret": secret.expose()}))?;
             } else {
@@ -574,7 +602,14 @@ pub async fn registration_token(
                     created_by: Some("cli".into()),
                 })
                 .await?;
-            audit(&store, now, "registration_token.created", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::RegistrationTokenCreated,
+                None,
+                None,
+            )
+            .await;
             let endpoint = config
                 .issuer
                 .endpoint(tessera_client_registry::REGISTRATION_PATH);
@@ -640,7 +675,14 @@ pub async fn registration_token(
             if !store.revoke_initial_access_token(&hash, now).await? {
                 bail!("no active initial access token matches");
             }
-            audit(&store, now, "registration_token.revoked", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::RegistrationTokenRevoked,
+                None,
+                None,
+            )
+            .await;
             println!("revoked");
         }
     }
@@ -694,7 +736,14 @@ pub async fn user(
         Err(StoreError::Conflict { .. }) => bail!("a user named {username} exists already"),
         Err(err) => return Err(err.into()),
     }
-    audit(&store, now, "user.created", None, Some(user.id.as_str())).await;
+    audit(
+        &store,
+        now,
+        tessera_core::AuditKind::UserCreated,
+        None,
+        Some(user.id.as_str()),
+    )
+    .await;
     if args.json {
         print_json(&json!({"sub": user.id, "username": username, "admin": args.admin}))?;
     } else {
@@ -799,7 +848,14 @@ pub async fn trusted_issuer(
                 Err(StoreError::Conflict { .. }) => bail!("{} is trusted already", record.issuer),
                 other => other?,
             }
-            audit(&store, now, "trusted_issuer.created", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::TrustedIssuerCreated,
+                None,
+                None,
+            )
+            .await;
             if add.json {
                 print_json(&json!({"id": record.id, "issuer": record.issuer}))?;
             } else {
@@ -846,7 +902,14 @@ pub async fn trusted_issuer(
                 bail!("{issuer} is not a trusted issuer");
             };
             store.delete_trusted_issuer(&record.id).await?;
-            audit(&store, now, "trusted_issuer.deleted", None, None).await;
+            audit(
+                &store,
+                now,
+                tessera_core::AuditKind::TrustedIssuerDeleted,
+                None,
+                None,
+            )
+            .await;
             println!("no longer trusted: {issuer}");
         }
     }

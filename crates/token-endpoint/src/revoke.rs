@@ -111,15 +111,14 @@ pub async fn post_revoke(
             &req,
             state.clock.now(),
             Audit {
-                kind: if outcome == Revocation::NotYours {
-                    "token.revocation_refused"
-                } else {
-                    "token.revoked"
-                },
                 actor: Some(client_id.to_owned()),
                 client_id: Some(client_id),
                 details: Some(details),
-                ..Audit::default()
+                ..Audit::new(if outcome == Revocation::NotYours {
+                    tessera_core::AuditKind::TokenRevocationRefused
+                } else {
+                    tessera_core::AuditKind::TokenRevoked
+                })
             },
         )
         .await;

@@ -87,11 +87,10 @@ pub async fn authenticate(
         }
         Err(failure) => {
             let event = Audit {
-                kind: "client.auth_failed",
                 actor: failure.client_id.clone(),
                 client_id: failure.client_id.as_deref(),
                 details: Some(json!({ "endpoint": endpoint, "reason": failure.reason })),
-                ..Audit::default()
+                ..Audit::new(tessera_core::AuditKind::ClientAuthFailed)
             };
             if failure.unavailable {
                 // The store failed, not the client: nothing to audit; 503 to retry.

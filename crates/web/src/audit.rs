@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use tessera_core::store::{AuditEvent, AuditRepo};
 
 /// What happened, to whom.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Audit<'a> {
-    /// A dotted kind, e.g. `client.created`.
-    pub kind: &'a str,
+    /// What happened.
+    pub kind: tessera_core::AuditKind,
     /// Who acted.
     pub actor: Option<String>,
     /// The client concerned.
@@ -21,11 +21,24 @@ pub struct Audit<'a> {
     pub details: Option<serde_json::Value>,
 }
 
+impl Audit<'_> {
+    /// An event of `kind` with nothing else said yet.
+    pub fn new(kind: tessera_core::AuditKind) -> Self {
+        Self {
+            kind,
+            actor: None,
+            client_id: None,
+            user_id: None,
+            details: None,
+        }
+    }
+}
+
 /// Records `audit` for `req` at `now`.
 pub async fn record(repo: &dyn AuditRepo, req: &HttpRequest, now: DateTime<Utc>, audit: Audit<'_>) {
     let event = AuditEvent {
         occurred_at: now,
-        kind: audit.kind.to_owned(),
+        kind: audit.kind.as_str().to_owned(),
         actor: audit.actor,
         client_id: audit.client_id.map(str::to_owned),
         user_id: audit.user_id.map(str::to_owned),
@@ -129,7 +142,7 @@ pub async fn record_sampled(
     audit: Audit<'_>,
 ) {
     let source = crate::client_address::ClientAddress::of(req).to_string();
-    if sampler.admit(audit.kind, &source, now) {
+    if sampler.admit(audit.kind.as_str(), &source, now) {
         let mut audit = audit;
         let mut details = audit
             .details

@@ -193,7 +193,15 @@ pub(crate) async fn post_create_client(
         return unavailable(&err);
     }
     let id = created.client.client_id.to_string();
-    super::audit(&state, &req, &admin, "client.created", Some(&id), None).await;
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        tessera_core::AuditKind::ClientCreated,
+        Some(&id),
+        None,
+    )
+    .await;
     let back = format!("/admin/clients/{id}");
     match &created.secret {
         Some(secret) => {
@@ -368,7 +376,7 @@ pub(crate) async fn post_edit_client(
         &state,
         &req,
         &admin,
-        "client.updated",
+        tessera_core::AuditKind::ClientUpdated,
         Some(client.client_id.as_str()),
         None,
     )
@@ -409,7 +417,7 @@ pub(crate) async fn post_rotate_secret(
         &state,
         &req,
         &admin,
-        "client.secret_rotated",
+        tessera_core::AuditKind::ClientSecretRotated,
         Some(client.client_id.as_str()),
         None,
     )
@@ -444,7 +452,7 @@ pub(crate) async fn post_delete_client(
                 &state,
                 &req,
                 &admin,
-                "client.deleted",
+                tessera_core::AuditKind::ClientDeleted,
                 Some(path.as_str()),
                 None,
             )
@@ -481,7 +489,7 @@ pub(crate) async fn post_revoke_grant(
         &state,
         &req,
         &admin,
-        "grant.revoked",
+        tessera_core::AuditKind::GrantRevoked,
         Some(&client_id),
         None,
     )

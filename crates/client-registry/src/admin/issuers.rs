@@ -130,7 +130,15 @@ pub(crate) async fn post_create_issuer(
         }
         Err(err) => return unavailable(&err),
     }
-    super::audit(&state, &req, &admin, "trusted_issuer.created", None, None).await;
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        tessera_core::AuditKind::TrustedIssuerCreated,
+        None,
+        None,
+    )
+    .await;
     see_other("/admin/trusted-issuers?notice=created")
 }
 
@@ -159,9 +167,9 @@ pub(crate) async fn post_toggle_issuer(
         return unavailable(&err);
     }
     let kind = if record.enabled {
-        "trusted_issuer.enabled"
+        tessera_core::AuditKind::TrustedIssuerEnabled
     } else {
-        "trusted_issuer.disabled"
+        tessera_core::AuditKind::TrustedIssuerDisabled
     };
     super::audit(&state, &req, &admin, kind, None, None).await;
     see_other("/admin/trusted-issuers?notice=updated")
@@ -176,7 +184,15 @@ pub(crate) async fn post_delete_issuer(
 ) -> HttpResponse {
     match state.trusted_issuers.delete_trusted_issuer(&path).await {
         Ok(true) => {
-            super::audit(&state, &req, &admin, "trusted_issuer.deleted", None, None).await;
+            super::audit(
+                &state,
+                &req,
+                &admin,
+                tessera_core::AuditKind::TrustedIssuerDeleted,
+                None,
+                None,
+            )
+            .await;
             see_other("/admin/trusted-issuers?notice=deleted")
         }
         Ok(false) => see_other("/admin/trusted-issuers?notice=invalid"),

@@ -89,7 +89,15 @@ pub(crate) async fn post_clear_lock(
         .await
     {
         Ok(true) => {
-            super::audit(&state, &req, &admin, "login.lock_cleared", None, None).await;
+            super::audit(
+                &state,
+                &req,
+                &admin,
+                tessera_core::AuditKind::LoginLockCleared,
+                None,
+                None,
+            )
+            .await;
             see_other("/admin/sign-in-locks?notice=cleared")
         }
         Ok(false) => see_other("/admin/sign-in-locks"),

@@ -291,7 +291,7 @@ pub(crate) async fn audit(
     state: &AdminState,
     req: &HttpRequest,
     admin: &Admin,
-    kind: &str,
+    kind: tessera_core::AuditKind,
     client_id: Option<&str>,
     user_id: Option<&str>,
 ) {

@@ -110,7 +110,7 @@ pub(crate) async fn post_create_token(
         &state,
         &req,
         &admin,
-        "registration_token.created",
+        tessera_core::AuditKind::RegistrationTokenCreated,
         None,
         None,
     )
@@ -156,7 +156,7 @@ pub(crate) async fn post_revoke_token(
         &state,
         &req,
         &admin,
-        "registration_token.revoked",
+        tessera_core::AuditKind::RegistrationTokenRevoked,
         None,
         None,
     )
@@ -259,7 +259,7 @@ pub(crate) async fn post_create_user(
         &state,
         &req,
         &admin,
-        "user.created",
+        tessera_core::AuditKind::UserCreated,
         None,
         Some(user.id.as_str()),
     )
@@ -285,9 +285,9 @@ async fn change_user(
     change: UserChange,
 ) -> HttpResponse {
     let kind = match change {
-        UserChange::ToggleEnabled => "user.enabled_changed",
-        UserChange::ToggleAdmin => "user.admin_changed",
-        UserChange::Password(_) => "user.password_reset",
+        UserChange::ToggleEnabled => tessera_core::AuditKind::UserEnabledChanged,
+        UserChange::ToggleAdmin => tessera_core::AuditKind::UserAdminChanged,
+        UserChange::Password(_) => tessera_core::AuditKind::UserPasswordReset,
     };
     if admin.user.id.as_str() == id && !matches!(change, UserChange::Password(_)) {
         return see_other("/admin/users?notice=self");
@@ -342,7 +342,7 @@ async fn change_user(
         if revokes_grants
             && let Err(err) = state
                 .grant_list
-                .revoke_user_grants(&subject, None, kind, now)
+                .revoke_user_grants(&subject, None, kind.as_str(), now)
                 .await
         {
             return unavailable(&err);
@@ -452,7 +452,15 @@ pub(crate) async fn post_rotate_key(
     };
     match state.keys.rotate(alg, state.key_policy).await {
         Ok(_) => {
-            super::audit(&state, &req, &admin, "key.rotated", None, None).await;
+            super::audit(
+                &state,
+                &req,
+                &admin,
+                tessera_core::AuditKind::KeyRotated,
+                None,
+                None,
+            )
+            .await;
             see_other("/admin/keys?notice=rotated")
         }
         Err(err) => unavailable(&err),

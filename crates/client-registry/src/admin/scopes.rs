@@ -84,7 +84,15 @@ pub(crate) async fn post_save_scope(
     if let Err(err) = state.scopes.save_scope(&record).await {
         return unavailable(&err);
     }
-    super::audit(&state, &req, &admin, "scope.saved", None, None).await;
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        tessera_core::AuditKind::ScopeSaved,
+        None,
+        None,
+    )
+    .await;
     see_other("/admin/scopes?notice=saved")
 }
 
@@ -97,7 +105,15 @@ pub(crate) async fn post_delete_scope(
 ) -> HttpResponse {
     match state.scopes.delete_scope(&path).await {
         Ok(true) => {
-            super::audit(&state, &req, &admin, "scope.deleted", None, None).await;
+            super::audit(
+                &state,
+                &req,
+                &admin,
+                tessera_core::AuditKind::ScopeDeleted,
+                None,
+                None,
+            )
+            .await;
             see_other("/admin/scopes?notice=deleted")
         }
         Ok(false) => see_other("/admin/scopes"),

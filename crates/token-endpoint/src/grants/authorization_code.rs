@@ -90,7 +90,7 @@ pub async fn exchange(
     // redemption look like a replay (which would revoke the owner's grant).
     if found.client_id != client.client_id {
         notes.push(AuditNote {
-            kind: "code.wrong_client",
+            kind: tessera_core::AuditKind::CodeWrongClient,
             user_id: None,
             details: json!({ "issued_to": found.client_id.as_str() }),
         });
@@ -180,7 +180,7 @@ async fn settle(
                 .await
                 .map_err(|e| unavailable(&e))?;
             notes.push(AuditNote {
-                kind: "code.replayed",
+                kind: tessera_core::AuditKind::CodeReplayed,
                 user_id: Some(record.user_id.as_str().to_owned()),
                 details: json!({
                     "grant_id": grant_id_for(&record.code_hash).as_str(),

@@ -44,7 +44,7 @@ fn refused(
 ) -> TokenError {
     let reason = reason.into();
     notes.push(AuditNote {
-        kind: "jwt_bearer.refused",
+        kind: tessera_core::AuditKind::JwtBearerRefused,
         user_id: None,
         details: json!({ "issuer": issuer, "reason": reason }),
     });

@@ -28,7 +28,7 @@ pub use tessera_core::grant_type::GrantType;
 #[derive(Debug, Clone)]
 pub struct AuditNote {
     /// The event kind.
-    pub kind: &'static str,
+    pub kind: tessera_core::AuditKind,
     /// The user concerned.
     pub user_id: Option<String>,
     /// Details (no secrets).

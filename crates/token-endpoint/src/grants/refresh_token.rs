@@ -49,7 +49,7 @@ async fn revoke_family(
         Err(err) => return unavailable(&err),
     };
     notes.push(AuditNote {
-        kind: "refresh_token.reused",
+        kind: tessera_core::AuditKind::RefreshTokenReused,
         user_id: None,
         details: json!({
             "grant_id": record.grant_id.as_str(),
@@ -146,7 +146,7 @@ pub async fn exchange(
             };
             match retry {
                 RefreshRetry::Stored => notes.push(AuditNote {
-                    kind: "refresh_token.grace_retry",
+                    kind: tessera_core::AuditKind::RefreshTokenGraceRetry,
                     user_id: Some(user_id.as_str().to_owned()),
                     details: json!({ "grant_id": used.grant_id.as_str() }),
                 }),
