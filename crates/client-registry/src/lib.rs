@@ -2,7 +2,6 @@
 //! shared by every way of managing clients ([`registry`]), client authentication for token-type
 //! endpoints ([`authn`]), and RFC 7591/7592 dynamic registration ([`registration`]).
 
-pub mod admin;
 pub mod authn;
 pub mod cache;
 pub mod jwks_fetch;
@@ -15,10 +14,8 @@ use actix_web::web;
 
 pub use registration::{REGISTRATION_PATH, RegistrationState};
 
-/// Mounts `/register`, `/register/{client_id}` and the admin console. Needs
-/// `web::Data<RegistrationState>` and `web::Data<admin::AdminState>`.
+/// Mounts `/register` and `/register/{client_id}`. Needs `web::Data<RegistrationState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    admin::configure(cfg);
     cfg.service(
         web::resource(REGISTRATION_PATH)
             .app_data(web::PayloadConfig::new(registration::MAX_BODY_BYTES))

@@ -194,7 +194,7 @@ pub async fn scope(
             description,
             client_credentials,
         } => {
-            if !tessera_client_registry::admin::valid_scope_name(&name) {
+            if !tessera_admin::valid_scope_name(&name) {
                 bail!(
                     "{name:?} is not a scope that can be registered (1 to 64 scope characters, not openid, profile, email or offline_access)"
                 );

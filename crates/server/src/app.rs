@@ -11,12 +11,12 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
+use tessera_admin::AdminState;
 use tessera_authorization_endpoint::{
     AuthorizeState, account::AccountState, login::LoginState, logout::LogoutState,
 };
 use tessera_client_registry::{
-    RegistrationState, admin::AdminState, authn::ClientAuthenticator, cache::CachedClients,
-    jwks_fetch::JwksFetcher,
+    RegistrationState, authn::ClientAuthenticator, cache::CachedClients, jwks_fetch::JwksFetcher,
 };
 use tessera_core::sign_in::SignInThrottle;
 use tessera_core::{
@@ -325,6 +325,7 @@ pub fn build_app(
         .route("/metrics", web::get().to(health::get_metrics))
         .configure(tessera_authorization_endpoint::configure)
         .configure(tessera_client_registry::configure)
+        .configure(tessera_admin::configure)
         .default_service(web::to(tessera_web::error::not_found))
 }
 

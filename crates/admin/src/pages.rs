@@ -49,7 +49,9 @@ pub(crate) async fn get_tokens(
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
-        registration_endpoint: state.issuer.endpoint(crate::REGISTRATION_PATH),
+        registration_endpoint: state
+            .issuer
+            .endpoint(tessera_client_registry::REGISTRATION_PATH),
         tokens: tokens
             .iter()
             .map(|t| TokenRow {

@@ -7,7 +7,7 @@ use tessera_core::store::TrustedIssuerRecord;
 use super::{
     AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
 };
-use crate::trusted_issuer::{TrustedIssuerInput, validate_trusted_issuer};
+use tessera_client_registry::trusted_issuer::{TrustedIssuerInput, validate_trusted_issuer};
 
 struct IssuerRow {
     id: String,

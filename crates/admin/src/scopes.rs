@@ -30,7 +30,7 @@ struct ScopesPage<'a> {
 pub fn valid_scope_name(name: &str) -> bool {
     name.len() <= 64
         && tessera_core::scope::is_token(name)
-        && !crate::registration::OIDC_SCOPES.contains(&name)
+        && !tessera_client_registry::registration::OIDC_SCOPES.contains(&name)
 }
 
 /// `GET /admin/scopes`.

@@ -12,7 +12,7 @@ use super::{
     AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, field, html, notice, see_other,
     unavailable,
 };
-use crate::{
+use tessera_client_registry::{
     model::{ClientMetadata, validate},
     registry::{apply_update, metadata_of, new_client, rotate_secret},
 };
@@ -354,7 +354,7 @@ pub(crate) async fn post_edit_client(
         return unavailable(&err);
     }
     // The secret and the enabled flag are their own writes, made only when they change.
-    if let Err(err) = crate::registry::store_secret_change(
+    if let Err(err) = tessera_client_registry::registry::store_secret_change(
         state.clients.as_ref(),
         &client,
         &updated,

@@ -1,4 +1,4 @@
-//! The admin console at `/admin`: server-rendered pages (askama), no JavaScript needed. Admins
+//! tessera-admin: the admin console at `/admin`: server-rendered pages (askama), no JavaScript needed. Admins
 //! sign in on the shared `/login` page and get a separate admin session (its own cookie,
 //! SameSite=Strict, 30 min idle, recorded as an admin session so a user session's id is never
 //! accepted in its place). Every form carries a CSRF token; every action writes an audit event
