@@ -13,7 +13,7 @@ use super::{
     unavailable,
 };
 use tessera_client_registry::{
-    model::{ClientMetadata, validate},
+    model::{ClientMetadata, limits, validate},
     registry::{apply_update, metadata_of, new_client, rotate_secret},
 };
 
@@ -330,10 +330,16 @@ pub(crate) async fn post_edit_client(
             .map_err(|_| ()),
     };
     match (
-        lifetime("access_token_ttl", 86_400),
-        lifetime("refresh_token_ttl", 31_536_000),
-        lifetime("refresh_token_absolute_ttl", 5 * 31_536_000),
-        lifetime("refresh_token_max_rotations", 1_000_000),
+        lifetime("access_token_ttl", limits::MAX_ACCESS_TOKEN_TTL),
+        lifetime("refresh_token_ttl", limits::MAX_REFRESH_TOKEN_TTL),
+        lifetime(
+            "refresh_token_absolute_ttl",
+            limits::MAX_REFRESH_TOKEN_ABSOLUTE_TTL,
+        ),
+        lifetime(
+            "refresh_token_max_rotations",
+            limits::MAX_REFRESH_TOKEN_ROTATIONS,
+        ),
         access_alg,
     ) {
         (Ok(access), Ok(refresh), Ok(absolute), Ok(rotations), Ok(alg)) => {

@@ -9,6 +9,7 @@ use tessera_core::{
     password::hash_password,
     secret::{PlainToken, SecretKind, random_id},
     store::{InitialAccessTokenRecord, StoreError, UserRecord},
+    username::Username,
 };
 
 use super::{
@@ -226,13 +227,10 @@ pub(crate) async fn post_create_user(
     AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let username = field(&form, "username")
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
+    let Ok(username) = Username::parse(field(&form, "username").unwrap_or_default()) else {
         return see_other("/admin/users?notice=invalid");
-    }
+    };
+    let username = username.into_string();
     let Some(hash) =
         hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
     else {

@@ -34,8 +34,8 @@ use crate::authorize::continuation_target;
 
 /// The longest username written to the audit log.
 const AUDIT_USERNAME_CHARS: usize = 64;
-/// The longest username accepted at all (as the admin console and the CLI allow).
-pub const MAX_USERNAME_CHARS: usize = 200;
+/// The longest username accepted at all (`tessera_core::username`, the console's and the CLI's rule).
+pub use tessera_core::username::MAX_USERNAME_CHARS;
 
 /// The sign-in page.
 #[derive(Template, Debug)]

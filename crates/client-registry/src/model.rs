@@ -7,6 +7,19 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{SigningAlg, grant_type::GrantType, store::ClientAuthMethod};
 use url::{Host, Url};
 
+/// The bounds of a client's own token lifetimes, shared by the console, the CLI and the
+/// server's key retirement (a key stays published while tokens it signed may live).
+pub mod limits {
+    /// Access token lifetime, seconds (a day).
+    pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
+    /// Refresh token idle lifetime, seconds (a year).
+    pub const MAX_REFRESH_TOKEN_TTL: i64 = 31_536_000;
+    /// Refresh-token family lifetime from the sign-in, seconds (five years).
+    pub const MAX_REFRESH_TOKEN_ABSOLUTE_TTL: i64 = 5 * 31_536_000;
+    /// Rotations of one refresh-token family.
+    pub const MAX_REFRESH_TOKEN_ROTATIONS: i64 = 1_000_000;
+}
+
 /// Scopes a client may request when its registration names none.
 pub const DEFAULT_SCOPE: &str = "openid profile email offline_access";
 /// Longest display name accepted.

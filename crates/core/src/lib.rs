@@ -18,6 +18,7 @@ pub mod scope;
 pub mod secret;
 pub mod sign_in;
 pub mod store;
+pub mod username;
 
 pub use alg::SigningAlg;
 pub use audit_kind::AuditKind;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tessera_client_registry::{
-    model::{ClientMetadata, validate},
+    model::{ClientMetadata, limits, validate},
     registry::{ClientInformation, new_client, rotate_secret},
 };
 use tessera_core::{
@@ -100,18 +100,18 @@ pub struct CreateClient {
     #[arg(long)]
     no_pkce: bool,
     /// This client's access token lifetime in seconds (default: TESSERA_ACCESS_TOKEN_TTL).
-    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=limits::MAX_ACCESS_TOKEN_TTL))]
     access_token_ttl: Option<i64>,
     /// This client's refresh token lifetime in seconds (default: TESSERA_REFRESH_TOKEN_TTL).
-    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=limits::MAX_REFRESH_TOKEN_TTL))]
     refresh_token_ttl: Option<i64>,
     /// Seconds from sign-in after which this client's refresh-token families end (default:
     /// TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL).
-    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=157_680_000))]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=limits::MAX_REFRESH_TOKEN_ABSOLUTE_TTL))]
     refresh_token_absolute_ttl: Option<i64>,
     /// Rotations of one refresh-token family before a new sign-in (default:
     /// TESSERA_REFRESH_TOKEN_MAX_ROTATIONS).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=limits::MAX_REFRESH_TOKEN_ROTATIONS))]
     refresh_token_max_rotations: Option<i32>,
     /// This client's access token algorithm, RS256 or ES256 (default: TESSERA_ACCESS_TOKEN_ALG).
     #[arg(long)]
@@ -712,10 +712,7 @@ pub async fn user(
     command: UserCommand,
 ) -> anyhow::Result<()> {
     let UserCommand::Add(args) = command;
-    let username = args.username.trim().to_owned();
-    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
-        bail!("the username must be 1 to 200 characters without control characters");
-    }
+    let username = tessera_core::username::Username::parse(&args.username)?.into_string();
     let password = read_password(&args)?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     let store = open_store(config).await?;

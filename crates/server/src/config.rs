@@ -16,7 +16,8 @@ use tessera_core::{Issuer, SigningAlg};
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
 
 /// The longest access-token lifetime a client may be given (console and CLI refuse more).
-pub const MAX_CLIENT_ACCESS_TOKEN_TTL: u64 = 86_400;
+pub const MAX_CLIENT_ACCESS_TOKEN_TTL: u64 =
+    tessera_client_registry::model::limits::MAX_ACCESS_TOKEN_TTL.unsigned_abs();
 
 /// The merged, unvalidated configuration. Field names are the TOML keys; the environment
 /// variable is `TESSERA_` + the upper-cased name.

@@ -23,6 +23,7 @@ mod instances;
 mod journeys;
 mod oauth2_crate;
 mod openid_client;
+mod operations;
 mod process_faults;
 mod process_memory;
 mod registration;
