@@ -9,6 +9,7 @@
 mod clients;
 mod issuers;
 mod locks;
+pub mod ops;
 mod pages;
 mod scopes;
 

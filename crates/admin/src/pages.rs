@@ -2,15 +2,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
-use chrono::Duration;
 use serde::Deserialize;
 use tessera_core::{
     SigningAlg, Subject,
     password::hash_password,
-    secret::{PlainToken, SecretKind, random_id},
-    store::{InitialAccessTokenRecord, StoreError, UserRecord},
+    secret::random_id,
+    store::{StoreError, UserRecord},
     username::Username,
 };
+
+use crate::ops::registration_tokens::{self, NewToken, TokenOpError};
 
 use super::{
     Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, clients::ShownOncePage,
@@ -78,37 +79,28 @@ pub(crate) async fn post_create_token(
     AdminForm { admin, form }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
+    // A number that does not parse is refused like one out of bounds.
     let number = |name: &str| -> Result<Option<i64>, ()> {
         match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0 && *n <= 100_000_000)
-                .map(Some)
-                .ok_or(()),
+            Some(text) => text.parse::<i64>().map(Some).map_err(|_| ()),
         }
     };
     let (Ok(uses), Ok(expires_in)) = (number("uses"), number("expires_in")) else {
         return see_other("/admin/registration-tokens?notice=invalid");
     };
-    let now = state.clock.now();
-    let token = PlainToken::generate(SecretKind::InitialAccessToken);
-    let record = InitialAccessTokenRecord {
-        token_hash: token.hash(),
-        description: field(&form, "description")
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(|d| d.chars().take(200).collect()),
-        uses_remaining: uses.and_then(|u| i32::try_from(u).ok()),
-        expires_at: expires_in.map(|secs| now + Duration::seconds(secs)),
-        created_at: now,
-        revoked_at: None,
-        created_by: Some(format!("admin:{}", admin.user.username)),
+    let new = NewToken {
+        uses,
+        expires_in,
+        description: field(&form, "description").map(str::to_owned),
+        created_by: format!("admin:{}", admin.user.username),
     };
-    if let Err(err) = state.tokens.create_initial_access_token(&record).await {
-        return unavailable(&err);
-    }
+    let token =
+        match registration_tokens::create(state.tokens.as_ref(), new, state.clock.now()).await {
+            Ok((token, _)) => token,
+            Err(TokenOpError::Store(err)) => return unavailable(&err),
+            Err(_) => return see_other("/admin/registration-tokens?notice=invalid"),
+        };
     super::audit(
         &state,
         &req,
@@ -130,30 +122,18 @@ pub(crate) async fn post_create_token(
     html(StatusCode::OK, page.render())
 }
 
-/// `POST /admin/registration-tokens/{id}/revoke` (id: the first 16 hex digits of the hash).
+/// `POST /admin/registration-tokens/{id}/revoke` (id: at least the first 12 hex digits of the
+/// hash; see [`registration_tokens::find`]).
 pub(crate) async fn post_revoke_token(
     req: HttpRequest,
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let tokens = match state.tokens.list_initial_access_tokens().await {
-        Ok(tokens) => tokens,
-        Err(err) => return unavailable(&err),
-    };
-    let matching: Vec<_> = tokens
-        .iter()
-        .filter(|t| t.token_hash.as_str().starts_with(path.as_str()) && path.len() >= 12)
-        .collect();
-    let [token] = matching.as_slice() else {
-        return see_other("/admin/registration-tokens?notice=invalid");
-    };
-    if let Err(err) = state
-        .tokens
-        .revoke_initial_access_token(&token.token_hash, state.clock.now())
-        .await
-    {
-        return unavailable(&err);
+    match registration_tokens::revoke(state.tokens.as_ref(), &path, state.clock.now()).await {
+        Ok(_) => {}
+        Err(TokenOpError::Store(err)) => return unavailable(&err),
+        Err(_) => return see_other("/admin/registration-tokens?notice=invalid"),
     }
     super::audit(
         &state,

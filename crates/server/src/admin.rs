@@ -6,9 +6,10 @@
 use std::{io::Read, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use tessera_admin::ops::registration_tokens;
 use tessera_client_registry::{
     model::{ClientMetadata, limits, validate},
     registry::{ClientInformation, new_client, rotate_secret},
@@ -16,10 +17,9 @@ use tessera_client_registry::{
 use tessera_core::{
     ClientId, Clock, Subject,
     password::hash_password,
-    secret::{PlainToken, SecretKind, TokenHash, random_id},
+    secret::random_id,
     store::{
-        AuditEvent, AuditRepo, ClientRepo, InitialAccessTokenRecord, InitialAccessTokenRepo,
-        StoreError, UserRecord, UserRepo,
+        AuditEvent, AuditRepo, ClientRepo, InitialAccessTokenRepo, StoreError, UserRecord, UserRepo,
     },
 };
 use tessera_storage::SeaStore;
@@ -577,31 +577,14 @@ pub async fn registration_token(
             description,
             json,
         } => {
-            let token = PlainToken::generate(SecretKind::InitialAccessToken);
-            let uses = uses
-                .map(i32::try_from)
-                .transpose()
-                .context("--uses is too large")?;
-            let expires_at = expires
-                .map(|secs| {
-                    i64::try_from(secs)
-                        .ok()
-                        .and_then(Duration::try_seconds)
-                        .map(|d| now + d)
-                })
-                .map(|at| at.context("--expires is too large"))
-                .transpose()?;
-            store
-                .create_initial_access_token(&InitialAccessTokenRecord {
-                    token_hash: token.hash(),
-                    description,
-                    uses_remaining: uses,
-                    expires_at,
-                    created_at: now,
-                    revoked_at: None,
-                    created_by: Some("cli".into()),
-                })
-                .await?;
+            let new = registration_tokens::NewToken {
+                uses: uses.map(i64::from),
+                expires_in: expires.map(|secs| i64::try_from(secs).unwrap_or(i64::MAX)),
+                description,
+                created_by: "cli".into(),
+            };
+            let (token, record) = registration_tokens::create(&store, new, now).await?;
+            let (uses, expires_at) = (record.uses_remaining, record.expires_at);
             audit(
                 &store,
                 now,
@@ -615,7 +598,7 @@ pub async fn registration_token(
                 .endpoint(tessera_client_registry::REGISTRATION_PATH);
             if json {
                 print_json(&json!({
-                    "initial_access_token": token.expose(), "id": &token.hash().as_str()[..16],
+                    "initial_access_token": token.expose(), "id": registration_tokens::id_of(&record.token_hash),
                     "uses": uses, "expires_at": expires_at, "registration_endpoint": endpoint,
                 }))?;
             } else {
@@ -631,7 +614,7 @@ pub async fn registration_token(
                 .iter()
                 .map(|t| {
                     json!({
-                        "id": &t.token_hash.as_str()[..16], "description": t.description,
+                        "id": registration_tokens::id_of(&t.token_hash), "description": t.description,
                         "uses_remaining": t.uses_remaining, "expires_at": t.expires_at,
                         "created_at": t.created_at, "revoked_at": t.revoked_at,
                     })
@@ -644,7 +627,7 @@ pub async fn registration_token(
                     let state = t.state(now);
                     println!(
                         "{}  {:<8} uses left: {:<9} {}",
-                        &t.token_hash.as_str()[..16],
+                        registration_tokens::id_of(&t.token_hash),
                         state,
                         t.uses_remaining
                             .map_or("unlimited".into(), |u| u.to_string()),
@@ -654,25 +637,7 @@ pub async fn registration_token(
             }
         }
         RegistrationTokenCommand::Revoke { token } => {
-            let hash = if token.starts_with(SecretKind::InitialAccessToken.prefix()) {
-                TokenHash::of(&token)
-            } else {
-                if token.len() < 12 {
-                    bail!("give at least 12 characters of the id, or the token itself");
-                }
-                let matching: Vec<_> = store
-                    .list_initial_access_tokens()
-                    .await?
-                    .into_iter()
-                    .filter(|t| t.token_hash.as_str().starts_with(&token))
-                    .collect();
-                match matching.as_slice() {
-                    [one] => one.token_hash.clone(),
-                    [] => bail!("no initial access token with id {token}"),
-                    _ => bail!("id {token} is ambiguous; give more characters"),
-                }
-            };
-            if !store.revoke_initial_access_token(&hash, now).await? {
+            if !registration_tokens::revoke(&store, &token, now).await? {
                 bail!("no active initial access token matches");
             }
             audit(

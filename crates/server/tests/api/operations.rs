@@ -12,8 +12,8 @@ use crate::{
     sign_in_safety::sign_in_as,
 };
 
-/// `tessera user add NAME` against the app's own database; whether it succeeded, and stderr.
-fn cli_user_add(app: &TestApp, name: &str) -> (bool, String) {
+/// `tessera ARGS…` against the app's own database; whether it succeeded, stdout and stderr.
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let dir = tempfile::TempDir::new().unwrap();
     let password = dir.path().join("pw");
     std::fs::write(&password, "a long enough password 1\n").unwrap();
@@ -22,8 +22,13 @@ fn cli_user_add(app: &TestApp, name: &str) -> (bool, String) {
         command.env_remove(key);
     }
     let output = command
-        .args(["user", "add", name, "--password-file"])
-        .arg(&password)
+        .args(args.iter().map(|a| {
+            if *a == "PASSWORD_FILE" {
+                password.to_str().unwrap()
+            } else {
+                a
+            }
+        }))
         .env("TESSERA_DATABASE_URL", &app.state.config.database_url)
         .env("TESSERA_KEYS_DIR", dir.path().join("keys"))
         .current_dir(dir.path())
@@ -32,8 +37,59 @@ fn cli_user_add(app: &TestApp, name: &str) -> (bool, String) {
         .unwrap();
     (
         output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// `tessera user add NAME`; whether it succeeded, and stderr.
+fn cli_user_add(app: &TestApp, name: &str) -> (bool, String) {
+    let (ok, _, stderr) = cli(
+        app,
+        &["user", "add", name, "--password-file", "PASSWORD_FILE"],
+    );
+    (ok, stderr)
+}
+
+/// A signed-in admin's browser.
+async fn admin_browser(app: &TestApp) -> tessera_testkit::reqwest::Client {
+    app.with_user("root", PASSWORD, true).await;
+    let admin = browser();
+    sign_in_as(
+        app,
+        &admin,
+        "/login?return_to=%2Fadmin%2Fusers",
+        "root",
+        PASSWORD,
+    )
+    .await;
+    admin
+}
+
+/// Posts `form` (and the page's CSRF token) to `path` as the admin; the redirect's target, or
+/// the status when there was none.
+async fn console_post(
+    app: &TestApp,
+    admin: &tessera_testkit::reqwest::Client,
+    page: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> String {
+    let shown = get(app, admin, page).await.text().await.unwrap();
+    let csrf = hidden(&shown, "csrf_token").unwrap();
+    let mut fields = vec![("csrf_token", csrf.as_str())];
+    fields.extend_from_slice(form);
+    let answer = admin
+        .post(app.url(path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    if answer.status().is_redirection() {
+        location(&answer).to_owned()
+    } else {
+        answer.status().to_string()
+    }
 }
 
 #[tokio::test]
@@ -102,4 +158,59 @@ async fn the_console_and_the_cli_accept_and_refuse_the_same_usernames() {
             assert_eq!(found.is_some(), accepted, "{shown}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_console_and_the_cli_bound_registration_tokens_alike_and_revoke_by_the_same_ids() {
+    let app = TestApp::spawn().await;
+    let admin = admin_browser(&app).await;
+    let page = "/admin/registration-tokens";
+    for (uses, accepted) in [("0", false), ("100000001", false), ("100000000", true)] {
+        let (cli_ok, _, stderr) = cli(&app, &["registration-token", "create", "--uses", uses]);
+        assert_eq!(cli_ok, accepted, "cli --uses {uses}: {stderr}");
+        if !accepted {
+            assert!(stderr.contains("uses must be 1 to 100000000"), "{stderr}");
+        }
+        let console = console_post(&app, &admin, page, page, &[("uses", uses)]).await;
+        // Created: the page that shows the token once (200); refused: back to the list.
+        assert_eq!(
+            console == "200 OK",
+            accepted,
+            "console uses={uses}: {console}"
+        );
+    }
+    let (ok, _, stderr) = cli(
+        &app,
+        &["registration-token", "create", "--expires", "100000001"],
+    );
+    assert!(!ok && stderr.contains("lifetime must be 1 to"), "{stderr}");
+    let console = console_post(&app, &admin, page, page, &[("expires_in", "100000001")]).await;
+    assert_eq!(console, "/admin/registration-tokens?notice=invalid");
+
+    // A token made by the CLI is revoked in the console by 12 characters of its id, after
+    // which the CLI finds nothing active to revoke; 11 characters name nothing on either side.
+    let (ok, stdout, _) = cli(
+        &app,
+        &["registration-token", "create", "--uses", "3", "--json"],
+    );
+    assert!(ok);
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let short = &id[..11];
+    let (ok, _, stderr) = cli(&app, &["registration-token", "revoke", short]);
+    assert!(!ok && stderr.contains("at least 12 characters"), "{stderr}");
+    let revoke = |prefix: &str| format!("{page}/{prefix}/revoke");
+    assert_eq!(
+        console_post(&app, &admin, page, &revoke(short), &[]).await,
+        "/admin/registration-tokens?notice=invalid"
+    );
+    assert_eq!(
+        console_post(&app, &admin, page, &revoke(&id[..12]), &[]).await,
+        "/admin/registration-tokens?notice=revoked"
+    );
+    let (ok, _, stderr) = cli(&app, &["registration-token", "revoke", &id[..12]]);
+    assert!(
+        !ok && stderr.contains("no active initial access token"),
+        "{stderr}"
+    );
 }
