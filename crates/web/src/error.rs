@@ -192,6 +192,50 @@ mod tests {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// Every token-endpoint error as a client sees it: status, the headers that matter
+    /// (`WWW-Authenticate` only for Basic attempts and `invalid_token`, `Retry-After` only for a
+    /// 503, `Cache-Control: no-store` always) and the RFC 6749 §5.2 body — a 5xx never carries
+    /// a description, and the internal reason never leaves the server.
+    #[test]
+    fn token_error_responses_snapshot() {
+        use TokenErrorCode::*;
+        let mut answers = Vec::new();
+        for (code, basic) in [
+            (InvalidRequest, false),
+            (InvalidClient, false),
+            (InvalidClient, true),
+            (InvalidGrant, false),
+            (UnauthorizedClient, false),
+            (UnsupportedGrantType, false),
+            (InvalidScope, false),
+            (InvalidToken, false),
+            (UnsupportedTokenType, false),
+            (ServerError, false),
+            (TemporarilyUnavailable, false),
+        ] {
+            let error = TokenError::new(code, "What went wrong.").with_reason("internal detail");
+            let response = token_error_response(&error, basic);
+            let header = |name: header::HeaderName| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let entry = serde_json::json!({
+                "code": code.as_str(),
+                "basic_attempted": basic,
+                "status": response.status().as_u16(),
+                "www_authenticate": header(header::WWW_AUTHENTICATE),
+                "retry_after": header(header::RETRY_AFTER),
+                "cache_control": header(header::CACHE_CONTROL),
+                "body": serde_json::from_str::<serde_json::Value>(&body(response)).unwrap_or_default(),
+            });
+            answers.push(entry);
+        }
+        insta::assert_json_snapshot!(answers);
+    }
+
     #[test]
     fn a_refused_form_is_a_403_page_that_says_nothing_changed() {
         let response = csrf_refused("Reload the page and try again.");
