@@ -5,6 +5,7 @@
 
 use tessera_core::{
     error::{AuthorizeError, AuthorizeErrorCode},
+    grant_type::ResponseType,
     pkce,
     scope::Scopes,
     store::ClientRecord,
@@ -148,7 +149,7 @@ pub fn validate(
     }
     match get("response_type") {
         None => return Err(reject(InvalidRequest, "response_type is missing.")),
-        Some("code") => {}
+        Some(value) if ResponseType::Code.is(value) => {}
         Some(_) => {
             return Err(reject(
                 UnsupportedResponseType,
@@ -156,7 +157,11 @@ pub fn validate(
             ));
         }
     }
-    if !client.response_types.iter().any(|r| r == "code") {
+    if !client
+        .response_types
+        .iter()
+        .any(|r| ResponseType::Code.is(r))
+    {
         return Err(reject(
             UnauthorizedClient,
             "The client is not registered for the code flow.",

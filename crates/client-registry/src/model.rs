@@ -4,7 +4,11 @@
 //! through [`validate`], so a client that breaks a rule can not be created by any door.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::{SigningAlg, grant_type::GrantType, store::ClientAuthMethod};
+use tessera_core::{
+    SigningAlg,
+    grant_type::{GrantType, ResponseType},
+    store::ClientAuthMethod,
+};
 use url::{Host, Url};
 
 /// The bounds of a client's own token lifetimes, shared by the console, the CLI and the
@@ -227,18 +231,21 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         .any(|g| GrantType::AuthorizationCode.is(g));
     let response_types = dedup(metadata.response_types.clone().unwrap_or_else(|| {
         if uses_code {
-            vec!["code".into()]
+            vec![ResponseType::Code.as_str().into()]
         } else {
             Vec::new()
         }
     }));
-    if let Some(unknown) = response_types.iter().find(|r| r.as_str() != "code") {
+    if let Some(unknown) = response_types
+        .iter()
+        .find(|r| ResponseType::parse(r).is_none())
+    {
         return Err(meta(format!(
             "response type {unknown} is not supported (only code)"
         )));
     }
     // RFC 7591 §2.1: the code grant and the code response type go together.
-    if uses_code != response_types.iter().any(|r| r == "code") {
+    if uses_code != response_types.iter().any(|r| ResponseType::Code.is(r)) {
         return Err(meta(
             "grant_types authorization_code and response_types code must be registered together",
         ));

@@ -1,5 +1,6 @@
-//! The OAuth protocol's grant types, one enum for every crate: the token endpoint dispatches on
-//! it, the client model checks registrations against it, discovery lists it.
+//! The OAuth protocol's grant types and response types, one enum each for every crate: the
+//! endpoints dispatch on them, the client model checks registrations against them, discovery
+//! lists them.
 
 /// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +40,36 @@ impl GrantType {
     }
 
     /// Whether `value` names this grant type (for the string lists clients are stored with).
+    pub fn is(self, value: &str) -> bool {
+        self.as_str() == value
+    }
+}
+
+/// The response types of RFC 6749 §3.1.1 that Tessera issues: the code flow only (no implicit
+/// or hybrid flows, RFC 9700 §2.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseType {
+    /// `code` (RFC 6749 §4.1.1).
+    Code,
+}
+
+impl ResponseType {
+    /// Every response type.
+    pub const ALL: [ResponseType; 1] = [Self::Code];
+
+    /// The `response_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+        }
+    }
+
+    /// Parses a `response_type` value (exact, case-sensitive).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    /// Whether `value` names this response type.
     pub fn is(self, value: &str) -> bool {
         self.as_str() == value
     }

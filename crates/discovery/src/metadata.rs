@@ -2,7 +2,10 @@
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Serialize;
-use tessera_core::{SigningAlg, grant_type::GrantType};
+use tessera_core::{
+    SigningAlg,
+    grant_type::{GrantType, ResponseType},
+};
 
 use crate::Discovery;
 
@@ -73,7 +76,9 @@ impl ProviderMetadata {
             issuer: issuer.to_owned(),
             authorization_endpoint: format!("{issuer}/authorize"),
             jwks_uri: format!("{issuer}/jwks.json"),
-            response_types_supported: vec!["code".into()],
+            response_types_supported: ResponseType::ALL
+                .map(|response| response.as_str().to_owned())
+                .to_vec(),
             subject_types_supported: vec!["public".into()],
             id_token_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
