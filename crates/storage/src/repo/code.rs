@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
 };
 use tessera_core::{
     ClientId, GrantId, Subject,
@@ -15,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, consumption, json_to_strings, strings_to_json};
+use super::{SeaStore, consume_once, consume_with_statement, json_to_strings, strings_to_json};
 use crate::{
     backend,
     entity::{authorization_code as code, user},
@@ -210,18 +210,11 @@ async fn redeem_in_one_statement(
         }
         None => REDEEM_POSTGRES,
     };
-    let won = code::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            params,
-        ))
-        .one(db)
-        .await
-        .map_err(write_err("grant"))?;
-    consumption::<code::Entity, _, _>(
+    consume_with_statement::<code::Entity, _>(
         db,
-        won,
+        sql,
+        params,
+        "grant",
         hash.as_str(),
         |row| row.consumed_at.is_some(),
         to_record,

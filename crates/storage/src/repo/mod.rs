@@ -151,6 +151,33 @@ where
     consumption::<E, R, C>(db, won, value, consumed, to_record).await
 }
 
+/// A consume-once write as one raw PostgreSQL statement (ADR 0017) that returns the consumed row
+/// of `E`, if this statement consumed it; write errors name `what`.
+async fn consume_with_statement<E, R>(
+    db: &DatabaseConnection,
+    sql: &str,
+    params: Vec<sea_orm::Value>,
+    what: &'static str,
+    value: &str,
+    consumed: fn(&E::Model) -> bool,
+    to_record: fn(E::Model) -> Result<R, StoreError>,
+) -> Result<Consumption<R>, StoreError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<String>,
+{
+    let won = E::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            sql,
+            params,
+        ))
+        .one(db)
+        .await
+        .map_err(crate::write_err(what))?;
+    consumption::<E, R, DatabaseConnection>(db, won, value, consumed, to_record).await
+}
+
 /// What a consume-once statement's answer means: the row it returned was consumed by this call;
 /// without one, the row read again tells a replay (already consumed) from an expiry or an
 /// unknown key.

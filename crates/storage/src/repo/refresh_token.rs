@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
 };
 use tessera_core::{
     ClientId, GrantId,
@@ -15,7 +15,7 @@ use tessera_core::{
     },
 };
 
-use super::{SeaStore, consume_once, consumption, json_to_strings, strings_to_json};
+use super::{SeaStore, consume_once, consume_with_statement, json_to_strings, strings_to_json};
 use crate::{
     backend,
     entity::{grant, refresh_token, user},
@@ -226,16 +226,11 @@ async fn rotate_in_one_statement(
 ) -> Result<Consumption<RefreshTokenRecord>, StoreError> {
     let mut params = vec![now.into(), hash.as_str().into()];
     params.extend(values(successor));
-    let statement =
-        Statement::from_sql_and_values(DatabaseBackend::Postgres, ROTATE_POSTGRES, params);
-    let won = refresh_token::Entity::find()
-        .from_raw_sql(statement)
-        .one(db)
-        .await
-        .map_err(write_err("refresh token"))?;
-    consumption::<refresh_token::Entity, _, _>(
+    consume_with_statement::<refresh_token::Entity, _>(
         db,
-        won,
+        ROTATE_POSTGRES,
+        params,
+        "refresh token",
         hash.as_str(),
         |row| row.consumed_at.is_some(),
         to_record,
