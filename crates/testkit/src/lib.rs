@@ -1,7 +1,10 @@
 //! tessera-testkit: test-only helpers. [`TestApp`] runs the real application on 127.0.0.1:0 with
 //! its own database (SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set)
 //! and its own key folder; the builder adds a fake clock, config changes, or a second instance
-//! sharing the first one's database and keys.
+//! sharing the first one's database and keys. [`flow`] drives the code flow's browser half
+//! (a real relying party's authorization URL, a cookie-keeping browser, sign-in, consent),
+//! [`tokens`] the token endpoint (form posts with client authentication, codes, redemption,
+//! userinfo, introspection); [`browser`] is headless Chromium, [`html`] reads pages' forms.
 
 use std::{net::TcpListener, path::PathBuf, sync::Arc};
 
@@ -15,8 +18,10 @@ use tessera_server::{AppState, Application, Config, config::RawConfig};
 
 pub mod browser;
 pub mod fixtures;
+pub mod flow;
 pub mod html;
 pub mod relying_party;
+pub mod tokens;
 
 pub use fantoccini;
 pub use openidconnect;

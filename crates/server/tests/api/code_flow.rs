@@ -1,7 +1,6 @@
 //! The authorization code flow in the browser half (sign-in, consent, code), driven by the
-//! openidconnect crate as the relying party and a cookie-keeping HTTP client as the browser.
-
-use std::collections::HashMap;
+//! openidconnect crate as the relying party and a cookie-keeping HTTP client as the browser. The
+//! helpers live in `tessera_testkit::flow` (re-exported here for the other test modules).
 
 use chrono::Duration;
 use tessera_core::{
@@ -9,138 +8,13 @@ use tessera_core::{
     secret::TokenHash,
     store::{CodeRepo, Consumption},
 };
+pub(crate) use tessera_testkit::flow::*;
 use tessera_testkit::{
     TestApp,
     html::{hidden, hidden_fields},
-    openidconnect::{
-        self, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-        PkceCodeChallenge, RedirectUrl, Scope,
-        core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
-    },
-    reqwest::{self, Response, Url},
+    openidconnect::AuthorizationCode,
+    reqwest::Url,
 };
-
-pub(crate) const REDIRECT: &str = "http://127.0.0.1:51004/callback";
-pub(crate) const PASSWORD: &str = "correct horse battery";
-
-pub(crate) struct Rp {
-    pub(crate) url: Url,
-    pub(crate) state: CsrfToken,
-    nonce: Nonce,
-    challenge: PkceCodeChallenge,
-}
-
-/// Discovery and an authorization URL with PKCE (S256) and a nonce, as a real RP builds them.
-pub(crate) async fn rp_authorize_url(
-    app: &TestApp,
-    client_id: &str,
-    secret: &str,
-    scopes: &[&str],
-) -> Rp {
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client_id.to_owned()),
-        Some(ClientSecret::new(secret.to_owned())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge.clone());
-    for scope in scopes {
-        request = request.add_scope(Scope::new((*scope).to_owned()));
-    }
-    let (url, state, nonce) = request.url();
-    Rp {
-        url,
-        state,
-        nonce,
-        challenge,
-    }
-}
-
-pub(crate) fn location(response: &Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// The browser: follows one hop.
-pub(crate) async fn get(app: &TestApp, http: &reqwest::Client, target: &str) -> Response {
-    let url = if target.starts_with('/') {
-        app.url(target)
-    } else {
-        target.to_owned()
-    };
-    http.get(url).send().await.unwrap()
-}
-
-/// Signs in on the page `login_location` points to; returns where sign-in sends the browser.
-pub(crate) async fn sign_in(
-    app: &TestApp,
-    http: &reqwest::Client,
-    login_location: &str,
-    username: &str,
-) -> String {
-    assert!(login_location.starts_with("/login?"), "{login_location}");
-    let page = get(app, http, login_location).await.text().await.unwrap();
-    let mut form = hidden_fields(&page);
-    form.push(("username".into(), username.into()));
-    form.push(("password".into(), PASSWORD.into()));
-    let response = http
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    location(&response)
-}
-
-/// Submits the consent page's form with `decision`.
-pub(crate) async fn decide(
-    app: &TestApp,
-    http: &reqwest::Client,
-    consent_page: &str,
-    decision: &str,
-) -> Response {
-    let mut form = hidden_fields(consent_page);
-    form.push(("decision".into(), decision.into()));
-    http.post(app.url("/authorize/decision"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(crate) fn callback_params(location: &str) -> HashMap<String, String> {
-    let url = Url::parse(location).unwrap();
-    assert_eq!(
-        &url.as_str()[..REDIRECT.len()],
-        REDIRECT,
-        "back at the registered redirect URI"
-    );
-    url.query_pairs().into_owned().collect()
-}
-
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn code_flow_with_pkce_and_nonce_binds_the_code_and_remembers_consent() {
     let app = TestApp::spawn().await;

@@ -32,4 +32,5 @@ mod token_code;
 mod token_grants;
 mod token_refresh;
 mod token_resources;
-mod token_support;
+/// Token-endpoint helpers, from testkit.
+pub(crate) use tessera_testkit::tokens as token_support;

@@ -1,7 +1,15 @@
-//! Helpers for the token-endpoint tests: form posts with client authentication, codes issued
+//! Token-endpoint helpers for tests: form posts with client authentication, codes issued
 //! straight into the store (for the refusal tests; the end-to-end test goes through the
 //! browser flow), and clients with the grants a test needs.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a failed unwrap is a failed test"
+)]
+
+use crate::{TestApp, reqwest::header::HeaderMap};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
 use serde_json::Value;
@@ -10,25 +18,24 @@ use tessera_core::{
     secret::{PlainToken, SecretKind},
     store::{AuthorizationCodeRecord, ClientRecord, ClientRepo, CodeRepo, UserRecord},
 };
-use tessera_testkit::{TestApp, reqwest::header::HeaderMap};
 
-use crate::code_flow::REDIRECT;
+use crate::flow::REDIRECT;
 
 /// A response: status, headers, JSON body (`Null` when there is none).
 #[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
 }
 
 impl Answer {
-    pub(crate) fn error(&self) -> &str {
+    pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
 
     /// Asserts an RFC 6749 §5.2 error with its status.
-    pub(crate) fn assert_error(&self, status: u16, error: &str, what: &str) {
+    pub fn assert_error(&self, status: u16, error: &str, what: &str) {
         assert_eq!(
             (self.status, self.error()),
             (status, error),
@@ -39,7 +46,7 @@ impl Answer {
     }
 }
 
-pub(crate) async fn answer(response: tessera_testkit::reqwest::Response) -> Answer {
+pub async fn answer(response: crate::reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
@@ -52,7 +59,7 @@ pub(crate) async fn answer(response: tessera_testkit::reqwest::Response) -> Answ
 }
 
 /// POSTs a form to `path`, with HTTP Basic when `basic` is given.
-pub(crate) async fn post_form(
+pub async fn post_form(
     app: &TestApp,
     path: &str,
     basic: Option<(&str, &str)>,
@@ -67,7 +74,7 @@ pub(crate) async fn post_form(
 
 /// A confidential client (client_secret_basic) registered for code + refresh, changed by
 /// `change`.
-pub(crate) async fn client_with(
+pub async fn client_with(
     app: &TestApp,
     id: &str,
     change: impl FnOnce(&mut ClientRecord),
@@ -80,7 +87,7 @@ pub(crate) async fn client_with(
 }
 
 /// `/token` as `client` (Basic).
-pub(crate) async fn token(
+pub async fn token(
     app: &TestApp,
     client: &(ClientRecord, PlainToken),
     form: &[(&str, &str)],
@@ -96,7 +103,7 @@ pub(crate) async fn token(
 
 /// A code as `/authorize` would have issued it (S256 challenge, nonce `n-1`); returns the code
 /// and the verifier.
-pub(crate) async fn issue_code(
+pub async fn issue_code(
     app: &TestApp,
     client: &ClientRecord,
     user: &UserRecord,
@@ -106,7 +113,7 @@ pub(crate) async fn issue_code(
 }
 
 /// [`issue_code`], optionally without a PKCE challenge (as a server without PKCE would issue).
-pub(crate) async fn issue_code_with(
+pub async fn issue_code_with(
     app: &TestApp,
     client: &ClientRecord,
     user: &UserRecord,
@@ -139,7 +146,7 @@ pub(crate) async fn issue_code_with(
 }
 
 /// Redeems a fresh code for `user` with `scopes`; asserts success and returns the body.
-pub(crate) async fn code_tokens(
+pub async fn code_tokens(
     app: &TestApp,
     client: &(ClientRecord, PlainToken),
     user: &UserRecord,
@@ -152,7 +159,7 @@ pub(crate) async fn code_tokens(
 }
 
 /// `grant_type=authorization_code` for `code` sent to [`REDIRECT`], with its PKCE verifier.
-pub(crate) async fn redeem(
+pub async fn redeem(
     app: &TestApp,
     client: &(ClientRecord, PlainToken),
     code: &str,
@@ -172,7 +179,7 @@ pub(crate) async fn redeem(
 }
 
 /// `GET /userinfo` with a bearer token.
-pub(crate) async fn userinfo(app: &TestApp, access_token: &str) -> Answer {
+pub async fn userinfo(app: &TestApp, access_token: &str) -> Answer {
     answer(
         app.http
             .get(app.url("/userinfo"))
@@ -185,11 +192,7 @@ pub(crate) async fn userinfo(app: &TestApp, access_token: &str) -> Answer {
 }
 
 /// `/introspect` as `client`; returns the body.
-pub(crate) async fn introspect(
-    app: &TestApp,
-    client: &(ClientRecord, PlainToken),
-    token: &str,
-) -> Value {
+pub async fn introspect(app: &TestApp, client: &(ClientRecord, PlainToken), token: &str) -> Value {
     let answer = post_form(
         app,
         "/introspect",
@@ -202,18 +205,18 @@ pub(crate) async fn introspect(
 }
 
 /// base64url without padding (JWS parts).
-pub(crate) fn b64url(bytes: &[u8]) -> String {
+pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The decoded (unverified) payload of a JWS.
-pub(crate) fn payload(jws: &str) -> Value {
+pub fn payload(jws: &str) -> Value {
     let part = jws.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// The decoded header of a JWS.
-pub(crate) fn header(jws: &str) -> Value {
+pub fn header(jws: &str) -> Value {
     let part = jws.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
