@@ -57,7 +57,7 @@ pub(crate) async fn get_tokens(
         tokens: tokens
             .iter()
             .map(|t| TokenRow {
-                id: t.token_hash.as_str()[..16].to_owned(),
+                id: registration_tokens::id_of(&t.token_hash).to_owned(),
                 description: t.description.clone().unwrap_or_default(),
                 uses: t
                     .uses_remaining

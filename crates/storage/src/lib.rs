@@ -1,8 +1,9 @@
 //! tessera-storage: the sea-orm implementation of `tessera_core::store`, for SQLite (the embedded
 //! default) and PostgreSQL (production) from one schema.
 //!
-//! [`connect`] opens a pool with the settings each backend needs (SQLite: WAL, `synchronous=FULL`,
-//! foreign keys on, a busy timeout); [`migrate`] applies pending migrations so that several
+//! [`connect`] opens a pool with the settings each backend needs (SQLite: one connection, WAL,
+//! `synchronous=FULL`, foreign keys on, a busy timeout; PostgreSQL: a pool of
+//! [`PoolSettings::pool_size`] and a `statement_timeout`); [`migrate`] applies pending migrations so that several
 //! instances starting at once on one PostgreSQL apply each migration exactly once;
 //! [`SeaStore`] implements every repository trait.
 

@@ -40,16 +40,24 @@ pub struct Rp {
     pub challenge: PkceCodeChallenge,
 }
 
-/// Discovery and an authorization URL with PKCE (S256) and a nonce, as a real RP builds them.
-pub async fn rp_authorize_url(app: &TestApp, client_id: &str, secret: &str, scopes: &[&str]) -> Rp {
-    let http = openidconnect::reqwest::Client::builder()
+/// The HTTP client a relying party library uses: follows no redirect (the RP reads them).
+pub fn rp_http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
+        .unwrap()
+}
+
+/// The app's OpenID provider metadata, discovered as a real RP does (openidconnect crate).
+pub async fn rp_discover(app: &TestApp) -> CoreProviderMetadata {
+    CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &rp_http())
+        .await
+        .unwrap()
+}
+
+/// Discovery and an authorization URL with PKCE (S256) and a nonce, as a real RP builds them.
+pub async fn rp_authorize_url(app: &TestApp, client_id: &str, secret: &str, scopes: &[&str]) -> Rp {
+    let metadata = rp_discover(app).await;
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client_id.to_owned()),
@@ -91,7 +99,27 @@ pub async fn get(app: &TestApp, http: &reqwest::Client, target: &str) -> Respons
     http.get(url).send().await.unwrap()
 }
 
-/// Signs in on the page `login_location` points to; returns where sign-in sends the browser.
+/// Posts the sign-in form of the page at `login` as `username` with `password`; the answer.
+pub async fn sign_in_as(
+    app: &TestApp,
+    http: &reqwest::Client,
+    login: &str,
+    username: &str,
+    password: &str,
+) -> Response {
+    let page = get(app, http, login).await.text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("username".into(), username.into()));
+    form.push(("password".into(), password.into()));
+    http.post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in with [`PASSWORD`] on the page `login_location` points to; returns where sign-in
+/// sends the browser.
 pub async fn sign_in(
     app: &TestApp,
     http: &reqwest::Client,
@@ -99,16 +127,7 @@ pub async fn sign_in(
     username: &str,
 ) -> String {
     assert!(login_location.starts_with("/login?"), "{login_location}");
-    let page = get(app, http, login_location).await.text().await.unwrap();
-    let mut form = hidden_fields(&page);
-    form.push(("username".into(), username.into()));
-    form.push(("password".into(), PASSWORD.into()));
-    let response = http
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let response = sign_in_as(app, http, login_location, username, PASSWORD).await;
     assert_eq!(response.status(), 303);
     location(&response)
 }

@@ -67,12 +67,9 @@ pub async fn create(
 ) -> Result<(PlainToken, InitialAccessTokenRecord), TokenOpError> {
     let uses = new
         .uses
-        .map(|uses| {
-            (1..=MAX_USES)
-                .contains(&uses)
-                .then(|| i32::try_from(uses).ok())
-                .flatten()
-                .ok_or(TokenOpError::Uses)
+        .map(|uses| match i32::try_from(uses) {
+            Ok(n) if (1..=MAX_USES).contains(&uses) => Ok(n),
+            _ => Err(TokenOpError::Uses),
         })
         .transpose()?;
     let expires_at = new

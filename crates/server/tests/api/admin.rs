@@ -248,6 +248,24 @@ async fn a_form_without_its_csrf_token_is_refused_in_the_browser() {
         text_becomes(&browser, "h1", "Request refused").await,
         "Request refused"
     );
+    // The one shared refused page says nothing was changed, and the page breaks no policy.
+    let says = browser
+        .client
+        .find(Locator::Css("p"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(says.contains("nothing was changed"), "{says}");
+    browser.screenshot("csrf-refused").await;
+    let console = browser.console().await;
+    assert!(
+        !console
+            .iter()
+            .any(|line| line.contains("Content Security Policy")),
+        "{console:?}"
+    );
     assert!(
         app.state
             .store

@@ -7,17 +7,10 @@ use tessera_core::SigningAlg;
 use tessera_testkit::{
     TestApp,
     openidconnect::{
-        self, ClientId, IssuerUrl, Nonce,
+        ClientId, IssuerUrl, Nonce,
         core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata},
     },
 };
-
-fn rp_http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// ID-token-shaped claims, as the token endpoint will mint them.
 fn id_token_claims(app: &TestApp) -> Value {
@@ -32,9 +25,10 @@ fn id_token_claims(app: &TestApp) -> Value {
 async fn openidconnect_discovers_the_provider_and_verifies_rs256_and_es256_signatures() {
     let app = TestApp::spawn().await;
     let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
-    let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &rp_http())
-        .await
-        .expect("discovery");
+    let metadata =
+        CoreProviderMetadata::discover_async(issuer.clone(), &crate::code_flow::rp_http())
+            .await
+            .expect("discovery");
     assert_eq!(metadata.issuer().as_str(), app.issuer);
     assert_eq!(metadata.jwks().keys().len(), 2, "the JWKS was fetched too");
 

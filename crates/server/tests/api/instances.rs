@@ -315,7 +315,7 @@ async fn keys_in_the_database_are_made_once_rotate_and_serve_every_instance_with
     // An admin rotates RS256 in A's console: published by B too (it signs after the delay).
     a.with_user("root", crate::code_flow::PASSWORD, true).await;
     let admin = crate::code_flow::browser();
-    let landed = crate::sign_in_safety::sign_in_as(
+    let landed = crate::code_flow::sign_in_as(
         &a,
         &admin,
         "/login?return_to=%2Fadmin%2Fkeys",

@@ -16,8 +16,8 @@ use tessera_testkit::{
     TestApp,
     browser::Browser,
     openidconnect::{
-        self, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-        PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
+        PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
         core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
     },
     relying_party::RelyingParty,
@@ -70,12 +70,7 @@ impl Journey {
     }
 
     async fn metadata(&self) -> CoreProviderMetadata {
-        CoreProviderMetadata::discover_async(
-            IssuerUrl::new(self.app.issuer.clone()).unwrap(),
-            &http(),
-        )
-        .await
-        .unwrap()
+        crate::code_flow::rp_discover(&self.app).await
     }
 
     /// The authorization URL for `scopes`, with `extra` query parameters appended verbatim.
@@ -210,7 +205,7 @@ impl Journey {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .unwrap()
             .set_pkce_verifier(request.verifier)
-            .request_async(&http())
+            .request_async(&crate::code_flow::rp_http())
             .await
             .unwrap_or_else(|err| panic!("code exchange: {err:?}"));
         let id_token = tokens.id_token().expect("an ID token");
@@ -219,13 +214,6 @@ impl Journey {
             .unwrap();
         (claims.subject().to_string(), id_token.to_string())
     }
-}
-
-fn http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {

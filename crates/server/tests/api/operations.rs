@@ -7,10 +7,7 @@ use std::process::{Command, Stdio};
 use tessera_core::store::UserRepo;
 use tessera_testkit::{TestApp, html::hidden};
 
-use crate::{
-    code_flow::{PASSWORD, browser, get, location},
-    sign_in_safety::sign_in_as,
-};
+use crate::code_flow::{PASSWORD, browser, get, location, sign_in_as};
 
 /// `tessera ARGS…` against the app's own database; whether it succeeded, stdout and stderr.
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {

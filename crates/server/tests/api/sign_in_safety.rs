@@ -19,7 +19,7 @@ use tessera_testkit::{
 };
 
 use crate::{
-    code_flow::{PASSWORD, REDIRECT, browser, get, location},
+    code_flow::{PASSWORD, REDIRECT, browser, get, location, sign_in_as},
     token_support::{Answer, client_with, introspect, redeem, token, userinfo},
 };
 
@@ -43,25 +43,6 @@ fn authorize_url(
         .append_pair("code_challenge_method", "S256")
         .extend_pairs(extra);
     (url.to_string(), verifier)
-}
-
-/// Posts the sign-in form of the page at `login` as `username`.
-pub(crate) async fn sign_in_as(
-    app: &TestApp,
-    http: &reqwest::Client,
-    login: &str,
-    username: &str,
-    password: &str,
-) -> Response {
-    let page = get(app, http, login).await.text().await.unwrap();
-    let mut form = hidden_fields(&page);
-    form.push(("username".into(), username.into()));
-    form.push(("password".into(), password.into()));
-    http.post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Up to the consent page for `url`, signing in as alice; the page.

@@ -13,9 +13,9 @@ use tessera_core::{
 use tessera_testkit::{
     TestApp,
     openidconnect::{
-        self, AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-        Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
-        core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata},
+        self, AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+        core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm},
     },
 };
 
@@ -55,14 +55,8 @@ async fn openidconnect_rp_runs_the_whole_flow_for_rs256_and_es256_clients() {
         .update_user(&named, app.state.clock.now())
         .await
         .unwrap();
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
+    let http = crate::code_flow::rp_http();
+    let metadata = crate::code_flow::rp_discover(&app).await;
 
     for (alg, jws_alg) in [
         (
