@@ -4,18 +4,17 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use tessera_core::{
-    ClientId, GrantId,
+    GrantId,
     store::{ClientAuthMethod, ClientRecord},
 };
 
 use super::{
-    AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, field, html, notice, see_other,
-    unavailable,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, see_other,
 };
-use tessera_client_registry::{
-    model::{ClientMetadata, limits, validate},
-    registry::{apply_update, metadata_of, new_client, rotate_secret},
-};
+use crate::ops::clients::{self as ops, ClientEdit, ClientOpError, TokenSettings};
+use tessera_client_registry::{model::ClientMetadata, registry::metadata_of};
+use tessera_core::AuditKind;
+use tessera_web::PageError;
 
 /// One row of the client list.
 pub(crate) struct ClientRow {
@@ -60,6 +59,21 @@ pub(crate) struct GrantRow {
     scopes: String,
     created_at: String,
     revoked: bool,
+}
+
+impl GrantRow {
+    fn of(grant: &tessera_core::store::GrantRecord) -> Self {
+        Self {
+            id: grant.id.to_string(),
+            user: grant
+                .user_id
+                .as_ref()
+                .map_or_else(|| "(the client itself)".into(), ToString::to_string),
+            scopes: grant.scopes.join(" "),
+            created_at: grant.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            revoked: grant.revoked_at.is_some(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -138,11 +152,8 @@ pub(crate) async fn get_clients(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let clients = match state.clients.list_clients(query.q.as_deref(), 500).await {
-        Ok(clients) => clients,
-        Err(err) => return unavailable(&err),
-    };
+) -> Result<HttpResponse, PageError> {
+    let clients = state.clients.list_clients(query.q.as_deref(), 500).await?;
     let page = ClientsPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -158,80 +169,174 @@ pub(crate) async fn get_clients(
             })
             .collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The fields of the register and edit forms (each optional: a field left out keeps its
+/// default or, when editing, the client's value where the form has no such field).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ClientForm {
+    client_name: Option<String>,
+    redirect_uris: Option<String>,
+    post_logout_redirect_uris: Option<String>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<String>,
+    scope: Option<String>,
+    access_token_ttl: Option<String>,
+    refresh_token_ttl: Option<String>,
+    refresh_token_absolute_ttl: Option<String>,
+    refresh_token_max_rotations: Option<String>,
+    access_token_alg: Option<String>,
+    enabled: Option<String>,
+}
+
+/// A number field: blank is unset; anything else must be an integer (the bounds are the ops
+/// layer's).
+fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| ()),
+    }
+}
+
+impl ClientForm {
+    /// The token settings the form gives, or `Err` for a field that is not a number or an
+    /// algorithm.
+    fn settings(&self) -> Result<TokenSettings, ()> {
+        let alg = match self.access_token_alg.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(alg) => Some(alg.parse::<tessera_core::SigningAlg>().map_err(|_| ())?),
+        };
+        Ok(TokenSettings {
+            access_token_ttl: number(self.access_token_ttl.as_deref())?,
+            refresh_token_ttl: number(self.refresh_token_ttl.as_deref())?,
+            refresh_token_absolute_ttl: number(self.refresh_token_absolute_ttl.as_deref())?,
+            refresh_token_max_rotations: number(self.refresh_token_max_rotations.as_deref())?,
+            access_token_alg: alg,
+        })
+    }
+
+    /// The metadata of a new client.
+    fn metadata(&self) -> ClientMetadata {
+        ClientMetadata {
+            redirect_uris: lines(self.redirect_uris.as_deref()),
+            post_logout_redirect_uris: Some(lines(self.post_logout_redirect_uris.as_deref())),
+            token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
+            grant_types: words(self.grant_types.as_deref()),
+            client_name: self.client_name.clone(),
+            scope: self.scope.clone().filter(|s| !s.trim().is_empty()),
+            ..ClientMetadata::default()
+        }
+    }
+
+    /// `client`'s registration with the form's changes.
+    fn edit_of(&self, client: &ClientRecord, settings: TokenSettings) -> ClientEdit {
+        let mut metadata = metadata_of(client);
+        metadata.client_name = self.client_name.clone();
+        metadata.redirect_uris = lines(self.redirect_uris.as_deref());
+        metadata.post_logout_redirect_uris = Some(lines(self.post_logout_redirect_uris.as_deref()));
+        if let Some(grants) = words(self.grant_types.as_deref()) {
+            metadata.grant_types = Some(grants);
+            metadata.response_types = None;
+        }
+        if let Some(scope) = &self.scope {
+            metadata.scope = Some(scope.clone());
+        }
+        ClientEdit {
+            metadata,
+            settings,
+            enabled: self.enabled.as_deref() == Some("on"),
+        }
+    }
+}
+
+/// The page for a refused registration or change (400, the rule's words), or the error.
+fn refused(title: &str, err: ClientOpError) -> Result<HttpResponse, PageError> {
+    match err {
+        ClientOpError::Store(err) => Err(err.into()),
+        ClientOpError::NotFound(_) => Err(no_such_client()),
+        ClientOpError::Metadata(err) => Ok(tessera_web::html_error(
+            StatusCode::BAD_REQUEST,
+            title,
+            err.description(),
+            Some(err.code()),
+        )),
+        other => Ok(tessera_web::html_error(
+            StatusCode::BAD_REQUEST,
+            title,
+            &other.to_string(),
+            Some("invalid_client_metadata"),
+        )),
+    }
+}
+
+fn no_such_client() -> PageError {
+    PageError::NotFound {
+        title: "No such client",
+        message: "There is no client with this id.",
+    }
 }
 
 /// `POST /admin/clients`: registers a client through the same rules as RFC 7591.
 pub(crate) async fn post_create_client(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm<ClientForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let metadata = ClientMetadata {
-        redirect_uris: lines(field(&form, "redirect_uris")),
-        token_endpoint_auth_method: field(&form, "token_endpoint_auth_method").map(str::to_owned),
-        grant_types: words(field(&form, "grant_types")),
-        client_name: field(&form, "client_name").map(str::to_owned),
-        scope: field(&form, "scope")
-            .map(str::to_owned)
-            .filter(|s| !s.trim().is_empty()),
-        ..ClientMetadata::default()
+) -> Result<HttpResponse, PageError> {
+    const TITLE: &str = "The client was not registered";
+    let Ok(settings) = form.settings() else {
+        return Ok(see_other("/admin/clients?notice=invalid"));
     };
-    let valid = match validate(&metadata) {
-        Ok(valid) => valid,
-        Err(err) => {
-            return tessera_web::html_error(
-                StatusCode::BAD_REQUEST,
-                "The client was not registered",
-                err.description(),
-                Some(err.code()),
-            );
-        }
+    let now = state.clock.now();
+    let created = match ops::create(state.clients.as_ref(), &form.metadata(), settings, now).await {
+        Ok(created) => created,
+        Err(err) => return refused(TITLE, err),
     };
-    let created = new_client(valid, state.clock.now(), false);
-    if let Err(err) = state.clients.create_client(&created.client).await {
-        return unavailable(&err);
-    }
-    let id = created.client.client_id.to_string();
+    let id = created.client.client_id.as_str();
     super::audit(
         &state,
         &req,
         &admin,
-        tessera_core::AuditKind::ClientCreated,
-        Some(&id),
+        AuditKind::ClientCreated,
+        Some(id),
         None,
     )
     .await;
     let back = format!("/admin/clients/{id}");
-    match &created.secret {
-        Some(secret) => {
-            let label = format!("The client {id} was registered. Its client secret:");
-            let page = ShownOncePage {
-                csrf_token: &admin.csrf,
-                admin_name: &admin.user.username,
-                notice: None,
-                title: "Client registered",
-                label: &label,
-                value: secret.expose(),
-                back: &back,
-            };
-            html(StatusCode::OK, page.render())
-        }
-        None => see_other(&format!("{back}?notice=created")),
-    }
+    let Some(secret) = &created.secret else {
+        return Ok(see_other(&format!("{back}?notice=created")));
+    };
+    let label = format!("The client {id} was registered. Its client secret:");
+    Ok(shown_once(
+        &admin,
+        "Client registered",
+        &label,
+        secret.expose(),
+        &back,
+    ))
 }
 
-async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, HttpResponse> {
-    match state.clients.find_client(&ClientId::new(id)).await {
-        Ok(Some(client)) => Ok(client),
-        Ok(None) => Err(tessera_web::html_error(
-            StatusCode::NOT_FOUND,
-            "No such client",
-            "There is no client with this id.",
-            None,
-        )),
-        Err(err) => Err(unavailable(&err)),
-    }
+/// The page that shows a new secret once.
+fn shown_once(admin: &Admin, title: &str, label: &str, value: &str, back: &str) -> HttpResponse {
+    let page = ShownOncePage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice: None,
+        title,
+        label,
+        value,
+        back,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, PageError> {
+    ops::find(state.clients.as_ref(), id)
+        .await
+        .map_err(|err| match err {
+            ClientOpError::Store(err) => err.into(),
+            _ => no_such_client(),
+        })
 }
 
 /// `GET /admin/clients/{id}`.
@@ -240,154 +345,52 @@ pub(crate) async fn get_client(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let client = match load(&state, &path).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let grants = match state
+) -> Result<HttpResponse, PageError> {
+    let client = load(&state, &path).await?;
+    let grants = state
         .grant_list
         .list_client_grants(&client.client_id, 200)
-        .await
-    {
-        Ok(grants) => grants,
-        Err(err) => return unavailable(&err),
-    };
+        .await?;
     let page = ClientPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
         client: view(&client),
-        grants: grants
-            .iter()
-            .map(|g| GrantRow {
-                id: g.id.to_string(),
-                user: g
-                    .user_id
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "(the client itself)".into()),
-                scopes: g.scopes.join(" "),
-                created_at: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                revoked: g.revoked_at.is_some(),
-            })
-            .collect(),
+        grants: grants.iter().map(GrantRow::of).collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
 }
 
-/// `POST /admin/clients/{id}`: edits name, URIs, grant types, scopes and the enabled flag.
+/// `POST /admin/clients/{id}`: edits name, URIs, grant types, scopes, token settings and the
+/// enabled flag.
 pub(crate) async fn post_edit_client(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm<ClientForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let client = match load(&state, &path).await {
-        Ok(client) => client,
-        Err(response) => return response,
+) -> Result<HttpResponse, PageError> {
+    let client = load(&state, &path).await?;
+    let invalid = format!("/admin/clients/{}?notice=invalid", client.client_id);
+    let Ok(settings) = form.settings() else {
+        return Ok(see_other(&invalid));
     };
-    let mut metadata = metadata_of(&client);
-    metadata.client_name = field(&form, "client_name").map(str::to_owned);
-    metadata.redirect_uris = lines(field(&form, "redirect_uris"));
-    metadata.post_logout_redirect_uris = Some(lines(field(&form, "post_logout_redirect_uris")));
-    if let Some(grants) = words(field(&form, "grant_types")) {
-        metadata.grant_types = Some(grants);
-        metadata.response_types = None;
+    let edit = form.edit_of(&client, settings);
+    match ops::edit(state.clients.as_ref(), &client, edit, state.clock.now()).await {
+        Ok(_) => {}
+        Err(ClientOpError::OutOfRange { .. }) => return Ok(see_other(&invalid)),
+        Err(err) => return refused("The change was not saved", err),
     }
-    if let Some(scope) = field(&form, "scope") {
-        metadata.scope = Some(scope.to_owned());
-    }
-    let valid = match validate(&metadata) {
-        Ok(valid) => valid,
-        Err(err) => {
-            return tessera_web::html_error(
-                StatusCode::BAD_REQUEST,
-                "The change was not saved",
-                err.description(),
-                Some(err.code()),
-            );
-        }
-    };
-    let (mut updated, _) = apply_update(&client, valid, state.clock.now());
-    updated.enabled = field(&form, "enabled") == Some("on");
-    let lifetime = |name: &str, max: i64| -> Result<Option<i64>, ()> {
-        match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .map(Some)
-                .ok_or(()),
-        }
-    };
-    let access_alg = match field(&form, "access_token_alg").map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(alg) => alg
-            .parse::<tessera_core::SigningAlg>()
-            .map(Some)
-            .map_err(|_| ()),
-    };
-    match (
-        lifetime("access_token_ttl", limits::MAX_ACCESS_TOKEN_TTL),
-        lifetime("refresh_token_ttl", limits::MAX_REFRESH_TOKEN_TTL),
-        lifetime(
-            "refresh_token_absolute_ttl",
-            limits::MAX_REFRESH_TOKEN_ABSOLUTE_TTL,
-        ),
-        lifetime(
-            "refresh_token_max_rotations",
-            limits::MAX_REFRESH_TOKEN_ROTATIONS,
-        ),
-        access_alg,
-    ) {
-        (Ok(access), Ok(refresh), Ok(absolute), Ok(rotations), Ok(alg)) => {
-            updated.access_token_ttl = access;
-            updated.refresh_token_ttl = refresh;
-            updated.refresh_token_absolute_ttl = absolute;
-            updated.refresh_token_max_rotations = rotations.and_then(|r| i32::try_from(r).ok());
-            updated.access_token_signed_alg = alg;
-        }
-        _ => {
-            return see_other(&format!(
-                "/admin/clients/{}?notice=invalid",
-                client.client_id
-            ));
-        }
-    }
-    if let Err(err) = state.clients.update_client(&updated).await {
-        return unavailable(&err);
-    }
-    // The secret and the enabled flag are their own writes, made only when they change.
-    if let Err(err) = tessera_client_registry::registry::store_secret_change(
-        state.clients.as_ref(),
-        &client,
-        &updated,
-        state.clock.now(),
-    )
-    .await
-    {
-        return unavailable(&err);
-    }
-    if updated.enabled != client.enabled
-        && let Err(err) = state
-            .clients
-            .set_client_enabled(&client.client_id, updated.enabled)
-            .await
-    {
-        return unavailable(&err);
-    }
+    let id = client.client_id.as_str();
     super::audit(
         &state,
         &req,
         &admin,
-        tessera_core::AuditKind::ClientUpdated,
-        Some(client.client_id.as_str()),
+        AuditKind::ClientUpdated,
+        Some(id),
         None,
     )
     .await;
-    see_other(&format!("/admin/clients/{}?notice=saved", client.client_id))
+    Ok(see_other(&format!("/admin/clients/{id}?notice=saved")))
 }
 
 /// `POST /admin/clients/{id}/rotate-secret`: the new secret is shown once.
@@ -396,49 +399,26 @@ pub(crate) async fn post_rotate_secret(
     path: web::Path<String>,
     SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let mut client = match load(&state, &path).await {
-        Ok(client) => client,
-        Err(response) => return response,
+) -> Result<HttpResponse, PageError> {
+    let id = path.as_str();
+    let secret = match ops::new_secret(state.clients.as_ref(), id, state.clock.now()).await {
+        Ok(secret) => secret,
+        Err(ClientOpError::NoSecret(_)) => {
+            return Ok(see_other(&format!("/admin/clients/{id}?notice=invalid")));
+        }
+        Err(err) => return refused("No new secret", err),
     };
-    let Some(secret) = rotate_secret(&mut client, state.clock.now()) else {
-        return see_other(&format!(
-            "/admin/clients/{}?notice=invalid",
-            client.client_id
-        ));
-    };
-    let Some(hash) = client.secret_hash.clone() else {
-        return unavailable(&"a rotated secret has a hash");
-    };
-    match state
-        .clients
-        .set_client_secret_hash(&client.client_id, Some(&hash), state.clock.now())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return see_other("/admin/clients"),
-        Err(err) => return unavailable(&err),
-    }
-    super::audit(
-        &state,
-        &req,
+    let kind = AuditKind::ClientSecretRotated;
+    super::audit(&state, &req, &admin, kind, Some(id), None).await;
+    let back = format!("/admin/clients/{id}");
+    let label = "The previous secret no longer works. The new client secret:";
+    Ok(shown_once(
         &admin,
-        tessera_core::AuditKind::ClientSecretRotated,
-        Some(client.client_id.as_str()),
-        None,
-    )
-    .await;
-    let back = format!("/admin/clients/{}", client.client_id);
-    let page = ShownOncePage {
-        csrf_token: &admin.csrf,
-        admin_name: &admin.user.username,
-        notice: None,
-        title: "New client secret",
-        label: "The previous secret no longer works. The new client secret:",
-        value: secret.expose(),
-        back: &back,
-    };
-    html(StatusCode::OK, page.render())
+        "New client secret",
+        label,
+        secret.expose(),
+        &back,
+    ))
 }
 
 /// `POST /admin/clients/{id}/delete`.
@@ -447,27 +427,15 @@ pub(crate) async fn post_delete_client(
     path: web::Path<String>,
     SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    match state
-        .clients
-        .delete_client(&ClientId::new(path.as_str()))
-        .await
-    {
-        Ok(true) => {
-            super::audit(
-                &state,
-                &req,
-                &admin,
-                tessera_core::AuditKind::ClientDeleted,
-                Some(path.as_str()),
-                None,
-            )
-            .await;
-            see_other("/admin/clients?notice=deleted")
-        }
-        Ok(false) => see_other("/admin/clients"),
-        Err(err) => unavailable(&err),
+) -> Result<HttpResponse, PageError> {
+    match ops::delete(state.clients.as_ref(), &path).await {
+        Ok(()) => {}
+        Err(ClientOpError::NotFound(_)) => return Ok(see_other("/admin/clients")),
+        Err(err) => return refused("The client was not deleted", err),
     }
+    let kind = AuditKind::ClientDeleted;
+    super::audit(&state, &req, &admin, kind, Some(path.as_str()), None).await;
+    Ok(see_other("/admin/clients?notice=deleted"))
 }
 
 /// `POST /admin/clients/{id}/grants/{grant}/revoke`.
@@ -476,29 +444,20 @@ pub(crate) async fn post_revoke_grant(
     path: web::Path<(String, String)>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let (client_id, grant_id) = path.into_inner();
+    let back = format!("/admin/clients/{client_id}");
     let grant = GrantId::new(grant_id);
-    match state.grants.find_grant(&grant).await {
-        Ok(Some(found)) if found.client_id.as_str() == client_id => {}
-        Ok(_) => return see_other(&format!("/admin/clients/{client_id}")),
-        Err(err) => return unavailable(&err),
+    match state.grants.find_grant(&grant).await? {
+        Some(found) if found.client_id.as_str() == client_id => {}
+        _ => return Ok(see_other(&back)),
     }
-    if let Err(err) = state
+    let now = state.clock.now();
+    state
         .grants
-        .revoke_grant(&grant, "revoked by an admin", state.clock.now())
-        .await
-    {
-        return unavailable(&err);
-    }
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::GrantRevoked,
-        Some(&client_id),
-        None,
-    )
-    .await;
-    see_other(&format!("/admin/clients/{client_id}?notice=revoked"))
+        .revoke_grant(&grant, "revoked by an admin", now)
+        .await?;
+    let kind = AuditKind::GrantRevoked;
+    super::audit(&state, &req, &admin, kind, Some(&client_id), None).await;
+    Ok(see_other(&format!("{back}?notice=revoked")))
 }

@@ -4,10 +4,11 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use tessera_core::store::TrustedIssuerRecord;
 
-use super::{
-    AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
-};
-use tessera_client_registry::trusted_issuer::{TrustedIssuerInput, validate_trusted_issuer};
+use super::{AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other};
+use crate::ops::issuers::{self as ops, IssuerOpError};
+use tessera_client_registry::trusted_issuer::TrustedIssuerInput;
+use tessera_core::AuditKind;
+use tessera_web::PageError;
 
 struct IssuerRow {
     id: String,
@@ -66,7 +67,7 @@ async fn render(
 ) -> HttpResponse {
     let issuers = match state.trusted_issuers.list_trusted_issuers().await {
         Ok(issuers) => issuers,
-        Err(err) => return unavailable(&err),
+        Err(err) => return actix_web::ResponseError::error_response(&PageError::from(err)),
     };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -92,18 +93,18 @@ pub(crate) async fn get_issuers(
     render(&state, &admin, notice(query.notice.as_deref()), None).await
 }
 
-/// `POST /admin/trusted-issuers`.
+/// `POST /admin/trusted-issuers` (`alg` may repeat: one checkbox per algorithm).
 pub(crate) async fn post_create_issuer(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, pairs, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let text = |name: &str| field(&form, name).map(str::to_owned);
+) -> Result<HttpResponse, PageError> {
+    let text = |name: &str| field(&pairs, name).map(str::to_owned);
     let input = TrustedIssuerInput {
         issuer: text("issuer").unwrap_or_default(),
         jwks: text("jwks"),
         jwks_uri: text("jwks_uri"),
-        algs: form
+        algs: pairs
             .iter()
             .filter(|(k, _)| k == "alg")
             .map(|(_, v)| v.clone())
@@ -112,41 +113,18 @@ pub(crate) async fn post_create_issuer(
         scopes: text("scopes").into_iter().collect(),
         clients: text("clients").into_iter().collect(),
     };
-    let record =
-        match validate_trusted_issuer(input, state.clients.as_ref(), state.clock.now()).await {
-            Ok(record) => record,
-            Err(err) => return render(&state, &admin, None, Some(err.0)).await,
-        };
-    match state.trusted_issuers.create_trusted_issuer(&record).await {
-        Ok(()) => {}
-        Err(tessera_core::store::StoreError::Conflict { .. }) => {
-            return render(
-                &state,
-                &admin,
-                None,
-                Some("that issuer is trusted already".into()),
-            )
-            .await;
+    let (issuers, clients) = (state.trusted_issuers.as_ref(), state.clients.as_ref());
+    match ops::create(issuers, clients, input, state.clock.now()).await {
+        Ok(_) => {}
+        Err(IssuerOpError::Store(err)) => return Err(err.into()),
+        Err(IssuerOpError::Invalid(message)) => {
+            return Ok(render(&state, &admin, None, Some(message)).await);
         }
-        Err(err) => return unavailable(&err),
+        Err(err) => return Ok(render(&state, &admin, None, Some(err.to_string())).await),
     }
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::TrustedIssuerCreated,
-        None,
-        None,
-    )
-    .await;
-    see_other("/admin/trusted-issuers?notice=created")
-}
-
-async fn find(state: &AdminState, id: &str) -> Result<Option<TrustedIssuerRecord>, HttpResponse> {
-    match state.trusted_issuers.list_trusted_issuers().await {
-        Ok(all) => Ok(all.into_iter().find(|t| t.id == id)),
-        Err(err) => Err(unavailable(&err)),
-    }
+    let kind = AuditKind::TrustedIssuerCreated;
+    super::audit(&state, &req, &admin, kind, None, None).await;
+    Ok(see_other("/admin/trusted-issuers?notice=created"))
 }
 
 /// `POST /admin/trusted-issuers/{id}/toggle`.
@@ -155,24 +133,35 @@ pub(crate) async fn post_toggle_issuer(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let mut record = match find(&state, &path).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return see_other("/admin/trusted-issuers?notice=invalid"),
-        Err(response) => return response,
+) -> Result<HttpResponse, PageError> {
+    let issuers = state.trusted_issuers.as_ref();
+    let now = state.clock.now();
+    let enabled = match ops::find(issuers, &path).await {
+        Ok(record) => !record.enabled,
+        Err(IssuerOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/trusted-issuers?notice=invalid")),
     };
-    record.enabled = !record.enabled;
-    record.updated_at = state.clock.now();
-    if let Err(err) = state.trusted_issuers.update_trusted_issuer(&record).await {
-        return unavailable(&err);
-    }
-    let kind = if record.enabled {
-        tessera_core::AuditKind::TrustedIssuerEnabled
+    ops::set_enabled(issuers, &path, enabled, now)
+        .await
+        .map_err(store_or_gone)?;
+    let kind = if enabled {
+        AuditKind::TrustedIssuerEnabled
     } else {
-        tessera_core::AuditKind::TrustedIssuerDisabled
+        AuditKind::TrustedIssuerDisabled
     };
     super::audit(&state, &req, &admin, kind, None, None).await;
-    see_other("/admin/trusted-issuers?notice=updated")
+    Ok(see_other("/admin/trusted-issuers?notice=updated"))
+}
+
+/// A store failure, or the issuer went away meanwhile.
+fn store_or_gone(err: IssuerOpError) -> PageError {
+    match err {
+        IssuerOpError::Store(err) => err.into(),
+        _ => PageError::NotFound {
+            title: "No such issuer",
+            message: "This issuer is no longer trusted.",
+        },
+    }
 }
 
 /// `POST /admin/trusted-issuers/{id}/delete`.
@@ -181,21 +170,13 @@ pub(crate) async fn post_delete_issuer(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    match state.trusted_issuers.delete_trusted_issuer(&path).await {
-        Ok(true) => {
-            super::audit(
-                &state,
-                &req,
-                &admin,
-                tessera_core::AuditKind::TrustedIssuerDeleted,
-                None,
-                None,
-            )
-            .await;
-            see_other("/admin/trusted-issuers?notice=deleted")
-        }
-        Ok(false) => see_other("/admin/trusted-issuers?notice=invalid"),
-        Err(err) => unavailable(&err),
+) -> Result<HttpResponse, PageError> {
+    match ops::delete(state.trusted_issuers.as_ref(), &path).await {
+        Ok(_) => {}
+        Err(IssuerOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/trusted-issuers?notice=invalid")),
     }
+    let kind = AuditKind::TrustedIssuerDeleted;
+    super::audit(&state, &req, &admin, kind, None, None).await;
+    Ok(see_other("/admin/trusted-issuers?notice=deleted"))
 }

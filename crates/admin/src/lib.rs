@@ -13,8 +13,6 @@ pub mod ops;
 mod pages;
 mod scopes;
 
-pub use scopes::valid_scope_name;
-
 use std::sync::Arc;
 
 use actix_web::{
@@ -34,6 +32,7 @@ use tessera_keys::{Keys, RotationPolicy};
 use tessera_web::{
     audit::Audit,
     csrf::{CsrfToken, csrf_valid},
+    form::{CsrfForm, Pairs},
     session::Sessions,
 };
 
@@ -113,12 +112,7 @@ pub(crate) fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
     )
 }
 
-/// The value of a form field.
-pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+pub(crate) use tessera_web::form::field;
 
 /// The signed-in admin, or the response that sends the browser where it must go: the sign-in
 /// page (GET without an admin session), a 403 page (a signed-in non-admin), or 403 for a POST
@@ -170,41 +164,28 @@ pub(crate) async fn require_admin(
     ))
 }
 
-/// [`require_admin`] plus a valid CSRF token in the form.
-pub(crate) async fn require_admin_post(
-    req: &HttpRequest,
-    state: &AdminState,
-    csrf: &CsrfToken,
-    form: &[(String, String)],
-) -> Result<Admin, HttpResponse> {
-    if !csrf_valid(req, field(form, tessera_web::csrf::CSRF_FIELD)) {
-        return Err(tessera_web::error::csrf_refused(
-            "Reload the page and try again.",
-        ));
-    }
-    require_admin(req, state, csrf).await
-}
-
 /// The signed-in admin of a page, as an extractor: when there is none, the request is answered
 /// with what [`require_admin`] decided (sign-in redirect or 403 page).
 #[derive(Debug)]
 pub(crate) struct AdminPage(pub Admin);
 
-/// A POSTed form with a valid CSRF token from a signed-in admin, as an extractor (see
-/// [`require_admin_post`]).
+/// A POSTed form with a valid CSRF token ([`CsrfForm`]) from a signed-in admin
+/// ([`require_admin`]), read as `T`, as an extractor.
 #[derive(Debug)]
-pub(crate) struct AdminForm {
+pub(crate) struct AdminForm<T = Pairs> {
     pub admin: Admin,
-    pub form: Vec<(String, String)>,
+    pub form: T,
+    /// The fields as posted (for fields that repeat).
+    pub pairs: Pairs,
 }
 
 /// An [`AdminForm`] for a sensitive action: the admin must have signed in within the last
 /// five minutes (`tessera_web::session::RECENT_SIGN_IN`), else is sent to sign in again and
 /// back to the page the form was on.
 #[derive(Debug)]
-pub(crate) struct SensitiveForm {
+pub(crate) struct SensitiveForm<T = Pairs> {
     pub admin: Admin,
-    pub form: Vec<(String, String)>,
+    pub form: T,
 }
 
 /// The console page a sensitive action's form is on (where to come back after signing in).
@@ -217,15 +198,15 @@ fn page_of_action(path: &str) -> String {
     }
 }
 
-impl FromRequest for SensitiveForm {
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for SensitiveForm<T> {
     type Error = actix_web::Error;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        let form = AdminForm::from_request(&req, payload);
+        let form = AdminForm::<T>::from_request(&req, payload);
         Box::pin(async move {
-            let AdminForm { admin, form } = form.await?;
+            let AdminForm { admin, form, .. } = form.await?;
             let state = admin_state(&req)?;
             let now = state.clock.now();
             if now - admin.auth_time > tessera_web::session::RECENT_SIGN_IN {
@@ -268,21 +249,19 @@ impl FromRequest for AdminPage {
     }
 }
 
-impl FromRequest for AdminForm {
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for AdminForm<T> {
     type Error = actix_web::Error;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        let form = web::Form::<Vec<(String, String)>>::from_request(&req, payload);
+        let form = CsrfForm::<T>::from_request(&req, payload);
         Box::pin(async move {
-            let form = form.await?.into_inner();
+            let CsrfForm { form, pairs } = form.await?;
             let state = admin_state(&req)?;
             let csrf = CsrfToken::extract(&req).await?;
-            let admin = require_admin_post(&req, &state, &csrf, &form)
-                .await
-                .map_err(refusal)?;
-            Ok(AdminForm { admin, form })
+            let admin = require_admin(&req, &state, &csrf).await.map_err(refusal)?;
+            Ok(AdminForm { admin, form, pairs })
         })
     }
 }

@@ -4,11 +4,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
-use tessera_core::secret::TokenHash;
+use tessera_core::AuditKind;
+use tessera_web::PageError;
 
-use super::{AdminForm, AdminPage, AdminState, PageQuery, html, notice, see_other, unavailable};
+use super::{AdminForm, AdminPage, AdminState, PageQuery, html, notice, see_other};
+use crate::ops::locks::{self as ops, LockOpError};
 
-/// The most counters listed.
+/// The most counters the page lists.
 const LISTED: u64 = 200;
 
 pub(crate) struct LockRow {
@@ -43,12 +45,9 @@ pub(crate) async fn get_locks(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
-    let counters = match state.throttle.list_counters(now, LISTED).await {
-        Ok(counters) => counters,
-        Err(err) => return unavailable(&err),
-    };
+    let counters = state.throttle.list_counters(now, LISTED).await?;
     let locks = counters
         .into_iter()
         .map(|c| LockRow {
@@ -69,7 +68,7 @@ pub(crate) async fn get_locks(
         notice: notice(query.notice.as_deref()),
         locks,
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
 }
 
 /// `POST /admin/sign-in-locks/{key}/clear`.
@@ -78,29 +77,15 @@ pub(crate) async fn post_clear_lock(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let key = path.into_inner();
-    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return see_other("/admin/sign-in-locks?notice=invalid");
+) -> Result<HttpResponse, PageError> {
+    let which = ops::Which::Id(path.as_str());
+    match ops::clear(state.throttle.as_ref(), which, state.clock.now()).await {
+        Ok(_) => {}
+        Err(LockOpError::Store(err)) => return Err(err.into()),
+        Err(LockOpError::NotFound) => return Ok(see_other("/admin/sign-in-locks")),
+        Err(_) => return Ok(see_other("/admin/sign-in-locks?notice=invalid")),
     }
-    match state
-        .throttle
-        .delete_counter(&TokenHash::from_stored(key))
-        .await
-    {
-        Ok(true) => {
-            super::audit(
-                &state,
-                &req,
-                &admin,
-                tessera_core::AuditKind::LoginLockCleared,
-                None,
-                None,
-            )
-            .await;
-            see_other("/admin/sign-in-locks?notice=cleared")
-        }
-        Ok(false) => see_other("/admin/sign-in-locks"),
-        Err(err) => unavailable(&err),
-    }
+    let kind = AuditKind::LoginLockCleared;
+    super::audit(&state, &req, &admin, kind, None, None).await;
+    Ok(see_other("/admin/sign-in-locks?notice=cleared"))
 }

@@ -3,19 +3,17 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
-use tessera_core::{
-    SigningAlg, Subject,
-    password::hash_password,
-    secret::random_id,
-    store::{StoreError, UserRecord},
-    username::Username,
-};
+use tessera_core::{AuditKind, SigningAlg, Subject, store::UserRecord};
+use tessera_web::PageError;
 
-use crate::ops::registration_tokens::{self, NewToken, TokenOpError};
+use crate::ops::{
+    registration_tokens::{self, NewToken, TokenOpError},
+    users::{self, UserChange, UserOpError},
+};
 
 use super::{
     Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, clients::ShownOncePage,
-    field, html, notice, see_other, unavailable,
+    html, notice, see_other,
 };
 
 pub(crate) struct TokenRow {
@@ -41,11 +39,8 @@ pub(crate) async fn get_tokens(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let tokens = match state.tokens.list_initial_access_tokens().await {
-        Ok(tokens) => tokens,
-        Err(err) => return unavailable(&err),
-    };
+) -> Result<HttpResponse, PageError> {
+    let tokens = state.tokens.list_initial_access_tokens().await?;
     let now = state.clock.now();
     let page = TokensPage {
         csrf_token: &admin.csrf,
@@ -70,46 +65,52 @@ pub(crate) async fn get_tokens(
             })
             .collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The form that creates a registration token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewTokenForm {
+    uses: Option<String>,
+    expires_in: Option<String>,
+    description: Option<String>,
+}
+
+/// A number field: blank is unset, anything else must parse (the bounds are the ops layer's).
+fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| ()),
+    }
 }
 
 /// `POST /admin/registration-tokens`: the token is shown once.
 pub(crate) async fn post_create_token(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm<NewTokenForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    // A number that does not parse is refused like one out of bounds.
-    let number = |name: &str| -> Result<Option<i64>, ()> {
-        match field(&form, name).map(str::trim).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(text) => text.parse::<i64>().map(Some).map_err(|_| ()),
-        }
-    };
-    let (Ok(uses), Ok(expires_in)) = (number("uses"), number("expires_in")) else {
-        return see_other("/admin/registration-tokens?notice=invalid");
+) -> Result<HttpResponse, PageError> {
+    const INVALID: &str = "/admin/registration-tokens?notice=invalid";
+    let (Ok(uses), Ok(expires_in)) = (
+        number(form.uses.as_deref()),
+        number(form.expires_in.as_deref()),
+    ) else {
+        return Ok(see_other(INVALID));
     };
     let new = NewToken {
         uses,
         expires_in,
-        description: field(&form, "description").map(str::to_owned),
+        description: form.description,
         created_by: format!("admin:{}", admin.user.username),
     };
     let token =
         match registration_tokens::create(state.tokens.as_ref(), new, state.clock.now()).await {
             Ok((token, _)) => token,
-            Err(TokenOpError::Store(err)) => return unavailable(&err),
-            Err(_) => return see_other("/admin/registration-tokens?notice=invalid"),
+            Err(TokenOpError::Store(err)) => return Err(err.into()),
+            Err(_) => return Ok(see_other(INVALID)),
         };
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::RegistrationTokenCreated,
-        None,
-        None,
-    )
-    .await;
+    let kind = AuditKind::RegistrationTokenCreated;
+    super::audit(&state, &req, &admin, kind, None, None).await;
     let page = ShownOncePage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -119,7 +120,7 @@ pub(crate) async fn post_create_token(
         value: token.expose(),
         back: "/admin/registration-tokens",
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
 }
 
 /// `POST /admin/registration-tokens/{id}/revoke` (id: at least the first 12 hex digits of the
@@ -129,22 +130,15 @@ pub(crate) async fn post_revoke_token(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     match registration_tokens::revoke(state.tokens.as_ref(), &path, state.clock.now()).await {
         Ok(_) => {}
-        Err(TokenOpError::Store(err)) => return unavailable(&err),
-        Err(_) => return see_other("/admin/registration-tokens?notice=invalid"),
+        Err(TokenOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/registration-tokens?notice=invalid")),
     }
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::RegistrationTokenRevoked,
-        None,
-        None,
-    )
-    .await;
-    see_other("/admin/registration-tokens?notice=revoked")
+    let kind = AuditKind::RegistrationTokenRevoked;
+    super::audit(&state, &req, &admin, kind, None, None).await;
+    Ok(see_other("/admin/registration-tokens?notice=revoked"))
 }
 
 pub(crate) struct UserRow {
@@ -170,11 +164,8 @@ pub(crate) async fn get_users(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let users = match state.users.list_users(query.q.as_deref(), 500).await {
-        Ok(users) => users,
-        Err(err) => return unavailable(&err),
-    };
+) -> Result<HttpResponse, PageError> {
+    let users = state.users.list_users(query.q.as_deref(), 500).await?;
     let page = UsersPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -191,145 +182,80 @@ pub(crate) async fn get_users(
             })
             .collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
 }
 
-async fn hash_off_executor(password: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password).ok())
-        .await
-        .ok()
-        .flatten()
+/// The form that creates a user.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    email: Option<String>,
+    name: Option<String>,
+    is_admin: Option<String>,
 }
 
 /// `POST /admin/users`.
 pub(crate) async fn post_create_user(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm<NewUserForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let Ok(username) = Username::parse(field(&form, "username").unwrap_or_default()) else {
-        return see_other("/admin/users?notice=invalid");
+) -> Result<HttpResponse, PageError> {
+    let new = users::NewUser {
+        username: form.username,
+        password: form.password,
+        email: form.email,
+        name: form.name,
+        is_admin: form.is_admin.as_deref() == Some("on"),
     };
-    let username = username.into_string();
-    let Some(hash) =
-        hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
-    else {
-        return see_other("/admin/users?notice=invalid");
+    let user = match users::create(state.users.as_ref(), new, state.clock.now()).await {
+        Ok(user) => user,
+        Err(UserOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/users?notice=invalid")),
     };
-    let user = UserRecord {
-        id: Subject::new(random_id()),
-        username,
-        password_hash: hash,
-        email: field(&form, "email")
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned),
-        email_verified: false,
-        name: None,
-        is_admin: field(&form, "is_admin") == Some("on"),
-        enabled: true,
-        created_at: state.clock.now(),
-    };
-    match state.users.create_user(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => return see_other("/admin/users?notice=invalid"),
-        Err(err) => return unavailable(&err),
-    }
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::UserCreated,
-        None,
-        Some(user.id.as_str()),
-    )
-    .await;
-    see_other("/admin/users?notice=created")
+    let kind = AuditKind::UserCreated;
+    super::audit(&state, &req, &admin, kind, None, Some(user.id.as_str())).await;
+    Ok(see_other("/admin/users?notice=created"))
 }
 
-/// What an admin changes about a user: each writes only its own column.
-enum UserChange {
-    ToggleEnabled,
-    ToggleAdmin,
-    Password(String),
-}
-
-/// Applies `change` to user `id` (never to the acting admin's own enabled/admin flags). A
-/// password reset or a disable ends every session of the user and revokes their grants (and so
-/// their refresh tokens).
+/// Applies `change` to user `id` through [`users::change`] (never to the acting admin's own
+/// enabled or admin flag).
 async fn change_user(
     req: &HttpRequest,
     state: &AdminState,
     admin: &Admin,
     id: &str,
-    change: UserChange,
-) -> HttpResponse {
-    let kind = match change {
-        UserChange::ToggleEnabled => tessera_core::AuditKind::UserEnabledChanged,
-        UserChange::ToggleAdmin => tessera_core::AuditKind::UserAdminChanged,
-        UserChange::Password(_) => tessera_core::AuditKind::UserPasswordReset,
+    change: impl FnOnce(&UserRecord) -> UserChange,
+) -> Result<HttpResponse, PageError> {
+    let Some(user) = state.users.find_user(&Subject::new(id)).await? else {
+        return Ok(see_other("/admin/users"));
     };
-    if admin.user.id.as_str() == id && !matches!(change, UserChange::Password(_)) {
-        return see_other("/admin/users?notice=self");
-    }
-    let subject = Subject::new(id);
-    let user = match state.users.find_user(&subject).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return see_other("/admin/users"),
-        Err(err) => return unavailable(&err),
+    let change = change(&user);
+    let kind = change.audit_kind();
+    let stores = users::UserStores {
+        users: state.users.as_ref(),
+        sessions: state.sessions.sessions.as_ref(),
+        grants: state.grant_list.as_ref(),
     };
-    let now = state.clock.now();
-    // (written, sessions end, grants are revoked)
-    let (changed, ends_sessions, revokes_grants) = match change {
-        UserChange::ToggleEnabled => (
-            state
-                .users
-                .set_user_enabled(&subject, !user.enabled, now)
-                .await,
-            user.enabled,
-            user.enabled,
-        ),
-        UserChange::ToggleAdmin => (
-            state
-                .users
-                .set_user_admin(&subject, !user.is_admin, now)
-                .await,
-            user.is_admin,
-            false,
-        ),
-        UserChange::Password(hash) => (
-            state.users.set_password_hash(&subject, &hash, now).await,
-            true,
-            true,
-        ),
-    };
-    match changed {
-        Ok(true) => {}
-        Ok(false) => return see_other("/admin/users"),
-        Err(err) => return unavailable(&err),
-    }
-    if ends_sessions {
-        // Disabling, resetting the password or removing admin rights: nothing signed in with
-        // the old standing survives (for an admin removal, the console sessions end too).
-        if let Err(err) = state
-            .sessions
-            .sessions
-            .end_user_sessions(&subject, None, now)
-            .await
-        {
-            return unavailable(&err);
-        }
-        if revokes_grants
-            && let Err(err) = state
-                .grant_list
-                .revoke_user_grants(&subject, None, kind.as_str(), now)
-                .await
-        {
-            return unavailable(&err);
-        }
+    match users::change(
+        stores,
+        Some(&admin.user.id),
+        &user,
+        change,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(UserOpError::OwnAccount) => return Ok(see_other("/admin/users?notice=self")),
+        Err(UserOpError::Store(err)) => return Err(err.into()),
+        Err(UserOpError::NotFound(_)) => return Ok(see_other("/admin/users")),
+        Err(_) => return Ok(see_other("/admin/users?notice=invalid")),
     }
     super::audit(state, req, admin, kind, None, Some(id)).await;
-    see_other("/admin/users?notice=updated")
+    Ok(see_other("/admin/users?notice=updated"))
 }
 
 /// `POST /admin/users/{id}/toggle-enabled`.
@@ -338,8 +264,9 @@ pub(crate) async fn post_toggle_enabled(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    change_user(&req, &state, &admin, &path, UserChange::ToggleEnabled).await
+) -> Result<HttpResponse, PageError> {
+    let toggle = |user: &UserRecord| UserChange::Enabled(!user.enabled);
+    change_user(&req, &state, &admin, &path, toggle).await
 }
 
 /// `POST /admin/users/{id}/toggle-admin` (sensitive).
@@ -348,23 +275,27 @@ pub(crate) async fn post_toggle_admin(
     path: web::Path<String>,
     SensitiveForm { admin, .. }: SensitiveForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    change_user(&req, &state, &admin, &path, UserChange::ToggleAdmin).await
+) -> Result<HttpResponse, PageError> {
+    let toggle = |user: &UserRecord| UserChange::Admin(!user.is_admin);
+    change_user(&req, &state, &admin, &path, toggle).await
+}
+
+/// The form that sets a user's password.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    password: String,
 }
 
 /// `POST /admin/users/{id}/password` (sensitive).
 pub(crate) async fn post_reset_password(
     req: HttpRequest,
     path: web::Path<String>,
-    SensitiveForm { admin, form }: SensitiveForm,
+    SensitiveForm { admin, form }: SensitiveForm<PasswordForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let Some(hash) =
-        hash_off_executor(field(&form, "password").unwrap_or_default().to_owned()).await
-    else {
-        return see_other("/admin/users?notice=invalid");
-    };
-    change_user(&req, &state, &admin, &path, UserChange::Password(hash)).await
+) -> Result<HttpResponse, PageError> {
+    let reset = |_: &UserRecord| UserChange::Password(form.password);
+    change_user(&req, &state, &admin, &path, reset).await
 }
 
 pub(crate) struct KeyRow {
@@ -421,30 +352,26 @@ pub(crate) async fn get_keys(
     html(StatusCode::OK, page.render())
 }
 
+/// The form that rotates a key.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RotateForm {
+    alg: Option<String>,
+}
+
 /// `POST /admin/keys/rotate`.
 pub(crate) async fn post_rotate_key(
     req: HttpRequest,
-    SensitiveForm { admin, form }: SensitiveForm,
+    SensitiveForm { admin, form }: SensitiveForm<RotateForm>,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    let Some(alg) = field(&form, "alg").and_then(|a| a.parse::<SigningAlg>().ok()) else {
+    let Some(alg) = form.alg.and_then(|a| a.parse::<SigningAlg>().ok()) else {
         return see_other("/admin/keys?notice=invalid");
     };
-    match state.keys.rotate(alg, state.key_policy).await {
-        Ok(_) => {
-            super::audit(
-                &state,
-                &req,
-                &admin,
-                tessera_core::AuditKind::KeyRotated,
-                None,
-                None,
-            )
-            .await;
-            see_other("/admin/keys?notice=rotated")
-        }
-        Err(err) => unavailable(&err),
+    if let Err(err) = state.keys.rotate(alg, state.key_policy).await {
+        return super::unavailable(&err);
     }
+    super::audit(&state, &req, &admin, AuditKind::KeyRotated, None, None).await;
+    see_other("/admin/keys?notice=rotated")
 }
 
 pub(crate) struct EventRow {
@@ -478,7 +405,7 @@ pub(crate) async fn get_audit(
     query: web::Query<AuditQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let client = query
         .client_id
         .as_deref()
@@ -489,10 +416,7 @@ pub(crate) async fn get_audit(
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty());
-    let events = match state.audit.recent_events(client, user, 200).await {
-        Ok(events) => events,
-        Err(err) => return unavailable(&err),
-    };
+    let events = state.audit.recent_events(client, user, 200).await?;
     let page = AuditPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -511,5 +435,5 @@ pub(crate) async fn get_audit(
             })
             .collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
 }

@@ -4,11 +4,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
-use tessera_core::store::ScopeRecord;
+use tessera_core::AuditKind;
+use tessera_web::PageError;
 
-use super::{
-    AdminForm, AdminPage, AdminState, PageQuery, field, html, notice, see_other, unavailable,
-};
+use super::{AdminForm, AdminPage, AdminState, PageQuery, html, notice, see_other};
+use crate::ops::scopes::{self as ops, ScopeOpError};
 
 pub(crate) struct ScopeRow {
     name: String,
@@ -25,24 +25,13 @@ struct ScopesPage<'a> {
     scopes: Vec<ScopeRow>,
 }
 
-/// Whether `name` may be registered: a scope token (RFC 6749 §3.3 NQCHAR), at most 64
-/// characters, not one of OpenID Connect's own.
-pub fn valid_scope_name(name: &str) -> bool {
-    name.len() <= 64
-        && tessera_core::scope::is_token(name)
-        && !tessera_client_registry::registration::OIDC_SCOPES.contains(&name)
-}
-
 /// `GET /admin/scopes`.
 pub(crate) async fn get_scopes(
     query: web::Query<PageQuery>,
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let scopes = match state.scopes.list_scopes().await {
-        Ok(scopes) => scopes,
-        Err(err) => return unavailable(&err),
-    };
+) -> Result<HttpResponse, PageError> {
+    let scopes = state.scopes.list_scopes().await?;
     let page = ScopesPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -56,44 +45,42 @@ pub(crate) async fn get_scopes(
             })
             .collect(),
     };
-    html(StatusCode::OK, page.render())
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The form that adds or changes a scope.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ScopeForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    client_credentials: Option<String>,
 }
 
 /// `POST /admin/scopes`: adds a scope or changes one.
 pub(crate) async fn post_save_scope(
     req: HttpRequest,
-    AdminForm { admin, form }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm<ScopeForm>,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    let name = field(&form, "name").unwrap_or_default().trim().to_owned();
-    let description = field(&form, "description")
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(200)
-        .collect::<String>();
-    if !valid_scope_name(&name) || description.chars().any(char::is_control) {
-        return see_other("/admin/scopes?notice=invalid");
-    }
-    let record = ScopeRecord {
-        name,
-        description,
-        client_credentials: field(&form, "client_credentials") == Some("on"),
-        created_at: state.clock.now(),
-    };
-    if let Err(err) = state.scopes.save_scope(&record).await {
-        return unavailable(&err);
-    }
-    super::audit(
-        &state,
-        &req,
-        &admin,
-        tessera_core::AuditKind::ScopeSaved,
-        None,
-        None,
+) -> Result<HttpResponse, PageError> {
+    let own = form.client_credentials.as_deref() == Some("on");
+    let now = state.clock.now();
+    match ops::save(
+        state.scopes.as_ref(),
+        &form.name,
+        &form.description,
+        own,
+        now,
     )
-    .await;
-    see_other("/admin/scopes?notice=saved")
+    .await
+    {
+        Ok(_) => {}
+        Err(ScopeOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/scopes?notice=invalid")),
+    }
+    super::audit(&state, &req, &admin, AuditKind::ScopeSaved, None, None).await;
+    Ok(see_other("/admin/scopes?notice=saved"))
 }
 
 /// `POST /admin/scopes/{name}/delete`.
@@ -102,21 +89,12 @@ pub(crate) async fn post_delete_scope(
     path: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
     state: web::Data<AdminState>,
-) -> HttpResponse {
-    match state.scopes.delete_scope(&path).await {
-        Ok(true) => {
-            super::audit(
-                &state,
-                &req,
-                &admin,
-                tessera_core::AuditKind::ScopeDeleted,
-                None,
-                None,
-            )
-            .await;
-            see_other("/admin/scopes?notice=deleted")
-        }
-        Ok(false) => see_other("/admin/scopes"),
-        Err(err) => unavailable(&err),
+) -> Result<HttpResponse, PageError> {
+    match ops::delete(state.scopes.as_ref(), &path).await {
+        Ok(()) => {}
+        Err(ScopeOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other("/admin/scopes")),
     }
+    super::audit(&state, &req, &admin, AuditKind::ScopeDeleted, None, None).await;
+    Ok(see_other("/admin/scopes?notice=deleted"))
 }

@@ -30,13 +30,19 @@ pub struct TrustedIssuerInput {
     pub clients: Vec<String>,
 }
 
-/// Why the input was refused (shown to the admin).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TrustedIssuerError(pub String);
+/// Why the input was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustedIssuerError {
+    /// A rule refused it (the message is for the admin).
+    #[error("{0}")]
+    Invalid(String),
+    /// Looking up its clients failed.
+    #[error(transparent)]
+    Store(#[from] tessera_core::store::StoreError),
+}
 
 fn refuse(message: impl Into<String>) -> TrustedIssuerError {
-    TrustedIssuerError(message.into())
+    TrustedIssuerError::Invalid(message.into())
 }
 
 /// Checks the input (keys usable, algorithms known, clients registered for the grant) and
@@ -120,8 +126,7 @@ pub async fn validate_trusted_issuer(
     for id in clean(input.clients) {
         let client = clients
             .find_client(&ClientId::new(id.as_str()))
-            .await
-            .map_err(|err| refuse(format!("client lookup failed: {err}")))?
+            .await?
             .ok_or_else(|| refuse(format!("no client {id}")))?;
         if !client
             .grant_types

@@ -1,7 +1,6 @@
 //! tessera-server: the `tessera` binary's library half — CLI, configuration, telemetry,
 //! application assembly, health and metrics.
 
-pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

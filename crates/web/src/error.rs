@@ -144,6 +144,60 @@ pub fn page_unavailable(area: &str, err: &dyn std::fmt::Display, message: &str) 
     response
 }
 
+/// What an HTML page answers when it can not do what was asked: one type for every page
+/// handler (`Result<HttpResponse, PageError>`), so a store failure is a `?` away from its 503.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// The store failed: 503 with `Retry-After: 1`, nothing was changed (logged).
+    #[error("store failure: {0}")]
+    Store(#[from] tessera_core::store::StoreError),
+    /// The form's CSRF token is missing or wrong: 403 ([`csrf_refused`]).
+    #[error("the form's CSRF token was refused")]
+    Csrf,
+    /// The form could not be read as the page's form: 400.
+    #[error("the form could not be read: {0}")]
+    BadForm(String),
+    /// Nothing here by that name: 404 with the title and message given.
+    #[error("{title}: {message}")]
+    NotFound {
+        /// The page's title.
+        title: &'static str,
+        /// What to tell the user.
+        message: &'static str,
+    },
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::BadForm(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Store(err) => page_unavailable(
+                "page",
+                err,
+                "The server could not reach its database; nothing was changed. Please try again in a moment.",
+            ),
+            Self::Csrf => csrf_refused("Reload the page and try again."),
+            Self::BadForm(_) => html_error(
+                StatusCode::BAD_REQUEST,
+                "Form not understood",
+                "The form could not be read; nothing was changed. Reload the page and try again.",
+                Some("invalid_request"),
+            ),
+            Self::NotFound { title, message } => {
+                html_error(StatusCode::NOT_FOUND, title, message, None)
+            }
+        }
+    }
+}
+
 fn wants_html(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)

@@ -7,12 +7,13 @@ pub mod body_deadline;
 pub mod client_address;
 pub mod csrf;
 pub mod error;
+pub mod form;
 pub mod hash_gate;
 pub mod headers;
 pub mod session;
 pub mod telemetry;
 
-pub use error::{ErrorPage, html_error, html_page, token_error_response};
+pub use error::{ErrorPage, PageError, html_error, html_page, token_error_response};
 pub use headers::{allow_form_target, security_headers};
 pub use telemetry::{Metrics, REQUEST_ID_HEADER, telemetry};
 

@@ -211,3 +211,165 @@ async fn the_console_and_the_cli_bound_registration_tokens_alike_and_revoke_by_t
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_console_and_the_cli_bound_a_clients_token_settings_by_the_one_rule() {
+    use tessera_admin::ops::clients::SETTINGS;
+    use tessera_core::store::ClientRepo;
+
+    let app = TestApp::spawn().await;
+    let admin = admin_browser(&app).await;
+    let page = "/admin/clients";
+    // Every setting, at its bound and just past it, on either side of zero: the bounds are read
+    // from the operations layer, so a changed bound is tested here as it is.
+    for (setting, max) in SETTINGS {
+        for (value, accepted) in [(max, true), (max + 1, false), (0, false)] {
+            let value = value.to_string();
+            let flag = format!("--{}", setting.replace('_', "-"));
+            let (cli_ok, stdout, stderr) = cli(
+                &app,
+                &[
+                    "client",
+                    "create",
+                    "--redirect-uri",
+                    "https://app.example/cb",
+                    &flag,
+                    &value,
+                    "--json",
+                ],
+            );
+            assert_eq!(cli_ok, accepted, "cli {flag} {value}: {stderr}");
+            if accepted {
+                let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                let id = created["client_id"].as_str().unwrap();
+                let stored = app
+                    .state
+                    .store
+                    .find_client(&tessera_core::ClientId::new(id))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let stored = match setting {
+                    "access_token_ttl" => stored.access_token_ttl,
+                    "refresh_token_ttl" => stored.refresh_token_ttl,
+                    "refresh_token_absolute_ttl" => stored.refresh_token_absolute_ttl,
+                    _ => stored.refresh_token_max_rotations.map(i64::from),
+                };
+                assert_eq!(stored, Some(max), "{setting} stored as given");
+            } else {
+                assert!(
+                    stderr.contains(&format!("{setting} must be 1 to {max}")),
+                    "{stderr}"
+                );
+            }
+            let console = console_post(
+                &app,
+                &admin,
+                page,
+                page,
+                &[
+                    ("client_name", "bounded"),
+                    ("redirect_uris", "https://app.example/cb"),
+                    (setting, &value),
+                ],
+            )
+            .await;
+            // Registered: the page that shows the secret once (200); refused: 400, the rule.
+            let expected = if accepted {
+                "200 OK"
+            } else {
+                "400 Bad Request"
+            };
+            assert_eq!(console, expected, "console {setting}={value}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_console_and_the_cli_refuse_the_same_scope_descriptions() {
+    use tessera_admin::ops::scopes::MAX_DESCRIPTION_CHARS;
+    use tessera_core::store::ScopeRepo;
+
+    let app = TestApp::spawn().await;
+    let admin = admin_browser(&app).await;
+    let page = "/admin/scopes";
+    let longest = "d".repeat(MAX_DESCRIPTION_CHARS);
+    let too_long = "d".repeat(MAX_DESCRIPTION_CHARS + 1);
+    for (description, accepted) in [(longest.as_str(), true), (too_long.as_str(), false)] {
+        let (cli_ok, _, stderr) = cli(
+            &app,
+            &["scope", "add", "api.cli", "--description", description],
+        );
+        assert_eq!(cli_ok, accepted, "cli: {stderr}");
+        let console = console_post(
+            &app,
+            &admin,
+            page,
+            page,
+            &[("name", "api.console"), ("description", description)],
+        )
+        .await;
+        let expected = if accepted {
+            "/admin/scopes?notice=saved"
+        } else {
+            "/admin/scopes?notice=invalid"
+        };
+        assert_eq!(console, expected);
+        for name in ["api.cli", "api.console"] {
+            let stored = app.state.store.find_scope(name).await.unwrap();
+            assert_eq!(
+                stored.map(|s| s.description.chars().count()),
+                Some(MAX_DESCRIPTION_CHARS),
+                "{name}: only the accepted description is stored"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_user_disabled_with_the_cli_is_signed_out_as_by_the_console() {
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    let alice = browser();
+    sign_in_as(
+        &app,
+        &alice,
+        "/login?return_to=%2Faccount",
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(get(&app, &alice, "/account").await.status(), 200);
+
+    let (ok, stdout, stderr) = cli(&app, &["user", "disable", "alice"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("updated user alice"), "{stdout}");
+    // The session ended with the disable: the account page sends the browser to sign in.
+    let answer = get(&app, &alice, "/account").await;
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert!(
+        location(&answer).starts_with("/login"),
+        "{}",
+        location(&answer)
+    );
+    let (ok, stdout, _) = cli(&app, &["user", "disable", "alice"]);
+    assert!(ok && stdout.contains("like that already"), "{stdout}");
+
+    // And the console's reset and the CLI's refuse the same short password.
+    let dir = tempfile::TempDir::new().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "short\n").unwrap();
+    let (ok, _, stderr) = cli(
+        &app,
+        &[
+            "user",
+            "reset-password",
+            "alice",
+            "--password-file",
+            short.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && stderr.contains("at least 8 characters"), "{stderr}");
+    let (ok, _, stderr) = cli(&app, &["user", "enable", "alice"]);
+    assert!(ok, "{stderr}");
+}

@@ -1,72 +1,19 @@
-//! The command line: `tessera serve | migrate | config check | keys list | rotate | copy`, and
-//! the admin commands of [`crate::admin`].
+//! `tessera keys …`: list, rotate and copy the signing keys of the key store (the console
+//! rotates the running ring; both go through `tessera_keys`).
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use serde_json::json;
-use tessera_core::{Clock, SigningAlg, SystemClock};
+use tessera_core::{Clock, SigningAlg};
 use tessera_keys::{DatabaseKeyStore, KeyFolder, KeyStore, copy_keys};
 
+use super::shared::open_store;
 use crate::{
-    admin,
-    app::{self, Application},
-    config::{Config, KeyStoreKind, Sources},
-    telemetry,
+    app,
+    config::{Config, KeyStoreKind},
 };
-
-/// Tessera, an OAuth 2.0 / OpenID Connect authorization server.
-#[derive(Debug, Parser)]
-#[command(name = "tessera", version, about)]
-pub struct Cli {
-    /// Configuration file (default: ./tessera.toml when present). Also TESSERA_CONFIG.
-    #[arg(long, global = true, env = "TESSERA_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Migrate the database, open the keys and serve until SIGTERM/SIGINT.
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Configuration commands.
-    #[command(subcommand)]
-    Config(ConfigCommand),
-    /// Signing-key commands.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// Client commands.
-    #[command(subcommand)]
-    Client(admin::ClientCommand),
-    /// Initial access tokens for RFC 7591 dynamic registration.
-    #[command(subcommand)]
-    RegistrationToken(admin::RegistrationTokenCommand),
-    /// External issuers trusted for the JWT bearer grant (RFC 7523).
-    #[command(subcommand)]
-    TrustedIssuer(admin::TrustedIssuerCommand),
-    /// User commands.
-    #[command(subcommand)]
-    User(admin::UserCommand),
-    /// The scope registry: the scopes apps may register for.
-    #[command(subcommand)]
-    Scope(admin::ScopeCommand),
-    /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
-    #[command(subcommand)]
-    SignInLocks(admin::LockCommand),
-}
-
-/// `tessera config …`
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Validate the configuration and print it with secrets hidden, without serving.
-    Check,
-}
 
 /// `tessera keys …`
 #[derive(Debug, Subcommand)]
@@ -109,56 +56,14 @@ fn parse_key_store(value: &str) -> Result<KeyStoreKind, String> {
     }
 }
 
-/// Parses the command line and runs it.
-pub fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let config = Config::load(&Sources {
-        file: cli.config.clone(),
-    })?;
-    let _log_writer = telemetry::init(config.log_format, &config.log_level);
-    if !config.ignored_env.is_empty() {
-        tracing::warn!(
-            variables = %config.ignored_env.join(", "),
-            "ignoring TESSERA_* environment variables that name no setting (an orchestrator's, or a typo?)"
-        );
-    }
-    match cli.command {
-        Command::Serve => actix_web::rt::System::new()
-            .block_on(async move { Application::build(config).await?.run_until_stopped().await }),
-        Command::Migrate => actix_web::rt::System::new().block_on(async move {
-            let applied = tessera_storage::migrate(&config.database_url).await?;
-            println!("applied {applied} migration(s); the schema is up to date");
-            Ok(())
-        }),
-        Command::Config(ConfigCommand::Check) => {
-            println!("{}", config.redacted());
-            println!("configuration OK");
-            Ok(())
-        }
-        Command::Keys(command) => actix_web::rt::System::new()
-            .block_on(async move { keys(&config, command, &SystemClock).await }),
-        Command::Client(command) => actix_web::rt::System::new()
-            .block_on(async move { admin::client(&config, Arc::new(SystemClock), command).await }),
-        Command::RegistrationToken(command) => actix_web::rt::System::new().block_on(async move {
-            admin::registration_token(&config, Arc::new(SystemClock), command).await
-        }),
-        Command::TrustedIssuer(command) => actix_web::rt::System::new().block_on(async move {
-            admin::trusted_issuer(&config, Arc::new(SystemClock), command).await
-        }),
-        Command::User(command) => actix_web::rt::System::new()
-            .block_on(async move { admin::user(&config, Arc::new(SystemClock), command).await }),
-        Command::Scope(command) => actix_web::rt::System::new()
-            .block_on(async move { admin::scope(&config, Arc::new(SystemClock), command).await }),
-        Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
-            admin::sign_in_locks(&config, Arc::new(SystemClock), command).await
-        }),
-    }
-}
-
-async fn keys(config: &Config, command: KeysCommand, clock: &dyn Clock) -> anyhow::Result<()> {
+pub(crate) async fn keys(
+    config: &Config,
+    command: KeysCommand,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
     let database = match (&command, config.keys_store) {
         (KeysCommand::Copy { .. }, _) | (_, KeyStoreKind::Database) => {
-            Some(Arc::new(admin::open_store(config).await?))
+            Some(Arc::new(open_store(config).await?))
         }
         (_, KeyStoreKind::Folder) => None,
     };

@@ -1,0 +1,131 @@
+//! The command line: `tessera serve | migrate | config check`, and the management commands, one
+//! module each: `keys`, `client`, `registration-token`, `trusted-issuer`, `user`, `scope`,
+//! `sign-in-locks`. The management commands work on the configured database directly (migrating
+//! it first), go through the operations layer the admin console uses (`tessera_admin::ops`), write
+//! audit events with actor `cli`, and print text or, with `--json`, JSON.
+
+mod client;
+mod keys;
+mod locks;
+mod registration_token;
+mod scope;
+mod shared;
+mod trusted_issuer;
+mod user;
+
+pub use client::{ClientCommand, CreateClient};
+pub use keys::KeysCommand;
+pub use locks::LockCommand;
+pub use registration_token::RegistrationTokenCommand;
+pub use scope::ScopeCommand;
+pub use trusted_issuer::{AddTrustedIssuer, TrustedIssuerCommand};
+pub use user::{AddUser, PasswordArgs, PasswordSource, UserCommand};
+
+use std::{path::PathBuf, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use tessera_core::SystemClock;
+
+use crate::{
+    app::Application,
+    config::{Config, Sources},
+    telemetry,
+};
+
+/// Tessera, an OAuth 2.0 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./tessera.toml when present). Also TESSERA_CONFIG.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, open the keys and serve until SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Signing-key commands.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Client commands.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Initial access tokens for RFC 7591 dynamic registration.
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
+    /// External issuers trusted for the JWT bearer grant (RFC 7523).
+    #[command(subcommand)]
+    TrustedIssuer(TrustedIssuerCommand),
+    /// User commands.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The scope registry: the scopes apps may register for.
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+    /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
+    #[command(subcommand)]
+    SignInLocks(LockCommand),
+}
+
+/// `tessera config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets hidden, without serving.
+    Check,
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&Sources {
+        file: cli.config.clone(),
+    })?;
+    let _log_writer = telemetry::init(config.log_format, &config.log_level);
+    if !config.ignored_env.is_empty() {
+        tracing::warn!(
+            variables = %config.ignored_env.join(", "),
+            "ignoring TESSERA_* environment variables that name no setting (an orchestrator's, or a typo?)"
+        );
+    }
+    match cli.command {
+        Command::Serve => actix_web::rt::System::new()
+            .block_on(async move { Application::build(config).await?.run_until_stopped().await }),
+        Command::Migrate => actix_web::rt::System::new().block_on(async move {
+            let applied = tessera_storage::migrate(&config.database_url).await?;
+            println!("applied {applied} migration(s); the schema is up to date");
+            Ok(())
+        }),
+        Command::Config(ConfigCommand::Check) => {
+            println!("{}", config.redacted());
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Keys(command) => actix_web::rt::System::new()
+            .block_on(async move { keys::keys(&config, command, &SystemClock).await }),
+        Command::Client(command) => actix_web::rt::System::new()
+            .block_on(async move { client::client(&config, Arc::new(SystemClock), command).await }),
+        Command::RegistrationToken(command) => actix_web::rt::System::new().block_on(async move {
+            registration_token::registration_token(&config, Arc::new(SystemClock), command).await
+        }),
+        Command::TrustedIssuer(command) => actix_web::rt::System::new().block_on(async move {
+            trusted_issuer::trusted_issuer(&config, Arc::new(SystemClock), command).await
+        }),
+        Command::User(command) => actix_web::rt::System::new()
+            .block_on(async move { user::user(&config, Arc::new(SystemClock), command).await }),
+        Command::Scope(command) => actix_web::rt::System::new()
+            .block_on(async move { scope::scope(&config, Arc::new(SystemClock), command).await }),
+        Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
+            locks::sign_in_locks(&config, Arc::new(SystemClock), command).await
+        }),
+    }
+}

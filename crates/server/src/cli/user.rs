@@ -1,0 +1,201 @@
+//! `tessera user …`: create, list, enable, disable users and reset their passwords, through the
+//! operations layer the console uses (`tessera_admin::ops::users`): the same username and
+//! password rules, and the same consequences (a disable or a reset ends the user's sessions and
+//! revokes their grants).
+
+use std::{io::Read, path::PathBuf, sync::Arc};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tessera_admin::ops::users::{self, NewUser, UserChange, UserStores};
+use tessera_core::{AuditKind, Clock, store::UserRepo};
+
+use super::shared::{audit, open_store, print_json};
+use crate::config::Config;
+
+/// `tessera user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, non-interactively.
+    Add(AddUser),
+    /// List users.
+    List {
+        /// Only users whose name or email contains this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a user sign in again.
+    Enable {
+        /// Username or subject id.
+        user: String,
+    },
+    /// Stop a user from signing in; ends their sessions and revokes their grants.
+    Disable {
+        /// Username or subject id.
+        user: String,
+    },
+    /// Set a new password; ends the user's sessions and revokes their grants.
+    ResetPassword(PasswordArgs),
+}
+
+/// Where a password comes from.
+#[derive(Debug, Args)]
+pub struct PasswordSource {
+    /// Read the password from this file (first line).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password_file: Option<PathBuf>,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// `tessera user add` options.
+#[derive(Debug, Args)]
+pub struct AddUser {
+    /// Login name.
+    username: String,
+    #[command(flatten)]
+    password: PasswordSource,
+    /// Email address.
+    #[arg(long)]
+    email: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// May use the admin console.
+    #[arg(long)]
+    admin: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `tessera user reset-password` options.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Username or subject id.
+    user: String,
+    #[command(flatten)]
+    password: PasswordSource,
+}
+
+impl PasswordSource {
+    fn read(&self) -> anyhow::Result<String> {
+        let text = match (&self.password_file, self.password_stdin) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            (None, true) => {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("cannot read standard input")?;
+                text
+            }
+            (None, false) => {
+                bail!("give the password with --password-file FILE or --password-stdin")
+            }
+        };
+        Ok(text.lines().next().unwrap_or_default().to_owned())
+    }
+}
+
+/// Runs `tessera user …`.
+pub async fn user(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    command: UserCommand,
+) -> anyhow::Result<()> {
+    let (id, change) = match command {
+        UserCommand::Add(args) => return add(config, clock, args).await,
+        UserCommand::List { search, json } => return list(config, search, json).await,
+        UserCommand::Enable { user } => (user, UserChange::Enabled(true)),
+        UserCommand::Disable { user } => (user, UserChange::Enabled(false)),
+        UserCommand::ResetPassword(args) => {
+            (args.user, UserChange::Password(args.password.read()?))
+        }
+    };
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = users::find(&store, &id).await?;
+    let kind = change.audit_kind();
+    let stores = UserStores {
+        users: &store,
+        sessions: &store,
+        grants: &store,
+    };
+    if users::change(stores, None, &user, change, now).await? {
+        audit(&store, now, kind, None, Some(user.id.as_str())).await;
+        println!("updated user {} (sub {})", user.username, user.id);
+    } else {
+        println!("user {} was like that already", user.username);
+    }
+    Ok(())
+}
+
+async fn add(config: &Config, clock: Arc<dyn Clock>, args: AddUser) -> anyhow::Result<()> {
+    let new = NewUser {
+        username: args.username,
+        password: args.password.read()?,
+        email: args.email,
+        name: args.name,
+        is_admin: args.admin,
+    };
+    // The rules first, so a refused name never needs the database.
+    tessera_core::username::Username::parse(&new.username)?;
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = users::create(&store, new, now).await?;
+    audit(
+        &store,
+        now,
+        AuditKind::UserCreated,
+        None,
+        Some(user.id.as_str()),
+    )
+    .await;
+    if args.json {
+        print_json(&json!({"sub": user.id, "username": user.username, "admin": user.is_admin}))?;
+    } else {
+        println!(
+            "created user {} (sub {}){}",
+            user.username,
+            user.id,
+            if user.is_admin { ", admin" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+async fn list(config: &Config, search: Option<String>, json: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let users = store.list_users(search.as_deref(), 1000).await?;
+    if json {
+        let rows: Vec<_> = users
+            .iter()
+            .map(|u| {
+                json!({"sub": u.id, "username": u.username, "email": u.email,
+                       "admin": u.is_admin, "enabled": u.enabled})
+            })
+            .collect();
+        return print_json(&rows);
+    }
+    println!(
+        "{:<34} {:<24} {:<6} {:<8} EMAIL",
+        "SUB", "USERNAME", "ADMIN", "ENABLED"
+    );
+    for u in &users {
+        println!(
+            "{:<34} {:<24} {:<6} {:<8} {}",
+            u.id,
+            u.username,
+            u.is_admin,
+            u.enabled,
+            u.email.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
