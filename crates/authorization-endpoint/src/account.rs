@@ -7,17 +7,21 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use serde::Deserialize;
+use tessera_core::AuditKind;
 use tessera_core::{
     ClientId, Clock,
     password::{hash_password, verify_password},
     secret::TokenHash,
     store::{
-        AuditRepo, ClientRepo, ConsentRepo, GrantAdminRepo, SessionKind, SessionRepo, UserRepo,
+        AuditRepo, BrowserSessionRecord, ClientRepo, ConsentRepo, GrantAdminRepo, SessionKind,
+        SessionRepo, UserRepo,
     },
 };
 use tessera_web::{
+    PageError,
     audit::Audit,
-    csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
+    csrf::CsrfToken,
+    form::CsrfForm,
     session::{Sessions, SignedIn},
 };
 
@@ -87,27 +91,14 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
-    tessera_web::error::page_unavailable("account", err, "Please try again in a moment.")
-}
-
-fn refused() -> HttpResponse {
-    tessera_web::error::csrf_refused("Reload the page and try again.")
-}
-
-async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, HttpResponse> {
-    match state.sessions.current(req, SessionKind::User).await {
-        Ok(Some(user)) => Ok(user),
-        Ok(None) if req.method() == actix_web::http::Method::GET => {
-            Err(see_other("/login?return_to=%2Faccount"))
-        }
-        Ok(None) => Err(tessera_web::html_error(
-            StatusCode::FORBIDDEN,
-            "Signed out",
-            "Sign in again.",
-            None,
-        )),
-        Err(err) => Err(unavailable(&err)),
+/// The signed-in user, or the sign-in page (a GET) or a 403 (a POST whose session ended).
+async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, PageError> {
+    match state.sessions.current(req, SessionKind::User).await? {
+        Some(user) => Ok(user),
+        None if req.method() == actix_web::http::Method::GET => Err(PageError::SignIn {
+            return_to: "/account",
+        }),
+        None => Err(PageError::SignedOut),
     }
 }
 
@@ -139,70 +130,66 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
     })
 }
 
+impl SessionRow {
+    fn of(session: BrowserSessionRecord, current: &SignedIn) -> Self {
+        Self {
+            current: session.id_hash == current.session.id_hash,
+            id: session.id_hash.as_str().to_owned(),
+            device: session
+                .user_agent
+                .unwrap_or_else(|| "unknown device".into()),
+            ip: session.ip.unwrap_or_default(),
+            created: session.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            last_seen: session
+                .last_seen_at
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+        }
+    }
+}
+
+/// The apps the user allowed, by name.
+async fn apps_of(state: &AccountState, user: &SignedIn) -> Result<Vec<AppRow>, PageError> {
+    let consents = state.consents.list_user_consents(&user.user.id).await?;
+    let mut apps = Vec::with_capacity(consents.len());
+    for (client_id, scopes, since) in consents {
+        let client = state.clients.find_client(&client_id).await?;
+        apps.push(AppRow {
+            name: client
+                .and_then(|c| c.client_name)
+                .unwrap_or_else(|| client_id.to_string()),
+            client_id: client_id.to_string(),
+            scopes: scopes.join(" "),
+            since: since.format("%Y-%m-%d").to_string(),
+        });
+    }
+    Ok(apps)
+}
+
 /// `GET /account`.
 pub async fn get_account(
     req: HttpRequest,
     query: web::Query<NoticeQuery>,
     csrf: CsrfToken,
     state: web::Data<AccountState>,
-) -> HttpResponse {
-    let user = match signed_in(&req, &state).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, PageError> {
+    let user = signed_in(&req, &state).await?;
     let now = state.clock.now();
-    let (sessions, consents) = match (
-        state
-            .session_rows
-            .list_user_sessions(&user.user.id, now)
-            .await,
-        state.consents.list_user_consents(&user.user.id).await,
-    ) {
-        (Ok(sessions), Ok(consents)) => (sessions, consents),
-        (Err(err), _) | (_, Err(err)) => return unavailable(&err),
-    };
-    let mut apps = Vec::with_capacity(consents.len());
-    for (client_id, scopes, since) in consents {
-        let name = match state.clients.find_client(&client_id).await {
-            Ok(client) => client
-                .and_then(|c| c.client_name)
-                .unwrap_or_else(|| client_id.to_string()),
-            Err(err) => return unavailable(&err),
-        };
-        apps.push(AppRow {
-            client_id: client_id.to_string(),
-            name,
-            scopes: scopes.join(" "),
-            since: since.format("%Y-%m-%d").to_string(),
-        });
-    }
+    let sessions = state
+        .session_rows
+        .list_user_sessions(&user.user.id, now)
+        .await?;
     let page = AccountPage {
         csrf_token: &csrf.0,
         username: &user.user.username,
         notice: notice(query.notice.as_deref()),
         sessions: sessions
             .into_iter()
-            .map(|s| SessionRow {
-                current: s.id_hash == user.session.id_hash,
-                id: s.id_hash.as_str().to_owned(),
-                device: s.user_agent.unwrap_or_else(|| "unknown device".into()),
-                ip: s.ip.unwrap_or_default(),
-                created: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                last_seen: s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            })
+            .map(|s| SessionRow::of(s, &user))
             .collect(),
-        apps,
+        apps: apps_of(&state, &user).await?,
     };
-    tessera_web::html_page(StatusCode::OK, page.render())
-}
-
-fn csrf_ok(req: &HttpRequest, form: &[(String, String)]) -> bool {
-    csrf_valid(
-        req,
-        form.iter()
-            .find(|(k, _)| k == CSRF_FIELD)
-            .map(|(_, v)| v.as_str()),
-    )
+    Ok(tessera_web::html_page(StatusCode::OK, page.render()))
 }
 
 /// `POST /account/sessions/{id}/revoke`: ends one of the user's sessions and what it issued
@@ -210,157 +197,151 @@ fn csrf_ok(req: &HttpRequest, form: &[(String, String)]) -> bool {
 pub async fn post_revoke_session(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
+    _: CsrfForm,
     state: web::Data<AccountState>,
-) -> HttpResponse {
-    if !csrf_ok(&req, &form) {
-        return refused();
-    }
-    let user = match signed_in(&req, &state).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, PageError> {
+    let user = signed_in(&req, &state).await?;
     let now = state.clock.now();
     let hash = TokenHash::from_stored(path.into_inner());
     // Only the user's own sessions: look it up and check the owner before ending it.
-    match state.session_rows.find_session(&hash).await {
-        Ok(Some(session)) if session.user_id == user.user.id => {}
-        Ok(_) => return see_other("/account"),
-        Err(err) => return unavailable(&err),
+    match state.session_rows.find_session(&hash).await? {
+        Some(session) if session.user_id == user.user.id => {}
+        _ => return Ok(see_other("/account")),
     }
-    if let Err(err) = state.session_rows.end_session(&hash, now).await {
-        return unavailable(&err);
-    }
-    if let Err(err) = state
+    state.session_rows.end_session(&hash, now).await?;
+    let reason = "device signed out";
+    state
         .grants
-        .revoke_session_grants(&hash, false, "device signed out", now)
-        .await
-    {
-        return unavailable(&err);
-    }
-    audit(
-        &state,
-        &req,
-        &user,
-        tessera_core::AuditKind::SessionRevoked,
-        None,
-    )
-    .await;
+        .revoke_session_grants(&hash, false, reason, now)
+        .await?;
+    audit(&state, &req, &user, AuditKind::SessionRevoked, None).await;
     if hash == user.session.id_hash {
-        return see_other("/login?return_to=%2Faccount");
+        return Ok(see_other("/login?return_to=%2Faccount"));
     }
-    see_other("/account?notice=signed-out")
+    Ok(see_other("/account?notice=signed-out"))
 }
 
 /// `POST /account/apps/{client_id}/revoke`: forgets the consent and revokes the app's grants.
 pub async fn post_revoke_app(
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
+    _: CsrfForm,
     state: web::Data<AccountState>,
-) -> HttpResponse {
-    if !csrf_ok(&req, &form) {
-        return refused();
-    }
-    let user = match signed_in(&req, &state).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, PageError> {
+    let user = signed_in(&req, &state).await?;
     let client = ClientId::new(path.into_inner());
-    let now = state.clock.now();
-    if let Err(err) = state.consents.delete_consent(&user.user.id, &client).await {
-        return unavailable(&err);
-    }
-    if let Err(err) = state
+    let (sub, now) = (&user.user.id, state.clock.now());
+    state.consents.delete_consent(sub, &client).await?;
+    let reason = "access removed by the user";
+    state
         .grants
-        .revoke_user_client_grants(&user.user.id, &client, "access removed by the user", now)
-        .await
-    {
-        return unavailable(&err);
+        .revoke_user_client_grants(sub, &client, reason, now)
+        .await?;
+    let kind = AuditKind::ConsentRevoked;
+    audit(&state, &req, &user, kind, Some(client.as_str())).await;
+    Ok(see_other("/account?notice=removed"))
+}
+
+/// The password change form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// Why a password change was refused (the `?notice=` code the account page explains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRefusal {
+    /// The current password is wrong.
+    Wrong,
+    /// The new one breaks the password rule.
+    Weak,
+}
+
+impl PasswordRefusal {
+    fn notice(self) -> &'static str {
+        match self {
+            Self::Wrong => "wrong-password",
+            Self::Weak => "weak-password",
+        }
     }
-    audit(
-        &state,
-        &req,
-        &user,
-        tessera_core::AuditKind::ConsentRevoked,
-        Some(client.as_str()),
-    )
-    .await;
-    see_other("/account?notice=removed")
+}
+
+/// The new password's hash, if `current` is the password hashed as `stored` and `new` keeps the
+/// rule (argon2 twice: run it off the async executor).
+pub fn new_password_hash(
+    current: &str,
+    stored: &str,
+    new: &str,
+) -> Result<String, PasswordRefusal> {
+    if !verify_password(current, stored) {
+        return Err(PasswordRefusal::Wrong);
+    }
+    hash_password(new).map_err(|_| PasswordRefusal::Weak)
 }
 
 /// `POST /account/password`: needs the current password; ends every other session.
 pub async fn post_change_password(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
+    CsrfForm { form, .. }: CsrfForm<PasswordForm>,
     state: web::Data<AccountState>,
-) -> HttpResponse {
-    if !csrf_ok(&req, &form) {
-        return refused();
-    }
-    let user = match signed_in(&req, &state).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (current, new) = (field("current_password"), field("new_password"));
+) -> Result<HttpResponse, PageError> {
+    let user = signed_in(&req, &state).await?;
     let stored = user.user.password_hash.clone();
+    let PasswordForm {
+        current_password,
+        new_password,
+    } = form;
     let checked = tokio::task::spawn_blocking(move || {
-        if !verify_password(&current, &stored) {
-            return Err("wrong-password");
-        }
-        hash_password(&new).map_err(|_| "weak-password")
+        new_password_hash(&current_password, &stored, &new_password)
     })
     .await
-    .unwrap_or(Err("weak-password"));
+    .unwrap_or(Err(PasswordRefusal::Weak));
     let hash = match checked {
         Ok(hash) => hash,
-        Err(code) => return see_other(&format!("/account?notice={code}")),
+        Err(refusal) => return Ok(see_other(&format!("/account?notice={}", refusal.notice()))),
     };
-    let now = state.clock.now();
+    let (sub, now) = (&user.user.id, state.clock.now());
     // Only the password column is written: a disable or an admin change made meanwhile stays.
-    match state
-        .users
-        .set_password_hash(&user.user.id, &hash, now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return see_other("/login?return_to=%2Faccount"),
-        Err(err) => return unavailable(&err),
+    if !state.users.set_password_hash(sub, &hash, now).await? {
+        return Ok(see_other("/login?return_to=%2Faccount"));
     }
     // Every other device is signed out, and what it obtained (grants, so refresh-token
     // families, offline ones included) is revoked; this browser's session and grants stay.
-    if let Err(err) = state
-        .session_rows
-        .end_user_sessions(&user.user.id, Some(&user.session.id_hash), now)
-        .await
-    {
-        return unavailable(&err);
-    }
-    if let Err(err) = state
+    let this = Some(&user.session.id_hash);
+    state.session_rows.end_user_sessions(sub, this, now).await?;
+    let reason = "password changed";
+    state
         .grants
-        .revoke_user_grants(
-            &user.user.id,
-            Some(&user.session.id_hash),
-            "password changed",
-            now,
-        )
-        .await
-    {
-        return unavailable(&err);
+        .revoke_user_grants(sub, this, reason, now)
+        .await?;
+    audit(&state, &req, &user, AuditKind::UserPasswordChanged, None).await;
+    Ok(see_other("/account?notice=password"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_change_needs_the_current_password_and_a_good_new_one() {
+        let stored = hash_password("the current password").unwrap();
+        let changed = new_password_hash("the current password", &stored, "a new passphrase");
+        assert!(verify_password("a new passphrase", &changed.unwrap()));
+        let wrong = new_password_hash("not it at all", &stored, "a new passphrase");
+        assert_eq!(wrong, Err(PasswordRefusal::Wrong));
+        let weak = new_password_hash("the current password", &stored, "short");
+        assert_eq!(weak, Err(PasswordRefusal::Weak));
+        assert_eq!(
+            [
+                PasswordRefusal::Wrong.notice(),
+                PasswordRefusal::Weak.notice()
+            ]
+            .map(|code| notice(Some(code)).is_some()),
+            [true, true],
+            "the account page explains both"
+        );
     }
-    audit(
-        &state,
-        &req,
-        &user,
-        tessera_core::AuditKind::UserPasswordChanged,
-        None,
-    )
-    .await;
-    see_other("/account?notice=password")
 }

@@ -28,12 +28,19 @@ use tessera_core::{
 };
 use tessera_web::{
     audit::Audit,
-    csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
+    csrf::CsrfToken,
+    form::CsrfForm,
     session::{Sessions, SignedIn},
 };
 use url::Url;
 
-use crate::request::{AuthorizeRequest, KNOWN, Rejection, client_and_redirect, validate};
+use crate::{
+    decide::{
+        ConsentStep, Decision, DecisionForm, SignInStep, Signed, consent_step,
+        remembered_after_approval, sign_in_satisfies, sign_in_step,
+    },
+    request::{AuthorizeRequest, KNOWN, Rejection, client_and_redirect, validate},
+};
 
 /// How long a pending request waits for sign-in and the decision.
 pub const PENDING_TTL: Duration = Duration::minutes(10);
@@ -332,23 +339,6 @@ async fn issue_code(
     to_client(&request.redirect_uri, &params, &state.issuer, after_post)
 }
 
-/// Whether `user`'s sign-in satisfies `request`, which arrived at `arrived`: with
-/// `prompt=login` the sign-in must be after the request arrived; with `max_age`, no older than
-/// `max_age` seconds before it (OIDC Core §3.1.2.1, compared exactly: `max_age=0` asks again).
-fn sign_in_satisfies(
-    request: &AuthorizeRequest,
-    user: &SignedIn,
-    arrived: chrono::DateTime<chrono::Utc>,
-) -> bool {
-    let auth_time = user.session.auth_time;
-    if request.prompt_login && auth_time < arrived {
-        return false;
-    }
-    request
-        .max_age
-        .is_none_or(|max| arrived - auth_time <= Duration::seconds(max) || auth_time >= arrived)
-}
-
 /// Where a request goes once the user is signed in well enough: a code when consent is
 /// remembered, else the consent page for the pending request (kept now if it is not yet).
 async fn proceed(
@@ -367,26 +357,23 @@ async fn proceed(
         Ok(granted) => granted.unwrap_or_default(),
         Err(err) => return unavailable(&err),
     };
-    let covered = request.scopes.iter().all(|scope| granted.contains(scope));
-    if covered && !request.prompt_consent {
-        if let Some(handle) = pending
-            && let Err(response) = consume(state, handle).await
-        {
-            return response;
+    match consent_step(request, &granted) {
+        ConsentStep::Remembered => {
+            if let Some(handle) = pending
+                && let Err(response) = consume(state, handle).await
+            {
+                return response;
+            }
+            return issue_code(state, request, user, false).await;
         }
-        return issue_code(state, request, user, false).await;
-    }
-    if request.prompt_none {
-        return error_to_client(
-            &request.redirect_uri,
-            request.state.as_deref(),
-            &AuthorizeError::new(
+        ConsentStep::Required => {
+            let error = AuthorizeError::new(
                 AuthorizeErrorCode::ConsentRequired,
                 "The user has not allowed this access.",
-            ),
-            &state.issuer,
-            false,
-        );
+            );
+            return refuse(state, request, &error, false);
+        }
+        ConsentStep::Ask => {}
     }
     let handle = match pending {
         Some(handle) => handle.to_owned(),
@@ -469,6 +456,41 @@ async fn signed_in(
         .map_err(|err| unavailable(&err))
 }
 
+/// Tells the client `error` through its verified redirect URI.
+fn refuse(
+    state: &AuthorizeState,
+    request: &AuthorizeRequest,
+    error: &AuthorizeError,
+    after_post: bool,
+) -> HttpResponse {
+    error_to_client(
+        &request.redirect_uri,
+        request.state.as_deref(),
+        error,
+        &state.issuer,
+        after_post,
+    )
+}
+
+/// The subject an `id_token_hint` names, or the error when it is not an ID token of ours.
+fn hinted_subject(
+    state: &AuthorizeState,
+    request: &AuthorizeRequest,
+) -> Result<Option<String>, AuthorizeError> {
+    let Some(hint) = &request.id_token_hint else {
+        return Ok(None);
+    };
+    crate::id_token_hint::read(&state.keys, &state.issuer, hint)
+        .map(|hint| Some(hint.subject))
+        .ok_or_else(|| {
+            AuthorizeError::new(
+                AuthorizeErrorCode::InvalidRequest,
+                "The id_token_hint is not an ID token of ours.",
+            )
+        })
+}
+
+/// A fresh authorization request (GET or POST): validate, then sign in, consent or answer.
 async fn handle(
     req: HttpRequest,
     params: Vec<(String, String)>,
@@ -483,51 +505,26 @@ async fn handle(
         Ok(user) => user,
         Err(response) => return response,
     };
-    // OIDC Core §3.1.2.1: a hint must be an ID token of ours; one that names someone else than
-    // the signed-in user means that user is not the one the client expects.
-    let hinted = match &request.id_token_hint {
-        None => None,
-        Some(hint) => match crate::id_token_hint::read(&state.keys, &state.issuer, hint) {
-            Some(hint) => Some(hint.subject),
-            None => {
-                return error_to_client(
-                    &request.redirect_uri,
-                    request.state.as_deref(),
-                    &AuthorizeError::new(
-                        AuthorizeErrorCode::InvalidRequest,
-                        "The id_token_hint is not an ID token of ours.",
-                    ),
-                    &state.issuer,
-                    false,
-                );
-            }
-        },
+    let hinted = match hinted_subject(state, &request) {
+        Ok(hinted) => hinted,
+        Err(error) => return refuse(state, &request, &error, false),
     };
-    let expected = |user: &SignedIn| {
-        hinted
-            .as_deref()
-            .is_none_or(|sub| sub == user.user.id.as_str())
-    };
+    let signed = user.as_ref().map(|u| Signed {
+        sub: u.user.id.as_str(),
+        auth_time: u.session.auth_time,
+    });
     let now = state.clock.now();
-    match user {
-        // A fresh request with prompt=login always asks for the password again.
-        Some(user)
-            if !request.prompt_login
-                && sign_in_satisfies(&request, &user, now)
-                && expected(&user) =>
-        {
+    match (sign_in_step(&request, signed, hinted.as_deref(), now), user) {
+        (SignInStep::Proceed, Some(user)) => {
             proceed(state, &csrf, &request, &params, &user, None).await
         }
-        _ if request.prompt_none => error_to_client(
-            &request.redirect_uri,
-            request.state.as_deref(),
-            &AuthorizeError::new(
+        (SignInStep::LoginRequired, _) => {
+            let error = AuthorizeError::new(
                 AuthorizeErrorCode::LoginRequired,
                 "The user is not signed in.",
-            ),
-            &state.issuer,
-            false,
-        ),
+            );
+            refuse(state, &request, &error, false)
+        }
         _ => match keep_pending(state, &request, &params).await {
             Ok(handle) => to_login(&handle, &request),
             Err(response) => response,
@@ -584,7 +581,7 @@ pub async fn get_resume(
         Err(response) => return response,
     };
     match user {
-        Some(user) if sign_in_satisfies(&request, &user, record.created_at) => {
+        Some(user) if sign_in_satisfies(&request, user.session.auth_time, record.created_at) => {
             proceed(&state, &csrf, &request, &record.params, &user, Some(handle)).await
         }
         _ => to_login(handle, &request),
@@ -592,88 +589,68 @@ pub async fn get_resume(
 }
 
 /// `POST /authorize/decision`: the consent form's approve or deny. The form carries the CSRF
-/// token, the pending request's handle and the button pressed; a repeated field is refused.
+/// token, the pending request's handle and the button pressed, each once
+/// ([`DecisionForm`]); the pending request is answered exactly once.
 pub async fn post_decision(
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
+    CsrfForm { form, .. }: CsrfForm<DecisionForm>,
     state: web::Data<AuthorizeState>,
 ) -> HttpResponse {
-    let form = form.into_inner();
-    let submitted = crate::request::single(&form, CSRF_FIELD).ok().flatten();
-    if !csrf_valid(&req, submitted) {
-        return tessera_web::error::csrf_refused("Go back to the app and start again.");
-    }
-    let (handle, decision) = match (one_field(&form, "request"), one_field(&form, "decision")) {
-        (Ok(handle), Ok(decision @ ("approve" | "deny"))) => (handle, decision),
-        (Err(message), _) | (_, Err(message)) => return page(StatusCode::BAD_REQUEST, &message),
-        (Ok(_), Ok(_)) => return page(StatusCode::BAD_REQUEST, "The decision is not understood."),
-    };
+    let handle = form.request.as_str();
     let (record, request) = match pending(&state, handle).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let user = match signed_in(&state, &req).await {
-        Ok(Some(user)) if sign_in_satisfies(&request, &user, record.created_at) => user,
+        Ok(Some(user))
+            if sign_in_satisfies(&request, user.session.auth_time, record.created_at) =>
+        {
+            user
+        }
         Ok(_) => return to_login(handle, &request),
         Err(response) => return response,
     };
     if let Err(response) = consume(&state, handle).await {
         return response;
     }
-    if decision == "approve" {
-        let mut scopes = match state
-            .consents
-            .find_consent(&user.user.id, &request.client.client_id)
-            .await
-        {
-            Ok(granted) => granted.unwrap_or_default(),
-            Err(err) => return unavailable(&err),
-        };
-        for scope in &request.scopes {
-            if !scopes.contains(scope) {
-                scopes.push(scope.clone());
-            }
+    match form.decision {
+        Decision::Approve => approve(&state, &req, &request, &user).await,
+        Decision::Deny => {
+            let kind = tessera_core::AuditKind::ConsentDenied;
+            audit(&state, &req, kind, &request, &user).await;
+            let error = AuthorizeError::new(
+                AuthorizeErrorCode::AccessDenied,
+                "The user denied the request.",
+            );
+            refuse(&state, &request, &error, true)
         }
-        if let Err(err) = state
-            .consents
-            .save_consent(
-                &user.user.id,
-                &request.client.client_id,
-                &scopes,
-                state.clock.now(),
-            )
-            .await
-        {
-            return unavailable(&err);
-        }
-        audit(
-            &state,
-            &req,
-            tessera_core::AuditKind::ConsentGiven,
-            &request,
-            &user,
-        )
-        .await;
-        issue_code(&state, &request, &user, true).await
-    } else {
-        audit(
-            &state,
-            &req,
-            tessera_core::AuditKind::ConsentDenied,
-            &request,
-            &user,
-        )
-        .await;
-        let error = AuthorizeError::new(
-            AuthorizeErrorCode::AccessDenied,
-            "The user denied the request.",
-        );
-        error_to_client(
-            &request.redirect_uri,
-            request.state.as_deref(),
-            &error,
-            &state.issuer,
-            true,
-        )
     }
+}
+
+/// *Allow*: remembers the consent and sends a code to the client.
+async fn approve(
+    state: &AuthorizeState,
+    req: &HttpRequest,
+    request: &AuthorizeRequest,
+    user: &SignedIn,
+) -> HttpResponse {
+    let (sub, client) = (&user.user.id, &request.client.client_id);
+    let granted = match state.consents.find_consent(sub, client).await {
+        Ok(granted) => granted.unwrap_or_default(),
+        Err(err) => return unavailable(&err),
+    };
+    let scopes = remembered_after_approval(granted, &request.scopes);
+    let now = state.clock.now();
+    if let Err(err) = state.consents.save_consent(sub, client, &scopes, now).await {
+        return unavailable(&err);
+    }
+    audit(
+        state,
+        req,
+        tessera_core::AuditKind::ConsentGiven,
+        request,
+        user,
+    )
+    .await;
+    issue_code(state, request, user, true).await
 }

@@ -1,12 +1,14 @@
 //! tessera-authorization-endpoint: `/authorize`, login, consent, logout and the account page.
 //!
-//! [`request`] validates authorization requests as plain functions; [`authorize`] runs the flow
+//! [`request`] validates authorization requests and [`decide`] makes the flow's decisions, both as
+//! plain functions; [`authorize`] runs the flow
 //! (sign-in through [`login`], pending requests kept on the server, remembered consent,
 //! single-use codes); [`logout`] is RP-initiated logout, [`account`] the user's own page and
 //! [`signup`] self-registration.
 
 pub mod account;
 pub mod authorize;
+pub mod decide;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;

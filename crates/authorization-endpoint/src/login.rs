@@ -20,7 +20,7 @@ use tessera_core::{
     Clock,
     password::{dummy_hash, verify_password},
     sign_in::{Admission, SignInThrottle},
-    store::{AuditRepo, AuthorizationRequestRepo, SessionKind, UserRepo},
+    store::{AuditRepo, AuthorizationRequestRepo, SessionKind, UserRecord, UserRepo},
 };
 use tessera_web::{
     audit::Audit,
@@ -218,6 +218,152 @@ fn retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
     response
 }
 
+/// Why a sign-in attempt signed nobody in. Each has its words for the page, its status and,
+/// where trying again later helps, the seconds to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The form's CSRF token is missing or wrong (a page left open too long).
+    Expired,
+    /// The username is longer than any username can be.
+    TooLong,
+    /// Every password-hash slot is taken.
+    Busy,
+    /// The sign-in throttle refuses for this long.
+    Throttled {
+        /// Seconds until an attempt is counted again.
+        wait_seconds: i64,
+    },
+    /// Unknown user, disabled user or wrong password (never said which).
+    Wrong,
+    /// The store failed; nothing was counted against the user.
+    Unavailable,
+}
+
+impl Refusal {
+    /// What the sign-in page says.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Expired => "Your session expired; please try again.",
+            Self::TooLong => "That username is too long.",
+            Self::Busy => "Sign-in is busy right now; please try again in a moment.",
+            Self::Throttled { .. } => {
+                "Too many failed attempts. Wait a little before trying again."
+            }
+            Self::Wrong => "Wrong username or password.",
+            Self::Unavailable => "Sign-in is unavailable; please try again shortly.",
+        }
+    }
+
+    /// The page's status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Expired => StatusCode::FORBIDDEN,
+            Self::TooLong => StatusCode::BAD_REQUEST,
+            Self::Busy | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Wrong => StatusCode::OK,
+        }
+    }
+
+    /// `Retry-After`, seconds.
+    pub fn retry_after(self) -> Option<i64> {
+        match self {
+            Self::Busy | Self::Unavailable => Some(1),
+            Self::Throttled { wait_seconds } => Some(wait_seconds.max(0) + 1),
+            _ => None,
+        }
+    }
+}
+
+/// The sign-in page again, saying why the attempt was refused.
+async fn refused(
+    state: &LoginState,
+    csrf: &CsrfToken,
+    return_to: &str,
+    username: &str,
+    refusal: Refusal,
+) -> HttpResponse {
+    let page = LoginPage {
+        csrf_token: &csrf.0,
+        return_to,
+        username,
+        error: Some(refusal.message()),
+        signup: state.self_registration,
+        return_to_encoded: encode(return_to),
+        notice: None,
+    };
+    let response = render(state, &page, refusal.status()).await;
+    match refusal.retry_after() {
+        Some(seconds) => retry_after(response, seconds),
+        None => response,
+    }
+}
+
+/// Decides a sign-in attempt: a place for the password hash, then the throttle (before the
+/// password is looked at), then the user and the password — the same work whether or not the
+/// user exists. Audits what it decides; the user when the password is right.
+async fn attempt(
+    state: &LoginState,
+    req: &HttpRequest,
+    username: &str,
+    password: String,
+) -> Result<UserRecord, Refusal> {
+    // An oversized username is refused before anything looks it up, counts it or logs it.
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(Refusal::TooLong);
+    }
+    // A place for the password hash first: a full gate refuses before anything is counted.
+    let slot = state.hashes.enter().ok_or(Refusal::Busy)?;
+    let address = ClientAddress::of(req).to_string();
+    let now = state.clock.now();
+    match state.throttle.admit(username, &address, now).await {
+        Ok(Admission::Admitted) => {}
+        Ok(Admission::Refused(wait)) => {
+            // Refusals cost nothing and anyone can cause them: audited in aggregate.
+            let kind = tessera_core::AuditKind::LoginThrottled;
+            audit_sampled(state, req, kind, username, json!({})).await;
+            let wait_seconds = wait.num_seconds();
+            return Err(Refusal::Throttled { wait_seconds });
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "login: throttle counter unavailable");
+            return Err(Refusal::Unavailable);
+        }
+    }
+    let user = match state.users.find_user_by_username(username).await {
+        Ok(user) => user.filter(|u| u.enabled),
+        Err(err) => {
+            tracing::error!(error = %err, "login: user lookup failed");
+            return Err(Refusal::Unavailable);
+        }
+    };
+    // Verify against a dummy hash when there is no such user: the same work either way.
+    let stored = user
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let verify = move || verify_password(&password, &stored);
+    let verified = state.hashes.run(slot, verify).await.unwrap_or(false);
+    let kind = tessera_core::AuditKind::LoginFailed;
+    match user {
+        Some(user) if verified => {
+            if let Err(err) = state.throttle.succeeded(username, &address).await {
+                tracing::warn!(error = %err, "login: clearing the throttle counters failed");
+            }
+            Ok(user)
+        }
+        Some(_) => {
+            audit(state, req, kind, None, username).await;
+            Err(Refusal::Wrong)
+        }
+        None => {
+            // Invented usernames: one row per source and minute, the rest counted.
+            let unknown = json!({ "account": "unknown" });
+            audit_sampled(state, req, kind, username, unknown).await;
+            Err(Refusal::Wrong)
+        }
+    }
+}
+
 /// `POST /login`.
 pub async fn post_login(
     req: HttpRequest,
@@ -225,153 +371,29 @@ pub async fn post_login(
     csrf: CsrfToken,
     state: web::Data<LoginState>,
 ) -> HttpResponse {
-    let return_to = safe_return(form.return_to.as_deref()).to_owned();
-    let username = form
-        .username
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    let page = |error: &'static str, status| {
-        let return_to = return_to.clone();
-        let username = username.clone();
-        let csrf = csrf.0.clone();
-        let state = state.clone();
-        async move {
-            let page = LoginPage {
-                csrf_token: &csrf,
-                return_to: &return_to,
-                username: &username,
-                error: Some(error),
-                signup: state.self_registration,
-                return_to_encoded: encode(&return_to),
-                notice: None,
-            };
-            render(&state, &page, status).await
-        }
+    let return_to = safe_return(form.return_to.as_deref());
+    let username = form.username.as_deref().unwrap_or_default().trim();
+    let outcome = if csrf_valid(&req, form.csrf_token.as_deref()) {
+        let password = form.password.clone().unwrap_or_default();
+        attempt(&state, &req, username, password).await
+    } else {
+        Err(Refusal::Expired)
     };
-    // A store failure: 503, safe to retry a second later.
-    let unavailable = || async {
-        retry_after(
-            page(
-                "Sign-in is unavailable; please try again shortly.",
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .await,
-            1,
-        )
+    let refusal = match outcome {
+        Ok(user) => match start_sessions(&state, &req, &user, return_to).await {
+            Ok(response) => {
+                let kind = tessera_core::AuditKind::LoginSucceeded;
+                audit(&state, &req, kind, Some(user.id.as_str()), username).await;
+                return response;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "login: session could not be stored");
+                Refusal::Unavailable
+            }
+        },
+        Err(refusal) => refusal,
     };
-    if !csrf_valid(&req, form.csrf_token.as_deref()) {
-        return page(
-            "Your session expired; please try again.",
-            StatusCode::FORBIDDEN,
-        )
-        .await;
-    }
-    // An oversized username is refused before anything looks it up, counts it or logs it.
-    if username.chars().count() > MAX_USERNAME_CHARS {
-        return page("That username is too long.", StatusCode::BAD_REQUEST).await;
-    }
-    // A place for the password hash first: a full gate refuses before anything is counted.
-    let Some(slot) = state.hashes.enter() else {
-        let busy = page(
-            "Sign-in is busy right now; please try again in a moment.",
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-        .await;
-        return retry_after(busy, 1);
-    };
-    let address = ClientAddress::of(&req).to_string();
-    match state
-        .throttle
-        .admit(&username, &address, state.clock.now())
-        .await
-    {
-        Ok(Admission::Admitted) => {}
-        Ok(Admission::Refused(wait)) => {
-            // Refusals cost nothing and anyone can cause them: audited in aggregate.
-            audit_sampled(
-                &state,
-                &req,
-                tessera_core::AuditKind::LoginThrottled,
-                &username,
-                json!({}),
-            )
-            .await;
-            let refused = page(
-                "Too many failed attempts. Wait a little before trying again.",
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await;
-            return retry_after(refused, wait.num_seconds() + 1);
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "login: throttle counter unavailable");
-            return unavailable().await;
-        }
-    }
-    let password = form.password.clone().unwrap_or_default();
-    let user = match state.users.find_user_by_username(&username).await {
-        Ok(user) => user.filter(|u| u.enabled),
-        Err(err) => {
-            tracing::error!(error = %err, "login: user lookup failed");
-            return unavailable().await;
-        }
-    };
-    let known = user.is_some();
-    // Verify against a dummy hash when there is no such user: the same work either way.
-    let stored = user
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
-    let verified = state
-        .hashes
-        .run(slot, move || verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| verified) else {
-        if known {
-            audit(
-                &state,
-                &req,
-                tessera_core::AuditKind::LoginFailed,
-                None,
-                &username,
-            )
-            .await;
-        } else {
-            // Invented usernames: one row per source and minute, the rest counted.
-            let unknown = json!({ "account": "unknown" });
-            audit_sampled(
-                &state,
-                &req,
-                tessera_core::AuditKind::LoginFailed,
-                &username,
-                unknown,
-            )
-            .await;
-        }
-        return page("Wrong username or password.", StatusCode::OK).await;
-    };
-    if let Err(err) = state.throttle.succeeded(&username, &address).await {
-        tracing::warn!(error = %err, "login: clearing the throttle counters failed");
-    }
-
-    let response = match start_sessions(&state, &req, &user, &return_to).await {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::error!(error = %err, "login: session could not be stored");
-            return unavailable().await;
-        }
-    };
-    audit(
-        &state,
-        &req,
-        tessera_core::AuditKind::LoginSucceeded,
-        Some(user.id.as_str()),
-        &username,
-    )
-    .await;
-    response
+    refused(&state, &csrf, return_to, username, refusal).await
 }
 
 /// Signs `user` in: ends whatever sessions the browser had, starts a new one (and an admin one
@@ -380,7 +402,7 @@ pub async fn post_login(
 pub(crate) async fn start_sessions(
     state: &LoginState,
     req: &HttpRequest,
-    user: &tessera_core::store::UserRecord,
+    user: &UserRecord,
     return_to: &str,
 ) -> Result<HttpResponse, tessera_core::store::StoreError> {
     let mut response = HttpResponse::SeeOther();
@@ -399,4 +421,37 @@ pub(crate) async fn start_sessions(
     }
     response.cookie(fresh_secret_cookie(&state.cookies));
     Ok(response.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_words_status_and_wait() {
+        let all = [
+            Refusal::Expired,
+            Refusal::TooLong,
+            Refusal::Busy,
+            Refusal::Throttled { wait_seconds: 41 },
+            Refusal::Wrong,
+            Refusal::Unavailable,
+        ];
+        let statuses: Vec<u16> = all.iter().map(|r| r.status().as_u16()).collect();
+        assert_eq!(statuses, [403, 400, 503, 429, 200, 503]);
+        let waits: Vec<Option<i64>> = all.iter().map(|r| r.retry_after()).collect();
+        assert_eq!(waits, [None, None, Some(1), Some(42), None, Some(1)]);
+        // Never a lasting lock: a negative wait still says "try in a second".
+        let late = Refusal::Throttled { wait_seconds: -5 };
+        assert_eq!(late.retry_after(), Some(1));
+        // The wrong-password words say nothing about whether the user exists.
+        assert!(!Refusal::Wrong.message().contains("exist"));
+        let mut messages: Vec<&str> = all.iter().map(|r| r.message()).collect();
+        messages.dedup();
+        assert_eq!(
+            messages.len(),
+            all.len(),
+            "each refusal says something of its own"
+        );
+    }
 }

@@ -13,11 +13,7 @@ use tessera_core::{
     store::{AuditRepo, ClientRecord, ClientRepo, GrantAdminRepo, SessionKind},
 };
 use tessera_keys::Keys;
-use tessera_web::{
-    audit::Audit,
-    csrf::{CSRF_FIELD, CsrfToken, csrf_valid},
-    session::Sessions,
-};
+use tessera_web::{audit::Audit, csrf::CsrfToken, form::CsrfForm, session::Sessions};
 use url::Url;
 
 use crate::{id_token_hint, request::single};
@@ -198,61 +194,58 @@ pub async fn get_logout(
     }
 }
 
-/// `POST /logout`: the confirmed sign-out.
-pub async fn post_logout(
-    req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-    state: web::Data<LogoutState>,
-) -> HttpResponse {
-    if !csrf_valid(
-        &req,
-        form.iter()
-            .find(|(k, _)| k == CSRF_FIELD)
-            .map(|(_, v)| v.as_str()),
-    ) {
-        return tessera_web::error::csrf_refused("Reload the page and try again.");
-    }
-    let params = carried(&form);
-    let request = match check(&state, &params).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+/// Ends the browser's sessions (and revokes what its user session issued, offline grants
+/// excepted), adding the cookies that remove them to `response`. Failures are logged: a sign-out
+/// never fails in front of the user.
+async fn end_sessions(
+    state: &LogoutState,
+    req: &HttpRequest,
+    response: &mut actix_web::HttpResponseBuilder,
+) {
     let now = state.clock.now();
-    let user = state
-        .sessions
-        .current(&req, SessionKind::User)
-        .await
-        .ok()
-        .flatten();
-    let mut response = match &request.target {
-        Some(target) => {
-            let mut builder = HttpResponse::SeeOther();
-            builder.insert_header((header::LOCATION, target.as_str()));
-            builder
-        }
-        None => HttpResponse::SeeOther(),
-    };
-    if request.target.is_none() {
-        response.insert_header((header::LOCATION, "/logout"));
-    }
-    if let Some(cookie) = state.sessions.cookie_value(&req, SessionKind::User) {
+    if let Some(cookie) = state.sessions.cookie_value(req, SessionKind::User) {
         let hash = TokenHash::of(&cookie);
-        if let Err(err) = state
+        let revoked = state
             .grants
-            .revoke_session_grants(&hash, false, "signed out", now)
-            .await
-        {
+            .revoke_session_grants(&hash, false, "signed out", now);
+        if let Err(err) = revoked.await {
             tracing::error!(error = %err, "logout: revoking the session's grants failed");
         }
     }
     for kind in [SessionKind::User, SessionKind::Admin] {
-        match state.sessions.end(&req, kind).await {
+        match state.sessions.end(req, kind).await {
             Ok(removal) => {
                 response.cookie(removal);
             }
             Err(err) => tracing::error!(error = %err, "logout: ending a session failed"),
         }
     }
+}
+
+/// `POST /logout`: the confirmed sign-out; back to the client's post-logout URI when it gave a
+/// registered one, else to `/logout`.
+pub async fn post_logout(
+    req: HttpRequest,
+    CsrfForm { pairs, .. }: CsrfForm,
+    state: web::Data<LogoutState>,
+) -> HttpResponse {
+    let params = carried(&pairs);
+    let request = match check(&state, &params).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let user = state
+        .sessions
+        .current(&req, SessionKind::User)
+        .await
+        .ok()
+        .flatten();
+    let mut response = HttpResponse::SeeOther();
+    let target = request.target.as_deref().unwrap_or("/logout");
+    response
+        .insert_header((header::LOCATION, target))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    end_sessions(&state, &req, &mut response).await;
     if let Some(user) = &user {
         let audit = Audit {
             kind: tessera_core::AuditKind::Logout,
@@ -261,9 +254,8 @@ pub async fn post_logout(
             user_id: Some(user.user.id.as_str()),
             details: None,
         };
+        let now = state.clock.now();
         tessera_web::audit::record(state.audit.as_ref(), &req, now, audit).await;
     }
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+    response.finish()
 }

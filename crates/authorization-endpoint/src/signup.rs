@@ -17,10 +17,7 @@ use tessera_web::{
     csrf::{CsrfToken, csrf_valid},
 };
 
-use crate::{
-    authorize::continuation_target,
-    login::{LoginState, continuing, encode, safe_return, start_sessions},
-};
+use crate::login::{LoginState, continuing, encode, safe_return, start_sessions};
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -95,6 +92,113 @@ fn plausible_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Why a sign-up created no account (or could not sign the new one in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupRefusal {
+    /// The form's CSRF token is missing or wrong.
+    Expired,
+    /// No name, or one too long or with control characters.
+    Name,
+    /// Not a plausible email address.
+    Email,
+    /// Every password-hash slot is taken.
+    Busy,
+    /// The password breaks the rule (its words).
+    Password(String),
+    /// An account with this email exists.
+    Taken,
+    /// The store failed before the account was made.
+    Unavailable,
+    /// The account was made, but the session could not be stored.
+    NotSignedIn,
+}
+
+impl SignupRefusal {
+    /// What the sign-up page says.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Expired => "Your session expired; please try again.",
+            Self::Name => "Please give your name (up to 200 characters).",
+            Self::Email => "Please give a valid email address.",
+            Self::Busy => "Sign-up is busy right now; please try again in a moment.",
+            Self::Password(words) => words,
+            Self::Taken => "An account with this email exists already; sign in instead.",
+            Self::Unavailable => "Please try again shortly.",
+            Self::NotSignedIn => "Your account exists; please sign in.",
+        }
+    }
+
+    /// The page's status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Expired => StatusCode::FORBIDDEN,
+            Self::Name | Self::Email | Self::Password(_) => StatusCode::BAD_REQUEST,
+            Self::Taken => StatusCode::CONFLICT,
+            Self::Busy | Self::Unavailable | Self::NotSignedIn => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// The name and email as kept (trimmed; the email lower-cased), or why they are refused.
+pub fn check_details(name: &str, email: &str) -> Result<(String, String), SignupRefusal> {
+    let name = name.trim();
+    let email = email.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(SignupRefusal::Name);
+    }
+    if !plausible_email(&email) {
+        return Err(SignupRefusal::Email);
+    }
+    Ok((name.to_owned(), email))
+}
+
+/// Creates the account (the email is the username); audits it.
+async fn register(
+    state: &LoginState,
+    req: &HttpRequest,
+    name: String,
+    email: String,
+    password: String,
+) -> Result<UserRecord, SignupRefusal> {
+    let slot = state.hashes.enter().ok_or(SignupRefusal::Busy)?;
+    let hash = match state
+        .hashes
+        .run(slot, move || hash_password(&password))
+        .await
+    {
+        Some(Ok(hash)) => hash,
+        Some(Err(err)) => return Err(SignupRefusal::Password(err.to_string())),
+        None => return Err(SignupRefusal::Unavailable),
+    };
+    let user = UserRecord {
+        id: Subject::new(random_id()),
+        username: email.clone(),
+        password_hash: hash,
+        email: Some(email.clone()),
+        email_verified: false,
+        name: Some(name),
+        is_admin: false,
+        enabled: true,
+        created_at: state.clock.now(),
+    };
+    match state.users.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => return Err(SignupRefusal::Taken),
+        Err(err) => {
+            tracing::error!(error = %err, "signup: user could not be stored");
+            return Err(SignupRefusal::Unavailable);
+        }
+    }
+    let audit = Audit {
+        actor: Some(user.id.to_string()),
+        user_id: Some(user.id.as_str()),
+        details: Some(json!({ "email": email })),
+        ..Audit::new(tessera_core::AuditKind::UserRegistered)
+    };
+    tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
+    Ok(user)
+}
+
 /// `POST /signup`.
 pub async fn post_signup(
     req: HttpRequest,
@@ -105,109 +209,80 @@ pub async fn post_signup(
     if !state.self_registration {
         return disabled();
     }
-    let return_to = safe_return(form.return_to.as_deref()).to_owned();
-    let name = form.name.as_deref().unwrap_or_default().trim().to_owned();
-    let email = form
-        .email
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
-    let target = continuation_target(state.requests.as_ref(), &return_to, state.clock.now()).await;
-    let page = |error: &str, status| {
-        let page = SignupPage {
-            csrf_token: &csrf.0,
-            return_to: &return_to,
-            return_to_encoded: encode(&return_to),
-            name: &name,
-            email: &email,
-            error: Some(error),
-        };
-        let response = tessera_web::html_page(status, page.render());
-        match &target {
-            Some(target) => tessera_web::allow_form_target(response, target),
-            None => response,
-        }
+    let return_to = safe_return(form.return_to.as_deref());
+    let (name, email) = (form.name.as_deref(), form.email.as_deref());
+    let (name, email) = (name.unwrap_or_default(), email.unwrap_or_default());
+    let registered = match csrf_valid(&req, form.csrf_token.as_deref()) {
+        false => Err(SignupRefusal::Expired),
+        true => match check_details(name, email) {
+            Ok((name, email)) => {
+                let password = form.password.clone().unwrap_or_default();
+                register(&state, &req, name, email, password).await
+            }
+            Err(refusal) => Err(refusal),
+        },
     };
-    if !csrf_valid(&req, form.csrf_token.as_deref()) {
-        return page(
-            "Your session expired; please try again.",
-            StatusCode::FORBIDDEN,
-        );
-    }
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return page(
-            "Please give your name (up to 200 characters).",
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    if !plausible_email(&email) {
-        return page(
-            "Please give a valid email address.",
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let password = form.password.clone().unwrap_or_default();
-    let Some(slot) = state.hashes.enter() else {
-        return page(
-            "Sign-up is busy right now; please try again in a moment.",
-            StatusCode::SERVICE_UNAVAILABLE,
-        );
+    let refusal = match registered {
+        Ok(user) => match start_sessions(&state, &req, &user, return_to).await {
+            Ok(response) => return response,
+            Err(err) => {
+                tracing::error!(error = %err, "signup: session could not be stored");
+                SignupRefusal::NotSignedIn
+            }
+        },
+        Err(refusal) => refusal,
     };
-    let hash = match state
-        .hashes
-        .run(slot, move || hash_password(&password))
-        .await
-    {
-        Some(Ok(hash)) => hash,
-        Some(Err(err)) => return page(&err.to_string(), StatusCode::BAD_REQUEST),
-        None => return page("Please try again.", StatusCode::SERVICE_UNAVAILABLE),
+    let page = SignupPage {
+        csrf_token: &csrf.0,
+        return_to,
+        return_to_encoded: encode(return_to),
+        name: name.trim(),
+        email: &email.trim().to_lowercase(),
+        error: Some(refusal.message()),
     };
-    let user = UserRecord {
-        id: Subject::new(random_id()),
-        username: email.clone(),
-        password_hash: hash,
-        email: Some(email.clone()),
-        email_verified: false,
-        name: Some(name.clone()),
-        is_admin: false,
-        enabled: true,
-        created_at: state.clock.now(),
-    };
-    match state.users.create_user(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => {
-            return page(
-                "An account with this email exists already; sign in instead.",
-                StatusCode::CONFLICT,
-            );
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "signup: user could not be stored");
-            return page("Please try again shortly.", StatusCode::SERVICE_UNAVAILABLE);
-        }
-    }
-    let audit = Audit {
-        actor: Some(user.id.to_string()),
-        user_id: Some(user.id.as_str()),
-        details: Some(json!({ "email": email })),
-        ..Audit::new(tessera_core::AuditKind::UserRegistered)
-    };
-    tessera_web::audit::record(state.audit.as_ref(), &req, state.clock.now(), audit).await;
-    match start_sessions(&state, &req, &user, &return_to).await {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::error!(error = %err, "signup: session could not be stored");
-            page(
-                "Your account exists; please sign in.",
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-        }
-    }
+    let response = tessera_web::html_page(refusal.status(), page.render());
+    continuing(
+        state.requests.as_ref(),
+        state.clock.as_ref(),
+        return_to,
+        response,
+    )
+    .await
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{SignupRefusal, check_details};
+
+    #[test]
+    fn details_are_trimmed_lower_cased_and_checked() {
+        assert_eq!(
+            check_details("  Ada  ", " Ada@Example.COM "),
+            Ok(("Ada".into(), "ada@example.com".into()))
+        );
+        assert_eq!(
+            check_details("   ", "a@example.com"),
+            Err(SignupRefusal::Name)
+        );
+        assert_eq!(
+            check_details(&"n".repeat(201), "a@example.com"),
+            Err(SignupRefusal::Name)
+        );
+        assert_eq!(
+            check_details("bell\u{7}", "a@example.com"),
+            Err(SignupRefusal::Name)
+        );
+        assert_eq!(
+            check_details("Ada", "ada@localhost"),
+            Err(SignupRefusal::Email)
+        );
+        let taken = SignupRefusal::Taken;
+        assert_eq!(
+            (taken.status().as_u16(), taken.message().contains("sign in")),
+            (409, true)
+        );
+    }
+
     #[test]
     fn plausible_emails() {
         for ok in ["a@example.com", "first.last+tag@sub.example.org"] {

@@ -157,6 +157,16 @@ pub enum PageError {
     /// The form could not be read as the page's form: 400.
     #[error("the form could not be read: {0}")]
     BadForm(String),
+    /// The page needs a signed-in user: 303 to the sign-in page, which comes back to
+    /// `return_to` (a local path).
+    #[error("sign in first")]
+    SignIn {
+        /// Where to come back to.
+        return_to: &'static str,
+    },
+    /// A form was posted without a session (it ended meanwhile): 403, sign in again.
+    #[error("signed out")]
+    SignedOut,
     /// Nothing here by that name: 404 with the title and message given.
     #[error("{title}: {message}")]
     NotFound {
@@ -171,7 +181,8 @@ impl actix_web::ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Csrf | Self::SignedOut => StatusCode::FORBIDDEN,
+            Self::SignIn { .. } => StatusCode::SEE_OTHER,
             Self::BadForm(_) => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
         }
@@ -185,6 +196,18 @@ impl actix_web::ResponseError for PageError {
                 "The server could not reach its database; nothing was changed. Please try again in a moment.",
             ),
             Self::Csrf => csrf_refused("Reload the page and try again."),
+            Self::SignIn { return_to } => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return_to", return_to)
+                    .finish();
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, format!("/login?{query}")))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish()
+            }
+            Self::SignedOut => {
+                html_error(StatusCode::FORBIDDEN, "Signed out", "Sign in again.", None)
+            }
             Self::BadForm(_) => html_error(
                 StatusCode::BAD_REQUEST,
                 "Form not understood",

@@ -27,8 +27,9 @@ pub fn typed<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, PageE
     serde_urlencoded::from_str(&encoded).map_err(|e| PageError::BadForm(e.to_string()))
 }
 
-/// A POSTed form whose CSRF token ([`csrf_valid`]) is right, read as `T`; otherwise the request
-/// is answered with the [`PageError`] (403 for the token, 400 for a form that is not a `T`).
+/// A POSTed form with exactly one CSRF token, and the right one ([`csrf_valid`]), read as `T`;
+/// otherwise the request is answered with the [`PageError`] (403 for the token, 400 for a form
+/// that is not a `T`).
 #[derive(Debug)]
 pub struct CsrfForm<T = Pairs> {
     /// The form.
@@ -49,7 +50,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .await
                 .map_err(|e| PageError::BadForm(e.to_string()))?
                 .into_inner();
-            if !csrf_valid(&req, field(&pairs, CSRF_FIELD)) {
+            let mut tokens = pairs.iter().filter(|(k, _)| k == CSRF_FIELD);
+            let token = match (tokens.next(), tokens.next()) {
+                (Some((_, token)), None) => Some(token.as_str()),
+                _ => None,
+            };
+            if !csrf_valid(&req, token) {
                 return Err(PageError::Csrf.into());
             }
             let form = typed(&pairs)?;
