@@ -120,7 +120,12 @@ fn view(client: &ClientRecord) -> ClientView {
         created_at: client.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         redirect_uris: client.redirect_uris.join("\n"),
         post_logout_redirect_uris: client.post_logout_redirect_uris.join("\n"),
-        grant_types: client.grant_types.join(" "),
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         scope: client.scopes.join(" "),
         enabled: client.enabled,
         access_token_ttl: client

@@ -654,3 +654,24 @@ async fn approve(
     .await;
     issue_code(state, request, user, true).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The consent page (fixed token, handle and client): only the token and the handle are
+    /// hidden fields, the client's name and scopes are escaped, and the destination is named.
+    #[test]
+    fn consent_page_snapshot() {
+        let page = ConsentPage {
+            csrf_token: "csrf-token",
+            client_name: "Example <App>",
+            username: "alice",
+            scopes: vec!["Sign you in".into(), "See your email address".into()],
+            request: "tsq_handle",
+            destination: destination("https://app.example/cb"),
+            unverified: true,
+        };
+        insta::assert_snapshot!(page.render().unwrap());
+    }
+}

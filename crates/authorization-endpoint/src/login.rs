@@ -454,4 +454,19 @@ mod tests {
             "each refusal says something of its own"
         );
     }
+
+    /// The sign-in page as a browser gets it after a wrong password (fixed token and target).
+    #[test]
+    fn sign_in_page_snapshot() {
+        let page = LoginPage {
+            csrf_token: "csrf-token",
+            return_to: "/authorize/resume?request=tsq_handle",
+            username: "alice <&>",
+            error: Some(Refusal::Wrong.message()),
+            signup: true,
+            return_to_encoded: encode("/authorize/resume?request=tsq_handle"),
+            notice: None,
+        };
+        insta::assert_snapshot!(page.render().unwrap());
+    }
 }

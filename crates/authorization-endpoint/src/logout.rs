@@ -175,11 +175,8 @@ pub async fn get_logout(
             .finish();
     }
     let params = carried(&query);
-    let client_name = request.client.as_ref().map(|c| {
-        c.client_name
-            .clone()
-            .unwrap_or_else(|| c.client_id.to_string())
-    });
+    let client = request.client.as_ref();
+    let client_name = client.map(|c| c.client_name.clone().unwrap_or(c.client_id.to_string()));
     let page = LogoutPage {
         signed_in: user.is_some(),
         username: user.as_ref().map_or("", |u| u.user.username.as_str()),

@@ -157,11 +157,7 @@ pub fn validate(
             ));
         }
     }
-    if !client
-        .response_types
-        .iter()
-        .any(|r| ResponseType::Code.is(r))
-    {
+    if !client.response_types.contains(&ResponseType::Code) {
         return Err(reject(
             UnauthorizedClient,
             "The client is not registered for the code flow.",
@@ -354,8 +350,8 @@ mod tests {
         let t = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
         ClientRecord {
             redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec!["authorization_code".into()],
-            response_types: vec!["code".into()],
+            grant_types: vec![tessera_core::grant_type::GrantType::AuthorizationCode],
+            response_types: vec![tessera_core::grant_type::ResponseType::Code],
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
             ..ClientRecord::empty(ClientId::new("web"), t)
         }

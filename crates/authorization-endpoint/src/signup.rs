@@ -210,17 +210,18 @@ pub async fn post_signup(
         return disabled();
     }
     let return_to = safe_return(form.return_to.as_deref());
-    let (name, email) = (form.name.as_deref(), form.email.as_deref());
-    let (name, email) = (name.unwrap_or_default(), email.unwrap_or_default());
-    let registered = match csrf_valid(&req, form.csrf_token.as_deref()) {
+    let name = form.name.as_deref().unwrap_or_default();
+    let email = form.email.as_deref().unwrap_or_default();
+    let checked = match csrf_valid(&req, form.csrf_token.as_deref()) {
+        true => check_details(name, email),
         false => Err(SignupRefusal::Expired),
-        true => match check_details(name, email) {
-            Ok((name, email)) => {
-                let password = form.password.clone().unwrap_or_default();
-                register(&state, &req, name, email, password).await
-            }
-            Err(refusal) => Err(refusal),
-        },
+    };
+    let registered = match checked {
+        Ok((name, email)) => {
+            let password = form.password.clone().unwrap_or_default();
+            register(&state, &req, name, email, password).await
+        }
+        Err(refusal) => Err(refusal),
     };
     let refusal = match registered {
         Ok(user) => match start_sessions(&state, &req, &user, return_to).await {
@@ -232,12 +233,24 @@ pub async fn post_signup(
         },
         Err(refusal) => refusal,
     };
+    let shown = (name.trim(), email.trim().to_lowercase());
+    refused(&state, &csrf, return_to, (shown.0, &shown.1), &refusal).await
+}
+
+/// The sign-up page again, with what was typed and why it was refused.
+async fn refused(
+    state: &LoginState,
+    csrf: &CsrfToken,
+    return_to: &str,
+    (name, email): (&str, &str),
+    refusal: &SignupRefusal,
+) -> HttpResponse {
     let page = SignupPage {
         csrf_token: &csrf.0,
         return_to,
         return_to_encoded: encode(return_to),
-        name: name.trim(),
-        email: &email.trim().to_lowercase(),
+        name,
+        email,
         error: Some(refusal.message()),
     };
     let response = tessera_web::html_page(refusal.status(), page.render());

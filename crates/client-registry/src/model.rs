@@ -111,9 +111,9 @@ pub struct ValidClient {
     /// Logout targets.
     pub post_logout_redirect_uris: Vec<String>,
     /// Grant types.
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     /// Response types.
-    pub response_types: Vec<String>,
+    pub response_types: Vec<ResponseType>,
     /// Allowed scopes.
     pub scopes: Vec<String>,
     /// Authentication method.
@@ -369,8 +369,14 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         client_name,
         redirect_uris,
         post_logout_redirect_uris,
-        grant_types,
-        response_types,
+        grant_types: grant_types
+            .iter()
+            .filter_map(|g| GrantType::parse(g))
+            .collect(),
+        response_types: response_types
+            .iter()
+            .filter_map(|r| ResponseType::parse(r))
+            .collect(),
         scopes,
         auth_method,
         jwks: metadata.jwks.clone(),
@@ -404,8 +410,8 @@ mod tests {
     fn defaults_make_a_confidential_code_client_that_requires_pkce() {
         let client = with(|_| {}).unwrap();
         assert_eq!(client.auth_method, ClientAuthMethod::ClientSecretBasic);
-        assert_eq!(client.grant_types, ["authorization_code"]);
-        assert_eq!(client.response_types, ["code"]);
+        assert_eq!(client.grant_types, [GrantType::AuthorizationCode]);
+        assert_eq!(client.response_types, [ResponseType::Code]);
         assert_eq!(
             client.scopes,
             ["openid", "profile", "email", "offline_access"]

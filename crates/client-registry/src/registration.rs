@@ -25,7 +25,7 @@ use tessera_core::{
 use tessera_web::audit::Audit;
 
 use crate::{
-    model::{ClientMetadata, MetadataError, validate},
+    model::{ClientMetadata, MetadataError, ValidClient, validate},
     registry::{ClientInformation, apply_update, new_client},
 };
 
@@ -148,7 +148,7 @@ async fn check_registry(
     let for_itself = valid
         .grant_types
         .iter()
-        .any(|g| GrantType::ClientCredentials.is(g) || GrantType::JwtBearer.is(g));
+        .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer));
     for scope in &valid.scopes {
         if OIDC_SCOPES.contains(&scope.as_str()) {
             continue;
@@ -227,10 +227,9 @@ pub async fn post_register(
     };
     let hash = PlainToken::from_presented(token).hash();
     let now = state.clock.now();
-    match state.tokens.initial_access_token_usable(&hash, now).await {
-        Ok(true) => {}
-        Ok(false) => return unauthorized(true),
-        Err(err) => return unavailable(&err),
+    let usable = state.tokens.initial_access_token_usable(&hash, now).await;
+    if !matches!(usable, Ok(true)) {
+        return usable.map_or_else(|err| unavailable(&err), |_| unauthorized(true));
     }
     let valid = match parse_metadata(&req, &body).and_then(|(metadata, _)| validate(&metadata)) {
         Ok(valid) => valid,
@@ -248,13 +247,8 @@ pub async fn post_register(
     if let Err(err) = state.clients.create_client(&created.client).await {
         return unavailable(&err);
     }
-    state
-        .audit(
-            &req,
-            tessera_core::AuditKind::ClientRegistered,
-            &created.client.client_id,
-        )
-        .await;
+    let kind = tessera_core::AuditKind::ClientRegistered;
+    state.audit(&req, kind, &created.client.client_id).await;
     let info = ClientInformation::new(
         &created.client,
         created.secret.as_ref(),
@@ -306,6 +300,33 @@ const SERVER_MANAGED: [&str; 4] = [
     "client_id_issued_at",
 ];
 
+/// An RFC 7592 §2.2 update of `client`, checked: it names the client (`client_id`), sends no
+/// server-managed member, sends the client secret only if it is the current one, and its
+/// metadata passes every rule.
+pub fn update_of(
+    client: &ClientRecord,
+    metadata: &ClientMetadata,
+    raw: &serde_json::Value,
+) -> Result<ValidClient, MetadataError> {
+    let invalid = |text: String| Err(MetadataError::InvalidClientMetadata(text));
+    if raw.get("client_id").and_then(serde_json::Value::as_str) != Some(client.client_id.as_str()) {
+        return invalid("client_id must be present and equal to the registered one".into());
+    }
+    if let Some(member) = SERVER_MANAGED.iter().find(|m| raw.get(**m).is_some()) {
+        return invalid(format!("{member} can not be sent"));
+    }
+    if let Some(secret) = raw.get("client_secret") {
+        let matches = secret
+            .as_str()
+            .zip(client.secret_hash.as_ref())
+            .is_some_and(|(secret, hash)| hash.verify(secret));
+        if !matches {
+            return invalid("client_secret does not match".into());
+        }
+    }
+    validate(metadata)
+}
+
 /// `PUT /register/{client_id}` (RFC 7592 §2.2): replaces the metadata.
 pub async fn put_registration(
     req: HttpRequest,
@@ -318,56 +339,24 @@ pub async fn put_registration(
         Ok(None) => return unauthorized(bearer(&req).is_some()),
         Err(err) => return unavailable(&err),
     };
-    let (metadata, raw) = match parse_metadata(&req, &body) {
-        Ok(parsed) => parsed,
-        Err(err) => return metadata_error(&err),
-    };
-    if raw.get("client_id").and_then(serde_json::Value::as_str) != Some(client.client_id.as_str()) {
-        return metadata_error(&MetadataError::InvalidClientMetadata(
-            "client_id must be present and equal to the registered one".into(),
-        ));
-    }
-    if let Some(member) = SERVER_MANAGED.iter().find(|m| raw.get(**m).is_some()) {
-        return metadata_error(&MetadataError::InvalidClientMetadata(format!(
-            "{member} can not be sent"
-        )));
-    }
-    if let Some(secret) = raw.get("client_secret") {
-        let matches = secret
-            .as_str()
-            .zip(client.secret_hash.as_ref())
-            .is_some_and(|(secret, hash)| hash.verify(secret));
-        if !matches {
-            return metadata_error(&MetadataError::InvalidClientMetadata(
-                "client_secret does not match".into(),
-            ));
-        }
-    }
-    let valid = match validate(&metadata) {
+    let valid = match parse_metadata(&req, &body)
+        .and_then(|(metadata, raw)| update_of(&client, &metadata, &raw))
+    {
         Ok(valid) => valid,
         Err(err) => return metadata_error(&err),
     };
     if let Err(response) = check_registry(state.scopes.as_ref(), &valid).await {
         return response;
     }
-    let (updated, new_secret) = apply_update(&client, valid, state.clock.now());
-    if let Err(err) = crate::registry::store_secret_change(
-        state.clients.as_ref(),
-        &client,
-        &updated,
-        state.clock.now(),
-    )
-    .await
-    {
+    let now = state.clock.now();
+    let (updated, new_secret) = apply_update(&client, valid, now);
+    let stored =
+        crate::registry::store_secret_change(state.clients.as_ref(), &client, &updated, now);
+    if let Err(err) = stored.await {
         return unavailable(&err);
     }
-    state
-        .audit(
-            &req,
-            tessera_core::AuditKind::ClientUpdated,
-            &client.client_id,
-        )
-        .await;
+    let kind = tessera_core::AuditKind::ClientUpdated;
+    state.audit(&req, kind, &client.client_id).await;
     respond_with_rotated_token(&state, updated, new_secret.as_ref()).await
 }
 

@@ -132,8 +132,20 @@ pub fn metadata_of(client: &ClientRecord) -> ClientMetadata {
     ClientMetadata {
         redirect_uris: client.redirect_uris.clone(),
         token_endpoint_auth_method: Some(client.token_endpoint_auth_method.as_str().to_owned()),
-        grant_types: Some(client.grant_types.clone()),
-        response_types: Some(client.response_types.clone()),
+        grant_types: Some(
+            client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+        ),
+        response_types: Some(
+            client
+                .response_types
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        ),
         client_name: client.client_name.clone(),
         scope: Some(client.scopes.join(" ")),
         jwks: client.jwks.clone(),

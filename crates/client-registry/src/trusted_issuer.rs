@@ -128,11 +128,7 @@ pub async fn validate_trusted_issuer(
             .find_client(&ClientId::new(id.as_str()))
             .await?
             .ok_or_else(|| refuse(format!("no client {id}")))?;
-        if !client
-            .grant_types
-            .iter()
-            .any(|g| GrantType::JwtBearer.is(g))
-        {
+        if !client.grant_types.contains(&GrantType::JwtBearer) {
             return Err(refuse(format!(
                 "client {id} is not registered for the jwt-bearer grant"
             )));

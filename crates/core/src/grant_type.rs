@@ -39,7 +39,7 @@ impl GrantType {
         Self::ALL.into_iter().find(|g| g.as_str() == value)
     }
 
-    /// Whether `value` names this grant type (for the string lists clients are stored with).
+    /// Whether `value` names this grant type (for values as sent, before they are parsed).
     pub fn is(self, value: &str) -> bool {
         self.as_str() == value
     }

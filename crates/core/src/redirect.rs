@@ -85,4 +85,36 @@ mod tests {
         assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:0/cb"));
         assert!(!matches("http://localhost/cb", "http://localhost:8080/cb"));
     }
+
+    proptest::proptest! {
+        /// Any two strings: a match is the same string, or the loopback rule's port (and
+        /// nothing else) apart; never a panic.
+        #[test]
+        fn a_match_is_the_same_uri_or_a_loopback_port_apart(
+            registered in "(https://app\\.example|http://127\\.0\\.0\\.1|http://\\[::1\\]|http://localhost)(:[0-9]{1,5})?(/[a-z/.]{0,6})?(\\?[a-z=&]{0,4})?",
+            requested in "(https://app\\.example|http://127\\.0\\.0\\.1|http://\\[::1\\]|http://localhost)(:[0-9]{1,5})?(/[a-z/.]{0,6})?(\\?[a-z=&]{0,4})?",
+        ) {
+            if matches(&registered, &requested) && registered != requested {
+                let prefix = LOOPBACK_PREFIXES
+                    .iter()
+                    .find(|p| registered.starts_with(**p))
+                    .expect("only loopback IPs match inexactly");
+                let rest = &registered[prefix.len()..];
+                proptest::prop_assert!(!rest.starts_with(':'), "registered with a port");
+                let after = &requested[prefix.len() + 1..];
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                proptest::prop_assert_eq!(&after[digits..], rest);
+            }
+        }
+
+        /// Whatever is requested, garbage included, matching never panics, and a URI always
+        /// matches itself exactly when it is a URL.
+        #[test]
+        fn any_input_is_answered(registered in "\\PC{0,40}", requested in "\\PC{0,40}") {
+            let _ = matches(&registered, &requested);
+            if registered.parse::<ExactUrl>().is_ok() {
+                proptest::prop_assert!(matches(&registered, &registered));
+            }
+        }
+    }
 }

@@ -116,9 +116,9 @@ pub struct ClientRecord {
     /// RP-initiated logout targets.
     pub post_logout_redirect_uris: Vec<String>,
     /// Grant types the client may use.
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<crate::grant_type::GrantType>,
     /// Response types the client may use.
-    pub response_types: Vec<String>,
+    pub response_types: Vec<crate::grant_type::ResponseType>,
     /// Scopes the client may request.
     pub scopes: Vec<String>,
     /// The one authentication method it must use.

@@ -168,4 +168,19 @@ mod tests {
         let members: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
     }
+
+    /// The JWKS document as resource servers read it: member names, order and encodings.
+    #[test]
+    fn jwks_document_snapshot() {
+        let n = URL_SAFE_NO_PAD
+            .decode("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+            .unwrap();
+        let set = JwkSet {
+            keys: vec![
+                PublicJwk::rsa(&n, &[1, 0, 1]),
+                PublicJwk::ec_p256(&[1; 32], &[2; 32]),
+            ],
+        };
+        insta::assert_json_snapshot!(set);
+    }
 }

@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use tempfile::TempDir;
 use tessera_core::{
     ClientId, Clock, FakeClock, GrantId, Subject,
+    grant_type::{GrantType, ResponseType},
     secret::{PlainToken, SecretKind, random_id},
     store::{
         AssertionReplayRepo, AuditEvent, AuditRepo, AuthorizationCodeRecord, ClientAuthMethod,
@@ -51,8 +52,8 @@ fn client(id: &str, clock: &FakeClock) -> ClientRecord {
             "https://app.example/cb".into(),
             "http://127.0.0.1/cb".into(),
         ],
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-        response_types: vec!["code".into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        response_types: vec![ResponseType::Code],
         scopes: vec!["openid".into(), "profile".into()],
         token_endpoint_auth_method: ClientAuthMethod::ClientSecretBasic,
         id_token_signed_response_alg: Some(tessera_core::SigningAlg::ES256),
@@ -230,6 +231,26 @@ async fn clients_round_trip_and_duplicates_are_conflicts() {
         db.store.find_client(&ClientId::new("nope")).await.unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn a_stored_grant_type_this_version_does_not_know_is_a_corrupt_row_not_dropped() {
+    let db = db().await;
+    let c = client("from-the-future", &db.clock);
+    db.store.create_client(&c).await.unwrap();
+    let conn = db.store.connection();
+    conn.execute_unprepared(
+        "UPDATE clients SET grant_types = '[\"authorization_code\",\"password\"]' \
+         WHERE client_id = 'from-the-future'",
+    )
+    .await
+    .unwrap();
+    match db.store.find_client(&c.client_id).await {
+        Err(StoreError::Corrupt { what, detail }) => {
+            assert_eq!((what, detail.as_str()), ("grant_types", "password"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

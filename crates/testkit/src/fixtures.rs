@@ -2,6 +2,7 @@
 
 use tessera_core::{
     ClientId, Subject,
+    grant_type::{GrantType, ResponseType},
     password::hash_password,
     secret::{PlainToken, SecretKind, random_id},
     store::{ClientAuthMethod, ClientRecord, ClientRepo, UserRecord, UserRepo},
@@ -58,8 +59,8 @@ pub async fn client(
         client_name: Some(format!("{client_id} app")),
         secret_hash: Some(secret.hash()),
         redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
-        grant_types: vec!["authorization_code".into()],
-        response_types: vec!["code".into()],
+        grant_types: vec![GrantType::AuthorizationCode],
+        response_types: vec![ResponseType::Code],
         scopes: ["openid", "profile", "email", "offline_access"]
             .map(String::from)
             .to_vec(),

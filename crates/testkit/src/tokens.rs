@@ -15,6 +15,7 @@ use chrono::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tessera_core::{
+    grant_type::GrantType,
     secret::{PlainToken, SecretKind},
     store::{AuthorizationCodeRecord, ClientRecord, ClientRepo, CodeRepo, UserRecord},
 };
@@ -80,7 +81,7 @@ pub async fn client_with(
     change: impl FnOnce(&mut ClientRecord),
 ) -> (ClientRecord, PlainToken) {
     let (mut client, secret) = app.with_client(id, &[REDIRECT]).await;
-    client.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+    client.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
     change(&mut client);
     app.state.store.update_client(&client).await.unwrap();
     (client, secret)

@@ -75,6 +75,29 @@ pub async fn revoke(
     Ok(Revocation::AccessToken(claims.jti))
 }
 
+impl Revocation {
+    /// The audit event a revocation is recorded as, with its details (none for an unknown
+    /// token: anyone can send those, and they change nothing).
+    pub fn audit(&self) -> Option<(tessera_core::AuditKind, serde_json::Value)> {
+        use tessera_core::AuditKind::{TokenRevocationRefused, TokenRevoked};
+        match self {
+            Self::Family(grant) => Some((
+                TokenRevoked,
+                json!({ "token_type": "refresh_token", "grant_id": grant.as_str() }),
+            )),
+            Self::AccessToken(jti) => Some((
+                TokenRevoked,
+                json!({ "token_type": "access_token", "jti": jti }),
+            )),
+            Self::NotYours => Some((
+                TokenRevocationRefused,
+                json!({ "refused": "token issued to another client" }),
+            )),
+            Self::Unknown => None,
+        }
+    }
+}
+
 /// `POST /revoke`.
 pub async fn post_revoke(
     state: web::Data<TokenState>,
@@ -97,31 +120,14 @@ pub async fn post_revoke(
             return refuse("revoke", Some(client_id), &err, false);
         }
     };
-    let details = match &outcome {
-        Revocation::Family(grant) => {
-            Some(json!({ "token_type": "refresh_token", "grant_id": grant.as_str() }))
-        }
-        Revocation::AccessToken(jti) => Some(json!({ "token_type": "access_token", "jti": jti })),
-        Revocation::NotYours => Some(json!({ "refused": "token issued to another client" })),
-        Revocation::Unknown => None,
-    };
-    if let Some(details) = details {
-        audit::record(
-            state.audit.as_ref(),
-            &req,
-            state.clock.now(),
-            Audit {
-                actor: Some(client_id.to_owned()),
-                client_id: Some(client_id),
-                details: Some(details),
-                ..Audit::new(if outcome == Revocation::NotYours {
-                    tessera_core::AuditKind::TokenRevocationRefused
-                } else {
-                    tessera_core::AuditKind::TokenRevoked
-                })
-            },
-        )
-        .await;
+    if let Some((kind, details)) = outcome.audit() {
+        let audit = Audit {
+            actor: Some(client_id.to_owned()),
+            client_id: Some(client_id),
+            details: Some(details),
+            ..Audit::new(kind)
+        };
+        audit::record(state.audit.as_ref(), &req, state.clock.now(), audit).await;
     }
     if outcome == Revocation::NotYours {
         let err = TokenError::new(

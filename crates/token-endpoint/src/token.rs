@@ -133,6 +133,31 @@ pub async fn read_and_authenticate(
     Ok((form, client))
 }
 
+/// The grant a request asks for, if the client may use it: `invalid_request` without
+/// `grant_type`, `unsupported_grant_type` for one we do not know, `unauthorized_client` for one
+/// the client is not registered for (RFC 6749 §5.2).
+pub fn requested_grant(
+    grant_type: Option<&str>,
+    client: &ClientRecord,
+) -> Result<GrantType, TokenError> {
+    let Some(value) = grant_type else {
+        let message = "The parameter grant_type is missing.";
+        return Err(TokenError::new(TokenErrorCode::InvalidRequest, message));
+    };
+    let Some(grant) = GrantType::parse(value) else {
+        let message = "The grant_type is not supported.";
+        return Err(TokenError::new(
+            TokenErrorCode::UnsupportedGrantType,
+            message,
+        ));
+    };
+    if !client.grant_types.contains(&grant) {
+        let message = "The client is not registered for this grant_type.";
+        return Err(TokenError::new(TokenErrorCode::UnauthorizedClient, message));
+    }
+    Ok(grant)
+}
+
 /// `POST /token`.
 pub async fn post_token(
     state: web::Data<TokenState>,
@@ -143,63 +168,65 @@ pub async fn post_token(
         Ok(read) => read,
         Err(response) => return response,
     };
-    let grant = match form.get("grant_type") {
-        None => {
-            let err = TokenError::new(
-                TokenErrorCode::InvalidRequest,
-                "The parameter grant_type is missing.",
-            );
-            return refuse("token", None, &err, false);
-        }
-        Some(value) => match GrantType::parse(value) {
-            Some(grant) => grant,
-            None => {
-                let err = TokenError::new(
-                    TokenErrorCode::UnsupportedGrantType,
-                    "The grant_type is not supported.",
-                );
-                return refuse("token", None, &err, false);
-            }
-        },
+    let client_id = client.client_id.as_str();
+    let grant = match requested_grant(form.get("grant_type"), &client) {
+        Ok(grant) => grant,
+        Err(err) => return refuse("token", Some(client_id), &err, false),
     };
-    if !client.grant_types.iter().any(|g| grant.is(g)) {
-        let err = TokenError::new(
-            TokenErrorCode::UnauthorizedClient,
-            "The client is not registered for this grant_type.",
-        );
-        return refuse("token", Some(client.client_id.as_str()), &err, false);
-    }
     let now = state.clock.now();
-    let outcome = grants::run(
-        &state,
-        grant,
-        &GrantRequest {
-            client: &client,
-            form: &form,
-            now,
-        },
-    )
-    .await;
+    let request = GrantRequest {
+        client: &client,
+        form: &form,
+        now,
+    };
+    let outcome = grants::run(&state, grant, &request).await;
     for note in &outcome.notes {
-        audit::record(
-            state.audit.as_ref(),
-            &req,
-            now,
-            Audit {
-                kind: note.kind,
-                actor: Some(client.client_id.as_str().to_owned()),
-                client_id: Some(client.client_id.as_str()),
-                user_id: note.user_id.as_deref(),
-                details: Some(note.details.clone()),
-            },
-        )
-        .await;
+        let audit = Audit {
+            kind: note.kind,
+            actor: Some(client_id.to_owned()),
+            client_id: Some(client_id),
+            user_id: note.user_id.as_deref(),
+            details: Some(note.details.clone()),
+        };
+        audit::record(state.audit.as_ref(), &req, now, audit).await;
     }
     match outcome.result {
         Ok(response) => {
             state.metrics.issued(grant.as_str());
             json_no_store(&response)
         }
-        Err(err) => refuse("token", Some(client.client_id.as_str()), &err, false),
+        Err(err) => refuse("token", Some(client_id), &err, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use tessera_core::ClientId;
+
+    use super::*;
+
+    #[test]
+    fn the_grant_is_named_known_and_registered_for_the_client() {
+        let t = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let client = ClientRecord {
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            ..ClientRecord::empty(ClientId::new("web"), t)
+        };
+        let code = |value| requested_grant(value, &client).map_err(|e| e.code);
+        assert_eq!(
+            code(Some("authorization_code")),
+            Ok(GrantType::AuthorizationCode)
+        );
+        assert_eq!(code(None), Err(TokenErrorCode::InvalidRequest));
+        assert_eq!(
+            code(Some("password")),
+            Err(TokenErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(code(Some("")), Err(TokenErrorCode::UnsupportedGrantType));
+        assert_eq!(
+            code(Some("client_credentials")),
+            Err(TokenErrorCode::UnauthorizedClient)
+        );
     }
 }

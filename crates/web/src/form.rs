@@ -95,4 +95,20 @@ mod tests {
         assert!(typed::<Edit>(&pairs(&[("name", "a"), ("name", "b")])).is_err());
         assert!(typed::<Edit>(&pairs(&[("enabled", "on")])).is_err());
     }
+
+    proptest::proptest! {
+        /// Any fields, any characters: read back as posted, in order; a struct either reads
+        /// its field or refuses the form, never panics.
+        #[test]
+        fn any_form_reads_back_as_posted(
+            fields in proptest::collection::vec(("\\PC{0,12}", "\\PC{0,24}"), 0..8),
+        ) {
+            let posted: Pairs = fields;
+            let read: Pairs = typed(&posted).unwrap();
+            proptest::prop_assert_eq!(&read, &posted);
+            let names = posted.iter().filter(|(k, _)| k == "name").count();
+            let edit = typed::<Edit>(&posted);
+            proptest::prop_assert_eq!(edit.is_ok(), names == 1 && posted.iter().filter(|(k, _)| k == "enabled").count() <= 1);
+        }
+    }
 }

@@ -46,7 +46,7 @@ async fn wrong_secrets_slow_their_address_down_on_every_instance_and_nobody_else
         .spawn()
         .await;
     let (_, secret) = client_with(&a, "svc", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
     })
     .await;
     let secret = secret.expose().to_owned();

@@ -42,7 +42,7 @@ async fn move_table(app: &TestApp, from: &str, to: &str) {
 async fn a_client_lookup_that_fails_is_a_503_to_retry_not_invalid_client() {
     let app = TestApp::spawn().await;
     let service = client_with(&app, "service", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
     })
     .await;
     let audit_before = app
@@ -93,7 +93,7 @@ async fn a_stalled_database_is_a_prompt_503_and_unready_then_recovers_by_itself(
         return;
     }
     let service = client_with(&app, "service", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
     })
     .await;
     assert_eq!(app.get("/health/ready").await.status(), 200);

@@ -373,7 +373,7 @@ async fn half_sent_bodies_are_answered_408_and_their_connections_closed() {
     assert_eq!(timed_out, 300);
     // A body that arrives in time is read as before.
     let rp = crate::token_support::client_with(&app, "svc", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
     })
     .await;
     let answer =

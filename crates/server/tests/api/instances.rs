@@ -137,7 +137,7 @@ async fn a_client_change_applies_at_once_on_every_worker_and_is_announced_to_oth
         .spawn()
         .await;
     let (service, secret) = crate::token_support::client_with(&a, "svc", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
     })
     .await;
     let id = ClientId::new("svc");

@@ -37,7 +37,7 @@ async fn client_credentials_revocation_and_introspection_with_the_oauth2_crate()
         ),
     ] {
         let service = client_with(&app, id, |c| {
-            c.grant_types = vec!["client_credentials".into()];
+            c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
             c.scopes = vec!["api.read".into()];
             c.token_endpoint_auth_method = method;
         })
@@ -116,7 +116,7 @@ async fn the_oauth2_crate_reads_invalid_client_for_basic_and_for_the_body() {
         ),
     ] {
         client_with(&app, id, |c| {
-            c.grant_types = vec!["client_credentials".into()];
+            c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
             c.token_endpoint_auth_method = method;
         })
         .await;

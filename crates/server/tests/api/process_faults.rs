@@ -38,7 +38,8 @@ async fn setup() -> Setup {
     let app = TestApp::spawn().await;
     let alice = app.with_user("alice", PASSWORD, false).await;
     let rp = client_with(&app, "rp", |c| {
-        c.grant_types.push("client_credentials".into())
+        c.grant_types
+            .push(tessera_core::grant_type::GrantType::ClientCredentials)
     })
     .await;
     let mut tokens = Vec::new();

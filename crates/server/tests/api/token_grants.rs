@@ -60,7 +60,7 @@ async fn bearer(
 async fn client_credentials_issue_a_stateless_token_about_the_client() {
     let app = TestApp::spawn().await;
     let service = client_with(&app, "service", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
         c.response_types = vec![];
         c.redirect_uris = vec![];
         c.scopes = ["openid", "api.read", "api.write"]
@@ -154,7 +154,7 @@ async fn a_client_asserts_itself_with_its_registered_keys() {
     let app = TestApp::spawn().await;
     let (keys, _dir) = foreign_keys();
     let client = client_with(&app, "robot", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = ["api.read", "api.write"].map(String::from).to_vec();
         c.jwks = Some(jwks_value(&keys));
         c.token_endpoint_auth_signing_alg = Some(SigningAlg::ES256);
@@ -208,12 +208,12 @@ async fn a_trusted_issuer_asserts_a_user_within_what_the_admin_allowed() {
     let (idp, _dir) = foreign_keys();
     let (stranger, _dir2) = foreign_keys();
     let client = client_with(&app, "gateway", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = ["openid", "profile", "api.read"].map(String::from).to_vec();
     })
     .await;
     let outsider = client_with(&app, "outsider", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = ["openid", "api.read"].map(String::from).to_vec();
     })
     .await;
@@ -355,7 +355,7 @@ async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
     app.with_user("root", PASSWORD, true).await;
     let alice = app.with_user("alice", PASSWORD, false).await;
     let gateway = client_with(&app, "gateway", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = ["openid", "api.read"].map(String::from).to_vec();
     })
     .await;
@@ -444,7 +444,7 @@ async fn a_client_disabled_elsewhere_is_refused_once_the_client_cache_expires() 
     let clock = tessera_core::FakeClock::new();
     let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
     let service = client_with(&app, "service", |c| {
-        c.grant_types = vec!["client_credentials".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
         c.scopes = vec!["api".into()];
     })
     .await;
@@ -555,7 +555,7 @@ async fn a_header_alg_that_disagrees_with_the_key_is_refused() {
     let ec = jwks_of(&keys, "EC", false);
     let ec_kid = ec["keys"][0]["kid"].as_str().unwrap().to_owned();
     let client = client_with(&app, "robot", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = vec!["api.read".into()];
         c.jwks = Some(ec);
     })
@@ -589,7 +589,7 @@ async fn one_assertion_can_not_be_both_the_client_authentication_and_the_grant()
     let app = TestApp::spawn().await;
     let (keys, _dir) = foreign_keys();
     client_with(&app, "robot", |c| {
-        c.grant_types = vec![JWT_BEARER.into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::JwtBearer];
         c.scopes = vec!["api.read".into()];
         c.jwks = Some(jwks_of(&keys, "EC", true));
         c.secret_hash = None;

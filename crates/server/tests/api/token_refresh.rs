@@ -128,7 +128,7 @@ async fn refresh_tokens_only_where_due() {
         "no ID token without openid"
     );
     let code_only = client_with(&app, "code-only", |c| {
-        c.grant_types = vec!["authorization_code".into()];
+        c.grant_types = vec![tessera_core::grant_type::GrantType::AuthorizationCode];
     })
     .await;
     let body = code_tokens(&app, &code_only, &alice, &["openid", "offline_access"]).await;

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use tessera_core::{
     ClientId, SigningAlg,
+    grant_type::{GrantType, ResponseType},
     secret::TokenHash,
     store::{ClientAuthMethod, ClientRecord, ClientRepo, StoreError},
 };
@@ -16,6 +17,19 @@ use crate::{backend, changes::Topic, entity::client, search_condition, write_err
 
 fn parse_alg(value: Option<String>, what: &'static str) -> Result<Option<SigningAlg>, StoreError> {
     value.map(|alg| super::parse_alg(&alg, what)).transpose()
+}
+
+/// A stored list of protocol words, each parsed: an unknown one is a corrupt row (written by
+/// nothing this version knows), not something to drop silently.
+fn parsed<T>(
+    value: serde_json::Value,
+    what: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Vec<T>, StoreError> {
+    json_to_strings(value, what)?
+        .into_iter()
+        .map(|word| parse(&word).ok_or(StoreError::Corrupt { what, detail: word }))
+        .collect()
 }
 
 fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
@@ -33,8 +47,8 @@ fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
             row.post_logout_redirect_uris,
             "post_logout_redirect_uris",
         )?,
-        grant_types: json_to_strings(row.grant_types, "grant_types")?,
-        response_types: json_to_strings(row.response_types, "response_types")?,
+        grant_types: parsed(row.grant_types, "grant_types", GrantType::parse)?,
+        response_types: parsed(row.response_types, "response_types", ResponseType::parse)?,
         scopes: json_to_strings(row.scopes, "scopes")?,
         jwks: row.jwks,
         jwks_uri: row.jwks_uri,
@@ -66,8 +80,20 @@ fn to_active(record: &ClientRecord) -> client::ActiveModel {
         secret_hash: Set(record.secret_hash.as_ref().map(|h| h.as_str().to_owned())),
         redirect_uris: Set(strings_to_json(&record.redirect_uris)),
         post_logout_redirect_uris: Set(strings_to_json(&record.post_logout_redirect_uris)),
-        grant_types: Set(strings_to_json(&record.grant_types)),
-        response_types: Set(strings_to_json(&record.response_types)),
+        grant_types: Set(serde_json::json!(
+            record
+                .grant_types
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+        )),
+        response_types: Set(serde_json::json!(
+            record
+                .response_types
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+        )),
         scopes: Set(strings_to_json(&record.scopes)),
         token_endpoint_auth_method: Set(record.token_endpoint_auth_method.as_str().to_owned()),
         jwks: Set(record.jwks.clone()),

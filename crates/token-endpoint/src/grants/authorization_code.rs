@@ -198,11 +198,7 @@ async fn settle(
 /// access was consented (OIDC Core §11).
 fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
     let openid = grant.scopes.iter().any(|s| s == "openid");
-    client
-        .grant_types
-        .iter()
-        .any(|g| GrantType::RefreshToken.is(g))
-        && (!openid || grant.offline)
+    client.grant_types.contains(&GrantType::RefreshToken) && (!openid || grant.offline)
 }
 
 /// The checks a redemption must pass besides the client: the redirect URI of the request, the
