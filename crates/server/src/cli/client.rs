@@ -140,27 +140,7 @@ pub async fn client(
     let now = clock.now();
     match command {
         ClientCommand::Create(args) => create(&store, now, *args).await?,
-        ClientCommand::List { search, json } => {
-            let clients = store.list_clients(search.as_deref(), 1000).await?;
-            if json {
-                let infos: Vec<_> = clients
-                    .iter()
-                    .map(|c| ClientInformation::new(c, None, None, None))
-                    .collect();
-                print_json(&infos)?;
-            } else {
-                println!("{:<34} {:<20} {:<8} NAME", "CLIENT_ID", "AUTH", "ENABLED");
-                for c in &clients {
-                    println!(
-                        "{:<34} {:<20} {:<8} {}",
-                        c.client_id,
-                        c.token_endpoint_auth_method.as_str(),
-                        c.enabled,
-                        c.client_name.as_deref().unwrap_or("")
-                    );
-                }
-            }
-        }
+        ClientCommand::List { search, json } => list(&store, search, json).await?,
         ClientCommand::Show { client_id, json } => {
             let client = clients::find(&store, &client_id).await?;
             let info = ClientInformation::new(&client, None, None, None);
@@ -249,5 +229,28 @@ async fn set_enabled(
     }
     audit(store, now, AuditKind::ClientUpdated, Some(id), None).await;
     println!("client {id} is {state}");
+    Ok(())
+}
+
+async fn list(store: &SeaStore, search: Option<String>, json: bool) -> anyhow::Result<()> {
+    let clients = store.list_clients(search.as_deref(), 1000).await?;
+    if json {
+        let infos: Vec<_> = clients
+            .iter()
+            .map(|c| ClientInformation::new(c, None, None, None))
+            .collect();
+        print_json(&infos)?;
+    } else {
+        println!("{:<34} {:<20} {:<8} NAME", "CLIENT_ID", "AUTH", "ENABLED");
+        for c in &clients {
+            println!(
+                "{:<34} {:<20} {:<8} {}",
+                c.client_id,
+                c.token_endpoint_auth_method.as_str(),
+                c.enabled,
+                c.client_name.as_deref().unwrap_or("")
+            );
+        }
+    }
     Ok(())
 }

@@ -9,6 +9,9 @@ use serde_json::json;
 use tessera_admin::ops::registration_tokens;
 use tessera_core::{AuditKind, Clock, store::InitialAccessTokenRepo};
 
+use chrono::{DateTime, Utc};
+use tessera_storage::SeaStore;
+
 use super::shared::{audit, open_store, print_json};
 use crate::config::Config;
 
@@ -82,41 +85,44 @@ pub async fn registration_token(
                 );
             }
         }
-        RegistrationTokenCommand::List { json } => {
-            let tokens = store.list_initial_access_tokens().await?;
-            let rows: Vec<_> = tokens
-                .iter()
-                .map(|t| {
-                    json!({
-                        "id": registration_tokens::id_of(&t.token_hash), "description": t.description,
-                        "uses_remaining": t.uses_remaining, "expires_at": t.expires_at,
-                        "created_at": t.created_at, "revoked_at": t.revoked_at,
-                    })
-                })
-                .collect();
-            if json {
-                print_json(&rows)?;
-            } else {
-                for t in &tokens {
-                    let state = t.state(now);
-                    println!(
-                        "{}  {:<8} uses left: {:<9} expires: {:<25} {}",
-                        registration_tokens::id_of(&t.token_hash),
-                        state,
-                        t.uses_remaining
-                            .map_or("unlimited".into(), |u| u.to_string()),
-                        t.expires_at.map_or("never".into(), |e| e.to_rfc3339()),
-                        t.description.as_deref().unwrap_or("")
-                    );
-                }
-            }
-        }
+        RegistrationTokenCommand::List { json } => list(&store, now, json).await?,
         RegistrationTokenCommand::Revoke { token } => {
             if !registration_tokens::revoke(&store, &token, now).await? {
                 bail!("no active initial access token matches");
             }
             audit(&store, now, AuditKind::RegistrationTokenRevoked, None, None).await;
             println!("revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn list(store: &SeaStore, now: DateTime<Utc>, json: bool) -> anyhow::Result<()> {
+    let tokens = store.list_initial_access_tokens().await?;
+    let rows: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "id": registration_tokens::id_of(&t.token_hash), "description": t.description,
+                "uses_remaining": t.uses_remaining, "expires_at": t.expires_at,
+                "created_at": t.created_at, "revoked_at": t.revoked_at,
+            })
+        })
+        .collect();
+    if json {
+        print_json(&rows)?;
+    } else {
+        for t in &tokens {
+            let state = t.state(now);
+            println!(
+                "{}  {:<8} uses left: {:<9} expires: {:<25} {}",
+                registration_tokens::id_of(&t.token_hash),
+                state,
+                t.uses_remaining
+                    .map_or("unlimited".into(), |u| u.to_string()),
+                t.expires_at.map_or("never".into(), |e| e.to_rfc3339()),
+                t.description.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(())

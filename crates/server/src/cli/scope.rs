@@ -8,6 +8,8 @@ use serde_json::json;
 use tessera_admin::ops::scopes;
 use tessera_core::{AuditKind, Clock, store::ScopeRepo};
 
+use tessera_storage::SeaStore;
+
 use super::shared::{audit, open_store, print_json};
 use crate::config::Config;
 
@@ -56,32 +58,35 @@ pub async fn scope(
             audit(&store, now, AuditKind::ScopeSaved, None, None).await;
             println!("saved scope {}", saved.name);
         }
-        ScopeCommand::List { json } => {
-            let scopes = store.list_scopes().await?;
-            if json {
-                let rows: Vec<_> = scopes
-                    .iter()
-                    .map(|s| {
-                        json!({"name": s.name, "description": s.description,
-                               "client_credentials": s.client_credentials})
-                    })
-                    .collect();
-                print_json(&rows)?;
-            } else {
-                for s in &scopes {
-                    let own = if s.client_credentials {
-                        "for the client itself"
-                    } else {
-                        "users only"
-                    };
-                    println!("{:<24} {:<22} {}", s.name, own, s.description);
-                }
-            }
-        }
+        ScopeCommand::List { json } => list(&store, json).await?,
         ScopeCommand::Remove { name } => {
             scopes::delete(&store, &name).await?;
             audit(&store, now, AuditKind::ScopeDeleted, None, None).await;
             println!("removed scope {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn list(store: &SeaStore, json: bool) -> anyhow::Result<()> {
+    let scopes = store.list_scopes().await?;
+    if json {
+        let rows: Vec<_> = scopes
+            .iter()
+            .map(|s| {
+                json!({"name": s.name, "description": s.description,
+                       "client_credentials": s.client_credentials})
+            })
+            .collect();
+        print_json(&rows)?;
+    } else {
+        for s in &scopes {
+            let own = if s.client_credentials {
+                "for the client itself"
+            } else {
+                "users only"
+            };
+            println!("{:<24} {:<22} {}", s.name, own, s.description);
         }
     }
     Ok(())
