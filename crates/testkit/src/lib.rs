@@ -20,6 +20,7 @@ pub mod browser;
 pub mod fixtures;
 pub mod flow;
 pub mod html;
+pub mod in_process;
 pub mod relying_party;
 pub mod tokens;
 
