@@ -3,7 +3,6 @@
 //! non-admins, signed-out POSTs).
 
 use tessera_core::{
-    ClientId,
     secret::TokenHash,
     store::{AuditRepo, ClientRepo},
 };
@@ -346,7 +345,7 @@ fn hidden(page: &str, name: &str) -> String {
 }
 
 #[tokio::test]
-async fn console_refusals_over_http() {
+async fn signed_out_the_console_sends_pages_to_sign_in_and_refuses_posts() {
     let app = TestApp::spawn().await;
     app.with_user("root", PASSWORD, true).await;
     app.with_user("alice", PASSWORD, false).await;
@@ -371,6 +370,13 @@ async fn console_refusals_over_http() {
         .await
         .unwrap();
     assert_eq!(post.status(), 403);
+}
+
+#[tokio::test]
+async fn an_admin_creates_only_with_the_right_csrf_token() {
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
 
     // An admin with the right token creates; without it, or with a wrong one, nothing happens.
     let csrf = signed_in(&app, "root", "/admin/clients").await;
@@ -415,6 +421,13 @@ async fn console_refusals_over_http() {
         app.state.store.list_clients(None, 10).await.unwrap().len(),
         1
     );
+}
+
+#[tokio::test]
+async fn the_admin_cookie_is_strict_and_the_sign_in_cookie_lax() {
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
 
     // The admin cookie is Strict; the sign-in cookie is Lax (both Path=/, as `__Host-` needs
     // with an https issuer).
@@ -462,6 +475,13 @@ async fn console_refusals_over_http() {
         session.contains("HttpOnly") && session.contains("SameSite=Lax"),
         "{session}"
     );
+}
+
+#[tokio::test]
+async fn sign_in_only_ever_redirects_to_a_local_path() {
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
 
     // Sign-in only ever redirects to a local path.
     for evil in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
@@ -482,6 +502,13 @@ async fn console_refusals_over_http() {
             .unwrap();
         assert_eq!(response.headers()["location"], "/", "{evil}");
     }
+}
+
+#[tokio::test]
+async fn a_wrong_password_says_nothing_about_whether_the_user_exists() {
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
 
     // A wrong password says nothing about whether the user exists.
     let page = app.get("/login").await.text().await.unwrap();
@@ -507,5 +534,4 @@ async fn console_refusals_over_http() {
     }
     assert_eq!(bodies[0], bodies[1]);
     assert!(bodies[0].contains("Wrong username or password."));
-    let _ = ClientId::new("unused");
 }
