@@ -166,6 +166,49 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
 }
 
+impl TokenResponse {
+    /// The response as JSON text, the members in the order serde writes them. Tokens are
+    /// base64url and dots, the scope is NQCHARs (RFC 6749 §3.3: no `"`, no `\\`), so nothing needs
+    /// escaping and the text is written directly — unless a value breaks that, when serde_json
+    /// writes it.
+    pub fn to_json(&self) -> String {
+        use std::fmt::Write as _;
+        let plain = |text: &str| !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        let values = [
+            Some(self.access_token.as_str()),
+            self.refresh_token.as_deref(),
+            Some(self.scope.as_str()),
+            self.id_token.as_deref(),
+        ];
+        if !values.into_iter().flatten().all(plain) {
+            return serde_json::to_string(self).unwrap_or_default();
+        }
+        let mut json =
+            String::with_capacity(96 + values.into_iter().flatten().map(str::len).sum::<usize>());
+        json.push_str("{\"access_token\":\"");
+        json.push_str(&self.access_token);
+        json.push_str("\",\"token_type\":\"");
+        json.push_str(self.token_type);
+        json.push_str("\",\"expires_in\":");
+        let _ = write!(json, "{}", self.expires_in);
+        if let Some(refresh) = &self.refresh_token {
+            json.push_str(",\"refresh_token\":\"");
+            json.push_str(refresh);
+            json.push('"');
+        }
+        json.push_str(",\"scope\":\"");
+        json.push_str(&self.scope);
+        json.push('"');
+        if let Some(id_token) = &self.id_token {
+            json.push_str(",\"id_token\":\"");
+            json.push_str(id_token);
+            json.push('"');
+        }
+        json.push('}');
+        json
+    }
+}
+
 /// Mints tokens with the server's keys.
 #[derive(Debug, Clone)]
 pub struct Minter {
@@ -323,6 +366,51 @@ impl Minter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_token_response_is_written_as_serde_would_write_it() {
+        let mut response = super::TokenResponse {
+            access_token: "eyJh.eyJz.c2ln-_".into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            refresh_token: None,
+            scope: "openid api:read~x!".into(),
+            id_token: None,
+        };
+        let same = |r: &super::TokenResponse| {
+            assert_eq!(r.to_json(), serde_json::to_string(r).unwrap());
+        };
+        same(&response);
+        response.refresh_token = Some("tsr_abc".into());
+        response.id_token = Some("eyJ.a.b".into());
+        response.expires_in = -1;
+        same(&response);
+        // A value that needs escaping goes through serde_json.
+        response.scope = "quote\" back\\slash \u{1}".into();
+        same(&response);
+    }
+
+    proptest::proptest! {
+        /// Whatever the values, the text is the JSON serde_json writes.
+        #[test]
+        fn any_token_response_is_serdes_json(
+            access in "\\PC{0,40}",
+            scope in "\\PC{0,20}",
+            refresh in proptest::option::of("\\PC{0,20}"),
+            id_token in proptest::option::of("[A-Za-z0-9._-]{0,30}"),
+            expires_in in proptest::num::i64::ANY,
+        ) {
+            let response = super::TokenResponse {
+                access_token: access,
+                token_type: "Bearer",
+                expires_in,
+                refresh_token: refresh,
+                scope,
+                id_token,
+            };
+            proptest::prop_assert_eq!(response.to_json(), serde_json::to_string(&response).unwrap());
+        }
+    }
+
     use super::*;
 
     /// OIDC Core §3.1.3.6 with the example of the OpenID Foundation's conformance notes: the

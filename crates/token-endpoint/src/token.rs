@@ -193,7 +193,11 @@ pub async fn post_token(
     match outcome.result {
         Ok(response) => {
             state.metrics.issued(grant.as_str());
-            json_no_store(&response)
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .content_type("application/json")
+                .body(response.to_json())
         }
         Err(err) => refuse("token", Some(client_id), &err, false),
     }
