@@ -1,7 +1,9 @@
 //! tessera-client-registry: the client model and its rules ([`model`]), registry operations
 //! shared by every way of managing clients ([`registry`]), client authentication for token-type
-//! endpoints ([`authn`]), and RFC 7591/7592 dynamic registration ([`registration`]).
+//! endpoints ([`authn`]), JWT assertion verification for client authentication and the JWT bearer
+//! grant ([`assertion`]), and RFC 7591/7592 dynamic registration ([`registration`]).
 
+pub mod assertion;
 pub mod authn;
 pub mod cache;
 pub mod jwks_fetch;

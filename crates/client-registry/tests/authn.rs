@@ -14,7 +14,8 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera_client_registry::{
-    authn::{ASSERTION_TYPE, ClientAuthenticator, ClientCredentials},
+    assertion::ASSERTION_TYPE,
+    authn::{ClientAuthenticator, ClientCredentials},
     jwks_fetch::JwksFetcher,
     model::{ClientMetadata, validate},
     registry::new_client,

@@ -19,7 +19,7 @@
 //! assertion is cheap for the issuer).
 
 use serde_json::json;
-use tessera_client_registry::authn::{AssertionRules, unverified_issuer};
+use tessera_client_registry::assertion::{AssertionRules, unverified_issuer};
 use tessera_core::{
     Subject,
     error::{TokenError, TokenErrorCode},
@@ -35,7 +35,7 @@ use crate::{
 
 /// How far ahead an authorization grant assertion's `exp` may be (as for client assertions).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 =
-    tessera_client_registry::authn::MAX_ASSERTION_LIFETIME_SECS;
+    tessera_client_registry::assertion::MAX_ASSERTION_LIFETIME_SECS;
 
 fn refused(
     notes: &mut Vec<AuditNote>,
@@ -102,7 +102,7 @@ pub async fn exchange(
         }
     };
     let client_alg =
-        tessera_client_registry::authn::pinned_or_any(client.token_endpoint_auth_signing_alg);
+        tessera_client_registry::assertion::pinned_or_any(client.token_endpoint_auth_signing_alg);
     let rules = match &trusted {
         None => AssertionRules {
             jwks: client.jwks.as_ref(),
@@ -110,7 +110,7 @@ pub async fn exchange(
             algs: &client_alg,
             issuer: &issuer,
             subject: Some(client.client_id.as_str()),
-            replay_namespace: tessera_client_registry::authn::replay_namespace(&issuer),
+            replay_namespace: tessera_client_registry::assertion::replay_namespace(&issuer),
             max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
         },
         Some(t) => AssertionRules {
@@ -119,13 +119,14 @@ pub async fn exchange(
             algs: &t.allowed_algs,
             issuer: &issuer,
             subject: None,
-            replay_namespace: tessera_client_registry::authn::replay_namespace(&issuer),
+            replay_namespace: tessera_client_registry::assertion::replay_namespace(&issuer),
             max_lifetime_secs: MAX_ASSERTION_LIFETIME_SECS,
         },
     };
     let claims = match state
         .authenticator
-        .verify_assertion(assertion, &rules)
+        .assertions()
+        .verify(assertion, &rules)
         .await
     {
         Ok(claims) => claims,
