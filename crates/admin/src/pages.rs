@@ -61,7 +61,7 @@ pub(crate) async fn get_tokens(
                     || "never".into(),
                     |e| e.format("%Y-%m-%d %H:%M UTC").to_string(),
                 ),
-                state: t.state(now),
+                state: t.state(now).as_str(),
             })
             .collect(),
     };

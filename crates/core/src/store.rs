@@ -437,17 +437,48 @@ pub struct InitialAccessTokenRecord {
     pub created_by: Option<String>,
 }
 
+/// Where an initial access token stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialAccessTokenState {
+    /// It may register clients.
+    Active,
+    /// An admin revoked it.
+    Revoked,
+    /// Its lifetime ended.
+    Expired,
+    /// It allowed all the registrations it was made for.
+    UsedUp,
+}
+
+impl InitialAccessTokenState {
+    /// How lists show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::UsedUp => "used up",
+        }
+    }
+}
+
+impl std::fmt::Display for InitialAccessTokenState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 impl InitialAccessTokenRecord {
-    /// `revoked`, `expired`, `used up` or `active` at `now`.
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+    /// Where the token stands at `now` (a revocation first, then the lifetime, then the uses).
+    pub fn state(&self, now: DateTime<Utc>) -> InitialAccessTokenState {
         if self.revoked_at.is_some() {
-            "revoked"
+            InitialAccessTokenState::Revoked
         } else if self.expires_at.is_some_and(|at| at <= now) {
-            "expired"
+            InitialAccessTokenState::Expired
         } else if self.uses_remaining == Some(0) {
-            "used up"
+            InitialAccessTokenState::UsedUp
         } else {
-            "active"
+            InitialAccessTokenState::Active
         }
     }
 }
@@ -1085,4 +1116,40 @@ pub trait SweepRepo: Send + Sync {
         now: DateTime<Utc>,
         keep_after_expiry: chrono::Duration,
     ) -> Result<Swept, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration};
+
+    use super::{InitialAccessTokenRecord, InitialAccessTokenState as State};
+    use crate::secret::TokenHash;
+
+    #[test]
+    fn an_initial_access_token_is_revoked_then_expired_then_used_up_then_active() {
+        let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let token = InitialAccessTokenRecord {
+            token_hash: TokenHash::of("tsi_x"),
+            description: None,
+            uses_remaining: Some(1),
+            expires_at: Some(now + Duration::seconds(1)),
+            created_at: now,
+            revoked_at: None,
+            created_by: None,
+        };
+        assert_eq!(token.state(now), State::Active);
+        assert_eq!(token.state(now + Duration::seconds(1)), State::Expired);
+        let used = InitialAccessTokenRecord {
+            uses_remaining: Some(0),
+            ..token.clone()
+        };
+        assert_eq!(used.state(now), State::UsedUp);
+        assert_eq!(used.state(now + Duration::days(1)), State::Expired);
+        let revoked = InitialAccessTokenRecord {
+            revoked_at: Some(now),
+            ..used
+        };
+        assert_eq!(revoked.state(now + Duration::days(1)), State::Revoked);
+        assert_eq!(format!("{:<9}|", State::UsedUp), "used up  |");
+    }
 }
