@@ -9,6 +9,7 @@ mod m20261203_000003_sign_in_safety;
 mod m20261203_000004_scopes;
 mod m20261203_000005_instances;
 mod m20261203_000006_signing_keys;
+mod m20261207_000007_client_requires_par;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_scopes::Migration),
             Box::new(m20261203_000005_instances::Migration),
             Box::new(m20261203_000006_signing_keys::Migration),
+            Box::new(m20261207_000007_client_requires_par::Migration),
         ]
     }
 }

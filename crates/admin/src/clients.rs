@@ -51,6 +51,7 @@ pub(crate) struct ClientView {
     refresh_token_absolute_ttl: String,
     refresh_token_max_rotations: String,
     access_token_alg: &'static str,
+    require_par: bool,
 }
 
 pub(crate) struct GrantRow {
@@ -145,6 +146,7 @@ fn view(client: &ClientRecord) -> ClientView {
             .map(|t| t.to_string())
             .unwrap_or_default(),
         access_token_alg: client.access_token_signed_alg.map_or("", |a| a.as_str()),
+        require_par: client.require_pushed_authorization_requests,
         uses_secret: matches!(
             client.token_endpoint_auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -193,6 +195,7 @@ pub(crate) struct ClientForm {
     refresh_token_max_rotations: Option<String>,
     access_token_alg: Option<String>,
     enabled: Option<String>,
+    require_pushed_authorization_requests: Option<String>,
 }
 
 /// A number field: blank is unset; anything else must be an integer (the bounds are the ops
@@ -205,6 +208,11 @@ fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
 }
 
 impl ClientForm {
+    /// The checkbox: only pushed authorization requests for this client.
+    fn requires_par(&self) -> bool {
+        self.require_pushed_authorization_requests.as_deref() == Some("on")
+    }
+
     /// The token settings the form gives, or `Err` for a field that is not a number or an
     /// algorithm.
     fn settings(&self) -> Result<TokenSettings, ()> {
@@ -230,6 +238,7 @@ impl ClientForm {
             grant_types: words(self.grant_types.as_deref()),
             client_name: self.client_name.clone(),
             scope: self.scope.clone().filter(|s| !s.trim().is_empty()),
+            require_pushed_authorization_requests: Some(self.requires_par()),
             ..ClientMetadata::default()
         }
     }
@@ -247,6 +256,7 @@ impl ClientForm {
         if let Some(scope) = &self.scope {
             metadata.scope = Some(scope.clone());
         }
+        metadata.require_pushed_authorization_requests = Some(self.requires_par());
         ClientEdit {
             metadata,
             settings,

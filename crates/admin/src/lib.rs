@@ -5,6 +5,10 @@
 //! naming the admin. Sensitive actions — key rotation, secret rotation, deleting a client,
 //! making someone admin, resetting a password — also need a sign-in within the last 5 minutes
 //! ([`SensitiveForm`]); otherwise the admin is sent to sign in again and comes back to the page.
+//!
+//! Handlers read their form as a typed struct ([`AdminForm<T>`], on `tessera_web::form::CsrfForm`),
+//! call one operation of [`ops`] — the layer the CLI shares, so both follow one set of rules —,
+//! record the audit event and render; a store failure is a `PageError` (503, safe to retry).
 
 mod clients;
 mod issuers;

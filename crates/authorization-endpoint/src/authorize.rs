@@ -34,6 +34,8 @@ use tessera_web::{
 };
 use url::Url;
 
+use tessera_core::authorization_request::REQUEST_URI_PREFIX;
+
 use crate::{
     decide::{
         ConsentStep, Decision, DecisionForm, SignInStep, Signed, consent_step,
@@ -72,6 +74,8 @@ pub struct AuthorizeState {
     pub keys: Arc<tessera_keys::Keys>,
     /// The scope registry (what the consent page says about a scope).
     pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
+    /// Accept only pushed authorization requests (RFC 9126 §5, `TESSERA_REQUIRE_PAR`).
+    pub require_par: bool,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -431,6 +435,10 @@ async fn pending(
     state: &AuthorizeState,
     handle: &str,
 ) -> Result<(AuthorizationRequestRecord, AuthorizeRequest), HttpResponse> {
+    // Only the handles of sign-in and consent: a pushed request is taken at /authorize only.
+    if !handle.starts_with(SecretKind::AuthorizationRequest.prefix()) {
+        return Err(gone());
+    }
     let hash = tessera_core::secret::TokenHash::of(handle);
     let record = match state
         .requests
@@ -490,6 +498,64 @@ fn hinted_subject(
         })
 }
 
+/// The request's parameters, and whether they were pushed: those of the pushed request its
+/// `request_uri` names (RFC 9126 §4; its `client_id` must be the pushing client's, and the pushed
+/// request is used once), or the query's own.
+async fn parameters(
+    state: &AuthorizeState,
+    params: Vec<(String, String)>,
+) -> Result<(Vec<(String, String)>, bool), HttpResponse> {
+    let bad = |message: &str| page(StatusCode::BAD_REQUEST, message);
+    let request_uri = crate::request::single(&params, "request_uri").map_err(|m| bad(&m))?;
+    let Some(request_uri) = request_uri else {
+        return Ok((params, false));
+    };
+    let unknown = || {
+        bad(
+            "The request_uri is unknown, expired or already used. Go back to the app and start again.",
+        )
+    };
+    let handle = request_uri
+        .strip_prefix(REQUEST_URI_PREFIX)
+        .filter(|h| h.starts_with(SecretKind::PushedRequest.prefix()))
+        .ok_or_else(unknown)?;
+    let hash = tessera_core::secret::TokenHash::of(handle);
+    let now = state.clock.now();
+    let client_id = crate::request::single(&params, "client_id").ok().flatten();
+    match state.requests.find_authorization_request(&hash, now).await {
+        Ok(Some(record)) if Some(record.client_id.as_str()) == client_id => {}
+        Ok(_) => return Err(unknown()),
+        Err(err) => return Err(unavailable(&err)),
+    }
+    match state
+        .requests
+        .consume_authorization_request(&hash, now)
+        .await
+    {
+        Ok(Consumption::Consumed(record)) => Ok((record.params, true)),
+        Ok(_) => Err(unknown()),
+        Err(err) => Err(unavailable(&err)),
+    }
+}
+
+/// A fresh request's parameters (pushed or not) and the request they make, validated — and
+/// refused when it had to be pushed (RFC 9126 §5 server-wide, §6 by the client's registration).
+async fn incoming(
+    state: &AuthorizeState,
+    params: Vec<(String, String)>,
+) -> Result<(Vec<(String, String)>, AuthorizeRequest), HttpResponse> {
+    let (params, pushed) = parameters(state, params).await?;
+    let request = validated(state, &params).await?;
+    if !pushed && (state.require_par || request.client.require_pushed_authorization_requests) {
+        let error = AuthorizeError::new(
+            AuthorizeErrorCode::InvalidRequest,
+            "Authorization requests must be pushed first (PAR, RFC 9126).",
+        );
+        return Err(refuse(state, &request, &error, false));
+    }
+    Ok((params, request))
+}
+
 /// A fresh authorization request (GET or POST): validate, then sign in, consent or answer.
 async fn handle(
     req: HttpRequest,
@@ -497,8 +563,8 @@ async fn handle(
     csrf: CsrfToken,
     state: &AuthorizeState,
 ) -> HttpResponse {
-    let request = match validated(state, &params).await {
-        Ok(request) => request,
+    let (params, request) = match incoming(state, params).await {
+        Ok(incoming) => incoming,
         Err(response) => return response,
     };
     let user = match signed_in(state, &req).await {

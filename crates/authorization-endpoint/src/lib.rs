@@ -12,8 +12,10 @@ pub mod decide;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;
-pub mod request;
 pub mod signup;
+
+/// Authorization request validation (it lives in core: `/par` at the token side uses it too).
+pub use tessera_core::authorization_request as request;
 
 use actix_web::web;
 

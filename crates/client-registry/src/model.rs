@@ -71,6 +71,10 @@ pub struct ClientMetadata {
     /// Tessera extension: PKCE required (default true; false only for confidential clients).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_pkce: Option<bool>,
+    /// RFC 9126 §6: only pushed authorization requests are accepted for this client (default
+    /// false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Why metadata was refused: RFC 7591 §3.2.2 codes.
@@ -128,6 +132,8 @@ pub struct ValidClient {
     pub id_token_signed_response_alg: Option<SigningAlg>,
     /// PKCE required.
     pub require_pkce: bool,
+    /// Only pushed authorization requests.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ValidClient {
@@ -384,6 +390,9 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         token_endpoint_auth_signing_alg,
         id_token_signed_response_alg,
         require_pkce,
+        require_pushed_authorization_requests: metadata
+            .require_pushed_authorization_requests
+            .unwrap_or(false),
     })
 }
 

@@ -59,6 +59,7 @@ pub fn new_client(
         refresh_token_absolute_ttl: None,
         refresh_token_max_rotations: None,
         require_pkce: valid.require_pkce,
+        require_pushed_authorization_requests: valid.require_pushed_authorization_requests,
         enabled: true,
         registration_token_hash: registration_token.as_ref().map(PlainToken::hash),
         created_at: now,
@@ -107,6 +108,7 @@ pub fn apply_update(
         token_endpoint_auth_signing_alg: valid.token_endpoint_auth_signing_alg,
         id_token_signed_response_alg: valid.id_token_signed_response_alg,
         require_pkce: valid.require_pkce,
+        require_pushed_authorization_requests: valid.require_pushed_authorization_requests,
         updated_at: now,
         ..existing.clone()
     };
@@ -158,6 +160,7 @@ pub fn metadata_of(client: &ClientRecord) -> ClientMetadata {
             .map(|a| a.as_str().to_owned()),
         post_logout_redirect_uris: Some(client.post_logout_redirect_uris.clone()),
         require_pkce: Some(client.require_pkce),
+        require_pushed_authorization_requests: Some(client.require_pushed_authorization_requests),
     }
 }
 

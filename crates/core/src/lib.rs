@@ -6,6 +6,7 @@
 
 pub mod alg;
 pub mod audit_kind;
+pub mod authorization_request;
 pub mod client_throttle;
 pub mod clock;
 pub mod error;

@@ -32,6 +32,8 @@ pub enum SecretKind {
     RegistrationAccessToken,
     /// The handle of a pending authorization request (carried by the login and consent forms).
     AuthorizationRequest,
+    /// The handle of a pushed authorization request (RFC 9126), inside its `request_uri`.
+    PushedRequest,
 }
 
 impl SecretKind {
@@ -45,6 +47,7 @@ impl SecretKind {
             SecretKind::InitialAccessToken => "tsi_",
             SecretKind::RegistrationAccessToken => "tsg_",
             SecretKind::AuthorizationRequest => "tsq_",
+            SecretKind::PushedRequest => "tsp_",
         }
     }
 }

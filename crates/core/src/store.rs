@@ -143,6 +143,8 @@ pub struct ClientRecord {
     pub refresh_token_max_rotations: Option<i32>,
     /// Whether PKCE is required (true for every public client).
     pub require_pkce: bool,
+    /// RFC 9126 §6: its authorization requests must be pushed (`/par`).
+    pub require_pushed_authorization_requests: bool,
     /// Disabled clients can not authenticate or authorize.
     pub enabled: bool,
     /// SHA-256 of the RFC 7592 registration access token, for dynamically registered clients.
@@ -177,6 +179,7 @@ impl ClientRecord {
             refresh_token_absolute_ttl: None,
             refresh_token_max_rotations: None,
             require_pkce: true,
+            require_pushed_authorization_requests: false,
             enabled: true,
             registration_token_hash: None,
             created_at: now,

@@ -45,6 +45,10 @@ pub struct ProviderMetadata {
     /// OIDC Discovery §3: request objects by reference are not accepted (the default is true,
     /// so it must be said).
     pub request_uri_parameter_supported: bool,
+    /// RFC 9126 §5: where pushed authorization requests are sent.
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: whether `/authorize` takes only pushed requests (`TESSERA_REQUIRE_PAR`).
+    pub require_pushed_authorization_requests: bool,
     /// OIDC Discovery §3: the claims Tessera may supply about a user (subject and token
     /// bookkeeping, and what the `profile` and `email` scopes select).
     pub claims_supported: Vec<String>,
@@ -92,6 +96,8 @@ impl ProviderMetadata {
                 .map(String::from)
                 .to_vec(),
             end_session_endpoint: format!("{issuer}/logout"),
+            pushed_authorization_request_endpoint: format!("{issuer}/par"),
+            require_pushed_authorization_requests: false,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             claims_supported: [
@@ -125,6 +131,12 @@ impl ProviderMetadata {
             // client (no authentication) may not ask.
             introspection_endpoint_auth_methods_supported: auth_methods(false),
         }
+    }
+
+    /// The same, saying whether only pushed authorization requests are accepted.
+    pub fn requiring_par(mut self, required: bool) -> Self {
+        self.require_pushed_authorization_requests = required;
+        self
     }
 }
 

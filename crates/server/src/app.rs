@@ -97,7 +97,9 @@ impl AppState {
         .await?;
         let store = Arc::new(SeaStore::new(db));
         let keys = open_keys(&config, &store, Arc::clone(&clock)).await?;
-        let discovery = Discovery::new(ProviderMetadata::for_issuer(config.issuer.as_str()));
+        let discovery = Discovery::new(
+            ProviderMetadata::for_issuer(config.issuer.as_str()).requiring_par(config.require_par),
+        );
         let keys = Arc::new(keys);
         let minter = Minter::new(
             Arc::clone(&keys),
@@ -233,6 +235,7 @@ pub fn build_app(
             .unwrap_or(chrono::Duration::seconds(60)),
         keys: Arc::clone(&state.keys),
         scopes: state.store.clone(),
+        require_par: state.config.require_par,
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -279,6 +282,7 @@ pub fn build_app(
         trusted_issuers: state.store.clone(),
         audit: state.store.clone(),
         audit_sampler: Arc::clone(&state.audit_sampler),
+        requests: state.store.clone(),
         authenticator: state.authenticator.clone(),
         minter: state.minter.clone(),
         clock: Arc::clone(&state.clock),

@@ -81,6 +81,10 @@ pub struct RawConfig {
     /// `TESSERA_SELF_REGISTRATION` — let people create their own accounts at `/signup`.
     /// Default false.
     pub self_registration: bool,
+    /// `TESSERA_REQUIRE_PAR` — accept authorization requests only as pushed authorization
+    /// requests (RFC 9126: `/par`, then `/authorize` with the `request_uri`), for every client.
+    /// Default false.
+    pub require_par: bool,
     /// `TESSERA_TRUSTED_PROXIES` — comma-separated CIDRs of reverse proxies whose `Forwarded` /
     /// `X-Forwarded-For` give the client address (for the sign-in throttle, sessions and the
     /// audit log). Default empty: the TCP peer is the client, forwarded headers are ignored.
@@ -146,6 +150,7 @@ impl Default for RawConfig {
             code_ttl: 60,
             access_token_alg: "RS256".into(),
             self_registration: false,
+            require_par: false,
             trusted_proxies: String::new(),
             sign_in_free_attempts: 5,
             sign_in_account_free_attempts: 10,
@@ -211,6 +216,8 @@ pub struct Config {
     pub access_token_alg: SigningAlg,
     /// Whether `/signup` is open.
     pub self_registration: bool,
+    /// Whether authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
     /// Proxies whose forwarded client address is believed.
     pub trusted_proxies: tessera_web::client_address::TrustedProxies,
     /// The sign-in throttle.
@@ -606,6 +613,7 @@ impl Config {
             code_ttl: secs("code_ttl", raw.code_ttl, 1, 600)?,
             access_token_alg,
             self_registration: raw.self_registration,
+            require_par: raw.require_par,
             log_format,
             log_level: raw.log_level,
         })
@@ -656,7 +664,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
@@ -683,6 +691,7 @@ impl Config {
             self.code_ttl.as_secs(),
             self.access_token_alg,
             self.self_registration,
+            self.require_par,
             self.trusted_proxies.0.len(),
             self.sign_in_policy.account_address.free,
             self.sign_in_policy.account.free,

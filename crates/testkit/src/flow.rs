@@ -163,6 +163,9 @@ pub fn callback_params(location: &str) -> HashMap<String, String> {
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        // Below the server's 5 s keep-alive: a pooled connection is never reused just as
+        // the server closes it (hyper's IncompleteMessage race).
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

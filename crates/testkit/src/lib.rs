@@ -134,6 +134,9 @@ impl TestAppBuilder {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
+            // Below the server's 5 s keep-alive: a pooled connection is never reused just as
+            // the server closes it (hyper's IncompleteMessage race).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("http client");
         TestApp {

@@ -1,6 +1,7 @@
 //! tessera-token-endpoint: `/token` (one module per grant under [`grants`]), token minting
-//! ([`mint`]), `/userinfo`, `/revoke` and `/introspect`, with the per-instance memory of live access
-//! tokens those two consult ([`live`]).
+//! ([`mint`]), `/userinfo`, `/revoke`, `/introspect` and `/par` (pushed authorization requests,
+//! [`par`]), with the per-instance memory of live access tokens `/userinfo` and `/introspect`
+//! consult ([`live`]).
 //!
 //! Handlers parse, call, render; the decisions live in plain functions over [`TokenState`]
 //! that return a [`TokenResponse`](mint::TokenResponse) or an RFC error, plus the audit notes
@@ -12,6 +13,7 @@ pub mod grants;
 pub mod introspect;
 pub mod live;
 pub mod mint;
+pub mod par;
 pub mod revoke;
 pub mod scope;
 pub mod token;
@@ -86,6 +88,8 @@ pub struct TokenState {
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Pending authorization requests (where `/par` keeps pushed ones).
+    pub requests: Arc<dyn tessera_core::store::AuthorizationRequestRepo>,
     /// Aggregates the audit events anyone can cause at volume.
     pub audit_sampler: Arc<tessera_web::audit::AuditSampler>,
     /// Client authentication, and the assertion checks the JWT bearer grant shares with it
@@ -117,8 +121,11 @@ async fn get_or_post_only() -> actix_web::HttpResponse {
     tessera_web::error::method_not_allowed("GET, POST")
 }
 
-/// Mounts `/token`, `/userinfo`, `/revoke` and `/introspect` (a `TokenState` must be in app
-/// data).
+/// Where pushed authorization requests are sent (RFC 9126).
+pub const PAR_PATH: &str = "/par";
+
+/// Mounts `/token`, `/userinfo`, `/revoke`, `/introspect` and `/par` (a `TokenState` must be in
+/// app data).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(form::MAX_BODY_BYTES))
         .service(
@@ -140,6 +147,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/introspect")
                 .route(web::post().to(introspect::post_introspect))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource(PAR_PATH)
+                .route(web::post().to(par::post_par))
                 .default_service(web::to(post_only)),
         );
 }

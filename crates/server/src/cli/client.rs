@@ -101,6 +101,9 @@ pub struct CreateClient {
     /// Do not require PKCE (confidential clients only).
     #[arg(long)]
     no_pkce: bool,
+    /// Accept this client's authorization requests only when pushed (RFC 9126 `/par`).
+    #[arg(long)]
+    require_par: bool,
     /// This client's access token lifetime in seconds (default: TESSERA_ACCESS_TOKEN_TTL).
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -189,6 +192,7 @@ async fn create(store: &SeaStore, now: DateTime<Utc>, args: CreateClient) -> any
         id_token_signed_response_alg: args.id_token_alg,
         post_logout_redirect_uris: Some(args.post_logout_redirect_uris),
         require_pkce: args.no_pkce.then_some(false),
+        require_pushed_authorization_requests: args.require_par.then_some(true),
     };
     let settings = TokenSettings {
         access_token_ttl: args.access_token_ttl,

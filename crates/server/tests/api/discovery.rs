@@ -157,6 +157,8 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         openid["token_endpoint_auth_signing_alg_values_supported"],
         json!(["RS256", "ES256"])
     );
+    // Pushed authorization requests (RFC 9126) are taken, and not required by default.
+    assert_eq!(openid["require_pushed_authorization_requests"], false);
     // Request objects are refused, and said so explicitly (Discovery's defaults are true).
     assert_eq!(openid["request_parameter_supported"], false);
     assert_eq!(openid["request_uri_parameter_supported"], false);
@@ -164,7 +166,6 @@ async fn both_metadata_documents_are_truthful_and_identical() {
     for absent in [
         "userinfo_signing_alg_values_supported",
         "device_authorization_endpoint",
-        "pushed_authorization_request_endpoint",
     ] {
         assert!(openid.get(absent).is_none(), "{absent} advertised");
     }
@@ -178,6 +179,7 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "userinfo_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
+        "pushed_authorization_request_endpoint",
     ] {
         let url = openid[key].as_str().unwrap();
         let status = app.http.get(url).send().await.unwrap().status();

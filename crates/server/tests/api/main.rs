@@ -24,6 +24,7 @@ mod journeys;
 mod oauth2_crate;
 mod openid_client;
 mod operations;
+mod par;
 mod process_faults;
 mod process_memory;
 mod registration;

@@ -131,3 +131,58 @@ async fn openid_client_reads_invalid_client_and_uses_an_ec_key_without_alg() {
     .await;
     assert_eq!(granted["token_type"], "bearer", "{granted}");
 }
+
+#[tokio::test]
+async fn openid_client_pushes_its_request_and_completes_the_code_flow() {
+    use tessera_testkit::flow::{
+        PASSWORD, REDIRECT, browser, callback_params, decide, get, location, sign_in,
+    };
+    if !available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    let registered = crate::registration::registered(
+        &app,
+        &json!({
+            "client_name": "node web app",
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": "openid",
+        }),
+    )
+    .await;
+    let job = json!({
+        "issuer": app.issuer,
+        "client_id": registered["client_id"],
+        "client_secret": registered["client_secret"],
+        "redirect_uri": REDIRECT,
+        "verifier": "node-pkce-verifier-0123456789-0123456789-0123456789",
+        "state": "node-state",
+        "nonce": "node-nonce",
+    });
+    let pushed = run("par-url", Some(job.clone())).await;
+    let url = pushed["url"].as_str().unwrap_or_else(|| panic!("{pushed}"));
+    // The library sent everything to /par: the URL names only the client and the request_uri.
+    let query: Vec<(String, String)> = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let mut names: Vec<&str> = query.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["client_id", "request_uri"], "{url}");
+
+    let alice = browser();
+    let answer = get(&app, &alice, url).await;
+    let back = sign_in(&app, &alice, &location(&answer), "alice").await;
+    let consent = get(&app, &alice, &back).await.text().await.unwrap();
+    let callback = location(&decide(&app, &alice, &consent, "approve").await);
+    assert_eq!(callback_params(&callback)["state"], "node-state");
+    let mut grant = job;
+    grant["callback"] = json!(callback);
+    let tokens = run("code-grant", Some(grant)).await;
+    assert_eq!(tokens["token_type"], "bearer", "{tokens}");
+    assert_eq!(tokens["claims"]["nonce"], "node-nonce", "{tokens}");
+}

@@ -4,6 +4,9 @@
 //   node openid_client.mjs keygen                 -> {"private": JWK, "public": JWK} (EC P-256, no alg)
 //   node openid_client.mjs client-credentials     < job {issuer, client_id, client_secret, auth}
 //   node openid_client.mjs jwt-bearer             < job {issuer, client_id, client_secret, private}
+//   node openid_client.mjs par-url                < job {issuer, client_id, client_secret, redirect_uri, verifier, state}
+//                                                 -> {"url": the authorization URL after pushing (RFC 9126)}
+//   node openid_client.mjs code-grant             < job {…, callback, verifier, state, nonce}
 //
 // Every answer is one JSON line: the token response, or {"error", "status", "www_authenticate"}.
 import * as client from 'openid-client';
@@ -60,6 +63,24 @@ if (command === 'keygen') {
         .setExpirationTime(now + 300)
         .sign(key);
       answer = await client.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion });
+    } else if (command === 'par-url') {
+      const url = await client.buildAuthorizationUrlWithPAR(config, {
+        redirect_uri: job.redirect_uri,
+        scope: 'openid',
+        state: job.state,
+        nonce: job.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(job.verifier),
+        code_challenge_method: 'S256',
+      });
+      answer = { url: url.href };
+    } else if (command === 'code-grant') {
+      const tokens = await client.authorizationCodeGrant(config, new URL(job.callback), {
+        pkceCodeVerifier: job.verifier,
+        expectedState: job.state,
+        expectedNonce: job.nonce,
+        idTokenExpected: true,
+      });
+      answer = { ...tokens, claims: tokens.claims() };
     } else {
       throw new Error(`unknown command ${command}`);
     }

@@ -26,6 +26,7 @@ pub struct Model {
     pub refresh_token_absolute_ttl: Option<i64>,
     pub refresh_token_max_rotations: Option<i32>,
     pub require_pkce: bool,
+    pub require_pushed_authorization_requests: bool,
     pub enabled: bool,
     pub registration_token_hash: Option<String>,
     pub metadata: Option<Json>,

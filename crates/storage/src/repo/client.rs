@@ -66,6 +66,7 @@ fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
         refresh_token_absolute_ttl: row.refresh_token_absolute_ttl,
         refresh_token_max_rotations: row.refresh_token_max_rotations,
         require_pkce: row.require_pkce,
+        require_pushed_authorization_requests: row.require_pushed_authorization_requests,
         enabled: row.enabled,
         registration_token_hash: row.registration_token_hash.map(TokenHash::from_stored),
         created_at: row.created_at,
@@ -112,6 +113,7 @@ fn to_active(record: &ClientRecord) -> client::ActiveModel {
         refresh_token_absolute_ttl: Set(record.refresh_token_absolute_ttl),
         refresh_token_max_rotations: Set(record.refresh_token_max_rotations),
         require_pkce: Set(record.require_pkce),
+        require_pushed_authorization_requests: Set(record.require_pushed_authorization_requests),
         enabled: Set(record.enabled),
         registration_token_hash: Set(record
             .registration_token_hash

@@ -1,15 +1,23 @@
 //! Validating an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1): a
 //! plain function from the parameters and the registered client to a typed request or a
-//! rejection. Client and redirect URI are checked first; until both are trusted, a rejection is a
+//! rejection. `/authorize` validates with it, and so does `/par` (RFC 9126 §2.1: a pushed request
+//! is checked as the authorization endpoint would check it). Client and redirect URI are checked first; until both are trusted, a rejection is a
 //! page, never a redirect (RFC 6749 §4.1.2.1).
 
-use tessera_core::{
+use crate::{
     error::{AuthorizeError, AuthorizeErrorCode},
     grant_type::ResponseType,
     pkce,
     scope::Scopes,
     store::ClientRecord,
 };
+
+/// What a `request_uri` of a pushed authorization request starts with (RFC 9126 §2.2), before
+/// its handle.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// How long a pushed request waits for `/authorize`, in seconds (RFC 9126 §2.2 suggests 5 to
+/// 600; a minute covers a redirect).
+pub const PUSHED_TTL_SECS: i64 = 60;
 
 /// The most characters accepted in `state` and `nonce` (they travel back in URLs and tokens).
 pub const MAX_STATE_LEN: usize = 2048;
@@ -95,7 +103,7 @@ pub const KNOWN: [&str; 17] = [
 ];
 
 /// Whether `value` is a valid PKCE code challenge (RFC 7636 §4.2: 43 to 128 unreserved characters).
-pub use tessera_core::redirect::matches as redirect_matches;
+pub use crate::redirect::matches as redirect_matches;
 
 /// Step one: the client_id and redirect_uri, before anything may be redirected.
 pub fn client_and_redirect(params: &[(String, String)]) -> Result<(&str, Option<&str>), Rejection> {
@@ -339,8 +347,8 @@ mod loopback_tests {
 
 #[cfg(test)]
 mod tests {
+    use crate::ClientId;
     use chrono::DateTime;
-    use tessera_core::ClientId;
 
     use super::*;
 
@@ -350,8 +358,8 @@ mod tests {
         let t = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
         ClientRecord {
             redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec![tessera_core::grant_type::GrantType::AuthorizationCode],
-            response_types: vec![tessera_core::grant_type::ResponseType::Code],
+            grant_types: vec![crate::grant_type::GrantType::AuthorizationCode],
+            response_types: vec![crate::grant_type::ResponseType::Code],
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
             ..ClientRecord::empty(ClientId::new("web"), t)
         }
