@@ -34,7 +34,7 @@ use tessera_web::{
 };
 use url::Url;
 
-use tessera_core::authorization_request::REQUEST_URI_PREFIX;
+use tessera_core::authorization_request::{REQUEST_URI_PREFIX, ResponseMode};
 
 use crate::{
     decide::{
@@ -148,13 +148,58 @@ fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
     )
 }
 
-/// Redirects to the client with `params` added to its redirect URI, plus `iss` (RFC 9207).
-/// After a POST the status is 303, so the browser follows with a GET (never 307/308).
+/// The one script of the form-post page: submit the form (the page's button does the same
+/// without JavaScript). Its hash is the only script the page's policy allows.
+pub const AUTO_SUBMIT: &str = "document.getElementById('form-post').submit();";
+
+/// The form-post response page (OAuth 2.0 Form Post Response Mode §2).
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    action: &'a str,
+    fields: Vec<(&'a str, &'a str)>,
+    destination: String,
+    script: &'static str,
+}
+
+/// The page that POSTs `params` (and `iss`) to `redirect_uri` from the browser: submitted by its
+/// one script, allowed by hash, or by its button; its policy lets the form go to the redirect
+/// URI's origin only.
+fn form_post(redirect_uri: &str, params: &[(&str, &str)], issuer: &Issuer) -> HttpResponse {
+    use base64::Engine as _;
+    let mut fields = params.to_vec();
+    fields.push(("iss", issuer.as_str()));
+    let page = FormPostPage {
+        action: redirect_uri,
+        fields,
+        destination: destination(redirect_uri),
+        script: AUTO_SUBMIT,
+    };
+    let mut response = tessera_web::html_page(StatusCode::OK, page.render());
+    let hash = base64::engine::general_purpose::STANDARD.encode(
+        <sha2::Sha256 as sha2::Digest>::digest(AUTO_SUBMIT.as_bytes()),
+    );
+    let policy = tessera_web::headers::policy_for_form_post(redirect_uri, &hash);
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Sends `params` to the client, plus `iss` (RFC 9207): in the redirect URI's query, or, with
+/// `response_mode=form_post`, as a form the browser posts there. A redirect after a POST is a
+/// 303, so the browser follows with a GET (never 307/308).
 fn to_client(
     redirect_uri: &str,
     params: &[(&str, &str)],
     issuer: &Issuer,
-    after_post: bool,
+    (mode, after_post): (ResponseMode, bool),
 ) -> HttpResponse {
     let Ok(mut target) = Url::parse(redirect_uri) else {
         return page(
@@ -162,6 +207,9 @@ fn to_client(
             "The registered redirect_uri is not a valid URL.",
         );
     };
+    if mode == ResponseMode::FormPost {
+        return form_post(redirect_uri, params, issuer);
+    }
     {
         let mut query = target.query_pairs_mut();
         for (name, value) in params {
@@ -185,7 +233,7 @@ fn error_to_client(
     state: Option<&str>,
     error: &AuthorizeError,
     issuer: &Issuer,
-    after_post: bool,
+    how: (ResponseMode, bool),
 ) -> HttpResponse {
     tracing::info!(error = %error, "authorization request refused");
     let mut params = vec![
@@ -195,7 +243,7 @@ fn error_to_client(
     if let Some(state) = state {
         params.push(("state", state));
     }
-    to_client(redirect_uri, &params, issuer, after_post)
+    to_client(redirect_uri, &params, issuer, how)
 }
 
 fn rejection(rejected: Rejection, issuer: &Issuer, after_post: bool) -> HttpResponse {
@@ -205,7 +253,14 @@ fn rejection(rejected: Rejection, issuer: &Issuer, after_post: bool) -> HttpResp
             redirect_uri,
             state,
             error,
-        } => error_to_client(&redirect_uri, state.as_deref(), &error, issuer, after_post),
+            mode,
+        } => error_to_client(
+            &redirect_uri,
+            state.as_deref(),
+            &error,
+            issuer,
+            (mode, after_post),
+        ),
     }
 }
 
@@ -340,7 +395,8 @@ async fn issue_code(
     if let Some(client_state) = &request.state {
         params.push(("state", client_state.as_str()));
     }
-    to_client(&request.redirect_uri, &params, &state.issuer, after_post)
+    let how = (request.response_mode, after_post);
+    to_client(&request.redirect_uri, &params, &state.issuer, how)
 }
 
 /// Where a request goes once the user is signed in well enough: a code when consent is
@@ -476,7 +532,7 @@ fn refuse(
         request.state.as_deref(),
         error,
         &state.issuer,
-        after_post,
+        (request.response_mode, after_post),
     )
 }
 
@@ -739,5 +795,50 @@ mod tests {
             unverified: true,
         };
         insta::assert_snapshot!(page.render().unwrap());
+    }
+
+    /// The form-post page: the fields as hidden inputs (escaped), a visible button, and exactly
+    /// the script whose hash its policy allows.
+    #[test]
+    fn form_post_page_and_policy() {
+        let issuer = Issuer::new("https://id.example.com");
+        let response = form_post(
+            "https://app.example/cb",
+            &[("code", "tsc_1"), ("state", "a\"<b")],
+            &issuer,
+        );
+        let policy = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        use base64::Engine as _;
+        let hash = base64::engine::general_purpose::STANDARD.encode(
+            <sha2::Sha256 as sha2::Digest>::digest(AUTO_SUBMIT.as_bytes()),
+        );
+        assert!(
+            policy.contains(&format!("script-src 'sha256-{hash}'")),
+            "{policy}"
+        );
+        assert!(
+            policy.contains("form-action 'self' https://app.example;"),
+            "{policy}"
+        );
+        let page = FormPostPage {
+            action: "https://app.example/cb",
+            fields: vec![
+                ("code", "tsc_1"),
+                ("state", "a\"<b"),
+                ("iss", issuer.as_str()),
+            ],
+            destination: destination("https://app.example/cb"),
+            script: AUTO_SUBMIT,
+        }
+        .render()
+        .unwrap();
+        assert!(page.contains(&format!("<script>{AUTO_SUBMIT}</script>")));
+        insta::assert_snapshot!(page);
     }
 }

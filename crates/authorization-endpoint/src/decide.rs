@@ -140,6 +140,7 @@ mod tests {
             max_age: None,
             login_hint: None,
             id_token_hint: None,
+            response_mode: Default::default(),
         }
     }
 

@@ -193,6 +193,20 @@ impl RegistrationState {
         tessera_web::audit::record(self.audit.as_ref(), req, self.clock.now(), audit).await;
     }
 
+    /// [`Self::authorized_client`], or the answer when there is none: 401 (with a challenge
+    /// naming the error when a token was sent) or 503.
+    async fn opened_client(
+        &self,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<ClientRecord, HttpResponse> {
+        match self.authorized_client(req, id).await {
+            Ok(Some(client)) => Ok(client),
+            Ok(None) => Err(unauthorized(bearer(req).is_some())),
+            Err(err) => Err(unavailable(&err)),
+        }
+    }
+
     /// The client a registration access token opens, if it does. Unknown client, wrong token
     /// and a disabled client answer alike (RFC 7592 §2: do not reveal whether the client
     /// exists); an admin's disable also ends the client's own management of its registration.
@@ -285,10 +299,9 @@ pub async fn get_registration(
     path: web::Path<String>,
     state: web::Data<RegistrationState>,
 ) -> HttpResponse {
-    match state.authorized_client(&req, &path).await {
-        Ok(Some(client)) => respond_with_rotated_token(&state, client, None).await,
-        Ok(None) => unauthorized(bearer(&req).is_some()),
-        Err(err) => unavailable(&err),
+    match state.opened_client(&req, &path).await {
+        Ok(client) => respond_with_rotated_token(&state, client, None).await,
+        Err(response) => response,
     }
 }
 
@@ -334,10 +347,9 @@ pub async fn put_registration(
     body: web::Bytes,
     state: web::Data<RegistrationState>,
 ) -> HttpResponse {
-    let client = match state.authorized_client(&req, &path).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return unauthorized(bearer(&req).is_some()),
-        Err(err) => return unavailable(&err),
+    let client = match state.opened_client(&req, &path).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     let valid = match parse_metadata(&req, &body)
         .and_then(|(metadata, raw)| update_of(&client, &metadata, &raw))
@@ -366,10 +378,9 @@ pub async fn delete_registration(
     path: web::Path<String>,
     state: web::Data<RegistrationState>,
 ) -> HttpResponse {
-    let client = match state.authorized_client(&req, &path).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return unauthorized(bearer(&req).is_some()),
-        Err(err) => return unavailable(&err),
+    let client = match state.opened_client(&req, &path).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     if let Err(err) = state.clients.delete_client(&client.client_id).await {
         return unavailable(&err);

@@ -50,6 +50,37 @@ pub struct AuthorizeRequest {
     /// An ID token naming who the client thinks is signed in (checked by the caller, which has
     /// the keys).
     pub id_token_hint: Option<String>,
+    /// How the answer travels to the redirect URI.
+    pub response_mode: ResponseMode,
+}
+
+/// How the answer reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
+/// Response Mode §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    /// In the redirect URI's query (the code flow's default).
+    #[default]
+    Query,
+    /// POSTed by the browser to the redirect URI, from a page that submits itself.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// Every mode, in the order discovery lists them.
+    pub const ALL: [ResponseMode; 2] = [Self::Query, Self::FormPost];
+
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+
+    /// Parses a `response_mode` value (exact).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == value)
+    }
 }
 
 /// Why a request can not proceed.
@@ -65,6 +96,8 @@ pub enum Rejection {
         state: Option<String>,
         /// What.
         error: AuthorizeError,
+        /// How (the request's `response_mode` when it could be read, else the query).
+        mode: ResponseMode,
     },
 }
 
@@ -139,10 +172,17 @@ pub fn validate(
     let redirect_uri = redirect_uri.to_owned();
     let state_value = single(params, "state");
     let state = state_value.clone().ok().flatten().map(str::to_owned);
+    let response_mode = match single(params, "response_mode") {
+        Ok(Some(mode)) => ResponseMode::parse(mode),
+        Ok(None) => Some(ResponseMode::Query),
+        Err(_) => None,
+    };
+    let mode = response_mode.unwrap_or_default();
     let reject = |code: AuthorizeErrorCode, text: &str| Rejection::Redirect {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
         error: AuthorizeError::new(code, text),
+        mode,
     };
     use AuthorizeErrorCode::*;
 
@@ -171,12 +211,12 @@ pub fn validate(
             "The client is not registered for the code flow.",
         ));
     }
-    if get("response_mode").is_some_and(|mode| mode != "query") {
+    let Some(response_mode) = response_mode else {
         return Err(reject(
             InvalidRequest,
-            "Only response_mode=query is supported.",
+            "response_mode must be query or form_post.",
         ));
-    }
+    };
     if params.iter().any(|(k, _)| k == "request") {
         return Err(reject(
             RequestNotSupported,
@@ -284,6 +324,7 @@ pub fn validate(
         max_age,
         login_hint: get("login_hint").map(|h| h.chars().take(200).collect()),
         id_token_hint: get("id_token_hint").map(str::to_owned),
+        response_mode,
     })
 }
 
@@ -450,6 +491,39 @@ mod tests {
             )),
             "ok"
         );
+    }
+
+    #[test]
+    fn form_post_is_a_response_mode_and_errors_after_it_travel_that_way() {
+        let posted = validate(
+            &params(&[("response_mode", "form_post")], &[]),
+            Some(client()),
+        );
+        assert_eq!(posted.unwrap().response_mode, ResponseMode::FormPost);
+        let plain = validate(&params(&[], &[]), Some(client())).unwrap();
+        assert_eq!(plain.response_mode, ResponseMode::Query);
+        let refused = validate(
+            &params(
+                &[("response_mode", "form_post"), ("scope", "openid admin")],
+                &["scope"],
+            ),
+            Some(client()),
+        );
+        match refused {
+            Err(Rejection::Redirect { error, mode, .. }) => {
+                assert_eq!(error.code.as_str(), "invalid_scope");
+                assert_eq!(mode, ResponseMode::FormPost);
+            }
+            other => panic!("{other:?}"),
+        }
+        // An unknown mode is refused the default way.
+        match validate(
+            &params(&[("response_mode", "fragment")], &[]),
+            Some(client()),
+        ) {
+            Err(Rejection::Redirect { mode, .. }) => assert_eq!(mode, ResponseMode::Query),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Serialize;
+use tessera_core::authorization_request::ResponseMode;
 use tessera_core::{
     SigningAlg,
     grant_type::{GrantType, ResponseType},
@@ -88,7 +89,10 @@ impl ProviderMetadata {
             authorization_response_iss_parameter_supported: true,
             registration_endpoint: format!("{issuer}/register"),
             code_challenge_methods_supported: vec!["S256".into()],
-            response_modes_supported: vec!["query".into()],
+            response_modes_supported: ResponseMode::ALL
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
             scopes_supported: ["openid", "profile", "email", "offline_access"]
                 .map(String::from)
                 .to_vec(),

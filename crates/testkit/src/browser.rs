@@ -42,8 +42,18 @@ impl Browser {
     ///
     /// # Panics
     /// When the browser is missing under `CI=true`, or fails to start.
-    #[expect(clippy::expect_used, clippy::panic, reason = "test support")]
     pub async fn start() -> Option<Self> {
+        Self::launch(true).await
+    }
+
+    /// [`Browser::start`] with JavaScript switched off (Chromium's content setting), for pages
+    /// that must work without it.
+    pub async fn start_without_javascript() -> Option<Self> {
+        Self::launch(false).await
+    }
+
+    #[expect(clippy::expect_used, clippy::panic, reason = "test support")]
+    async fn launch(javascript: bool) -> Option<Self> {
         let (Some(driver), Some(chromium)) = (
             find(&["chromedriver"]),
             find(&["chromium", "chromium-browser"]),
@@ -92,6 +102,10 @@ impl Browser {
                     "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript":
+                        if javascript { 1 } else { 2 },
+                },
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();

@@ -1,7 +1,9 @@
 //! A stand-in relying party on its own loopback port — another origin than Tessera's, as every
 //! real client is. It serves a start page whose "Sign in" link is the authorization URL the test
 //! gives it, and records every other request that reaches it (the redirect back with a code or
-//! an error, the post-logout redirect), answering each with a small page showing what arrived.that shows what arrived.
+//! an error, the post-logout redirect, a form post), answering each with a small page showing
+//! what arrived. A POSTed form's fields are recorded as the query of its arrival, and the method
+//! beside it ([`RelyingParty::methods`]).
 //!
 //! Plain HTTP/1.1 over tokio, one request per connection; it stops when dropped.
 
@@ -26,6 +28,7 @@ pub struct RelyingParty {
     origin: String,
     start_link: Arc<Mutex<String>>,
     arrivals: Arc<Mutex<Vec<Url>>>,
+    methods: Arc<Mutex<Vec<String>>>,
     seen: Mutex<usize>,
     task: JoinHandle<()>,
 }
@@ -57,16 +60,18 @@ impl RelyingParty {
         let origin = format!("http://127.0.0.1:{port}");
         let start_link = Arc::new(Mutex::new(String::new()));
         let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let methods = Arc::new(Mutex::new(Vec::new()));
         let task = tokio::spawn(serve(
             listener,
             origin.clone(),
             Arc::clone(&start_link),
-            Arc::clone(&arrivals),
+            (Arc::clone(&arrivals), Arc::clone(&methods)),
         ));
         Self {
             origin,
             start_link,
             arrivals,
+            methods,
             seen: Mutex::new(0),
             task,
         }
@@ -90,6 +95,14 @@ impl RelyingParty {
     /// Every request that reached a path other than `/`, oldest first.
     pub fn arrivals(&self) -> Vec<Url> {
         self.arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The method of every arrival, in the order of [`RelyingParty::arrivals`].
+    pub fn methods(&self) -> Vec<String> {
+        self.methods
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -120,16 +133,45 @@ impl RelyingParty {
     }
 }
 
+/// What reached the app: each request's URL (a form's fields as its query) and its method.
+type Arrivals = (Arc<Mutex<Vec<Url>>>, Arc<Mutex<Vec<String>>>);
+
+/// The body of a request whose head (and perhaps the start of the body) is `read`: up to its
+/// `Content-Length`, at most [`MAX_HEAD`] bytes.
+async fn body_of(stream: &mut tokio::net::TcpStream, read: &[u8]) -> Vec<u8> {
+    let Some(end) = read.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Vec::new();
+    };
+    let head = String::from_utf8_lossy(&read[..end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_HEAD);
+    let mut body = read[end + 4..].to_vec();
+    let mut buffer = [0u8; 4096];
+    while body.len() < length {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&buffer[..n]),
+        }
+    }
+    body.truncate(length);
+    body
+}
+
 async fn serve(
     listener: TcpListener,
     origin: String,
     start_link: Arc<Mutex<String>>,
-    arrivals: Arc<Mutex<Vec<Url>>>,
+    (arrivals, methods): Arrivals,
 ) {
     while let Ok((mut stream, _)) = listener.accept().await {
         let origin = origin.clone();
         let start_link = Arc::clone(&start_link);
         let arrivals = Arc::clone(&arrivals);
+        let methods = Arc::clone(&methods);
         tokio::spawn(async move {
             let mut head = Vec::new();
             let mut buffer = [0u8; 4096];
@@ -139,13 +181,19 @@ async fn serve(
                     Ok(n) => head.extend_from_slice(&buffer[..n]),
                 }
             }
+            let body = body_of(&mut stream, &head).await;
             let head = String::from_utf8_lossy(&head);
-            let target = head
-                .lines()
-                .next()
-                .and_then(|line| line.split(' ').nth(1))
-                .unwrap_or("/")
-                .to_owned();
+            let mut request_line = head.lines().next().unwrap_or_default().split(' ');
+            let method = request_line.next().unwrap_or("GET").to_owned();
+            let mut target = request_line.next().unwrap_or("/").to_owned();
+            // A POSTed form: its fields become the query of what is recorded.
+            if method == "POST" && !body.is_empty() {
+                let fields = String::from_utf8_lossy(&body).into_owned();
+                target = format!(
+                    "{target}{}{fields}",
+                    if target.contains('?') { '&' } else { '?' }
+                );
+            }
             let body = if target == "/" {
                 let link = start_link.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 format!(
@@ -169,6 +217,10 @@ async fn serve(
                     }
                     shown.push_str("</dl>");
                     arrivals.lock().unwrap_or_else(|p| p.into_inner()).push(url);
+                    methods
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(method.clone());
                 }
                 format!(
                     "<!doctype html><title>Example app</title>\

@@ -63,6 +63,16 @@ pub fn policy_allowing_form_target(target: &str) -> String {
     }
 }
 
+/// The policy of a form-post response page (OAuth 2.0 Form Post Response Mode): its one form
+/// may post to `target`'s origin, and its one inline script — the one whose SHA-256 is
+/// `script_sha256` (base64) — may run; nothing else.
+pub fn policy_for_form_post(target: &str, script_sha256: &str) -> String {
+    policy_allowing_form_target(target).replace(
+        "default-src 'none';",
+        &format!("default-src 'none'; script-src 'sha256-{script_sha256}';"),
+    )
+}
+
 /// Sets `response`'s policy so that its form may redirect to `target` (see the module docs).
 pub fn allow_form_target(mut response: HttpResponse, target: &str) -> HttpResponse {
     if let Ok(value) = header::HeaderValue::from_str(&policy_allowing_form_target(target)) {
@@ -106,6 +116,15 @@ mod tests {
         assert_eq!(
             policy_allowing_form_target("nonsense"),
             CONTENT_SECURITY_POLICY
+        );
+        let post = policy_for_form_post("https://app.example/cb", "abc=");
+        assert!(
+            post.starts_with("default-src 'none'; script-src 'sha256-abc=';"),
+            "{post}"
+        );
+        assert!(
+            post.contains("form-action 'self' https://app.example;"),
+            "{post}"
         );
     }
 }

@@ -101,7 +101,10 @@ async fn both_metadata_documents_are_truthful_and_identical() {
     assert_eq!(openid["registration_endpoint"], app.url("/register"));
     assert_eq!(openid["end_session_endpoint"], app.url("/logout"));
     assert_eq!(openid["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(openid["response_modes_supported"], json!(["query"]));
+    assert_eq!(
+        openid["response_modes_supported"],
+        json!(["query", "form_post"])
+    );
     assert_eq!(
         openid["prompt_values_supported"],
         json!(["none", "login", "consent", "select_account"])

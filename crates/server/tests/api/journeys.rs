@@ -51,7 +51,10 @@ struct Request {
 
 impl Journey {
     async fn start() -> Option<Self> {
-        let browser = Browser::start().await?;
+        Self::start_in(Browser::start().await?).await
+    }
+
+    async fn start_in(browser: Browser) -> Option<Self> {
         let app = TestApp::spawn().await;
         let alice = app.with_user("alice", PASSWORD, false).await;
         let rp = RelyingParty::start().await;
@@ -214,6 +217,15 @@ impl Journey {
             .unwrap();
         (claims.subject().to_string(), id_token.to_string())
     }
+}
+
+/// The method of the latest request that reached the app at `path`.
+fn last_method(rp: &RelyingParty, path: &str) -> Option<String> {
+    rp.arrivals()
+        .iter()
+        .zip(rp.methods())
+        .rfind(|(url, _)| url.path() == path)
+        .map(|(_, method)| method)
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -459,4 +471,90 @@ async fn sign_in_consent_and_account_pages_refuse_to_be_framed() {
             "no HSTS over plain http"
         );
     }
+}
+
+#[tokio::test]
+async fn form_post_delivers_the_code_and_the_denial_to_the_app_by_post() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    // Allow: the page Tessera answers submits itself to the app's origin (the policy allows that
+    // one script and that one form target), and the app receives the code in a POST.
+    let request = journey
+        .request(&["openid"], &[("response_mode", "form_post")])
+        .await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(last_method(&journey.rp, "/cb").as_deref(), Some("POST"));
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    assert!(code.starts_with("tsc_"), "{params:?}");
+    assert_eq!(
+        param(&params, "state"),
+        Some(request.state.secret().as_str())
+    );
+    assert_eq!(param(&params, "iss"), Some(journey.app.issuer.as_str()));
+    let console = journey.browser.console().await;
+    assert!(
+        !console
+            .iter()
+            .any(|line| line.contains("Content Security Policy")),
+        "no CSP violation: {console:?}"
+    );
+    let (subject, _) = journey.redeem(request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
+
+    // Deny travels the same way.
+    let request = journey
+        .request(&["openid", "profile"], &[("response_mode", "form_post")])
+        .await;
+    journey.begin(&request).await;
+    journey.consent_page().await;
+    click(&journey.browser, "#deny").await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(last_method(&journey.rp, "/cb").as_deref(), Some("POST"));
+    assert_eq!(param(&params, "error"), Some("access_denied"), "{params:?}");
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn form_post_works_without_javascript_by_its_button() {
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
+    let Some(journey) = Journey::start_in(browser).await else {
+        return;
+    };
+    let request = journey
+        .request(&["openid"], &[("response_mode", "form_post")])
+        .await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#approve").await;
+    // Nothing submits the page by itself: it waits, with its button.
+    journey.on_page("/authorize/decision").await;
+    assert_eq!(
+        text_becomes(&journey.browser, "h1", "Returning to the app").await,
+        "Returning to the app"
+    );
+    assert_eq!(
+        last_method(&journey.rp, "/cb"),
+        None,
+        "nothing reached the app by itself"
+    );
+    journey
+        .browser
+        .screenshot("journey-form-post-no-javascript")
+        .await;
+    click(&journey.browser, "#continue").await;
+    let params = journey.arrival("/cb").await;
+    assert_eq!(last_method(&journey.rp, "/cb").as_deref(), Some("POST"));
+    assert!(
+        param(&params, "code").is_some_and(|c| c.starts_with("tsc_")),
+        "{params:?}"
+    );
+    journey.browser.close().await;
 }
