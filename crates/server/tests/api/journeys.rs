@@ -1,8 +1,10 @@
 //! The product's main journeys in a real headless Chromium, with the app on **another origin**:
 //! a stand-in relying party on its own loopback port (`tessera_testkit::relying_party`) links to
 //! Tessera, and every test waits for what actually reaches that app — the redirect back with a
-//! code, an `access_denied`, the post-logout redirect. Chromium applies the consent, sign-in and
-//! sign-out pages' `form-action` to the redirects after their forms, so a policy that is too
+//! code, an `access_denied`, the post-logout redirect — by redirect, by form post
+//! (`response_mode=form_post`, with JavaScript and without), and for a pushed request (RFC
+//! 9126). Chromium applies the consent, sign-in and sign-out pages' `form-action` to the
+//! redirects after their forms, so a policy that is too
 //! narrow shows up here as an arrival that never comes; each failure message carries the
 //! browser console (CSP violations included).
 //!
@@ -556,5 +558,42 @@ async fn form_post_works_without_javascript_by_its_button() {
         param(&params, "code").is_some_and(|c| c.starts_with("tsc_")),
         "{params:?}"
     );
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn a_pushed_request_runs_in_the_browser_with_only_a_request_uri_in_the_url() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    // The app pushes its request (openidconnect builds it; the app posts its query to /par).
+    let built = journey.request(&["openid", "profile"], &[]).await;
+    let mut form: Vec<(String, String)> = built.url.query_pairs().into_owned().collect();
+    form.retain(|(name, _)| name != "client_id");
+    let pushed: serde_json::Value = journey
+        .app
+        .http
+        .post(journey.app.url("/par"))
+        .basic_auth("webapp", Some(&journey.secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request_uri = pushed["request_uri"].as_str().unwrap_or_default();
+    assert!(
+        request_uri.starts_with("urn:ietf:params:oauth:request_uri:"),
+        "{pushed}"
+    );
+    let mut url = Url::parse(&journey.app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "webapp")
+        .append_pair("request_uri", request_uri);
+    let request = Request { url, ..built };
+    let code = journey.first_visit(&request).await;
+    let (subject, _) = journey.redeem(request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
     journey.browser.close().await;
 }
