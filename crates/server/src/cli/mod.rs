@@ -34,7 +34,13 @@ use crate::{
 
 /// Tessera, an OAuth 2.0 / OpenID Connect authorization server.
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera, an OAuth 2.0 / OpenID Connect authorization server.",
+    long_about = "Tessera, an OAuth 2.0 / OpenID Connect authorization server. `tessera serve` \
+                  runs it; the other commands manage the configured database and keys directly."
+)]
 pub struct Cli {
     /// Configuration file (default: ./tessera.toml when present). Also TESSERA_CONFIG.
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
@@ -90,7 +96,14 @@ pub fn run() -> anyhow::Result<()> {
     let config = Config::load(&Sources {
         file: cli.config.clone(),
     })?;
-    let _log_writer = telemetry::init(config.log_format, &config.log_level);
+    // Management commands print their own answers; their logs are warnings and errors unless
+    // a level is asked for (`TESSERA_LOG_LEVEL`, `RUST_LOG`). `serve` logs at the configured level.
+    let level = match &cli.command {
+        Command::Serve => config.log_level.as_str(),
+        _ if std::env::var_os("TESSERA_LOG_LEVEL").is_some() => config.log_level.as_str(),
+        _ => "warn",
+    };
+    let _log_writer = telemetry::init(config.log_format, level);
     if !config.ignored_env.is_empty() {
         tracing::warn!(
             variables = %config.ignored_env.join(", "),

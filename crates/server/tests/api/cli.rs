@@ -1026,3 +1026,30 @@ async fn a_clients_bad_requests_are_logged_below_error() {
         "the refusals are logged (at info)"
     );
 }
+
+#[test]
+fn management_commands_keep_their_output_clean_unless_asked_for_logs() {
+    let dir = TempDir::new().unwrap();
+    // The first command migrates a new database: no migration chatter, no colour codes.
+    let quiet = tessera(dir.path(), &["client", "list"], &[]);
+    assert!(quiet.status.success(), "{quiet:?}");
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains('\u{1b}'));
+    // Asked for, the logs come.
+    let other = TempDir::new().unwrap();
+    let chatty = tessera(
+        other.path(),
+        &["client", "list"],
+        &[("TESSERA_LOG_LEVEL", "info")],
+    );
+    assert!(chatty.status.success(), "{chatty:?}");
+    assert!(String::from_utf8_lossy(&chatty.stderr).contains("Applying"));
+    // --help says what Tessera is.
+    let help = tessera(dir.path(), &["--help"], &[]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.starts_with("Tessera, an OAuth 2.0 / OpenID Connect authorization server."),
+        "{text}"
+    );
+}
