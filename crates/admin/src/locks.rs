@@ -36,6 +36,7 @@ fn kind_name(kind: &str) -> &'static str {
         "account_address" => "Account from one address",
         "account" => "Account",
         "address" => "Address",
+        "pending_address" => "Waiting sign-in requests from an address",
         _ => "Other",
     }
 }

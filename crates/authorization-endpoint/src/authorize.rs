@@ -34,7 +34,11 @@ use tessera_web::{
 };
 use url::Url;
 
-use tessera_core::authorization_request::{REQUEST_URI_PREFIX, ResponseMode};
+use tessera_core::{
+    authorization_request::{REQUEST_URI_PREFIX, ResponseMode},
+    sign_in::Admission,
+};
+use tessera_web::client_address::ClientAddress;
 
 use crate::{
     decide::{
@@ -76,6 +80,8 @@ pub struct AuthorizeState {
     pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
     /// Accept only pushed authorization requests (RFC 9126 §5, `TESSERA_REQUIRE_PAR`).
     pub require_par: bool,
+    /// The counters that bound waiting requests per address (`tessera_core::pending_limit`).
+    pub throttle: Arc<dyn tessera_core::store::ThrottleRepo>,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -138,6 +144,21 @@ fn page(status: StatusCode, message: &str) -> HttpResponse {
         message,
         Some("invalid_request"),
     )
+}
+
+/// Too many requests from this address are waiting (`tessera_core::pending_limit`).
+fn too_many(wait: Duration) -> HttpResponse {
+    let mut response = tessera_web::html_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in requests",
+        "Too many sign-in requests from your network are waiting. Please try again in a few minutes.",
+        Some("temporarily_unavailable"),
+    );
+    let seconds = (wait.num_seconds().max(0) + 1).to_string();
+    if let Ok(value) = header::HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
@@ -321,13 +342,22 @@ pub async fn continuation_target(
         .map(|(_, value)| value)
 }
 
-/// Keeps `params` (only the ones Tessera reads) as a pending request; its handle.
+/// Keeps `params` (only the ones Tessera reads) as a pending request; its handle. Counted
+/// against the browser's address first (`tessera_core::pending_limit`): past the limit, a 429
+/// page with `Retry-After`, and nothing is kept.
 async fn keep_pending(
     state: &AuthorizeState,
+    req: &HttpRequest,
     request: &AuthorizeRequest,
     params: &[(String, String)],
 ) -> Result<String, HttpResponse> {
     let now = state.clock.now();
+    let address = ClientAddress::of(req).to_string();
+    match tessera_core::pending_limit::admit(state.throttle.as_ref(), &address, now).await {
+        Ok(Admission::Admitted) => {}
+        Ok(Admission::Refused(wait)) => return Err(too_many(wait)),
+        Err(err) => return Err(unavailable(&err)),
+    }
     let handle = PlainToken::generate(SecretKind::AuthorizationRequest);
     let record = AuthorizationRequestRecord {
         id_hash: handle.hash(),
@@ -403,6 +433,7 @@ async fn issue_code(
 /// remembered, else the consent page for the pending request (kept now if it is not yet).
 async fn proceed(
     state: &AuthorizeState,
+    req: &HttpRequest,
     csrf: &CsrfToken,
     request: &AuthorizeRequest,
     params: &[(String, String)],
@@ -437,7 +468,7 @@ async fn proceed(
     }
     let handle = match pending {
         Some(handle) => handle.to_owned(),
-        None => match keep_pending(state, request, params).await {
+        None => match keep_pending(state, req, request, params).await {
             Ok(handle) => handle,
             Err(response) => return response,
         },
@@ -638,7 +669,7 @@ async fn handle(
     let now = state.clock.now();
     match (sign_in_step(&request, signed, hinted.as_deref(), now), user) {
         (SignInStep::Proceed, Some(user)) => {
-            proceed(state, &csrf, &request, &params, &user, None).await
+            proceed(state, &req, &csrf, &request, &params, &user, None).await
         }
         (SignInStep::LoginRequired, _) => {
             let error = AuthorizeError::new(
@@ -647,7 +678,7 @@ async fn handle(
             );
             refuse(state, &request, &error, false)
         }
-        _ => match keep_pending(state, &request, &params).await {
+        _ => match keep_pending(state, &req, &request, &params).await {
             Ok(handle) => to_login(&handle, &request),
             Err(response) => response,
         },
@@ -704,7 +735,16 @@ pub async fn get_resume(
     };
     match user {
         Some(user) if sign_in_satisfies(&request, user.session.auth_time, record.created_at) => {
-            proceed(&state, &csrf, &request, &record.params, &user, Some(handle)).await
+            proceed(
+                &state,
+                &req,
+                &csrf,
+                &request,
+                &record.params,
+                &user,
+                Some(handle),
+            )
+            .await
         }
         _ => to_login(handle, &request),
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod grant_type;
 pub mod ids;
 pub mod password;
+pub mod pending_limit;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;

@@ -106,6 +106,9 @@ pub(crate) enum Kind {
     /// Failed client authentications of one client from one address
     /// ([`crate::client_throttle`]).
     ClientAddress,
+    /// Authorization requests kept waiting for sign-in from one address
+    /// ([`crate::pending_limit`]).
+    PendingAddress,
 }
 
 impl Kind {
@@ -115,6 +118,7 @@ impl Kind {
             Kind::Account => "account",
             Kind::Address => "address",
             Kind::ClientAddress => "client_address",
+            Kind::PendingAddress => "pending_address",
         }
     }
 }
@@ -220,7 +224,7 @@ impl SignInThrottle {
         match kind {
             Kind::AccountAddress => schedule(self.policy.account_address, now),
             Kind::Account | Kind::ClientAddress => schedule(self.policy.account, now),
-            Kind::Address => AttemptWaits {
+            Kind::Address | Kind::PendingAddress => AttemptWaits {
                 free: self.policy.address_limit,
                 blocked_until: Vec::new(),
                 max_failures: Some(self.policy.address_limit),

@@ -236,6 +236,7 @@ pub fn build_app(
         keys: Arc::clone(&state.keys),
         scopes: state.store.clone(),
         require_par: state.config.require_par,
+        throttle: state.store.clone(),
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -283,6 +284,7 @@ pub fn build_app(
         audit: state.store.clone(),
         audit_sampler: Arc::clone(&state.audit_sampler),
         requests: state.store.clone(),
+        throttle: state.store.clone(),
         authenticator: state.authenticator.clone(),
         minter: state.minter.clone(),
         clock: Arc::clone(&state.clock),

@@ -90,6 +90,8 @@ pub struct TokenState {
     pub audit: Arc<dyn AuditRepo>,
     /// Pending authorization requests (where `/par` keeps pushed ones).
     pub requests: Arc<dyn tessera_core::store::AuthorizationRequestRepo>,
+    /// The counters that bound waiting requests per address (`tessera_core::pending_limit`).
+    pub throttle: Arc<dyn tessera_core::store::ThrottleRepo>,
     /// Aggregates the audit events anyone can cause at volume.
     pub audit_sampler: Arc<tessera_web::audit::AuditSampler>,
     /// Client authentication, and the assertion checks the JWT bearer grant shares with it

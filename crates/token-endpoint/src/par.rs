@@ -10,9 +10,12 @@ use serde_json::json;
 use tessera_core::{
     authorization_request::{KNOWN, PUSHED_TTL_SECS, REQUEST_URI_PREFIX, Rejection, validate},
     error::{AuthorizeError, TokenError, TokenErrorCode},
+    pending_limit,
     secret::{PlainToken, SecretKind},
+    sign_in::Admission,
     store::{AuthorizationRequestRecord, ClientRecord},
 };
+use tessera_web::client_address::ClientAddress;
 
 use crate::{
     TokenState,
@@ -75,6 +78,22 @@ pub async fn post_par(
         Err(Err(err)) => return authorization_error(&client, &err),
     };
     let now = state.clock.now();
+    // Pushed requests wait on the server like any other: bounded per address.
+    let address = ClientAddress::of(&req).to_string();
+    match pending_limit::admit(state.throttle.as_ref(), &address, now).await {
+        Ok(Admission::Admitted) => {}
+        Ok(Admission::Refused(wait)) => {
+            let seconds = (wait.num_seconds().max(0) + 1).to_string();
+            return HttpResponse::TooManyRequests()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::RETRY_AFTER, seconds))
+                .json(json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "Too many authorization requests from this address are waiting; retry later.",
+                }));
+        }
+        Err(err) => return refuse("par", Some(client_id), &unavailable(&err), false),
+    }
     let handle = PlainToken::generate(SecretKind::PushedRequest);
     let record = AuthorizationRequestRecord {
         id_hash: handle.hash(),

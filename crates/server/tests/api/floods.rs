@@ -380,3 +380,71 @@ async fn half_sent_bodies_are_answered_408_and_their_connections_closed() {
         crate::token_support::token(&app, &rp, &[("grant_type", "client_credentials")]).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
+
+/// Rows in `authorization_requests` (waiting and pushed requests).
+async fn waiting_requests(app: &TestApp) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = app.state.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM authorization_requests",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn authorization_requests_at_volume_wait_on_the_server_only_up_to_a_bound_per_address() {
+    use tessera_core::pending_limit::MAX_PER_ADDRESS;
+    use tessera_testkit::flow::REDIRECT;
+
+    let app = TestApp::builder()
+        .with_config(|c| c.trusted_proxies = "127.0.0.1/32".into())
+        .spawn()
+        .await;
+    app.with_client("rp", &[REDIRECT]).await;
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let url = app.url(&format!(
+        "/authorize?response_type=code&client_id=rp&redirect_uri={}&scope=openid\
+         &code_challenge={challenge}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    ));
+    // Anyone can start sign-ins; from one address, the server keeps at most the bound waiting.
+    let from = |address: &'static str| {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let url = url.clone();
+        async move {
+            http.get(url)
+                .header("X-Forwarded-For", address)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut refused = 0;
+    for _ in 0..MAX_PER_ADDRESS + 50 {
+        let answer = from("203.0.113.7").await;
+        match answer.status().as_u16() {
+            302 => {}
+            429 => {
+                assert!(answer.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        refused, 50,
+        "the flood past the bound is refused, and only it"
+    );
+    assert_eq!(waiting_requests(&app).await, i64::from(MAX_PER_ADDRESS));
+    // Another address is not affected.
+    assert_eq!(from("198.51.100.9").await.status(), 302);
+    assert_eq!(waiting_requests(&app).await, i64::from(MAX_PER_ADDRESS) + 1);
+}
