@@ -301,7 +301,7 @@ async fn sign_in_refuses_a_wrong_csrf_token_and_rotates_it_at_sign_in() {
 }
 
 #[tokio::test]
-async fn self_registration_is_off_by_default_and_signs_new_people_in_when_on() {
+async fn self_registration_is_off_by_default() {
     let closed = TestApp::spawn().await;
     assert_eq!(closed.get("/signup").await.status(), 404);
     assert!(
@@ -313,7 +313,10 @@ async fn self_registration_is_off_by_default_and_signs_new_people_in_when_on() {
             .unwrap()
             .contains("/signup")
     );
+}
 
+#[tokio::test]
+async fn self_registration_when_on_signs_new_people_in_and_refuses_duplicates() {
     let app = TestApp::builder()
         .with_config(|c| c.self_registration = true)
         .spawn()
