@@ -43,16 +43,17 @@ pub fn checked_params(
         let message = "A pushed request can not carry a request_uri.";
         return Err(Ok(TokenError::new(TokenErrorCode::InvalidRequest, message)));
     }
-    let mut params: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(name, _)| KNOWN.contains(&name.as_str()))
-        .cloned()
-        .collect();
+    let mut params = pairs.to_vec();
     if !params.iter().any(|(name, _)| name == "client_id") {
         params.push(("client_id".into(), client.client_id.to_string()));
     }
+    // Checked whole (a request object inside the push is refused, not dropped), kept with only
+    // the parameters Tessera reads (no client credentials).
     match validate(&params, Some(client.clone())) {
-        Ok(_) => Ok(params),
+        Ok(_) => Ok(params
+            .into_iter()
+            .filter(|(name, _)| KNOWN.contains(&name.as_str()))
+            .collect()),
         Err(Rejection::Page(message)) => Err(Ok(TokenError::new(
             TokenErrorCode::InvalidRequest,
             &message,

@@ -148,8 +148,12 @@ async fn pushing_needs_client_authentication_and_a_valid_request() {
     let wrong = post_form(&app, "/par", Some(("rp", "tss_wrong")), &[]).await;
     assert_eq!(wrong.status, 401);
 
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("request_uri", "urn:x")], "invalid_request"),
+        (
+            &[("request", "eyJhbGciOiJub25lIn0.e30.")],
+            "request_not_supported",
+        ),
         (&[("scope", "openid admin.everything")], "invalid_scope"),
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("code_challenge_method", "plain")], "invalid_request"),
