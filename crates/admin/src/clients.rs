@@ -9,7 +9,8 @@ use tessera_core::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, see_other,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number,
+    see_other,
 };
 use crate::ops::clients::{self as ops, ClientEdit, ClientOpError, TokenSettings};
 use tessera_client_registry::{model::ClientMetadata, registry::metadata_of};
@@ -196,15 +197,6 @@ pub(crate) struct ClientForm {
     access_token_alg: Option<String>,
     enabled: Option<String>,
     require_pushed_authorization_requests: Option<String>,
-}
-
-/// A number field: blank is unset; anything else must be an integer (the bounds are the ops
-/// layer's).
-fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(text) => text.parse().map(Some).map_err(|_| ()),
-    }
 }
 
 impl ClientForm {

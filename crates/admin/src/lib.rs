@@ -118,6 +118,15 @@ pub(crate) fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
 
 pub(crate) use tessera_web::form::field;
 
+/// A number field of a console form: blank is unset; anything else must be an integer (the
+/// bounds are the operations layer's).
+pub(crate) fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| ()),
+    }
+}
+
 /// The signed-in admin, or the response that sends the browser where it must go: the sign-in
 /// page (GET without an admin session), a 403 page (a signed-in non-admin), or 403 for a POST
 /// without a session.

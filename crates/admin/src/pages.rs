@@ -13,7 +13,7 @@ use crate::ops::{
 
 use super::{
     Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, clients::ShownOncePage,
-    html, notice, see_other,
+    html, notice, number, see_other,
 };
 
 pub(crate) struct TokenRow {
@@ -74,14 +74,6 @@ pub(crate) struct NewTokenForm {
     uses: Option<String>,
     expires_in: Option<String>,
     description: Option<String>,
-}
-
-/// A number field: blank is unset, anything else must parse (the bounds are the ops layer's).
-fn number(text: Option<&str>) -> Result<Option<i64>, ()> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(text) => text.parse().map(Some).map_err(|_| ()),
-    }
 }
 
 /// `POST /admin/registration-tokens`: the token is shown once.

@@ -7,6 +7,12 @@
 //! shown is checked again: the client, the session, `prompt=login` and `max_age`. Consent is
 //! remembered per user and client; codes are single-use, hashed at rest and bound to everything
 //! the token endpoint must check.
+//!
+//! A request may also arrive as a `request_uri` naming what its client pushed to `/par` (RFC
+//! 9126; taken once, for that client only, and required when the client's registration or
+//! `TESSERA_REQUIRE_PAR` says so), and its answer may travel by `response_mode=form_post` (a
+//! page that posts it to the redirect URI). Every request left waiting on the server counts
+//! against its address (`tessera_core::pending_limit`).
 
 use std::sync::Arc;
 
@@ -173,6 +179,14 @@ fn unavailable(err: &dyn std::fmt::Display) -> HttpResponse {
 /// without JavaScript). Its hash is the only script the page's policy allows.
 pub const AUTO_SUBMIT: &str = "document.getElementById('form-post').submit();";
 
+/// The base64 SHA-256 of [`AUTO_SUBMIT`], for the page's `script-src` (computed once).
+static AUTO_SUBMIT_SHA256: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(<sha2::Sha256 as sha2::Digest>::digest(
+        AUTO_SUBMIT.as_bytes(),
+    ))
+});
+
 /// The form-post response page (OAuth 2.0 Form Post Response Mode §2).
 #[derive(Template)]
 #[template(path = "form_post.html")]
@@ -187,7 +201,6 @@ struct FormPostPage<'a> {
 /// one script, allowed by hash, or by its button; its policy lets the form go to the redirect
 /// URI's origin only.
 fn form_post(redirect_uri: &str, params: &[(&str, &str)], issuer: &Issuer) -> HttpResponse {
-    use base64::Engine as _;
     let mut fields = params.to_vec();
     fields.push(("iss", issuer.as_str()));
     let page = FormPostPage {
@@ -197,10 +210,7 @@ fn form_post(redirect_uri: &str, params: &[(&str, &str)], issuer: &Issuer) -> Ht
         script: AUTO_SUBMIT,
     };
     let mut response = tessera_web::html_page(StatusCode::OK, page.render());
-    let hash = base64::engine::general_purpose::STANDARD.encode(
-        <sha2::Sha256 as sha2::Digest>::digest(AUTO_SUBMIT.as_bytes()),
-    );
-    let policy = tessera_web::headers::policy_for_form_post(redirect_uri, &hash);
+    let policy = tessera_web::headers::policy_for_form_post(redirect_uri, &AUTO_SUBMIT_SHA256);
     if let Ok(value) = header::HeaderValue::from_str(&policy) {
         response
             .headers_mut()

@@ -1,6 +1,6 @@
 //! How many authorization requests one address may leave waiting on the server. Every request
-//! that must wait for a sign-in or a consent (`/authorize`), and every pushed request (`/par`),
-//! is a row kept for minutes; anyone can send them, so their number is bounded per address (an
+//! that must wait for a sign-in or a consent (`/authorize`), and every request a public client
+//! pushes (`/par`), is a row kept for minutes; anyone can send them, so their number is bounded per address (an
 //! IPv6 address counted as its /64): at most [`MAX_PER_ADDRESS`] within [`WINDOW`], counted on
 //! the throttle counters every instance shares. Past it, that address — and only it — waits
 //! for the window to end; a stranger elsewhere can not use it to refuse anyone.
@@ -12,9 +12,9 @@ use crate::{
     store::{AttemptWaits, StoreError, ThrottleRepo},
 };
 
-/// Requests one address may leave waiting within [`WINDOW`]: generous for a busy office behind
-/// one address (a sign-in every second for the whole window), small next to a flood.
-pub const MAX_PER_ADDRESS: u32 = 600;
+/// Requests one address may leave waiting within [`WINDOW`]: the sign-in throttle's per-address
+/// limit (1,000), generous for a busy office behind one address, small next to a flood.
+pub const MAX_PER_ADDRESS: u32 = 1000;
 /// The window: the life of a waiting request (`tessera_authorization_endpoint`'s
 /// `PENDING_TTL`), so the rows an address can have at once are at most [`MAX_PER_ADDRESS`].
 pub const WINDOW: Duration = Duration::minutes(10);

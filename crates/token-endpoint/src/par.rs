@@ -13,7 +13,7 @@ use tessera_core::{
     pending_limit,
     secret::{PlainToken, SecretKind},
     sign_in::Admission,
-    store::{AuthorizationRequestRecord, ClientRecord},
+    store::{AuthorizationRequestRecord, ClientAuthMethod, ClientRecord},
 };
 use tessera_web::client_address::ClientAddress;
 
@@ -79,9 +79,16 @@ pub async fn post_par(
         Err(Err(err)) => return authorization_error(&client, &err),
     };
     let now = state.clock.now();
-    // Pushed requests wait on the server like any other: bounded per address.
+    // A public client's pushes are anyone's: bounded per address like waiting sign-ins. A
+    // confidential client's are bounded by its credentials (and their 60 s) — its backend pushes
+    // every user's request from one address, which a per-address bound would refuse.
+    let public = client.token_endpoint_auth_method == ClientAuthMethod::None;
     let address = ClientAddress::of(&req).to_string();
-    match pending_limit::admit(state.throttle.as_ref(), &address, now).await {
+    let admission = match public {
+        true => pending_limit::admit(state.throttle.as_ref(), &address, now).await,
+        false => Ok(Admission::Admitted),
+    };
+    match admission {
         Ok(Admission::Admitted) => {}
         Ok(Admission::Refused(wait)) => {
             let seconds = (wait.num_seconds().max(0) + 1).to_string();

@@ -1,5 +1,6 @@
-//! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses and the
-//! HTML error page, security headers, request ids, request metrics and logs.
+//! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses, the
+//! HTML error page and [`PageError`], CSRF-checked typed forms ([`form::CsrfForm`]), security
+//! headers, request ids, request metrics and logs.
 
 pub mod access_log;
 pub mod audit;

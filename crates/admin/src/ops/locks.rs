@@ -62,6 +62,16 @@ pub async fn clear(
     {
         return Err(LockOpError::IdTooShort);
     }
+    // A whole id (the console's) names its counter: no need to list them all.
+    if let Which::Id(id) = which
+        && id.len() == 64
+    {
+        let key = tessera_core::secret::TokenHash::from_stored(id.to_owned());
+        return match repo.delete_counter(&key).await? {
+            true => Ok(1),
+            false => Err(LockOpError::NotFound),
+        };
+    }
     let counters = list(repo, now).await?;
     let chosen: Vec<_> = match which {
         Which::All => counters.iter().collect(),

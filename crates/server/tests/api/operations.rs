@@ -92,16 +92,7 @@ async fn console_post(
 #[tokio::test]
 async fn the_console_and_the_cli_accept_and_refuse_the_same_usernames() {
     let app = TestApp::spawn().await;
-    app.with_user("root", PASSWORD, true).await;
-    let admin = browser();
-    sign_in_as(
-        &app,
-        &admin,
-        "/login?return_to=%2Fadmin%2Fusers",
-        "root",
-        PASSWORD,
-    )
-    .await;
+    let admin = admin_browser(&app).await;
     let console_add = |name: String| {
         let (app, admin) = (&app, &admin);
         async move {

@@ -303,3 +303,32 @@ async fn a_client_registered_to_push_is_refused_unpushed_requests_and_the_others
         .unwrap();
     assert!(stored.require_pushed_authorization_requests);
 }
+
+#[tokio::test]
+async fn a_public_clients_pushes_are_bounded_per_address_and_a_confidential_clients_are_not() {
+    use tessera_core::{pending_limit::MAX_PER_ADDRESS, store::ClientAuthMethod};
+    let app = TestApp::spawn().await;
+    let confidential = client_with(&app, "backend", |_| {}).await;
+    client_with(&app, "spa", |c| {
+        c.token_endpoint_auth_method = ClientAuthMethod::None;
+        c.secret_hash = None;
+    })
+    .await;
+    let challenge = challenge();
+    let form = [
+        ("client_id", "spa"),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    for _ in 0..MAX_PER_ADDRESS {
+        assert_eq!(post_form(&app, "/par", None, &form).await.status, 201);
+    }
+    let refused = post_form(&app, "/par", None, &form).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert_eq!(refused.body["error"], "temporarily_unavailable");
+    // The confidential client, from the same address, still pushes.
+    assert_eq!(push(&app, &confidential, &[]).await.status, 201);
+}
