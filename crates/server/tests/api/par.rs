@@ -332,3 +332,26 @@ async fn a_public_clients_pushes_are_bounded_per_address_and_a_confidential_clie
     // The confidential client, from the same address, still pushes.
     assert_eq!(push(&app, &confidential, &[]).await.status, 201);
 }
+
+#[tokio::test]
+async fn a_request_pushed_to_one_instance_is_taken_once_across_instances() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::builder().sharing_with(&first).spawn().await;
+    let client = client_with(&first, "rp", |_| {}).await;
+    let request_uri = push(&first, &client, &[]).await.body["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The other instance takes it (the row is in the shared database) …
+    let taken = get(&second, &browser(), &authorize_with("rp", &request_uri)).await;
+    assert!(
+        location(&taken).starts_with("/login?"),
+        "{}",
+        taken.status()
+    );
+    // … and then neither instance takes it again.
+    for app in [&first, &second] {
+        let again = get(app, &browser(), &authorize_with("rp", &request_uri)).await;
+        assert_eq!(again.status(), 400);
+    }
+}
