@@ -10,6 +10,7 @@ mod m20261203_000004_scopes;
 mod m20261203_000005_instances;
 mod m20261203_000006_signing_keys;
 mod m20261207_000007_client_requires_par;
+mod m20261207_000008_device_authorizations;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_instances::Migration),
             Box::new(m20261203_000006_signing_keys::Migration),
             Box::new(m20261207_000007_client_requires_par::Migration),
+            Box::new(m20261207_000008_device_authorizations::Migration),
         ]
     }
 }

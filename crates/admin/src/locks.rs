@@ -37,6 +37,9 @@ fn kind_name(kind: &str) -> &'static str {
         "account" => "Account",
         "address" => "Address",
         "pending_address" => "Waiting sign-in requests from an address",
+        "client_address" => "Client authentications from an address",
+        "user_code_address" => "Device codes entered from an address",
+        "user_code_account" => "Device codes entered by an account",
         _ => "Other",
     }
 }

@@ -96,7 +96,7 @@ async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, 
     match state.sessions.current(req, SessionKind::User).await? {
         Some(user) => Ok(user),
         None if req.method() == actix_web::http::Method::GET => Err(PageError::SignIn {
-            return_to: "/account",
+            return_to: "/account".into(),
         }),
         None => Err(PageError::SignedOut),
     }

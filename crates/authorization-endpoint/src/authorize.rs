@@ -86,8 +86,11 @@ pub struct AuthorizeState {
     pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
     /// Accept only pushed authorization requests (RFC 9126 §5, `TESSERA_REQUIRE_PAR`).
     pub require_par: bool,
-    /// The counters that bound waiting requests per address (`tessera_core::pending_limit`).
+    /// The counters that bound waiting requests per address (`tessera_core::pending_limit`) and
+    /// user codes entered on `/device` (`tessera_core::device`).
     pub throttle: Arc<dyn tessera_core::store::ThrottleRepo>,
+    /// Device authorizations (RFC 8628), decided on `/device`.
+    pub devices: Arc<dyn tessera_core::store::DeviceAuthorizationRepo>,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -128,13 +131,13 @@ fn destination(redirect_uri: &str) -> String {
 
 /// What a scope means, for the consent page: OpenID Connect's own in words, others as the scope
 /// registry describes them.
-async fn describe(state: &AuthorizeState, scope: &str) -> String {
+pub(crate) async fn describe(registry: &dyn tessera_core::store::ScopeRepo, scope: &str) -> String {
     match scope {
         "openid" => "Confirm who you are".into(),
         "profile" => "See your name and profile".into(),
         "email" => "See your email address".into(),
         "offline_access" => "Keep access when you are not using it (stay connected)".into(),
-        other => match state.scopes.find_scope(other).await {
+        other => match registry.find_scope(other).await {
             Ok(Some(registered)) if !registered.description.is_empty() => {
                 format!("{} ({other})", registered.description)
             }
@@ -490,7 +493,7 @@ async fn proceed(
         .unwrap_or_else(|| request.client.client_id.to_string());
     let mut described = Vec::with_capacity(request.scopes.len());
     for scope in &request.scopes {
-        described.push(describe(state, scope).await);
+        described.push(describe(state.scopes.as_ref(), scope).await);
     }
     let consent = ConsentPage {
         csrf_token: &csrf.0,

@@ -4,11 +4,12 @@
 //! plain functions; [`authorize`] runs the flow
 //! (sign-in through [`login`], pending requests kept on the server, remembered consent,
 //! single-use codes); [`logout`] is RP-initiated logout, [`account`] the user's own page and
-//! [`signup`] self-registration.
+//! [`signup`] self-registration; [`device`] is where a user allows a device (RFC 8628).
 
 pub mod account;
 pub mod authorize;
 pub mod decide;
+pub mod device;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;
@@ -22,7 +23,7 @@ use actix_web::web;
 pub use authorize::AuthorizeState;
 
 /// Mounts `/authorize`, `/authorize/resume`, `/authorize/decision`, `/login`, `/logout`,
-/// `/signup` and `/account`. Needs
+/// `/signup`, `/account` and `/device`. Needs
 /// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -61,6 +62,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/password",
         web::post().to(account::post_change_password),
+    );
+    cfg.service(
+        web::resource(device::PATH)
+            .route(tessera_web::get_or_head().to(device::get_device))
+            .route(web::post().to(device::post_device))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
     );
     cfg.service(
         web::resource(authorize::RESUME_PATH)

@@ -259,9 +259,11 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
     if grant_types.iter().any(|g| GrantType::RefreshToken.is(g))
         && !grant_types
             .iter()
-            .any(|g| GrantType::AuthorizationCode.is(g))
+            .any(|g| GrantType::AuthorizationCode.is(g) || GrantType::DeviceCode.is(g))
     {
-        return Err(meta("refresh_token is only issued with authorization_code"));
+        return Err(meta(
+            "refresh_token is only issued with authorization_code or device_code",
+        ));
     }
 
     let redirect_uris = dedup(metadata.redirect_uris.clone());

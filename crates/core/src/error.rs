@@ -124,6 +124,16 @@ pub enum TokenErrorCode {
     ServerError,
     /// The server can not answer now (e.g. the database is down); answered with 503.
     TemporarilyUnavailable,
+    /// RFC 8628 §3.5: "The authorization request is still pending as the end user hasn't yet
+    /// completed the user-interaction steps."
+    AuthorizationPending,
+    /// RFC 8628 §3.5: still pending, and the client polled too fast: "the interval MUST be
+    /// increased by 5 seconds for this and all subsequent requests."
+    SlowDown,
+    /// RFC 8628 §3.5: "The authorization request was denied."
+    AccessDenied,
+    /// RFC 8628 §3.5: "The \"device_code\" has expired."
+    ExpiredToken,
 }
 
 impl TokenErrorCode {
@@ -140,6 +150,10 @@ impl TokenErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

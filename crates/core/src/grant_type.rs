@@ -2,7 +2,7 @@
 //! endpoints dispatch on them, the client model checks registrations against them, discovery
 //! lists them.
 
-/// The grant types of RFC 6749 §4 and RFC 7523 §2.1 that Tessera implements.
+/// The grant types of RFC 6749 §4, RFC 7523 §2.1 and RFC 8628 §3.4 that Tessera implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GrantType {
     /// RFC 6749 §4.1.3 (with RFC 7636 PKCE).
@@ -13,15 +13,18 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 7523 §2.1.
     JwtBearer,
+    /// RFC 8628 §3.4: a device polls for the tokens a user allowed on another screen.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type, in the order discovery lists them.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::JwtBearer,
+        Self::DeviceCode,
     ];
 
     /// The `grant_type` value.
@@ -31,6 +34,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 

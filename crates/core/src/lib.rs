@@ -9,6 +9,7 @@ pub mod audit_kind;
 pub mod authorization_request;
 pub mod client_throttle;
 pub mod clock;
+pub mod device;
 pub mod error;
 pub mod grant_type;
 pub mod ids;

@@ -34,6 +34,8 @@ pub enum SecretKind {
     AuthorizationRequest,
     /// The handle of a pushed authorization request (RFC 9126), inside its `request_uri`.
     PushedRequest,
+    /// An RFC 8628 device code, which a device polls the token endpoint with.
+    DeviceCode,
 }
 
 impl SecretKind {
@@ -48,6 +50,7 @@ impl SecretKind {
             SecretKind::RegistrationAccessToken => "tsg_",
             SecretKind::AuthorizationRequest => "tsq_",
             SecretKind::PushedRequest => "tsp_",
+            SecretKind::DeviceCode => "tsd_",
         }
     }
 }

@@ -109,6 +109,10 @@ pub(crate) enum Kind {
     /// Authorization requests kept waiting for sign-in from one address
     /// ([`crate::pending_limit`]).
     PendingAddress,
+    /// Device user codes entered from one address ([`crate::device`]).
+    UserCodeAddress,
+    /// Device user codes entered by one signed-in account ([`crate::device`]).
+    UserCodeAccount,
 }
 
 impl Kind {
@@ -119,6 +123,8 @@ impl Kind {
             Kind::Address => "address",
             Kind::ClientAddress => "client_address",
             Kind::PendingAddress => "pending_address",
+            Kind::UserCodeAddress => "user_code_address",
+            Kind::UserCodeAccount => "user_code_account",
         }
     }
 }
@@ -223,8 +229,10 @@ impl SignInThrottle {
     fn waits(&self, kind: Kind, now: DateTime<Utc>) -> AttemptWaits {
         match kind {
             Kind::AccountAddress => schedule(self.policy.account_address, now),
-            Kind::Account | Kind::ClientAddress => schedule(self.policy.account, now),
-            Kind::Address | Kind::PendingAddress => AttemptWaits {
+            Kind::Account | Kind::ClientAddress | Kind::UserCodeAccount => {
+                schedule(self.policy.account, now)
+            }
+            Kind::Address | Kind::PendingAddress | Kind::UserCodeAddress => AttemptWaits {
                 free: self.policy.address_limit,
                 blocked_until: Vec::new(),
                 max_failures: Some(self.policy.address_limit),

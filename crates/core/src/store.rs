@@ -665,6 +665,50 @@ pub trait AuthorizationRequestRepo: Send + Sync {
     ) -> Result<Consumption<AuthorizationRequestRecord>, StoreError>;
 }
 
+/// Device authorizations (RFC 8628; see [`crate::device`]).
+#[async_trait]
+pub trait DeviceAuthorizationRepo: Send + Sync {
+    /// Stores a new request; [`StoreError::Conflict`] when its user code is taken (the caller
+    /// draws another).
+    async fn insert_device_authorization(
+        &self,
+        record: &crate::device::DeviceAuthorizationRecord,
+    ) -> Result<(), StoreError>;
+    /// The request of a user code, while it is pending and unexpired.
+    async fn find_pending_device_authorization(
+        &self,
+        user_code_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::device::DeviceAuthorizationRecord>, StoreError>;
+    /// Records the user's decision, atomically and at most once: whether this call decided a
+    /// request that was pending and unexpired.
+    async fn decide_device_authorization(
+        &self,
+        user_code_hash: &TokenHash,
+        decision: &crate::device::DeviceDecision,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// A poll of the device code: the request as it stands, with the poll recorded — `Ok(true)`
+    /// when it came in time (the next is due an interval later), `Ok(false)` when it came too
+    /// soon (the interval grew by [`crate::device::SLOW_DOWN_SECS`]). `None`: no such device
+    /// code. Polls on several instances are serialised by the row.
+    async fn poll_device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(crate::device::DeviceAuthorizationRecord, bool)>, StoreError>;
+    /// Redemption in one transaction: an approved request becomes redeemed (at most once, on
+    /// any number of instances) and, only if this call redeemed it, `grant` is created and
+    /// `refresh` stored. A store failure leaves it approved for the retry.
+    async fn redeem_device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        grant: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Consumption<crate::device::DeviceAuthorizationRecord>, StoreError>;
+}
+
 /// One sign-in throttle counter: failures for one key (an account, an account from one address,
 /// or one address) within a window. The key is stored hashed; `label` is for admins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1090,6 +1134,8 @@ pub struct Swept {
     pub authorization_requests: u64,
     /// Sign-in throttle counters whose window ended.
     pub throttle_counters: u64,
+    /// Device authorizations.
+    pub device_authorizations: u64,
 }
 
 impl Swept {
@@ -1102,6 +1148,7 @@ impl Swept {
             + self.assertion_jtis
             + self.authorization_requests
             + self.throttle_counters
+            + self.device_authorizations
     }
 }
 

@@ -58,6 +58,8 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     /// The grants `/token` accepts (RFC 8414 §2).
     pub grant_types_supported: Vec<String>,
+    /// RFC 8628 §4: where devices ask for a device code and a user code.
+    pub device_authorization_endpoint: String,
     /// How clients authenticate at `/token`, `/revoke` and `/introspect`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Algorithms of `private_key_jwt` client assertions.
@@ -125,6 +127,7 @@ impl ProviderMetadata {
             grant_types_supported: GrantType::ALL
                 .map(|grant| grant.as_str().to_owned())
                 .to_vec(),
+            device_authorization_endpoint: format!("{issuer}/device_authorization"),
             token_endpoint_auth_methods_supported: auth_methods(true),
             token_endpoint_auth_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             userinfo_endpoint: format!("{issuer}/userinfo"),

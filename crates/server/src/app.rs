@@ -237,6 +237,7 @@ pub fn build_app(
         scopes: state.store.clone(),
         require_par: state.config.require_par,
         throttle: state.store.clone(),
+        devices: state.store.clone(),
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -284,6 +285,7 @@ pub fn build_app(
         audit: state.store.clone(),
         audit_sampler: Arc::clone(&state.audit_sampler),
         requests: state.store.clone(),
+        devices: state.store.clone(),
         throttle: state.store.clone(),
         authenticator: state.authenticator.clone(),
         minter: state.minter.clone(),
@@ -519,6 +521,7 @@ fn spawn_sweeper(
                     assertion_jtis = swept.assertion_jtis,
                     authorization_requests = swept.authorization_requests,
                     throttle_counters = swept.throttle_counters,
+                    device_authorizations = swept.device_authorizations,
                     "expired rows swept"
                 ),
                 Ok(_) => {}

@@ -1,13 +1,14 @@
 //! tessera-token-endpoint: `/token` (one module per grant under [`grants`]), token minting
-//! ([`mint`]), `/userinfo`, `/revoke`, `/introspect` and `/par` (pushed authorization requests,
-//! [`par`]), with the per-instance memory of live access tokens `/userinfo` and `/introspect`
-//! consult ([`live`]).
+//! ([`mint`]), `/userinfo`, `/revoke`, `/introspect`, `/par` (pushed authorization requests,
+//! [`par`]) and `/device_authorization` (RFC 8628, [`device`]), with the per-instance memory of
+//! live access tokens `/userinfo` and `/introspect` consult ([`live`]).
 //!
 //! Handlers parse, call, render; the decisions live in plain functions over [`TokenState`]
 //! that return a [`TokenResponse`](mint::TokenResponse) or an RFC error, plus the audit notes
 //! the handler records.
 
 pub mod access;
+pub mod device;
 pub mod form;
 pub mod grants;
 pub mod introspect;
@@ -88,6 +89,8 @@ pub struct TokenState {
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Device authorizations (RFC 8628).
+    pub devices: Arc<dyn tessera_core::store::DeviceAuthorizationRepo>,
     /// Pending authorization requests (where `/par` keeps pushed ones).
     pub requests: Arc<dyn tessera_core::store::AuthorizationRequestRepo>,
     /// The counters that bound waiting requests per address (`tessera_core::pending_limit`).
@@ -126,8 +129,8 @@ async fn get_or_post_only() -> actix_web::HttpResponse {
 /// Where pushed authorization requests are sent (RFC 9126).
 pub const PAR_PATH: &str = "/par";
 
-/// Mounts `/token`, `/userinfo`, `/revoke`, `/introspect` and `/par` (a `TokenState` must be in
-/// app data).
+/// Mounts `/token`, `/userinfo`, `/revoke`, `/introspect`, `/par` and `/device_authorization` (a
+/// `TokenState` must be in app data).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(form::MAX_BODY_BYTES))
         .service(
@@ -154,6 +157,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource(PAR_PATH)
                 .route(web::post().to(par::post_par))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource(device::DEVICE_AUTHORIZATION_PATH)
+                .route(web::post().to(device::post_device_authorization))
                 .default_service(web::to(post_only)),
         );
 }

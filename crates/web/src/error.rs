@@ -162,7 +162,7 @@ pub enum PageError {
     #[error("sign in first")]
     SignIn {
         /// Where to come back to.
-        return_to: &'static str,
+        return_to: String,
     },
     /// A form was posted without a session (it ended meanwhile): 403, sign in again.
     #[error("signed out")]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use tessera_client_registry::{
-    model::{ClientMetadata, MetadataError, limits, validate},
+    model::{self, ClientMetadata, MetadataError, limits},
     registry::{CreatedClient, apply_update, new_client, rotate_secret, store_secret_change},
 };
 use tessera_core::{
@@ -109,6 +109,28 @@ pub enum ClientOpError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A grant type as an admin may type it: the wire value, or the short name of one whose wire
+/// value is a URN (`device_code`, `jwt-bearer`).
+pub fn grant_type_value(typed: &str) -> String {
+    use tessera_core::grant_type::GrantType;
+    match typed {
+        "device_code" | "device-code" => GrantType::DeviceCode.as_str().to_owned(),
+        "jwt-bearer" | "jwt_bearer" => GrantType::JwtBearer.as_str().to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// [`model::validate`] after the short grant-type names are read ([`grant_type_value`]).
+fn validate(metadata: &ClientMetadata) -> Result<model::ValidClient, MetadataError> {
+    let mut metadata = metadata.clone();
+    if let Some(grants) = &mut metadata.grant_types {
+        for grant in grants.iter_mut() {
+            *grant = grant_type_value(grant);
+        }
+    }
+    model::validate(&metadata)
 }
 
 /// The client `id`.

@@ -74,7 +74,8 @@ pub struct CreateClient {
     /// A redirect URI (repeat for several).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
-    /// A grant type (repeat; default authorization_code).
+    /// A grant type (repeat; default authorization_code): authorization_code, refresh_token,
+    /// client_credentials, device_code (RFC 8628), jwt-bearer (RFC 7523), or a wire value.
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// client_secret_basic (default), client_secret_post, private_key_jwt or none (public).

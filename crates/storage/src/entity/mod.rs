@@ -7,6 +7,7 @@ pub mod browser_session;
 pub mod change_version;
 pub mod client;
 pub mod consent;
+pub mod device_authorization;
 pub mod grant;
 pub mod initial_access_token;
 pub mod refresh_token;

@@ -16,6 +16,7 @@ mod client;
 mod code;
 mod consent;
 mod denylist;
+mod device_authorization;
 mod grant;
 mod initial_access_token;
 mod refresh_token;

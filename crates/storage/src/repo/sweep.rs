@@ -9,8 +9,8 @@ use super::SeaStore;
 use crate::{
     backend,
     entity::{
-        authorization_code, authorization_request, browser_session, refresh_token,
-        revoked_access_token, sign_in_throttle, used_assertion_jti,
+        authorization_code, authorization_request, browser_session, device_authorization,
+        refresh_token, revoked_access_token, sign_in_throttle, used_assertion_jti,
     },
 };
 
@@ -74,7 +74,14 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
+        let device_authorizations = device_authorization::Entity::delete_many()
+            .filter(device_authorization::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
         Ok(Swept {
+            device_authorizations,
             authorization_requests,
             throttle_counters,
             codes,

@@ -196,7 +196,7 @@ async fn settle(
 
 /// Refresh tokens: for clients registered for them, and for OpenID requests only when offline
 /// access was consented (OIDC Core §11).
-fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
+pub(crate) fn wants_refresh(client: &ClientRecord, grant: &GrantRecord) -> bool {
     let openid = grant.scopes.iter().any(|s| s == "openid");
     client.grant_types.contains(&GrantType::RefreshToken) && (!openid || grant.offline)
 }

@@ -4,6 +4,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod jwt_bearer;
 pub mod refresh_token;
 
@@ -84,6 +85,7 @@ pub async fn run(state: &TokenState, grant: GrantType, request: &GrantRequest<'_
         GrantType::RefreshToken => refresh_token::exchange(state, request, &mut notes).await,
         GrantType::ClientCredentials => client_credentials::exchange(state, request),
         GrantType::JwtBearer => jwt_bearer::exchange(state, request, &mut notes).await,
+        GrantType::DeviceCode => device_code::exchange(state, request, &mut notes).await,
     };
     GrantOutcome { result, notes }
 }
