@@ -56,7 +56,7 @@ async fn poll(app: &TestApp, id: &str, device_code: &str) -> Answer {
 }
 
 /// A browser signed in as `username` (from the device page's sign-in redirect).
-async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client {
+pub(crate) async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client {
     let http = browser();
     let to_login = get(app, &http, "/device").await;
     assert_eq!(to_login.status(), 303);
@@ -91,7 +91,7 @@ async fn submit(
 
 /// Enters `user_code` on `/device` and answers the confirmation page with `decision`; the
 /// final response.
-async fn allow_or_deny(
+pub(crate) async fn allow_or_deny(
     app: &TestApp,
     http: &reqwest::Client,
     user_code: &str,
@@ -101,10 +101,7 @@ async fn allow_or_deny(
     let confirm = submit(app, http, &page, Some(user_code), None).await;
     assert_eq!(confirm.status(), 200);
     let confirm = confirm.text().await.unwrap();
-    assert!(
-        confirm.contains("Allow Living-room TV on your device?"),
-        "{confirm}"
-    );
+    assert!(confirm.contains("on your device?</h1>"), "{confirm}");
     submit(app, http, &confirm, None, Some(decision)).await
 }
 
@@ -502,7 +499,11 @@ async fn two_instances_share_one_device_authorization_and_redeem_it_once() {
     // (Each test instance has an issuer of its own, its own port: the tokens are the winner's.)
     let access = won.body["access_token"].as_str().unwrap().to_owned();
     let userinfo = tessera_testkit::tokens::userinfo(issuer, &access).await;
-    assert_eq!(userinfo.status, 200, "the tokens are live: {:?}", userinfo.body);
+    assert_eq!(
+        userinfo.status, 200,
+        "the tokens are live: {:?}",
+        userinfo.body
+    );
 
     // Later, at the other instance: the device code is used up.
     clock.advance(Duration::seconds(20));
@@ -510,5 +511,96 @@ async fn two_instances_share_one_device_authorization_and_redeem_it_once() {
         400,
         "invalid_grant",
         "redeemed at the other instance",
+    );
+}
+
+/// The provider metadata with the device endpoint, as an RP library reads it.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+struct DeviceEndpoint {
+    device_authorization_endpoint: tessera_testkit::openidconnect::DeviceAuthorizationUrl,
+}
+impl tessera_testkit::openidconnect::AdditionalProviderMetadata for DeviceEndpoint {}
+type DeviceProviderMetadata = tessera_testkit::openidconnect::ProviderMetadata<
+    DeviceEndpoint,
+    tessera_testkit::openidconnect::core::CoreAuthDisplay,
+    tessera_testkit::openidconnect::core::CoreClientAuthMethod,
+    tessera_testkit::openidconnect::core::CoreClaimName,
+    tessera_testkit::openidconnect::core::CoreClaimType,
+    tessera_testkit::openidconnect::core::CoreGrantType,
+    tessera_testkit::openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    tessera_testkit::openidconnect::core::CoreJweKeyManagementAlgorithm,
+    tessera_testkit::openidconnect::core::CoreJsonWebKey,
+    tessera_testkit::openidconnect::core::CoreResponseMode,
+    tessera_testkit::openidconnect::core::CoreResponseType,
+    tessera_testkit::openidconnect::core::CoreSubjectIdentifierType,
+>;
+
+#[tokio::test]
+async fn the_openidconnect_crate_polls_while_the_user_allows_the_device() {
+    use tessera_testkit::openidconnect::{
+        IssuerUrl, Nonce, OAuth2TokenResponse, Scope,
+        core::{CoreClient, CoreDeviceAuthorizationResponse},
+    };
+    // The clock starts now (the RP checks the ID token's times against its own clock) and moves
+    // by the intervals the RP sleeps.
+    let clock = FakeClock::at(chrono::Utc::now());
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    tv_client(&app, "tv").await;
+
+    let http = tessera_testkit::flow::rp_http();
+    let metadata =
+        DeviceProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let endpoint = metadata
+        .additional_metadata()
+        .device_authorization_endpoint
+        .clone();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        tessera_testkit::openidconnect::ClientId::new("tv".into()),
+        None,
+    )
+    .set_device_authorization_url(endpoint)
+    .set_auth_type(tessera_testkit::openidconnect::AuthType::RequestBody);
+    let details: CoreDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new("profile".into()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    let user_code = details.user_code().secret().clone();
+
+    // The RP polls; the first time it sleeps, the user allows the device in a browser.
+    let allowed = std::sync::atomic::AtomicBool::new(false);
+    let (app_ref, allowed_ref, clock_ref, code_ref) = (&app, &allowed, &clock, &user_code);
+    let sleep = move |interval: std::time::Duration| async move {
+        if !allowed_ref.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let alice = signed_in_browser(app_ref, "alice").await;
+            let done = allow_or_deny(app_ref, &alice, code_ref, "approve").await;
+            assert_eq!(done.status(), 303);
+        }
+        clock_ref.advance(Duration::from_std(interval).unwrap());
+    };
+    let tokens = client
+        .exchange_device_access_token(&details)
+        .unwrap()
+        .request_async(&http, sleep, None)
+        .await
+        .unwrap();
+    assert!(
+        allowed.load(std::sync::atomic::Ordering::SeqCst),
+        "it polled before the decision"
+    );
+    assert_eq!(tokens.scopes().unwrap()[0].as_str(), "openid");
+    let id_token = tessera_testkit::openidconnect::TokenResponse::id_token(&tokens).unwrap();
+    let claims = id_token
+        .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
+        .unwrap();
+    assert_eq!(
+        claims.preferred_username().unwrap().as_str(),
+        "alice",
+        "the user who allowed it"
     );
 }

@@ -5,7 +5,7 @@
 //! `scripts/test` runs `npm ci` there, and outside CI a missing Node setup is SKIPPED.
 
 use std::{
-    io::Write,
+    io::{BufRead, BufReader, Write},
     path::Path,
     process::{Command, Stdio},
 };
@@ -185,4 +185,65 @@ async fn openid_client_pushes_its_request_and_completes_the_code_flow() {
     let tokens = run("code-grant", Some(grant)).await;
     assert_eq!(tokens["token_type"], "bearer", "{tokens}");
     assert_eq!(tokens["claims"]["nonce"], "node-nonce", "{tokens}");
+}
+
+#[tokio::test]
+async fn openid_client_polls_while_the_user_allows_the_device() {
+    use crate::device::{DEVICE_GRANT, allow_or_deny, signed_in_browser};
+    use tessera_testkit::flow::PASSWORD;
+    if !available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    // Registered as an app registers itself (RFC 7591): public, device grant and refresh.
+    let registered = crate::registration::registered(
+        &app,
+        &json!({
+            "client_name": "Node TV",
+            "grant_types": [DEVICE_GRANT, "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid offline_access",
+        }),
+    )
+    .await;
+    let job = json!({
+        "issuer": app.issuer,
+        "client_id": registered["client_id"],
+        "auth": "none",
+        "scope": "openid offline_access",
+    });
+    // The script prints the user code, then polls (it waits the interval, 5 s, before its first
+    // poll) until the user has decided.
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let node = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("node")
+            .args(["openid_client.mjs", "device"])
+            .current_dir(DIR)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(job.to_string().as_bytes()).unwrap();
+        drop(stdin);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = first_tx.send(first);
+        let last = lines.next().and_then(Result::ok).unwrap_or_default();
+        child.wait().unwrap();
+        last
+    });
+    let first: Value = serde_json::from_str(&first_rx.await.unwrap()).unwrap();
+    let user_code = first["user_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"));
+    let alice = signed_in_browser(&app, "alice").await;
+    let approved = allow_or_deny(&app, &alice, user_code, "approve").await;
+    assert_eq!(approved.status(), 303);
+    let tokens: Value = serde_json::from_str(&node.await.unwrap()).unwrap();
+    assert_eq!(tokens["token_type"], "bearer", "{tokens}");
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    assert_eq!(tokens["claims"]["aud"][0], registered["client_id"], "{tokens}");
 }

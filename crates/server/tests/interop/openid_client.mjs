@@ -7,6 +7,9 @@
 //   node openid_client.mjs par-url                < job {issuer, client_id, client_secret, redirect_uri, verifier, state}
 //                                                 -> {"url": the authorization URL after pushing (RFC 9126)}
 //   node openid_client.mjs code-grant             < job {…, callback, verifier, state, nonce}
+//   node openid_client.mjs device                 < job {issuer, client_id, auth: "none", scope}
+//                                                 -> first {"user_code", "verification_uri_complete"},
+//                                                    then the token response once the user allowed it (RFC 8628)
 //
 // Every answer is one JSON line: the token response, or {"error", "status", "www_authenticate"}.
 import * as client from 'openid-client';
@@ -31,7 +34,11 @@ const configure = (job) =>
     new URL(job.issuer),
     job.client_id,
     undefined,
-    job.auth === 'post' ? client.ClientSecretPost(job.client_secret) : client.ClientSecretBasic(job.client_secret),
+    job.auth === 'none'
+      ? client.None()
+      : job.auth === 'post'
+        ? client.ClientSecretPost(job.client_secret)
+        : client.ClientSecretBasic(job.client_secret),
     { execute: [client.allowInsecureRequests] },
   );
 
@@ -80,6 +87,14 @@ if (command === 'keygen') {
         expectedNonce: job.nonce,
         idTokenExpected: true,
       });
+      answer = { ...tokens, claims: tokens.claims() };
+    } else if (command === 'device') {
+      const started = await client.initiateDeviceAuthorization(config, { scope: job.scope });
+      console.log(JSON.stringify({
+        user_code: started.user_code,
+        verification_uri_complete: started.verification_uri_complete,
+      }));
+      const tokens = await client.pollDeviceAuthorizationGrant(config, started);
       answer = { ...tokens, claims: tokens.claims() };
     } else {
       throw new Error(`unknown command ${command}`);
