@@ -58,7 +58,7 @@ fn too_many(wait: Duration) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::RETRY_AFTER, (wait.num_seconds().max(0) + 1).to_string()))
         .json(json!({
-            "error": "slow_down",
+            "error": "temporarily_unavailable",
             "error_description": "Too many device authorizations from this address are waiting; retry later.",
         }))
 }

@@ -250,3 +250,55 @@ async fn a_code_redemption_that_fails_to_store_its_grant_leaves_the_code_redeema
         );
     }
 }
+
+#[tokio::test]
+async fn a_device_redemption_that_fails_to_store_its_grant_leaves_the_device_allowed() {
+    use crate::device::{DEVICE_GRANT, allow_or_deny, signed_in_browser, tv_client};
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    app.with_user("alice", crate::code_flow::PASSWORD, false)
+        .await;
+    tv_client(&app, "tv").await;
+    let ask = || {
+        crate::token_support::post_form(
+            &app,
+            "/device_authorization",
+            None,
+            &[("client_id", "tv"), ("scope", "openid offline_access")],
+        )
+    };
+    // A failed insert of the request itself: 503, nothing half-made.
+    fail_inserts(&app, "device_authorizations").await;
+    let failed = ask().await;
+    assert_eq!(failed.status, 503, "{:?}", failed.body);
+    assert_eq!(failed.headers["retry-after"], "1");
+    stop_failing(&app, "device_authorizations").await;
+
+    let alice = signed_in_browser(&app, "alice").await;
+    for table in ["grants", "refresh_tokens"] {
+        let asked = ask().await;
+        let device_code = asked.body["device_code"].as_str().unwrap().to_owned();
+        let user_code = asked.body["user_code"].as_str().unwrap().to_owned();
+        allow_or_deny(&app, &alice, &user_code, "approve").await;
+        let form = [
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code.as_str()),
+            ("client_id", "tv"),
+        ];
+        let poll = || crate::token_support::post_form(&app, "/token", None, &form);
+        fail_inserts(&app, table).await;
+        let failed = poll().await;
+        assert_eq!(failed.status, 503, "{table}: {:?}", failed.body);
+        assert_eq!(failed.headers["retry-after"], "1");
+        stop_failing(&app, table).await;
+        clock.advance(chrono::Duration::seconds(5));
+        let retried = poll().await;
+        assert_eq!(retried.status, 200, "{table}: {:?}", retried.body);
+        let access = retried.body["access_token"].as_str().unwrap();
+        assert_eq!(
+            crate::token_support::userinfo(&app, access).await.status,
+            200,
+            "{table}: the grant is live, not revoked as a replay"
+        );
+    }
+}

@@ -448,3 +448,54 @@ async fn authorization_requests_at_volume_wait_on_the_server_only_up_to_a_bound_
     assert_eq!(from("198.51.100.9").await.status(), 302);
     assert_eq!(waiting_requests(&app).await, i64::from(MAX_PER_ADDRESS) + 1);
 }
+
+#[tokio::test]
+async fn device_authorizations_at_volume_are_kept_only_up_to_a_bound_per_address() {
+    use sea_orm::{ConnectionTrait, Statement};
+    use tessera_core::pending_limit::MAX_PER_ADDRESS;
+
+    let app = TestApp::builder()
+        .with_config(|c| c.trusted_proxies = "127.0.0.1/32".into())
+        .spawn()
+        .await;
+    crate::device::tv_client(&app, "tv").await;
+    let rows = || async {
+        let conn = app.state.store.connection();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM device_authorizations",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    // A public client's device requests are anyone's: one address gets the bound, no more.
+    let ask = |address: &'static str| {
+        let request = app
+            .http
+            .post(app.url("/device_authorization"))
+            .header("X-Forwarded-For", address)
+            .form(&[("client_id", "tv"), ("scope", "openid")]);
+        async move { request.send().await.unwrap() }
+    };
+    let mut refused = 0;
+    for _ in 0..MAX_PER_ADDRESS + 50 {
+        let answer = ask("203.0.113.7").await;
+        match answer.status().as_u16() {
+            200 => {}
+            429 => {
+                assert!(answer.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        refused, 50,
+        "the flood past the bound is refused, and only it"
+    );
+    assert_eq!(rows().await, i64::from(MAX_PER_ADDRESS));
+    assert_eq!(ask("198.51.100.9").await.status(), 200, "another address");
+}

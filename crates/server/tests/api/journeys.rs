@@ -597,3 +597,107 @@ async fn a_pushed_request_runs_in_the_browser_with_only_a_request_uri_in_the_url
     assert_eq!(subject, journey.alice.id.as_str());
     journey.browser.close().await;
 }
+
+/// The device flow's page in the browser: a TV shows its code and a link, the user follows the
+/// link from a page on another origin, signs in, checks the code, and allows (or denies) — with
+/// or without JavaScript; the TV's polls tell the outcome.
+async fn device_journey(browser: Browser, decision: &str) {
+    let Some(journey) = Journey::start_in(browser).await else {
+        return;
+    };
+    let app = &journey.app;
+    crate::device::tv_client(app, "tv").await;
+    let asked = tessera_testkit::tokens::post_form(
+        app,
+        "/device_authorization",
+        None,
+        &[("client_id", "tv"), ("scope", "openid profile")],
+    )
+    .await;
+    let complete = asked.body["verification_uri_complete"].as_str().unwrap();
+    let user_code = asked.body["user_code"].as_str().unwrap().to_owned();
+    let device_code = asked.body["device_code"].as_str().unwrap().to_owned();
+
+    journey.rp.link_to(complete);
+    journey
+        .browser
+        .client
+        .goto(&journey.rp.url("/"))
+        .await
+        .unwrap();
+    click(&journey.browser, "#sign-in").await;
+    journey.sign_in().await;
+    journey.on_page("/device").await;
+    // The code came with the link; the user still confirms it.
+    let field = journey
+        .browser
+        .client
+        .find(tessera_testkit::fantoccini::Locator::Css("#user_code"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(field.as_deref(), Some(user_code.as_str()));
+    click(&journey.browser, "#continue").await;
+    let heading = text_becomes(
+        &journey.browser,
+        "h1",
+        "Allow Living-room TV on your device?",
+    )
+    .await;
+    if heading != "Allow Living-room TV on your device?" {
+        journey
+            .fail(&format!("no confirmation page (heading {heading:?})"))
+            .await;
+    }
+    journey
+        .browser
+        .screenshot(&format!("journey-device-{decision}"))
+        .await;
+    click(&journey.browser, &format!("#{decision}")).await;
+    let expected = match decision {
+        "approve" => "Done: your device is connected. You can close this page.",
+        _ => "Denied: the device was not connected.",
+    };
+    if text_becomes(&journey.browser, "#notice", expected).await != expected {
+        journey.fail("no outcome on the device page").await;
+    }
+    let polled = tessera_testkit::tokens::post_form(
+        app,
+        "/token",
+        None,
+        &[
+            ("grant_type", crate::device::DEVICE_GRANT),
+            ("device_code", device_code.as_str()),
+            ("client_id", "tv"),
+        ],
+    )
+    .await;
+    match decision {
+        "approve" => assert_eq!(polled.status, 200, "{:?}", polled.body),
+        _ => polled.assert_error(400, "access_denied", "denied in the browser"),
+    }
+    let console = journey.browser.console().await;
+    assert!(
+        console
+            .iter()
+            .all(|line| !line.contains("Content Security Policy")),
+        "{console:?}"
+    );
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn a_device_is_allowed_in_the_browser_from_a_link_on_another_origin() {
+    if let Some(browser) = Browser::start().await {
+        device_journey(browser, "approve").await;
+    }
+}
+
+#[tokio::test]
+async fn a_device_is_denied_in_a_browser_without_javascript() {
+    if let Some(browser) = Browser::start_without_javascript().await {
+        device_journey(browser, "deny").await;
+    }
+}

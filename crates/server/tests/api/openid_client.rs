@@ -245,5 +245,8 @@ async fn openid_client_polls_while_the_user_allows_the_device() {
     let tokens: Value = serde_json::from_str(&node.await.unwrap()).unwrap();
     assert_eq!(tokens["token_type"], "bearer", "{tokens}");
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    assert_eq!(tokens["claims"]["aud"][0], registered["client_id"], "{tokens}");
+    assert_eq!(
+        tokens["claims"]["aud"][0], registered["client_id"],
+        "{tokens}"
+    );
 }

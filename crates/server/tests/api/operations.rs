@@ -364,3 +364,107 @@ async fn a_user_disabled_with_the_cli_is_signed_out_as_by_the_console() {
     let (ok, _, stderr) = cli(&app, &["user", "enable", "alice"]);
     assert!(ok, "{stderr}");
 }
+
+#[tokio::test]
+async fn the_console_and_the_cli_register_a_device_client_by_the_short_grant_name() {
+    use tessera_core::store::ClientRepo;
+
+    let app = TestApp::spawn().await;
+    let admin = admin_browser(&app).await;
+    let (ok, stdout, stderr) = cli(
+        &app,
+        &[
+            "client",
+            "create",
+            "--name",
+            "cli tv",
+            "--grant-type",
+            "device_code",
+            "--grant-type",
+            "refresh_token",
+            "--auth-method",
+            "none",
+            "--scope",
+            "openid offline_access",
+            "--json",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let cli_id = created["client_id"].as_str().unwrap().to_owned();
+    let console = console_post(
+        &app,
+        &admin,
+        "/admin/clients",
+        "/admin/clients",
+        &[
+            ("client_name", "console tv"),
+            ("token_endpoint_auth_method", "none"),
+            ("grant_types", "device_code refresh_token"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    // A public client has no secret to show once: the console goes to its page.
+    let console_id = console
+        .strip_prefix("/admin/clients/")
+        .and_then(|rest| rest.strip_suffix("?notice=created"))
+        .unwrap_or_else(|| panic!("{console}"))
+        .to_owned();
+    for id in [cli_id, console_id] {
+        let stored = app
+            .state
+            .store
+            .find_client(&tessera_core::ClientId::new(id.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            stored
+                .grant_types
+                .contains(&tessera_core::grant_type::GrantType::DeviceCode),
+            "{id}"
+        );
+        let asked = tessera_testkit::tokens::post_form(
+            &app,
+            "/device_authorization",
+            None,
+            &[
+                ("client_id", id.as_str()),
+                ("scope", "openid offline_access"),
+            ],
+        )
+        .await;
+        assert_eq!(asked.status, 200, "{id}: {:?}", asked.body);
+    }
+    // The wire value is taken too; an unknown word is refused by both doors alike.
+    let (ok, _, stderr) = cli(
+        &app,
+        &[
+            "client",
+            "create",
+            "--grant-type",
+            "device",
+            "--auth-method",
+            "none",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("grant type device is not supported"),
+        "{stderr}"
+    );
+    let console = console_post(
+        &app,
+        &admin,
+        "/admin/clients",
+        "/admin/clients",
+        &[
+            ("client_name", "typo"),
+            ("token_endpoint_auth_method", "none"),
+            ("grant_types", "device"),
+        ],
+    )
+    .await;
+    assert_eq!(console, "400 Bad Request");
+}
