@@ -688,13 +688,15 @@ pub trait DeviceAuthorizationRepo: Send + Sync {
         decision: &crate::device::DeviceDecision,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// A poll of the device code: the request as it stands, with the poll recorded — `Ok(true)`
-    /// when it came in time (the next is due an interval later), `Ok(false)` when it came too
+    /// A poll of the device code by `client`: the request as it stands, with the poll recorded —
+    /// `true` when it came in time (the next is due an interval later), `false` when it came too
     /// soon (the interval grew by [`crate::device::SLOW_DOWN_SECS`]). `None`: no such device
-    /// code. Polls on several instances are serialised by the row.
+    /// code. Polls on several instances are serialised by the row; a poll by another client than
+    /// the request's is not recorded (it is refused, and must not change the owner's pace).
     async fn poll_device_authorization(
         &self,
         device_code_hash: &TokenHash,
+        client: &ClientId,
         now: DateTime<Utc>,
     ) -> Result<Option<(crate::device::DeviceAuthorizationRecord, bool)>, StoreError>;
     /// Redemption in one transaction: an approved request becomes redeemed (at most once, on

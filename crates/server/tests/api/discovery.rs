@@ -134,8 +134,13 @@ async fn both_metadata_documents_are_truthful_and_identical() {
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ])
+    );
+    assert_eq!(
+        openid["device_authorization_endpoint"],
+        app.url("/device_authorization")
     );
     let methods = json!([
         "client_secret_basic",
@@ -168,7 +173,7 @@ async fn both_metadata_documents_are_truthful_and_identical() {
     // Nothing Tessera does not do is advertised.
     for absent in [
         "userinfo_signing_alg_values_supported",
-        "device_authorization_endpoint",
+        "dpop_signing_alg_values_supported",
     ] {
         assert!(openid.get(absent).is_none(), "{absent} advertised");
     }
@@ -183,6 +188,7 @@ async fn both_metadata_documents_are_truthful_and_identical() {
         "revocation_endpoint",
         "introspection_endpoint",
         "pushed_authorization_request_endpoint",
+        "device_authorization_endpoint",
     ] {
         let url = openid[key].as_str().unwrap();
         let status = app.http.get(url).send().await.unwrap().status();

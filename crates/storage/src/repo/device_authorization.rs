@@ -124,11 +124,15 @@ impl DeviceAuthorizationRepo for SeaStore {
     async fn poll_device_authorization(
         &self,
         device_code_hash: &TokenHash,
+        client: &ClientId,
         now: DateTime<Utc>,
     ) -> Result<Option<(DeviceAuthorizationRecord, bool)>, StoreError> {
         let Some(mut record) = find(&self.db, device_code_hash).await? else {
             return Ok(None);
         };
+        if record.client_id != *client {
+            return Ok(Some((record, true)));
+        }
         let key = device::Column::DeviceCodeHash.eq(device_code_hash.as_str());
         if !record.polled_too_soon(now) {
             // In time: the next poll is due an interval from now — unless another poll of the same

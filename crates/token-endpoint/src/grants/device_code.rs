@@ -69,7 +69,7 @@ pub async fn exchange(
         || invalid_grant("The device code is invalid.").with_reason("unknown device code");
     let (record, in_time) = state
         .devices
-        .poll_device_authorization(&hash, now)
+        .poll_device_authorization(&hash, &client.client_id, now)
         .await
         .map_err(|e| unavailable(&e))?
         .ok_or_else(unknown)?;
