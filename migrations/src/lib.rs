@@ -11,6 +11,7 @@ mod m20261203_000005_instances;
 mod m20261203_000006_signing_keys;
 mod m20261207_000007_client_requires_par;
 mod m20261207_000008_device_authorizations;
+mod m20261207_000009_resource_servers;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_signing_keys::Migration),
             Box::new(m20261207_000007_client_requires_par::Migration),
             Box::new(m20261207_000008_device_authorizations::Migration),
+            Box::new(m20261207_000009_resource_servers::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod issuers;
 mod locks;
 pub mod ops;
 mod pages;
+mod resources;
 mod scopes;
 
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub struct AdminState {
     pub throttle: Arc<dyn ThrottleRepo>,
     /// The scope registry.
     pub scopes: Arc<dyn tessera_core::store::ScopeRepo>,
+    /// Resource servers (RFC 8707).
+    pub resources: Arc<dyn tessera_core::store::ResourceServerRepo>,
     /// Signing keys.
     pub keys: Arc<Keys>,
     /// How rotation schedules keys.
@@ -419,6 +422,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
         .route("/admin/audit", web::get().to(pages::get_audit))
+        .route("/admin/resources", web::get().to(resources::get_resources))
+        .route(
+            "/admin/resources",
+            web::post().to(resources::post_save_resource),
+        )
+        .route(
+            "/admin/resources/delete",
+            web::post().to(resources::post_delete_resource),
+        )
         .route("/admin/scopes", web::get().to(scopes::get_scopes))
         .route("/admin/scopes", web::post().to(scopes::post_save_scope))
         .route(

@@ -91,6 +91,8 @@ pub struct AuthorizeState {
     pub throttle: Arc<dyn tessera_core::store::ThrottleRepo>,
     /// Device authorizations (RFC 8628), decided on `/device`.
     pub devices: Arc<dyn tessera_core::store::DeviceAuthorizationRepo>,
+    /// Registered resource servers (RFC 8707): a request's `resource` must be one.
+    pub resources: Arc<dyn tessera_core::store::ResourceServerRepo>,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -430,6 +432,7 @@ async fn issue_code(
         created_at: now,
         expires_at: now + state.code_ttl,
         grant_id: None,
+        resource: request.resource.clone(),
     };
     if let Err(err) = state.codes.insert_code(&record).await {
         return unavailable(&err);
@@ -652,6 +655,20 @@ async fn incoming(
             "Authorization requests must be pushed first (PAR, RFC 9126).",
         );
         return Err(refuse(state, &request, &error, false));
+    }
+    // RFC 8707: a resource must be one registered here.
+    if let Some(resource) = &request.resource {
+        match state.resources.find_resource_server(resource).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let error = AuthorizeError::new(
+                    AuthorizeErrorCode::InvalidTarget,
+                    "The resource is not registered at this server.",
+                );
+                return Err(refuse(state, &request, &error, false));
+            }
+            Err(err) => return Err(unavailable(&err)),
+        }
     }
     Ok((params, request))
 }

@@ -141,6 +141,7 @@ mod tests {
             login_hint: None,
             id_token_hint: None,
             response_mode: Default::default(),
+            resource: None,
         }
     }
 

@@ -50,6 +50,10 @@ pub enum AuditKind {
     RegistrationTokenCreated,
     /// `registration_token.revoked`.
     RegistrationTokenRevoked,
+    /// `resource_server.deleted`.
+    ResourceServerDeleted,
+    /// `resource_server.saved`.
+    ResourceServerSaved,
     /// `scope.deleted`.
     ScopeDeleted,
     /// `scope.saved`.
@@ -84,7 +88,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 38] = [
+    pub const ALL: [AuditKind; 40] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -108,6 +112,8 @@ impl AuditKind {
         Self::RefreshTokenReused,
         Self::RegistrationTokenCreated,
         Self::RegistrationTokenRevoked,
+        Self::ResourceServerDeleted,
+        Self::ResourceServerSaved,
         Self::ScopeDeleted,
         Self::ScopeSaved,
         Self::SessionRevoked,
@@ -151,6 +157,8 @@ impl AuditKind {
             Self::RefreshTokenReused => "refresh_token.reused",
             Self::RegistrationTokenCreated => "registration_token.created",
             Self::RegistrationTokenRevoked => "registration_token.revoked",
+            Self::ResourceServerDeleted => "resource_server.deleted",
+            Self::ResourceServerSaved => "resource_server.saved",
             Self::ScopeDeleted => "scope.deleted",
             Self::ScopeSaved => "scope.saved",
             Self::SessionRevoked => "session.revoked",

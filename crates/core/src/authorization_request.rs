@@ -52,6 +52,8 @@ pub struct AuthorizeRequest {
     pub id_token_hint: Option<String>,
     /// How the answer travels to the redirect URI.
     pub response_mode: ResponseMode,
+    /// The resource (RFC 8707) the tokens are for; registered or not is the caller's check.
+    pub resource: Option<String>,
 }
 
 /// How the answer reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
@@ -114,8 +116,9 @@ pub fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&
     Ok(first.filter(|value| !value.is_empty()))
 }
 
-/// The parameters Tessera reads; each may appear at most once.
-pub const KNOWN: [&str; 17] = [
+/// The parameters Tessera reads; each may appear at most once (`resource` too: one resource per
+/// request, `tessera_core::resource`).
+pub const KNOWN: [&str; 18] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -133,6 +136,7 @@ pub const KNOWN: [&str; 17] = [
     "claims_locales",
     "acr_values",
     "display",
+    "resource",
 ];
 
 /// Whether `value` is a valid PKCE code challenge (RFC 7636 §4.2: 43 to 128 unreserved characters).
@@ -188,7 +192,11 @@ pub fn validate(
 
     let mut values = std::collections::HashMap::new();
     for name in KNOWN {
-        let value = single(params, name).map_err(|message| reject(InvalidRequest, &message))?;
+        let code = match name {
+            "resource" => InvalidTarget,
+            _ => InvalidRequest,
+        };
+        let value = single(params, name).map_err(|message| reject(code, &message))?;
         values.insert(name, value);
     }
     let get = |name: &str| values.get(name).copied().flatten();
@@ -302,6 +310,16 @@ pub fn validate(
             "prompt=none can not be combined with other values.",
         ));
     }
+    let resource = get("resource").map(str::to_owned);
+    if resource
+        .as_deref()
+        .is_some_and(|uri| crate::resource::check_identifier(uri).is_err())
+    {
+        return Err(reject(
+            InvalidTarget,
+            "The resource is not a valid resource URI.",
+        ));
+    }
     let max_age = match get("max_age") {
         None => None,
         Some(text) => Some(
@@ -325,6 +343,7 @@ pub fn validate(
         login_hint: get("login_hint").map(|h| h.chars().take(200).collect()),
         id_token_hint: get("id_token_hint").map(str::to_owned),
         response_mode,
+        resource,
     })
 }
 

@@ -35,6 +35,8 @@ pub enum AuthorizeErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: "The OP does not support use of the request_uri parameter."
     RequestUriNotSupported,
+    /// RFC 8707 §2: "The requested resource is invalid, missing, unknown, or malformed."
+    InvalidTarget,
 }
 
 impl AuthorizeErrorCode {
@@ -53,6 +55,7 @@ impl AuthorizeErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }
@@ -134,6 +137,8 @@ pub enum TokenErrorCode {
     AccessDenied,
     /// RFC 8628 §3.5: "The \"device_code\" has expired."
     ExpiredToken,
+    /// RFC 8707 §2: "The requested resource is invalid, missing, unknown, or malformed."
+    InvalidTarget,
 }
 
 impl TokenErrorCode {
@@ -154,6 +159,7 @@ impl TokenErrorCode {
             Self::SlowDown => "slow_down",
             Self::AccessDenied => "access_denied",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod password;
 pub mod pending_limit;
 pub mod pkce;
 pub mod redirect;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod sign_in;

@@ -232,6 +232,8 @@ pub struct GrantRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The resource (RFC 8707) it was given for: its access tokens are for that one only.
+    pub resource: Option<String>,
 }
 
 /// An authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636, OIDC Core).
@@ -261,6 +263,8 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: DateTime<Utc>,
     /// The grant its redemption created, so a replay can revoke it.
     pub grant_id: Option<GrantId>,
+    /// The resource (RFC 8707) the authorization request named.
+    pub resource: Option<String>,
 }
 
 /// A refresh token as stored.
@@ -663,6 +667,27 @@ pub trait AuthorizationRequestRepo: Send + Sync {
         id_hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Consumption<AuthorizationRequestRecord>, StoreError>;
+}
+
+/// Registered resource servers (RFC 8707; see [`crate::resource`]).
+#[async_trait]
+pub trait ResourceServerRepo: Send + Sync {
+    /// Every resource server, by identifier.
+    async fn list_resource_servers(
+        &self,
+    ) -> Result<Vec<crate::resource::ResourceServerRecord>, StoreError>;
+    /// One by identifier.
+    async fn find_resource_server(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<crate::resource::ResourceServerRecord>, StoreError>;
+    /// Adds or replaces one.
+    async fn save_resource_server(
+        &self,
+        record: &crate::resource::ResourceServerRecord,
+    ) -> Result<(), StoreError>;
+    /// Deletes one; whether it existed.
+    async fn delete_resource_server(&self, identifier: &str) -> Result<bool, StoreError>;
 }
 
 /// Device authorizations (RFC 8628; see [`crate::device`]).

@@ -77,6 +77,8 @@ pub struct AppState {
     /// What the instance found about its access tokens' state (introspection, userinfo),
     /// forgotten on every revocation here or announced from elsewhere.
     pub live_tokens: Arc<LiveTokens>,
+    /// The registered resource servers (RFC 8707), forgotten with the client cache.
+    pub resources: Arc<tessera_token_endpoint::resources::ResourceDirectory>,
 }
 
 impl AppState {
@@ -130,10 +132,14 @@ impl AppState {
             config.issuer.endpoint("/token"),
         );
         let live_tokens = Arc::new(LiveTokens::new(config.token_state_cache_ttl));
+        let resources = Arc::new(tessera_token_endpoint::resources::ResourceDirectory::new(
+            store.clone(),
+        ));
         // Changes this instance writes apply to its own memories at once.
-        store.on_change(forget_on_change(&clients, &live_tokens, None));
+        store.on_change(forget_on_change(&clients, &live_tokens, &resources, None));
         Ok(Self {
             live_tokens,
+            resources,
             clients,
             authenticator,
             hashes,
@@ -238,6 +244,7 @@ pub fn build_app(
         require_par: state.config.require_par,
         throttle: state.store.clone(),
         devices: state.store.clone(),
+        resources: state.store.clone(),
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -269,6 +276,7 @@ pub fn build_app(
         trusted_issuers: state.store.clone(),
         throttle: state.store.clone(),
         scopes: state.store.clone(),
+        resources: state.store.clone(),
         keys: Arc::clone(&state.keys),
         key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),
@@ -292,6 +300,7 @@ pub fn build_app(
         clock: Arc::clone(&state.clock),
         metrics: state.token_metrics.clone(),
         live_tokens: Arc::clone(&state.live_tokens),
+        resources: Arc::clone(&state.resources),
     };
     let registration = RegistrationState {
         clients: Arc::clone(&clients),
@@ -397,6 +406,7 @@ impl Application {
             forget_on_change(
                 &self.state.clients,
                 &self.state.live_tokens,
+                &self.state.resources,
                 Some(keys_changed),
             ),
         );
@@ -531,18 +541,21 @@ fn spawn_sweeper(
     });
 }
 
-/// What a change of `topic` makes this instance forget: its client records, what it found about
-/// its access tokens (a client or key change can end them too), and — given the key reloader's
-/// bell — its keys.
+/// What a change of `topic` makes this instance forget: its client records and resource servers,
+/// what it found about its access tokens (a client, resource or key change can end them too),
+/// and — given the key reloader's bell — its keys.
 fn forget_on_change(
     clients: &Arc<CachedClients>,
     live_tokens: &Arc<LiveTokens>,
+    resources: &Arc<tessera_token_endpoint::resources::ResourceDirectory>,
     keys_changed: Option<Arc<tokio::sync::Notify>>,
 ) -> Arc<dyn Fn(Topic) + Send + Sync> {
     let (clients, live_tokens) = (Arc::clone(clients), Arc::clone(live_tokens));
+    let resources = Arc::clone(resources);
     Arc::new(move |topic| match topic {
         Topic::Clients => {
             clients.clear();
+            resources.invalidate();
             live_tokens.invalidate();
         }
         Topic::Tokens => live_tokens.invalidate(),

@@ -92,6 +92,7 @@ async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
         auth_time: Some(db.clock.now()),
         created_at: db.clock.now(),
         revoked_at: None,
+        resource: None,
     };
     db.store.create_grant(&g).await.unwrap();
     (c, u, g)
@@ -136,6 +137,7 @@ fn code_for(
         created_at: clock.now(),
         expires_at: clock.now() + Duration::seconds(60),
         grant_id: None,
+        resource: None,
     };
     (code, record)
 }
@@ -491,6 +493,7 @@ fn grant_for(c: &ClientRecord, u: &UserRecord, clock: &FakeClock) -> GrantRecord
         auth_time: Some(clock.now()),
         created_at: clock.now(),
         revoked_at: None,
+        resource: None,
     }
 }
 

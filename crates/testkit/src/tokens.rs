@@ -140,6 +140,7 @@ pub async fn issue_code_with(
             created_at: now,
             expires_at: now + Duration::seconds(60),
             grant_id: None,
+            resource: None,
         })
         .await
         .unwrap();

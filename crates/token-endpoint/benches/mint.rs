@@ -26,6 +26,7 @@ fn bench(c: &mut Criterion) {
             scopes: &scopes,
             auth_time: Some(s.now),
             grant: None,
+            audience: None,
         };
         c.bench_function(&format!("mint access token {alg}"), |b| {
             b.iter(|| {

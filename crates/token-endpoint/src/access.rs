@@ -1,7 +1,8 @@
 //! Checking Tessera's own access tokens, for `/userinfo`, `/introspect` and `/revoke`:
 //! signature by a key we publish with that key's own algorithm (so `alg: none`, HS256 with our
 //! public key and unknown `kid`s fail), `typ: at+jwt` (an ID token is not an access token,
-//! RFC 9068 §4), our issuer, our audience, not expired — then state: not on the denylist, its
+//! RFC 9068 §4), our issuer, not expired, and our audience — the issuer, or a resource server
+//! registered now (RFC 8707) — then state: not on the denylist, its
 //! grant not revoked, its client still there and enabled, and (for a token about a user) the user
 //! still there and enabled. A token found live is remembered briefly per instance, claims and
 //! state, by the digest of its bytes (see [`crate::live`]).
@@ -38,36 +39,45 @@ pub enum Inactive {
     /// Its user was deleted or disabled.
     #[error("user gone or disabled")]
     UserGone,
+    /// Its audience is a resource server no longer registered.
+    #[error("resource server gone")]
+    ResourceGone,
 }
 
-/// Verifies the JWS and its claims only (no database).
+/// Verifies the JWS and its claims only (no database), for any audience — the issuer or a
+/// resource's; whether that resource is registered is [`inspect`]'s check.
 pub fn verify_signature(
     state: &TokenState,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessTokenClaims, Inactive> {
-    verify_jws(
-        &state.minter.keys().ring(),
-        state.minter.issuer().as_str(),
-        token,
-        now,
-    )
+    let issuer = state.minter.issuer().as_str();
+    verify_policy(&state.minter.keys().ring(), issuer, None, token, now)
 }
 
-/// Verifies an access token's JWS against `ring` for `issuer` (signature, alg, typ, iss, aud,
-/// exp).
+/// Verifies an access token's JWS against `ring` for `issuer` (signature, alg, typ, iss, exp,
+/// and `aud` the issuer).
 pub fn verify_jws(
     ring: &KeyRing,
     issuer: &str,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessTokenClaims, Inactive> {
-    let audience = [issuer];
+    verify_policy(ring, issuer, Some(&[issuer]), token, now)
+}
+
+fn verify_policy(
+    ring: &KeyRing,
+    issuer: &str,
+    audience: Option<&[&str]>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessTokenClaims, Inactive> {
     let policy = VerifyPolicy {
         algs: &SigningAlg::ALL,
         typ: Some(ACCESS_TOKEN_TYP),
         issuer: Some(issuer),
-        audience: Some(&audience),
+        audience,
         leeway_secs: 0,
     };
     Ok(ring.verify::<AccessTokenClaims>(token, &policy, now)?)
@@ -96,6 +106,11 @@ pub async fn inspect(
         Ok(claims) => claims,
         Err(reason) => return Ok(Err(reason)),
     };
+    if claims.aud != state.minter.issuer().as_str()
+        && state.resources.find(&claims.aud).await?.is_none()
+    {
+        return Ok(Err(Inactive::ResourceGone));
+    }
     if state.denylist.access_token_denied(&claims.jti).await? {
         return Ok(Err(Inactive::Revoked));
     }

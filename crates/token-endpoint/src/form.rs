@@ -107,6 +107,14 @@ impl Form {
                 return Err(invalid(&format!("The parameter {name} is too long.")));
             }
             if !seen.insert(name.clone()) {
+                // RFC 8707 §2: several resources in one request are refused as invalid_target
+                // (one audience per token here).
+                if name == "resource" {
+                    return Err(TokenError::new(
+                        TokenErrorCode::InvalidTarget,
+                        "One resource per request.",
+                    ));
+                }
                 return Err(invalid(&format!("The parameter {name} is repeated.")));
             }
             params.push((name, value));

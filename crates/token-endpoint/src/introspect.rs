@@ -1,6 +1,8 @@
 //! `POST /introspect` (RFC 7662). Only authenticated clients may ask (401 otherwise). Access
-//! tokens are answered to any authenticated client — that is what resource servers do — while
-//! a refresh token is active only to the client it was issued to. Anything expired, revoked,
+//! tokens are answered to any authenticated client — that is what resource servers do — except
+//! that a client a registered resource server introspects as (RFC 8707) is told only about
+//! tokens meant for that resource; a refresh token is active only to the client it was issued
+//! to. Anything expired, revoked,
 //! forged, foreign or malformed is `{"active": false}` and nothing more.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -133,6 +135,12 @@ pub async fn introspect(
     else {
         return Ok(Introspection::default());
     };
+    // A resource server learns only about tokens meant for it.
+    if let Some(resource) = state.resources.of_client(&ClientId::new(asking)).await?
+        && claims.aud != resource.identifier
+    {
+        return Ok(Introspection::default());
+    }
     let username = user.map(|user| user.username.clone());
     Ok(Introspection {
         active: true,

@@ -15,6 +15,7 @@ pub mod introspect;
 pub mod live;
 pub mod mint;
 pub mod par;
+pub mod resources;
 pub mod revoke;
 pub mod scope;
 pub mod token;
@@ -108,6 +109,8 @@ pub struct TokenState {
     pub metrics: TokenMetrics,
     /// The instance's memory of live access tokens (introspection, userinfo).
     pub live_tokens: Arc<live::LiveTokens>,
+    /// The registered resource servers (RFC 8707), kept per instance.
+    pub resources: Arc<resources::ResourceDirectory>,
 }
 
 impl std::fmt::Debug for TokenState {

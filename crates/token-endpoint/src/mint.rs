@@ -78,7 +78,8 @@ pub struct AccessTokenClaims {
     pub iss: String,
     /// The user, or the client for client credentials and self-asserted JWT bearer.
     pub sub: String,
-    /// The audience: the issuer (Tessera's own resources and the resource servers that trust it).
+    /// The audience: the issuer (Tessera's own resources and the resource servers that trust it),
+    /// or the one registered resource server the token was asked for (RFC 8707).
     pub aud: String,
     /// The client it was issued to.
     pub client_id: String,
@@ -121,6 +122,8 @@ pub struct AccessTokenSubject<'a> {
     pub auth_time: Option<DateTime<Utc>>,
     /// Its grant.
     pub grant: Option<&'a GrantId>,
+    /// The resource it is for (RFC 8707); `None`: the issuer.
+    pub audience: Option<&'a str>,
 }
 
 /// What an ID token is about.
@@ -306,7 +309,7 @@ impl Minter {
         let claims = AccessTokenClaims {
             iss: self.issuer.as_str().to_owned(),
             sub: about.subject.to_owned(),
-            aud: self.issuer.as_str().to_owned(),
+            aud: about.audience.unwrap_or(self.issuer.as_str()).to_owned(),
             client_id: client.client_id.as_str().to_owned(),
             scope: about.scopes.join(" "),
             jti: random_id(),
@@ -505,6 +508,7 @@ mod minting {
                         scopes: &scopes,
                         auth_time: Some(now),
                         grant: None,
+                        audience: None,
                     },
                     now,
                 )

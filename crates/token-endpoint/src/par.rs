@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde_json::json;
 use tessera_core::{
     authorization_request::{KNOWN, PUSHED_TTL_SECS, REQUEST_URI_PREFIX, Rejection, validate},
-    error::{AuthorizeError, TokenError, TokenErrorCode},
+    error::{AuthorizeError, AuthorizeErrorCode, TokenError, TokenErrorCode},
     pending_limit,
     secret::{PlainToken, SecretKind},
     sign_in::Admission,
@@ -78,6 +78,19 @@ pub async fn post_par(
         Err(Ok(err)) => return refuse("par", Some(client_id), &err, false),
         Err(Err(err)) => return authorization_error(&client, &err),
     };
+    // RFC 8707: a resource must be one registered here.
+    let resource = params.iter().find(|(name, _)| name == "resource");
+    if let Some((_, resource)) = resource {
+        match state.resources.find(resource).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let message = "The resource is not registered at this server.";
+                let err = AuthorizeError::new(AuthorizeErrorCode::InvalidTarget, message);
+                return authorization_error(&client, &err);
+            }
+            Err(err) => return refuse("par", Some(client_id), &unavailable(&err), false),
+        }
+    }
     let now = state.clock.now();
     // A public client's pushes are anyone's: bounded per address like waiting sign-ins. A
     // confidential client's are bounded by its credentials (and their 60 s) — its backend pushes

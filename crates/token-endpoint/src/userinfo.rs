@@ -70,6 +70,15 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
                 .with_reason(reason.to_string());
             return refuse("userinfo", None, &err, false);
         }
+        // A token for a resource server (RFC 8707) is not for this endpoint.
+        Ok(Ok(live)) if live.claims.aud != state.minter.issuer().as_str() => {
+            let err = TokenError::new(
+                TokenErrorCode::InvalidToken,
+                "The access token is for another resource.",
+            )
+            .with_reason(format!("audience {}", live.claims.aud));
+            return refuse("userinfo", None, &err, false);
+        }
         Ok(Ok(access::Live { claims, user })) => (claims, user),
     };
     let scopes = claims.scopes();

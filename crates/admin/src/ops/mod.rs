@@ -8,5 +8,6 @@ pub mod clients;
 pub mod issuers;
 pub mod locks;
 pub mod registration_tokens;
+pub mod resources;
 pub mod scopes;
 pub mod users;

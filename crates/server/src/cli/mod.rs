@@ -1,6 +1,6 @@
 //! The command line: `tessera serve | migrate | config check`, and the management commands, one
 //! module each: `keys`, `client`, `registration-token`, `trusted-issuer`, `user`, `scope`,
-//! `sign-in-locks`. The management commands work on the configured database directly (migrating
+//! `resource-server`, `sign-in-locks`. The management commands work on the configured database directly (migrating
 //! it first), go through the operations layer the admin console uses (`tessera_admin::ops`), write
 //! audit events with actor `cli`, and print text or, with `--json`, JSON.
 
@@ -8,6 +8,7 @@ mod client;
 mod keys;
 mod locks;
 mod registration_token;
+mod resource_server;
 mod scope;
 mod shared;
 mod trusted_issuer;
@@ -17,6 +18,7 @@ pub use client::{ClientCommand, CreateClient};
 pub use keys::KeysCommand;
 pub use locks::LockCommand;
 pub use registration_token::RegistrationTokenCommand;
+pub use resource_server::ResourceServerCommand;
 pub use scope::ScopeCommand;
 pub use trusted_issuer::{AddTrustedIssuer, TrustedIssuerCommand};
 pub use user::{AddUser, PasswordArgs, PasswordSource, UserCommand};
@@ -78,6 +80,9 @@ pub enum Command {
     /// The scope registry: the scopes apps may register for.
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Resource servers (RFC 8707): the APIs access tokens can be narrowed to.
+    #[command(subcommand)]
+    ResourceServer(ResourceServerCommand),
     /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
     #[command(subcommand)]
     SignInLocks(LockCommand),
@@ -137,6 +142,9 @@ pub fn run() -> anyhow::Result<()> {
             .block_on(async move { user::user(&config, Arc::new(SystemClock), command).await }),
         Command::Scope(command) => actix_web::rt::System::new()
             .block_on(async move { scope::scope(&config, Arc::new(SystemClock), command).await }),
+        Command::ResourceServer(command) => actix_web::rt::System::new().block_on(async move {
+            resource_server::resource_server(&config, Arc::new(SystemClock), command).await
+        }),
         Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
             locks::sign_in_locks(&config, Arc::new(SystemClock), command).await
         }),

@@ -29,6 +29,7 @@ mod par;
 mod process_faults;
 mod process_memory;
 mod registration;
+mod resource_indicators;
 mod sign_in_safety;
 mod token_code;
 mod token_grants;

@@ -10,7 +10,7 @@ use tessera_testkit::{TestApp, html::hidden};
 use crate::code_flow::{PASSWORD, browser, get, location, sign_in_as};
 
 /// `tessera ARGS…` against the app's own database; whether it succeeded, stdout and stderr.
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let dir = tempfile::TempDir::new().unwrap();
     let password = dir.path().join("pw");
     std::fs::write(&password, "a long enough password 1\n").unwrap();
@@ -49,7 +49,7 @@ fn cli_user_add(app: &TestApp, name: &str) -> (bool, String) {
 }
 
 /// A signed-in admin's browser.
-async fn admin_browser(app: &TestApp) -> tessera_testkit::reqwest::Client {
+pub(crate) async fn admin_browser(app: &TestApp) -> tessera_testkit::reqwest::Client {
     app.with_user("root", PASSWORD, true).await;
     let admin = browser();
     sign_in_as(

@@ -20,6 +20,7 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub consumed_at: Option<DateTimeUtc>,
     pub grant_id: Option<String>,
+    pub resource: Option<String>,
 }
 
 /// The user a code was issued for, navigated for the joined read a redemption starts with (the

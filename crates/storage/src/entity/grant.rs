@@ -17,6 +17,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub revoked_reason: Option<String>,
+    pub resource: Option<String>,
 }
 
 /// The user a grant belongs to, navigated for the joined read a rotation starts with (the

@@ -11,6 +11,7 @@ pub mod device_authorization;
 pub mod grant;
 pub mod initial_access_token;
 pub mod refresh_token;
+pub mod resource_server;
 pub mod revoked_access_token;
 pub mod scope;
 pub mod sign_in_throttle;

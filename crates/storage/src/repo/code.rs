@@ -36,6 +36,7 @@ fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
         created_at: row.created_at,
         expires_at: row.expires_at,
         grant_id: row.grant_id.map(GrantId::new),
+        resource: row.resource,
     })
 }
 
@@ -77,6 +78,7 @@ impl CodeRepo for SeaStore {
             expires_at: Set(record.expires_at),
             consumed_at: Set(None),
             grant_id: Set(record.grant_id.as_ref().map(|g| g.as_str().to_owned())),
+            resource: Set(record.resource.clone()),
         })
         .exec_without_returning(&self.db)
         .await
@@ -163,8 +165,9 @@ macro_rules! redeem_postgres {
                 RETURNING *
             ), granted AS (
                 INSERT INTO grants (id, client_id, user_id, session_id, scopes, offline,
-                    auth_time, created_at, revoked_at, revoked_reason)
-                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL FROM consumed
+                    auth_time, created_at, revoked_at, revoked_reason, resource)
+                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, consumed.resource
+                FROM consumed
                 RETURNING id
             )",
             $refresh,

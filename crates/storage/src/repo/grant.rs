@@ -26,6 +26,7 @@ pub(super) fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
         auth_time: row.auth_time,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
+        resource: row.resource,
     })
 }
 
@@ -169,6 +170,7 @@ pub(super) async fn insert<C: sea_orm::ConnectionTrait>(
         created_at: Set(record.created_at),
         revoked_at: Set(record.revoked_at),
         revoked_reason: Set(None),
+        resource: Set(record.resource.clone()),
     })
     .exec_without_returning(db)
     .await

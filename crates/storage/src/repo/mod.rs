@@ -20,6 +20,7 @@ mod device_authorization;
 mod grant;
 mod initial_access_token;
 mod refresh_token;
+mod resource_server;
 mod scope;
 mod session;
 mod signing_key;

@@ -28,7 +28,7 @@ use super::{
     AuditNote, GrantRequest, GrantType, NewRefreshToken, UserTokens, active_user, invalid_grant,
     issue_user_tokens, prepare_refresh, unavailable,
 };
-use crate::TokenState;
+use crate::{TokenState, resources::target_of};
 
 /// The grant id a code's redemption creates: derived from the code's hash (by hashing again, so
 /// the id does not reveal the lookup key).
@@ -48,6 +48,7 @@ fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantR
         auth_time: Some(code.auth_time),
         created_at: now,
         revoked_at: None,
+        resource: code.resource.clone(),
     }
 }
 
@@ -117,6 +118,14 @@ pub async fn exchange(
             return Err(err);
         }
     };
+    // The resource (RFC 8707) is checked before the code is used: a wrong one leaves it usable.
+    let access = target_of(
+        &state.resources,
+        form.get("resource"),
+        found.resource.as_deref(),
+        &found.scopes,
+    )
+    .await?;
     // One that passes is redeemed in one transaction with the grant and refresh token it
     // yields: a store failure leaves the code unused for the client's retry.
     let grant = grant_from_code(&found, now);
@@ -151,6 +160,7 @@ pub async fn exchange(
             user: &user,
             grant: &grant,
             scopes: &grant.scopes,
+            access,
             nonce: found.nonce.as_deref(),
             refresh: refresh.map(|(token, _)| token),
         },

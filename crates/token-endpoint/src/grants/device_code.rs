@@ -22,7 +22,7 @@ use super::{
     authorization_code::{grant_id_for, wants_refresh},
     invalid_grant, issue_user_tokens, prepare_refresh, unavailable,
 };
-use crate::{TokenState, mint::TokenResponse};
+use crate::{TokenState, mint::TokenResponse, resources::target_of};
 
 fn pending_error(code: TokenErrorCode, description: &str) -> TokenError {
     TokenError::new(code, description)
@@ -106,7 +106,10 @@ pub async fn exchange(
         auth_time: record.auth_time,
         created_at: now,
         revoked_at: None,
+        resource: None,
     };
+    // Checked before the request is redeemed: a wrong resource leaves it for the next poll.
+    let access = target_of(&state.resources, form.get("resource"), None, &grant.scopes).await?;
     let refresh = wants_refresh(client, &grant).then(|| {
         let new = NewRefreshToken {
             scopes: grant.scopes.clone(),
@@ -139,6 +142,7 @@ pub async fn exchange(
         user: &user,
         grant: &grant,
         scopes: &grant.scopes,
+        access,
         nonce: None,
         refresh: refresh.map(|(token, _)| token),
     };

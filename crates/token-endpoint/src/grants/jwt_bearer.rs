@@ -27,11 +27,7 @@ use tessera_core::{
 };
 
 use super::{AuditNote, GrantRequest, access_token_only, invalid_grant, unavailable};
-use crate::{
-    TokenState,
-    mint::{AccessTokenSubject, TokenResponse},
-    scope,
-};
+use crate::{TokenState, mint::TokenResponse, scope};
 
 /// How far ahead an authorization grant assertion's `exp` may be (as for client assertions).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 =
@@ -75,7 +71,7 @@ pub async fn exchange(
     request: &GrantRequest<'_>,
     notes: &mut Vec<AuditNote>,
 ) -> Result<TokenResponse, TokenError> {
-    let GrantRequest { client, form, now } = *request;
+    let GrantRequest { client, form, .. } = *request;
     let assertion = form.require("assertion")?;
     let Some(issuer) = unverified_issuer(assertion) else {
         return Err(refused(notes, None, "assertion unreadable or without iss"));
@@ -186,15 +182,5 @@ pub async fn exchange(
             "offline_access is not available with an assertion.",
         ));
     }
-    access_token_only(
-        state,
-        client,
-        &AccessTokenSubject {
-            subject: &subject,
-            scopes: &scopes,
-            auth_time,
-            grant: None,
-        },
-        now,
-    )
+    access_token_only(state, request, &subject, &scopes, auth_time).await
 }

@@ -21,6 +21,7 @@ use crate::{
     TokenState,
     form::Form,
     mint::{AccessTokenSubject, IdTokenSubject, TokenResponse, lifetime_or},
+    resources::target_of,
 };
 
 pub use tessera_core::grant_type::GrantType;
@@ -83,30 +84,42 @@ pub async fn run(state: &TokenState, grant: GrantType, request: &GrantRequest<'_
             authorization_code::exchange(state, request, &mut notes).await
         }
         GrantType::RefreshToken => refresh_token::exchange(state, request, &mut notes).await,
-        GrantType::ClientCredentials => client_credentials::exchange(state, request),
+        GrantType::ClientCredentials => client_credentials::exchange(state, request).await,
         GrantType::JwtBearer => jwt_bearer::exchange(state, request, &mut notes).await,
         GrantType::DeviceCode => device_code::exchange(state, request, &mut notes).await,
     };
     GrantOutcome { result, notes }
 }
 
-/// The response of the grants that issue an access token only (client credentials, JWT bearer).
-pub(crate) fn access_token_only(
+/// The response of the grants that issue an access token only (client credentials, JWT bearer):
+/// a token about `subject` with `scopes` — for the request's `resource` when it names one
+/// (RFC 8707: its `aud`, and only the scopes it owns).
+pub(crate) async fn access_token_only(
     state: &TokenState,
-    client: &ClientRecord,
-    about: &AccessTokenSubject<'_>,
-    now: DateTime<Utc>,
+    request: &GrantRequest<'_>,
+    subject: &str,
+    scopes: &[String],
+    auth_time: Option<DateTime<Utc>>,
 ) -> Result<TokenResponse, TokenError> {
+    let GrantRequest { client, form, now } = *request;
+    let target = target_of(&state.resources, form.get("resource"), None, scopes).await?;
+    let about = AccessTokenSubject {
+        subject,
+        scopes: &target.scopes,
+        auth_time,
+        grant: None,
+        audience: target.audience.as_deref(),
+    };
     let access = state
         .minter
-        .access_token(client, about, now)
+        .access_token(client, &about, now)
         .map_err(|e| signing_failed(&e))?;
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
         expires_in: access.expires_in,
         refresh_token: None,
-        scope: about.scopes.join(" "),
+        scope: target.scopes.join(" "),
         id_token: None,
     })
 }
@@ -128,8 +141,12 @@ pub(crate) struct UserTokens<'a> {
     pub client: &'a ClientRecord,
     pub user: &'a UserRecord,
     pub grant: &'a GrantRecord,
-    /// The access token's (possibly narrowed) scopes.
+    /// The scopes the ID token's claims are chosen by (the grant's, possibly narrowed by the
+    /// request's `scope`).
     pub scopes: &'a [String],
+    /// The access token's audience and scopes ([`target_of`], checked before anything was
+    /// consumed).
+    pub access: crate::resources::Target,
     pub nonce: Option<&'a str>,
     /// The refresh token of the response, already stored: in the transaction that consumed the
     /// code or the presented refresh token.
@@ -197,6 +214,7 @@ pub(crate) async fn issue_user_tokens(
         user,
         grant,
         scopes,
+        access: target,
         nonce,
         refresh,
     } = tokens;
@@ -206,9 +224,10 @@ pub(crate) async fn issue_user_tokens(
             client,
             &AccessTokenSubject {
                 subject: user.id.as_str(),
-                scopes,
+                scopes: &target.scopes,
                 auth_time: grant.auth_time,
                 grant: Some(&grant.id),
+                audience: target.audience.as_deref(),
             },
             now,
         )
@@ -239,7 +258,7 @@ pub(crate) async fn issue_user_tokens(
         token_type: "Bearer",
         expires_in: access.expires_in,
         refresh_token,
-        scope: scopes.join(" "),
+        scope: target.scopes.join(" "),
         id_token,
     })
 }

@@ -32,7 +32,7 @@ use super::{
     AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, family_ends_at,
     invalid_grant, issue_user_tokens, max_rotations, prepare_refresh, unavailable,
 };
-use crate::{TokenState, mint::TokenResponse, scope};
+use crate::{TokenState, mint::TokenResponse, resources::target_of, scope};
 
 async fn revoke_family(
     state: &TokenState,
@@ -109,6 +109,13 @@ pub async fn exchange(
     }
     // Checked before consuming, so a bad request does not burn the token.
     let scopes = scope::within(form.get("scope"), &record.scopes, &record.scopes)?;
+    let access = target_of(
+        &state.resources,
+        form.get("resource"),
+        grant.resource.as_deref(),
+        &scopes,
+    )
+    .await?;
     let user = active_user(user, &user_id)?;
 
     // The successor is stored in the same transaction that consumes the presented token: a
@@ -170,6 +177,7 @@ pub async fn exchange(
             user: &user,
             grant: &grant,
             scopes: &scopes,
+            access,
             nonce: None,
             refresh: Some(successor),
         },
