@@ -12,6 +12,7 @@ mod m20261203_000006_signing_keys;
 mod m20261207_000007_client_requires_par;
 mod m20261207_000008_device_authorizations;
 mod m20261207_000009_resource_servers;
+mod m20261207_000010_dpop;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_client_requires_par::Migration),
             Box::new(m20261207_000008_device_authorizations::Migration),
             Box::new(m20261207_000009_resource_servers::Migration),
+            Box::new(m20261207_000010_dpop::Migration),
         ]
     }
 }

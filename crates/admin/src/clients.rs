@@ -53,6 +53,7 @@ pub(crate) struct ClientView {
     refresh_token_max_rotations: String,
     access_token_alg: &'static str,
     require_par: bool,
+    dpop_bound: bool,
 }
 
 pub(crate) struct GrantRow {
@@ -148,6 +149,7 @@ fn view(client: &ClientRecord) -> ClientView {
             .unwrap_or_default(),
         access_token_alg: client.access_token_signed_alg.map_or("", |a| a.as_str()),
         require_par: client.require_pushed_authorization_requests,
+        dpop_bound: client.dpop_bound_access_tokens,
         uses_secret: matches!(
             client.token_endpoint_auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -197,9 +199,15 @@ pub(crate) struct ClientForm {
     access_token_alg: Option<String>,
     enabled: Option<String>,
     require_pushed_authorization_requests: Option<String>,
+    dpop_bound_access_tokens: Option<String>,
 }
 
 impl ClientForm {
+    /// The checkbox: only DPoP-bound access tokens for this client.
+    fn dpop_bound(&self) -> bool {
+        self.dpop_bound_access_tokens.as_deref() == Some("on")
+    }
+
     /// The checkbox: only pushed authorization requests for this client.
     fn requires_par(&self) -> bool {
         self.require_pushed_authorization_requests.as_deref() == Some("on")
@@ -231,6 +239,7 @@ impl ClientForm {
             client_name: self.client_name.clone(),
             scope: self.scope.clone().filter(|s| !s.trim().is_empty()),
             require_pushed_authorization_requests: Some(self.requires_par()),
+            dpop_bound_access_tokens: Some(self.dpop_bound()),
             ..ClientMetadata::default()
         }
     }
@@ -249,6 +258,7 @@ impl ClientForm {
             metadata.scope = Some(scope.clone());
         }
         metadata.require_pushed_authorization_requests = Some(self.requires_par());
+        metadata.dpop_bound_access_tokens = Some(self.dpop_bound());
         ClientEdit {
             metadata,
             settings,

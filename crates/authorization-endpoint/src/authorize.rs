@@ -433,6 +433,7 @@ async fn issue_code(
         expires_at: now + state.code_ttl,
         grant_id: None,
         resource: request.resource.clone(),
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     if let Err(err) = state.codes.insert_code(&record).await {
         return unavailable(&err);

@@ -142,6 +142,7 @@ mod tests {
             id_token_hint: None,
             response_mode: Default::default(),
             resource: None,
+            dpop_jkt: None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct ClientMetadata {
     /// false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: every token request carries a DPoP proof (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// Why metadata was refused: RFC 7591 §3.2.2 codes.
@@ -134,6 +137,8 @@ pub struct ValidClient {
     pub require_pkce: bool,
     /// Only pushed authorization requests.
     pub require_pushed_authorization_requests: bool,
+    /// Only DPoP-bound access tokens.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ValidClient {
@@ -395,6 +400,7 @@ pub fn validate(metadata: &ClientMetadata) -> Result<ValidClient, MetadataError>
         require_pushed_authorization_requests: metadata
             .require_pushed_authorization_requests
             .unwrap_or(false),
+        dpop_bound_access_tokens: metadata.dpop_bound_access_tokens.unwrap_or(false),
     })
 }
 

@@ -60,6 +60,7 @@ pub fn new_client(
         refresh_token_max_rotations: None,
         require_pkce: valid.require_pkce,
         require_pushed_authorization_requests: valid.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: valid.dpop_bound_access_tokens,
         enabled: true,
         registration_token_hash: registration_token.as_ref().map(PlainToken::hash),
         created_at: now,
@@ -109,6 +110,7 @@ pub fn apply_update(
         id_token_signed_response_alg: valid.id_token_signed_response_alg,
         require_pkce: valid.require_pkce,
         require_pushed_authorization_requests: valid.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: valid.dpop_bound_access_tokens,
         updated_at: now,
         ..existing.clone()
     };
@@ -161,6 +163,7 @@ pub fn metadata_of(client: &ClientRecord) -> ClientMetadata {
         post_logout_redirect_uris: Some(client.post_logout_redirect_uris.clone()),
         require_pkce: Some(client.require_pkce),
         require_pushed_authorization_requests: Some(client.require_pushed_authorization_requests),
+        dpop_bound_access_tokens: Some(client.dpop_bound_access_tokens),
     }
 }
 

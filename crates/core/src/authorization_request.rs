@@ -54,6 +54,8 @@ pub struct AuthorizeRequest {
     pub response_mode: ResponseMode,
     /// The resource (RFC 8707) the tokens are for; registered or not is the caller's check.
     pub resource: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code's redemption must prove.
+    pub dpop_jkt: Option<String>,
 }
 
 /// How the answer reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
@@ -118,7 +120,7 @@ pub fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&
 
 /// The parameters Tessera reads; each may appear at most once (`resource` too: one resource per
 /// request, `tessera_core::resource`).
-pub const KNOWN: [&str; 18] = [
+pub const KNOWN: [&str; 19] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -137,6 +139,7 @@ pub const KNOWN: [&str; 18] = [
     "acr_values",
     "display",
     "resource",
+    "dpop_jkt",
 ];
 
 /// Whether `value` is a valid PKCE code challenge (RFC 7636 §4.2: 43 to 128 unreserved characters).
@@ -320,6 +323,20 @@ pub fn validate(
             "The resource is not a valid resource URI.",
         ));
     }
+    // A SHA-256 thumbprint is 43 base64url characters.
+    let dpop_jkt = get("dpop_jkt").map(str::to_owned);
+    let well_formed = |jkt: &str| {
+        jkt.len() == 43
+            && jkt
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if dpop_jkt.as_deref().is_some_and(|jkt| !well_formed(jkt)) {
+        return Err(reject(
+            InvalidRequest,
+            "dpop_jkt is not a JWK SHA-256 thumbprint.",
+        ));
+    }
     let max_age = match get("max_age") {
         None => None,
         Some(text) => Some(
@@ -344,6 +361,7 @@ pub fn validate(
         id_token_hint: get("id_token_hint").map(str::to_owned),
         response_mode,
         resource,
+        dpop_jkt,
     })
 }
 
@@ -441,6 +459,39 @@ mod tests {
         base.into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn a_resource_and_a_dpop_key_are_read_once_and_checked_for_form() {
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let request = validate(
+            &params(
+                &[("resource", "https://api.example"), ("dpop_jkt", jkt)],
+                &[],
+            ),
+            Some(client()),
+        )
+        .unwrap();
+        assert_eq!(request.resource.as_deref(), Some("https://api.example"));
+        assert_eq!(request.dpop_jkt.as_deref(), Some(jkt));
+        for (extra, expected) in [
+            (
+                vec![("resource", "https://api.example#x")],
+                "invalid_target",
+            ),
+            (
+                vec![
+                    ("resource", "https://a.example"),
+                    ("resource", "https://b.example"),
+                ],
+                "invalid_target",
+            ),
+            (vec![("dpop_jkt", "short")], "invalid_request"),
+            (vec![("dpop_jkt", &"a".repeat(42)[..])], "invalid_request"),
+        ] {
+            let result = validate(&params(&extra, &[]), Some(client()));
+            assert_eq!(error_code(result), expected, "{extra:?}");
+        }
     }
 
     fn error_code(result: Result<AuthorizeRequest, Rejection>) -> String {

@@ -139,6 +139,10 @@ pub enum TokenErrorCode {
     ExpiredToken,
     /// RFC 8707 §2: "The requested resource is invalid, missing, unknown, or malformed."
     InvalidTarget,
+    /// RFC 9449 §5: "The DPoP proof JWT is invalid."
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the server's nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl TokenErrorCode {
@@ -160,6 +164,8 @@ impl TokenErrorCode {
             Self::AccessDenied => "access_denied",
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

@@ -145,6 +145,8 @@ pub struct ClientRecord {
     pub require_pkce: bool,
     /// RFC 9126 §6: its authorization requests must be pushed (`/par`).
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof (sender-constrained tokens only).
+    pub dpop_bound_access_tokens: bool,
     /// Disabled clients can not authenticate or authorize.
     pub enabled: bool,
     /// SHA-256 of the RFC 7592 registration access token, for dynamically registered clients.
@@ -180,6 +182,7 @@ impl ClientRecord {
             refresh_token_max_rotations: None,
             require_pkce: true,
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             enabled: true,
             registration_token_hash: None,
             created_at: now,
@@ -234,6 +237,9 @@ pub struct GrantRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The resource (RFC 8707) it was given for: its access tokens are for that one only.
     pub resource: Option<String>,
+    /// The DPoP key (RFC 7638 thumbprint) its refresh tokens are bound to (RFC 9449 §5: a public
+    /// client's, when it proved one at the first token request).
+    pub dpop_jkt: Option<String>,
 }
 
 /// An authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636, OIDC Core).
@@ -265,6 +271,8 @@ pub struct AuthorizationCodeRecord {
     pub grant_id: Option<GrantId>,
     /// The resource (RFC 8707) the authorization request named.
     pub resource: Option<String>,
+    /// RFC 9449 §10: the DPoP key (`dpop_jkt`) its redemption must prove.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as stored.

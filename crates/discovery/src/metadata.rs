@@ -60,6 +60,8 @@ pub struct ProviderMetadata {
     pub grant_types_supported: Vec<String>,
     /// RFC 8628 §4: where devices ask for a device code and a user code.
     pub device_authorization_endpoint: String,
+    /// RFC 9449 §5.1: the algorithms of the DPoP proofs accepted.
+    pub dpop_signing_alg_values_supported: Vec<SigningAlg>,
     /// How clients authenticate at `/token`, `/revoke` and `/introspect`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Algorithms of `private_key_jwt` client assertions.
@@ -128,6 +130,7 @@ impl ProviderMetadata {
                 .map(|grant| grant.as_str().to_owned())
                 .to_vec(),
             device_authorization_endpoint: format!("{issuer}/device_authorization"),
+            dpop_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             token_endpoint_auth_methods_supported: auth_methods(true),
             token_endpoint_auth_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
             userinfo_endpoint: format!("{issuer}/userinfo"),

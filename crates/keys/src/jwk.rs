@@ -82,6 +82,36 @@ impl PublicJwk {
     }
 }
 
+/// The RFC 7638 thumbprint of a public RSA or EC JWK (its required members only, in
+/// lexicographic order), base64url; `None` for another key type or a member missing.
+pub fn jwk_thumbprint(jwk: &serde_json::Value) -> Option<String> {
+    // Members are base64url or a curve name: anything else (a quote, a backslash) is refused,
+    // so the canonical JSON below needs no escaping.
+    let member = |name: &str| {
+        jwk.get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    let canonical = match member("kty")? {
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            member("e")?,
+            member("n")?
+        ),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            member("crv")?,
+            member("x")?,
+            member("y")?
+        ),
+        _ => return None,
+    };
+    Some(thumbprint(&canonical).as_str().to_owned())
+}
+
 fn thumbprint(canonical: &str) -> Kid {
     Kid::new(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
 }
@@ -158,6 +188,23 @@ mod tests {
         assert_eq!(
             jwk.kid.as_str(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn thumbprints_of_published_keys_are_their_kids() {
+        for jwk in [
+            PublicJwk::rsa(&[0xc3; 256], &[1, 0, 1]),
+            PublicJwk::ec_p256(&[1; 32], &[2; 32]),
+        ] {
+            let json = serde_json::to_value(&jwk).unwrap();
+            assert_eq!(jwk_thumbprint(&json).as_deref(), Some(jwk.kid.as_str()));
+        }
+        let odd = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "a\"b", "y": "c"});
+        assert_eq!(jwk_thumbprint(&odd), None);
+        assert_eq!(
+            jwk_thumbprint(&serde_json::json!({"kty": "oct", "k": "x"})),
+            None
         );
     }
 

@@ -34,9 +34,9 @@ use tessera_core::{Clock, SigningAlg};
 
 pub use database::DatabaseKeyStore;
 pub use folder::{KeyFolder, RotationPolicy};
-pub use jwk::{ForeignKey, JwkSet, PublicJwk, foreign_keys};
+pub use jwk::{ForeignKey, JwkSet, PublicJwk, foreign_keys, jwk_thumbprint};
 pub use manifest::{KeyState, Manifest, ManifestEntry};
-pub use ring::{KeyRing, LoadedKey, VerifyPolicy, verify_with_key};
+pub use ring::{KeyRing, LoadedKey, VerifyPolicy, verify_signature_only, verify_with_key};
 pub use store::{KeyStore, PortableKey, copy_keys};
 
 /// What can go wrong with keys. Messages name the file or folder concerned.

@@ -237,6 +237,38 @@ pub fn verify_with_key<T: DeserializeOwned>(
         .map_err(|err| KeyError::Invalid(format!("claims: {err}")))
 }
 
+/// Verifies `token`'s `alg`, `typ` and signature with `key` and returns its claims, with no
+/// check of times, issuer or audience (for JWTs without `exp`, such as DPoP proofs, whose `iat`
+/// the caller judges).
+pub fn verify_signature_only(
+    token: &str,
+    header: &Header,
+    key: &DecodingKey,
+    alg: SigningAlg,
+    typ: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, KeyError> {
+    if header.alg != jwt_alg(alg) {
+        return Err(KeyError::Invalid(format!(
+            "alg {:?} not accepted",
+            header.alg
+        )));
+    }
+    if header.typ.as_deref().map(normalise_typ) != Some(normalise_typ(typ)) {
+        return Err(KeyError::Invalid(format!(
+            "typ {:?} is not {typ}",
+            header.typ
+        )));
+    }
+    let mut validation = Validation::new(jwt_alg(alg));
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+        .map(|data| data.claims)
+        .map_err(|err| KeyError::Invalid(err.to_string()))
+}
+
 fn check_claims(
     claims: &serde_json::Map<String, serde_json::Value>,
     policy: &VerifyPolicy<'_>,

@@ -301,6 +301,8 @@ pub fn build_app(
         metrics: state.token_metrics.clone(),
         live_tokens: Arc::clone(&state.live_tokens),
         resources: Arc::clone(&state.resources),
+        replay: state.store.clone(),
+        dpop_nonce_required: state.config.dpop_nonce,
     };
     let registration = RegistrationState {
         clients: Arc::clone(&clients),

@@ -85,6 +85,10 @@ pub struct RawConfig {
     /// requests (RFC 9126: `/par`, then `/authorize` with the `request_uri`), for every client.
     /// Default false.
     pub require_par: bool,
+    /// `TESSERA_DPOP_NONCE` — DPoP proofs must carry a nonce the server issued (RFC 9449 §8:
+    /// answered `use_dpop_nonce` with a fresh one in `DPoP-Nonce`), so a proof made in advance
+    /// is worthless. Default false.
+    pub dpop_nonce: bool,
     /// `TESSERA_TRUSTED_PROXIES` — comma-separated CIDRs of reverse proxies whose `Forwarded` /
     /// `X-Forwarded-For` give the client address (for the sign-in throttle, sessions and the
     /// audit log). Default empty: the TCP peer is the client, forwarded headers are ignored.
@@ -151,6 +155,7 @@ impl Default for RawConfig {
             access_token_alg: "RS256".into(),
             self_registration: false,
             require_par: false,
+            dpop_nonce: false,
             trusted_proxies: String::new(),
             sign_in_free_attempts: 5,
             sign_in_account_free_attempts: 10,
@@ -218,6 +223,8 @@ pub struct Config {
     pub self_registration: bool,
     /// Whether authorization requests must be pushed (RFC 9126).
     pub require_par: bool,
+    /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
     /// Proxies whose forwarded client address is believed.
     pub trusted_proxies: tessera_web::client_address::TrustedProxies,
     /// The sign-in throttle.
@@ -614,6 +621,7 @@ impl Config {
             access_token_alg,
             self_registration: raw.self_registration,
             require_par: raw.require_par,
+            dpop_nonce: raw.dpop_nonce,
             log_format,
             log_level: raw.log_level,
         })
@@ -664,7 +672,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
@@ -692,6 +700,7 @@ impl Config {
             self.access_token_alg,
             self.self_registration,
             self.require_par,
+            self.dpop_nonce,
             self.trusted_proxies.0.len(),
             self.sign_in_policy.account_address.free,
             self.sign_in_policy.account.free,

@@ -93,6 +93,7 @@ async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
         created_at: db.clock.now(),
         revoked_at: None,
         resource: None,
+        dpop_jkt: None,
     };
     db.store.create_grant(&g).await.unwrap();
     (c, u, g)
@@ -138,6 +139,7 @@ fn code_for(
         expires_at: clock.now() + Duration::seconds(60),
         grant_id: None,
         resource: None,
+        dpop_jkt: None,
     };
     (code, record)
 }
@@ -494,6 +496,7 @@ fn grant_for(c: &ClientRecord, u: &UserRecord, clock: &FakeClock) -> GrantRecord
         created_at: clock.now(),
         revoked_at: None,
         resource: None,
+        dpop_jkt: None,
     }
 }
 

@@ -141,6 +141,7 @@ pub async fn issue_code_with(
             expires_at: now + Duration::seconds(60),
             grant_id: None,
             resource: None,
+            dpop_jkt: None,
         })
         .await
         .unwrap();

@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
             auth_time: Some(s.now),
             grant: None,
             audience: None,
+            jkt: None,
         };
         c.bench_function(&format!("mint access token {alg}"), |b| {
             b.iter(|| {

@@ -55,6 +55,9 @@ pub struct Introspection {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// RFC 9449 §6.2: the DPoP key the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::mint::Confirmation>,
 }
 
 async fn username(state: &TokenState, sub: &str) -> Result<Option<String>, StoreError> {
@@ -118,6 +121,7 @@ async fn as_refresh_token(
         aud: None,
         iss: Some(state.minter.issuer().as_str().to_owned()),
         jti: None,
+        cnf: None,
     }))
 }
 
@@ -147,13 +151,16 @@ pub async fn introspect(
         scope: Some(claims.scope.clone()),
         client_id: Some(claims.client_id.clone()),
         username,
-        token_type: Some("Bearer"),
+        token_type: Some(crate::grants::token_type(
+            claims.cnf.as_ref().map(|c| c.jkt.as_str()),
+        )),
         exp: Some(claims.exp),
         iat: Some(claims.iat),
         sub: Some(claims.sub.clone()),
         aud: Some(claims.aud.clone()),
         iss: Some(claims.iss.clone()),
         jti: Some(claims.jti.clone()),
+        cnf: claims.cnf.clone(),
     })
 }
 

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod device;
+pub mod dpop;
 pub mod form;
 pub mod grants;
 pub mod introspect;
@@ -111,6 +112,10 @@ pub struct TokenState {
     pub live_tokens: Arc<live::LiveTokens>,
     /// The registered resource servers (RFC 8707), kept per instance.
     pub resources: Arc<resources::ResourceDirectory>,
+    /// Where DPoP proofs' `jti`s are remembered (RFC 9449 §11.1), on every instance.
+    pub replay: Arc<dyn tessera_core::store::AssertionReplayRepo>,
+    /// `TESSERA_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce_required: bool,
 }
 
 impl std::fmt::Debug for TokenState {

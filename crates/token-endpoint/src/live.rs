@@ -146,6 +146,7 @@ mod tests {
                 exp: 1,
                 auth_time: None,
                 grant_id: None,
+                cnf: None,
             }),
             user: None,
         }

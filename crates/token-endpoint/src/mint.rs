@@ -98,6 +98,16 @@ pub struct AccessTokenClaims {
     /// The grant (family) it belongs to, for tokens that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// RFC 9449 §6.1: the DPoP key it is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 9449 §6.1, RFC 7800).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the key.
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {
@@ -124,6 +134,8 @@ pub struct AccessTokenSubject<'a> {
     pub grant: Option<&'a GrantId>,
     /// The resource it is for (RFC 8707); `None`: the issuer.
     pub audience: Option<&'a str>,
+    /// The DPoP key it is bound to (RFC 9449), if any.
+    pub jkt: Option<&'a str>,
 }
 
 /// What an ID token is about.
@@ -155,7 +167,7 @@ pub struct MintedAccessToken {
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP key (RFC 9449 §5).
     pub token_type: &'static str,
     /// Seconds.
     pub expires_in: i64,
@@ -317,6 +329,9 @@ impl Minter {
             exp: (now + ttl).timestamp(),
             auth_time: about.auth_time.map(|t| t.timestamp()),
             grant_id: about.grant.map(|g| g.as_str().to_owned()),
+            cnf: about.jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let token = self.keys.ring().sign(
             self.access_token_alg(client),
@@ -509,6 +524,7 @@ mod minting {
                         auth_time: Some(now),
                         grant: None,
                         audience: None,
+                        jkt: None,
                     },
                     now,
                 )

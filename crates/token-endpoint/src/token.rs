@@ -174,10 +174,15 @@ pub async fn post_token(
         Err(err) => return refuse("token", Some(client_id), &err, false),
     };
     let now = state.clock.now();
+    let proof = match crate::dpop::token_request_proof(&state, &req, &client, now).await {
+        Ok(proof) => proof,
+        Err(response) => return response,
+    };
     let request = GrantRequest {
         client: &client,
         form: &form,
         now,
+        dpop: proof.as_ref(),
     };
     let outcome = grants::run(&state, grant, &request).await;
     for note in &outcome.notes {
@@ -190,7 +195,7 @@ pub async fn post_token(
         };
         audit::record(state.audit.as_ref(), &req, now, audit).await;
     }
-    match outcome.result {
+    let response = match outcome.result {
         Ok(response) => {
             state.metrics.issued(grant.as_str());
             HttpResponse::Ok()
@@ -200,6 +205,11 @@ pub async fn post_token(
                 .body(response.to_json())
         }
         Err(err) => refuse("token", Some(client_id), &err, false),
+    };
+    // A DPoP client gets the next server nonce with every answer (when nonces are on).
+    match proof {
+        Some(_) => crate::dpop::with_nonce(&state, response, now),
+        None => response,
     }
 }
 

@@ -1,9 +1,11 @@
 //! `/userinfo` (OIDC Core §5.3): the claims about the signed-in user that the token's scopes
 //! release. The access token comes in the `Authorization: Bearer` header or, for POST, the
 //! `access_token` form field (RFC 6750 §2.1, §2.2) — never in the query (§2.3 is refused: URLs
-//! end up in logs and Referer headers). Any failure is 401 with
-//! `WWW-Authenticate: Bearer error="invalid_token"`; a token without `openid`, or about a client
-//! rather than a user, is 403 `insufficient_scope`.
+//! end up in logs and Referer headers). A DPoP-bound token (RFC 9449 §7) comes only as
+//! `Authorization: DPoP` with a proof of its key that carries its hash (`ath`); a bound token
+//! presented as a bearer token is refused. Any failure is 401 with
+//! `WWW-Authenticate: Bearer error="invalid_token"` (or `DPoP error="invalid_dpop_proof"`); a
+//! token without `openid`, or about a client rather than a user, is 403 `insufficient_scope`.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use tessera_core::error::{TokenError, TokenErrorCode};
@@ -37,18 +39,87 @@ fn invalid_request(description: &str) -> HttpResponse {
     response
 }
 
-/// The bearer token from the header, if any: `Some(Err)` for a malformed header.
-fn header_token(req: &HttpRequest) -> Option<Result<String, ()>> {
+/// How the access token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// `Authorization: Bearer`, or the form field.
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1).
+    Dpop,
+}
+
+/// The token from the header, if any, and its scheme: `Some(Err)` for a malformed header.
+fn header_token(req: &HttpRequest) -> Option<Result<(Scheme, String), ()>> {
     let value = req.headers().get(header::AUTHORIZATION)?;
     let value = match value.to_str() {
         Ok(v) => v.trim(),
         Err(_) => return Some(Err(())),
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+    let scheme = match scheme {
+        s if s.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+        s if s.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
+        _ => return Some(Err(())),
+    };
+    if token.trim().is_empty() {
         return Some(Err(()));
     }
-    Some(Ok(token.trim().to_owned()))
+    Some(Ok((scheme, token.trim().to_owned())))
+}
+
+/// A DPoP refusal at this resource endpoint (RFC 9449 §7.1): 401 with a `DPoP` challenge, and a
+/// fresh nonce when the server wants nonces.
+fn dpop_refusal(state: &TokenState, error: &str, reason: &str) -> HttpResponse {
+    tracing::info!(endpoint = "userinfo", error, reason, "request refused");
+    let challenge = format!(r#"DPoP error="{error}", algs="ES256 RS256""#);
+    let response = bearer_challenge(actix_web::http::StatusCode::UNAUTHORIZED, &challenge);
+    crate::dpop::with_nonce(state, response, state.clock.now())
+}
+
+/// Whether the token's binding is honoured: an unbound token presented as a bearer token, or a
+/// bound one as `DPoP` with a valid proof of its key carrying its hash.
+async fn binding_holds(
+    state: &TokenState,
+    req: &HttpRequest,
+    token: &str,
+    scheme: Scheme,
+    cnf: Option<&crate::mint::Confirmation>,
+) -> Result<(), HttpResponse> {
+    let Some(cnf) = cnf else {
+        return match scheme {
+            Scheme::Bearer => Ok(()),
+            Scheme::Dpop => Err(dpop_refusal(
+                state,
+                "invalid_token",
+                "unbound token as DPoP",
+            )),
+        };
+    };
+    if scheme == Scheme::Bearer {
+        return Err(dpop_refusal(
+            state,
+            "invalid_token",
+            "DPoP-bound token as bearer",
+        ));
+    }
+    let url = state.minter.issuer().endpoint("/userinfo");
+    let expected = crate::dpop::Expected {
+        method: req.method().as_str(),
+        url: &url,
+        access_token: Some(token),
+    };
+    match crate::dpop::check(state, req, expected, state.clock.now()).await {
+        Ok(Some(proof)) if proof.jkt == cnf.jkt => Ok(()),
+        Ok(Some(_)) => Err(dpop_refusal(state, "invalid_dpop_proof", "another key")),
+        Ok(None) => Err(dpop_refusal(state, "invalid_dpop_proof", "no proof")),
+        Err(crate::dpop::ProofError::UseNonce) => {
+            Err(dpop_refusal(state, "use_dpop_nonce", "nonce required"))
+        }
+        Err(crate::dpop::ProofError::Store(err)) => {
+            Err(refuse("userinfo", None, &unavailable(&err), false))
+        }
+        Err(err) => Err(dpop_refusal(state, "invalid_dpop_proof", &err.to_string())),
+    }
 }
 
 /// Whether the query names an `access_token` (RFC 6750 §2.3, refused here).
@@ -58,7 +129,12 @@ fn query_has_token(req: &HttpRequest) -> bool {
         .any(|pair| pair.split('=').next() == Some("access_token"))
 }
 
-async fn answer(state: &TokenState, token: &str) -> HttpResponse {
+async fn answer(
+    state: &TokenState,
+    req: &HttpRequest,
+    scheme: Scheme,
+    token: &str,
+) -> HttpResponse {
     let now = state.clock.now();
     let (claims, user) = match access::inspect(state, token, now).await {
         Err(err) => {
@@ -81,6 +157,9 @@ async fn answer(state: &TokenState, token: &str) -> HttpResponse {
         }
         Ok(Ok(access::Live { claims, user })) => (claims, user),
     };
+    if let Err(response) = binding_holds(state, req, token, scheme, claims.cnf.as_ref()).await {
+        return response;
+    }
     let scopes = claims.scopes();
     match user {
         // The checks found the user there and enabled.
@@ -103,7 +182,7 @@ pub async fn get_userinfo(state: web::Data<TokenState>, req: HttpRequest) -> Htt
     match header_token(&req) {
         None => bearer_challenge(actix_web::http::StatusCode::UNAUTHORIZED, "Bearer"),
         Some(Err(())) => invalid_request("The Authorization header is not a bearer token."),
-        Some(Ok(token)) => answer(&state, &token).await,
+        Some(Ok((scheme, token))) => answer(&state, &req, scheme, &token).await,
     }
 }
 
@@ -131,7 +210,8 @@ pub async fn post_userinfo(
     match (header_token(&req), body_token) {
         (Some(_), Some(_)) => invalid_request("Send the access token one way only."),
         (Some(Err(())), None) => invalid_request("The Authorization header is not a bearer token."),
-        (Some(Ok(token)), None) | (None, Some(token)) => answer(&state, &token).await,
+        (Some(Ok((scheme, token))), None) => answer(&state, &req, scheme, &token).await,
+        (None, Some(token)) => answer(&state, &req, Scheme::Bearer, &token).await,
         (None, None) => bearer_challenge(actix_web::http::StatusCode::UNAUTHORIZED, "Bearer"),
     }
 }

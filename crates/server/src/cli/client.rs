@@ -105,6 +105,10 @@ pub struct CreateClient {
     /// Accept this client's authorization requests only when pushed (RFC 9126 `/par`).
     #[arg(long)]
     require_par: bool,
+    /// Every token request of this client must carry a DPoP proof (RFC 9449): its access tokens
+    /// are always bound to its key.
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
     /// This client's access token lifetime in seconds (default: TESSERA_ACCESS_TOKEN_TTL).
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -194,6 +198,7 @@ async fn create(store: &SeaStore, now: DateTime<Utc>, args: CreateClient) -> any
         post_logout_redirect_uris: Some(args.post_logout_redirect_uris),
         require_pkce: args.no_pkce.then_some(false),
         require_pushed_authorization_requests: args.require_par.then_some(true),
+        dpop_bound_access_tokens: args.dpop_bound_access_tokens.then_some(true),
     };
     let settings = TokenSettings {
         access_token_ttl: args.access_token_ttl,

@@ -171,12 +171,16 @@ async fn both_metadata_documents_are_truthful_and_identical() {
     assert_eq!(openid["request_parameter_supported"], false);
     assert_eq!(openid["request_uri_parameter_supported"], false);
     // Nothing Tessera does not do is advertised.
-    for absent in [
-        "userinfo_signing_alg_values_supported",
-        "dpop_signing_alg_values_supported",
-    ] {
-        assert!(openid.get(absent).is_none(), "{absent} advertised");
-    }
+    assert_eq!(
+        openid["dpop_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    assert!(
+        openid
+            .get("userinfo_signing_alg_values_supported")
+            .is_none(),
+        "signed userinfo advertised"
+    );
     // Every advertised endpoint answers (not 404).
     for key in [
         "jwks_uri",

@@ -16,6 +16,7 @@ mod client_throttle;
 mod code_flow;
 mod device;
 mod discovery;
+mod dpop;
 mod faults;
 mod floods;
 mod health;

@@ -21,6 +21,7 @@ pub struct Model {
     pub consumed_at: Option<DateTimeUtc>,
     pub grant_id: Option<String>,
     pub resource: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 /// The user a code was issued for, navigated for the joined read a redemption starts with (the

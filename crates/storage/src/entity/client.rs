@@ -27,6 +27,7 @@ pub struct Model {
     pub refresh_token_max_rotations: Option<i32>,
     pub require_pkce: bool,
     pub require_pushed_authorization_requests: bool,
+    pub dpop_bound_access_tokens: bool,
     pub enabled: bool,
     pub registration_token_hash: Option<String>,
     pub metadata: Option<Json>,

@@ -18,6 +18,7 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub revoked_reason: Option<String>,
     pub resource: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 /// The user a grant belongs to, navigated for the joined read a rotation starts with (the

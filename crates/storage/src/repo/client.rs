@@ -67,6 +67,7 @@ fn to_record(row: client::Model) -> Result<ClientRecord, StoreError> {
         refresh_token_max_rotations: row.refresh_token_max_rotations,
         require_pkce: row.require_pkce,
         require_pushed_authorization_requests: row.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
         enabled: row.enabled,
         registration_token_hash: row.registration_token_hash.map(TokenHash::from_stored),
         created_at: row.created_at,
@@ -114,6 +115,7 @@ fn to_active(record: &ClientRecord) -> client::ActiveModel {
         refresh_token_max_rotations: Set(record.refresh_token_max_rotations),
         require_pkce: Set(record.require_pkce),
         require_pushed_authorization_requests: Set(record.require_pushed_authorization_requests),
+        dpop_bound_access_tokens: Set(record.dpop_bound_access_tokens),
         enabled: Set(record.enabled),
         registration_token_hash: Set(record
             .registration_token_hash

@@ -37,6 +37,7 @@ fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
         expires_at: row.expires_at,
         grant_id: row.grant_id.map(GrantId::new),
         resource: row.resource,
+        dpop_jkt: row.dpop_jkt,
     })
 }
 
@@ -79,6 +80,7 @@ impl CodeRepo for SeaStore {
             consumed_at: Set(None),
             grant_id: Set(record.grant_id.as_ref().map(|g| g.as_str().to_owned())),
             resource: Set(record.resource.clone()),
+            dpop_jkt: Set(record.dpop_jkt.clone()),
         })
         .exec_without_returning(&self.db)
         .await
@@ -165,8 +167,8 @@ macro_rules! redeem_postgres {
                 RETURNING *
             ), granted AS (
                 INSERT INTO grants (id, client_id, user_id, session_id, scopes, offline,
-                    auth_time, created_at, revoked_at, revoked_reason, resource)
-                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, consumed.resource
+                    auth_time, created_at, revoked_at, revoked_reason, resource, dpop_jkt)
+                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, consumed.resource, $12
                 FROM consumed
                 RETURNING id
             )",
@@ -179,7 +181,7 @@ const REDEEM_POSTGRES: &str = redeem_postgres!("");
 const REDEEM_WITH_REFRESH_POSTGRES: &str = redeem_postgres!(concat!(
     ", refreshed AS (",
     refresh_token_insert!(),
-    " SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, NULL, FALSE FROM granted)"
+    " SELECT $13, $14, $15, $16, $17, $18, $19, $20, $21, NULL, FALSE FROM granted)"
 ));
 
 async fn redeem_in_one_statement(
@@ -205,6 +207,7 @@ async fn redeem_in_one_statement(
         grant.auth_time.into(),
         grant.created_at.into(),
         grant.revoked_at.into(),
+        grant.dpop_jkt.clone().into(),
     ];
     let sql = match refresh {
         Some(refresh) => {

@@ -27,6 +27,7 @@ pub(super) fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
         created_at: row.created_at,
         revoked_at: row.revoked_at,
         resource: row.resource,
+        dpop_jkt: row.dpop_jkt,
     })
 }
 
@@ -171,6 +172,7 @@ pub(super) async fn insert<C: sea_orm::ConnectionTrait>(
         revoked_at: Set(record.revoked_at),
         revoked_reason: Set(None),
         resource: Set(record.resource.clone()),
+        dpop_jkt: Set(record.dpop_jkt.clone()),
     })
     .exec_without_returning(db)
     .await

@@ -26,7 +26,7 @@ use tessera_core::{
 
 use super::{
     AuditNote, GrantRequest, GrantType, NewRefreshToken, UserTokens, active_user, invalid_grant,
-    issue_user_tokens, prepare_refresh, unavailable,
+    issue_user_tokens, prepare_refresh, proves_key, refresh_binding, unavailable,
 };
 use crate::{TokenState, resources::target_of};
 
@@ -37,7 +37,11 @@ pub fn grant_id_for(code_hash: &TokenHash) -> GrantId {
     GrantId::new(derived.as_str().get(..32).unwrap_or(derived.as_str()))
 }
 
-fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantRecord {
+fn grant_from_code(
+    code: &AuthorizationCodeRecord,
+    dpop_jkt: Option<String>,
+    now: DateTime<Utc>,
+) -> GrantRecord {
     GrantRecord {
         id: grant_id_for(&code.code_hash),
         client_id: code.client_id.clone(),
@@ -49,6 +53,7 @@ fn grant_from_code(code: &AuthorizationCodeRecord, now: DateTime<Utc>) -> GrantR
         created_at: now,
         revoked_at: None,
         resource: code.resource.clone(),
+        dpop_jkt,
     }
 }
 
@@ -72,7 +77,12 @@ pub async fn exchange(
     request: &GrantRequest<'_>,
     notes: &mut Vec<AuditNote>,
 ) -> Result<crate::mint::TokenResponse, TokenError> {
-    let GrantRequest { client, form, now } = *request;
+    let GrantRequest {
+        client,
+        form,
+        now,
+        dpop,
+    } = *request;
     let code = form.require("code")?;
     let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.get("code_verifier");
@@ -104,6 +114,9 @@ pub async fn exchange(
             ),
         );
     }
+    // RFC 9449 §10: a code bound to a key (`dpop_jkt`) is redeemed only with a proof of that
+    // key; refused without using it up, as another client's attempt is.
+    proves_key(found.dpop_jkt.as_deref(), dpop, "authorization code")?;
     // The checks run on the code as found (its fields never change). A code that fails one is
     // used up all the same, as if it had been redeemed.
     let user = match check_code(&found, user, redirect_uri, verifier) {
@@ -128,7 +141,7 @@ pub async fn exchange(
     .await?;
     // One that passes is redeemed in one transaction with the grant and refresh token it
     // yields: a store failure leaves the code unused for the client's retry.
-    let grant = grant_from_code(&found, now);
+    let grant = grant_from_code(&found, refresh_binding(client, dpop), now);
     let refresh = wants_refresh(client, &grant).then(|| {
         prepare_refresh(
             state,
@@ -161,6 +174,7 @@ pub async fn exchange(
             grant: &grant,
             scopes: &grant.scopes,
             access,
+            jkt: dpop.map(|proof| proof.jkt.as_str()),
             nonce: found.nonce.as_deref(),
             refresh: refresh.map(|(token, _)| token),
         },

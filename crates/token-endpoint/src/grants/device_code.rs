@@ -20,7 +20,7 @@ use tessera_core::{
 use super::{
     AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user,
     authorization_code::{grant_id_for, wants_refresh},
-    invalid_grant, issue_user_tokens, prepare_refresh, unavailable,
+    invalid_grant, issue_user_tokens, prepare_refresh, refresh_binding, unavailable,
 };
 use crate::{TokenState, mint::TokenResponse, resources::target_of};
 
@@ -63,7 +63,12 @@ pub async fn exchange(
     request: &GrantRequest<'_>,
     notes: &mut Vec<AuditNote>,
 ) -> Result<TokenResponse, TokenError> {
-    let GrantRequest { client, form, now } = *request;
+    let GrantRequest {
+        client,
+        form,
+        now,
+        dpop,
+    } = *request;
     let hash = TokenHash::of(form.require("device_code")?);
     let unknown =
         || invalid_grant("The device code is invalid.").with_reason("unknown device code");
@@ -107,6 +112,7 @@ pub async fn exchange(
         created_at: now,
         revoked_at: None,
         resource: None,
+        dpop_jkt: refresh_binding(client, dpop),
     };
     // Checked before the request is redeemed: a wrong resource leaves it for the next poll.
     let access = target_of(&state.resources, form.get("resource"), None, &grant.scopes).await?;
@@ -143,6 +149,7 @@ pub async fn exchange(
         grant: &grant,
         scopes: &grant.scopes,
         access,
+        jkt: dpop.map(|proof| proof.jkt.as_str()),
         nonce: None,
         refresh: refresh.map(|(token, _)| token),
     };

@@ -55,6 +55,38 @@ pub struct GrantRequest<'a> {
     pub form: &'a Form,
     /// Now.
     pub now: DateTime<Utc>,
+    /// The request's DPoP proof (RFC 9449), checked: the tokens are bound to its key.
+    pub dpop: Option<&'a crate::dpop::Proof>,
+}
+
+/// `Bearer`, or `DPoP` for a token bound to a key.
+pub(crate) fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
+}
+
+/// The key a grant's refresh tokens are bound to (RFC 9449 §5): a public client's proof key;
+/// a confidential client's refresh tokens are bound to its credentials instead.
+pub(crate) fn refresh_binding(
+    client: &ClientRecord,
+    dpop: Option<&crate::dpop::Proof>,
+) -> Option<String> {
+    let public = client.token_endpoint_auth_method == tessera_core::store::ClientAuthMethod::None;
+    dpop.filter(|_| public).map(|proof| proof.jkt.clone())
+}
+
+/// Requires the request's proof to be made with `bound` (a code's `dpop_jkt`, a refresh family's
+/// key): `invalid_grant` otherwise, before anything is consumed.
+pub(crate) fn proves_key(
+    bound: Option<&str>,
+    dpop: Option<&crate::dpop::Proof>,
+    what: &str,
+) -> Result<(), TokenError> {
+    match bound {
+        Some(jkt) if dpop.is_none_or(|proof| proof.jkt != jkt) => Err(invalid_grant(&format!(
+            "The {what} is bound to a DPoP key this request does not prove."
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `invalid_grant` with a public description.
@@ -101,7 +133,10 @@ pub(crate) async fn access_token_only(
     scopes: &[String],
     auth_time: Option<DateTime<Utc>>,
 ) -> Result<TokenResponse, TokenError> {
-    let GrantRequest { client, form, now } = *request;
+    let GrantRequest {
+        client, form, now, ..
+    } = *request;
+    let jkt = request.dpop.map(|proof| proof.jkt.as_str());
     let target = target_of(&state.resources, form.get("resource"), None, scopes).await?;
     let about = AccessTokenSubject {
         subject,
@@ -109,6 +144,7 @@ pub(crate) async fn access_token_only(
         auth_time,
         grant: None,
         audience: target.audience.as_deref(),
+        jkt,
     };
     let access = state
         .minter
@@ -116,7 +152,7 @@ pub(crate) async fn access_token_only(
         .map_err(|e| signing_failed(&e))?;
     Ok(TokenResponse {
         access_token: access.token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in: access.expires_in,
         refresh_token: None,
         scope: target.scopes.join(" "),
@@ -147,6 +183,8 @@ pub(crate) struct UserTokens<'a> {
     /// The access token's audience and scopes ([`target_of`], checked before anything was
     /// consumed).
     pub access: crate::resources::Target,
+    /// The DPoP key the access token is bound to.
+    pub jkt: Option<&'a str>,
     pub nonce: Option<&'a str>,
     /// The refresh token of the response, already stored: in the transaction that consumed the
     /// code or the presented refresh token.
@@ -215,6 +253,7 @@ pub(crate) async fn issue_user_tokens(
         grant,
         scopes,
         access: target,
+        jkt,
         nonce,
         refresh,
     } = tokens;
@@ -228,6 +267,7 @@ pub(crate) async fn issue_user_tokens(
                 auth_time: grant.auth_time,
                 grant: Some(&grant.id),
                 audience: target.audience.as_deref(),
+                jkt,
             },
             now,
         )
@@ -255,7 +295,7 @@ pub(crate) async fn issue_user_tokens(
     let refresh_token = refresh.map(|token| token.expose().to_owned());
     Ok(TokenResponse {
         access_token: access.token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in: access.expires_in,
         refresh_token,
         scope: target.scopes.join(" "),

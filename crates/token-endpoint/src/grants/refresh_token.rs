@@ -30,7 +30,7 @@ use tessera_core::{
 
 use super::{
     AuditNote, GrantRequest, NewRefreshToken, UserTokens, active_user, family_ends_at,
-    invalid_grant, issue_user_tokens, max_rotations, prepare_refresh, unavailable,
+    invalid_grant, issue_user_tokens, max_rotations, prepare_refresh, proves_key, unavailable,
 };
 use crate::{TokenState, mint::TokenResponse, resources::target_of, scope};
 
@@ -66,7 +66,12 @@ pub async fn exchange(
     request: &GrantRequest<'_>,
     notes: &mut Vec<AuditNote>,
 ) -> Result<TokenResponse, TokenError> {
-    let GrantRequest { client, form, now } = *request;
+    let GrantRequest {
+        client,
+        form,
+        now,
+        dpop,
+    } = *request;
     let presented = form.require("refresh_token")?;
     let hash = TokenHash::of(presented);
     let invalid = || invalid_grant("The refresh token is invalid, expired or revoked.");
@@ -107,7 +112,9 @@ pub async fn exchange(
         )
         .with_reason("rotation cap reached"));
     }
-    // Checked before consuming, so a bad request does not burn the token.
+    // Checked before consuming, so a bad request does not burn the token. A family bound to a
+    // key (a public client's, RFC 9449 §5) is refreshed only with a proof of that key.
+    proves_key(grant.dpop_jkt.as_deref(), dpop, "refresh token")?;
     let scopes = scope::within(form.get("scope"), &record.scopes, &record.scopes)?;
     let access = target_of(
         &state.resources,
@@ -178,6 +185,7 @@ pub async fn exchange(
             grant: &grant,
             scopes: &scopes,
             access,
+            jkt: dpop.map(|proof| proof.jkt.as_str()),
             nonce: None,
             refresh: Some(successor),
         },
