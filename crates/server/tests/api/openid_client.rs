@@ -250,3 +250,32 @@ async fn openid_client_polls_while_the_user_allows_the_device() {
         "{tokens}"
     );
 }
+
+#[tokio::test]
+async fn openid_client_binds_its_tokens_with_dpop() {
+    if !available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let service = crate::token_support::client_with(&app, "node-dpop", |c| {
+        c.grant_types = vec![tessera_core::grant_type::GrantType::ClientCredentials];
+        c.scopes = vec!["api.read".into()];
+        c.dpop_bound_access_tokens = true;
+    })
+    .await;
+    let job = json!({
+        "issuer": app.issuer,
+        "client_id": "node-dpop",
+        "client_secret": service.1.expose(),
+    });
+    let tokens = run("dpop-client-credentials", Some(job)).await;
+    assert_eq!(tokens["token_type"], "dpop", "{tokens}");
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    assert_eq!(
+        tessera_testkit::tokens::payload(access)["cnf"]["jkt"],
+        tokens["jkt"],
+        "bound to the library's own key"
+    );
+}

@@ -7,6 +7,9 @@
 //   node openid_client.mjs par-url                < job {issuer, client_id, client_secret, redirect_uri, verifier, state}
 //                                                 -> {"url": the authorization URL after pushing (RFC 9126)}
 //   node openid_client.mjs code-grant             < job {…, callback, verifier, state, nonce}
+//   node openid_client.mjs dpop-client-credentials < job {issuer, client_id, client_secret}
+//                                                 -> the token response of a DPoP-bound client_credentials
+//                                                    grant (RFC 9449), and the thumbprint of the library's key
 //   node openid_client.mjs device                 < job {issuer, client_id, auth: "none", scope}
 //                                                 -> first {"user_code", "verification_uri_complete"},
 //                                                    then the token response once the user allowed it (RFC 8628)
@@ -88,6 +91,12 @@ if (command === 'keygen') {
         idTokenExpected: true,
       });
       answer = { ...tokens, claims: tokens.claims() };
+    } else if (command === 'dpop-client-credentials') {
+      const keyPair = await client.randomDPoPKeyPair('ES256');
+      const DPoP = client.getDPoPHandle(config, keyPair);
+      const tokens = await client.clientCredentialsGrant(config, {}, { DPoP });
+      const jwk = await jose.exportJWK(keyPair.publicKey);
+      answer = { ...tokens, jkt: await jose.calculateJwkThumbprint(jwk) };
     } else if (command === 'device') {
       const started = await client.initiateDeviceAuthorization(config, { scope: job.scope });
       console.log(JSON.stringify({
