@@ -3,7 +3,8 @@
 //! Tessera, and every test waits for what actually reaches that app — the redirect back with a
 //! code, an `access_denied`, the post-logout redirect — by redirect, by form post
 //! (`response_mode=form_post`, with JavaScript and without), and for a pushed request (RFC
-//! 9126). Chromium applies the consent, sign-in and sign-out pages' `form-action` to the
+//! 9126) — and the device flow's `/device` page (RFC 8628), reached from a link on that app,
+//! allowing, denying, and refusing an expired code on the fake clock. Chromium applies the consent, sign-in and sign-out pages' `form-action` to the
 //! redirects after their forms, so a policy that is too
 //! narrow shows up here as an arrival that never comes; each failure message carries the
 //! browser console (CSP violations included).
@@ -700,4 +701,56 @@ async fn a_device_is_denied_in_a_browser_without_javascript() {
     if let Some(browser) = Browser::start_without_javascript().await {
         device_journey(browser, "deny").await;
     }
+}
+
+#[tokio::test]
+async fn an_expired_device_code_is_refused_on_the_page_and_to_the_polling_device() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder().with_clock(clock.clone()).spawn().await;
+    app.with_user("alice", PASSWORD, false).await;
+    crate::device::tv_client(&app, "tv").await;
+    let asked = tessera_testkit::tokens::post_form(
+        &app,
+        "/device_authorization",
+        None,
+        &[("client_id", "tv"), ("scope", "openid")],
+    )
+    .await;
+    let user_code = asked.body["user_code"].as_str().unwrap().to_owned();
+    let device_code = asked.body["device_code"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", crate::device::DEVICE_GRANT),
+        ("device_code", device_code.as_str()),
+        ("client_id", "tv"),
+    ];
+    let poll = || tessera_testkit::tokens::post_form(&app, "/token", None, &form);
+    // The polling device: pending, then told to slow down when it polls at once.
+    poll()
+        .await
+        .assert_error(400, "authorization_pending", "first poll");
+    poll()
+        .await
+        .assert_error(400, "slow_down", "polled at once");
+
+    // The user signs in on the device page; meanwhile the code's ten minutes pass.
+    browser.client.goto(&app.url("/device")).await.unwrap();
+    fill(&browser, "#username", "alice").await;
+    fill(&browser, "#password", PASSWORD).await;
+    click(&browser, "#sign-in").await;
+    let heading = text_becomes(&browser, "h1", "Connect a device").await;
+    assert_eq!(heading, "Connect a device");
+    clock.advance(chrono::Duration::seconds(601));
+    fill(&browser, "#user_code", &user_code).await;
+    click(&browser, "#continue").await;
+    let expected =
+        "That code is not valid, or it expired or was already used. Check the code on your device.";
+    assert_eq!(text_becomes(&browser, "#error", expected).await, expected);
+    browser.screenshot("journey-device-expired").await;
+    poll()
+        .await
+        .assert_error(400, "expired_token", "the device hears it expired");
+    browser.close().await;
 }
