@@ -208,32 +208,13 @@ pub fn verify_with_key<T: DeserializeOwned>(
     policy: &VerifyPolicy<'_>,
     now: DateTime<Utc>,
 ) -> Result<T, KeyError> {
-    if header.alg != jwt_alg(alg) || !policy.algs.contains(&alg) {
-        return Err(KeyError::Invalid(format!(
-            "alg {:?} not accepted",
-            header.alg
-        )));
+    if !policy.algs.contains(&alg) {
+        return Err(KeyError::Invalid(format!("alg {alg} not accepted")));
     }
-    if let Some(expected) = policy.typ {
-        let typ = header.typ.as_deref().map(normalise_typ);
-        if typ.as_deref() != Some(normalise_typ(expected).as_str()) {
-            return Err(KeyError::Invalid(format!(
-                "typ {:?} is not {expected}",
-                header.typ
-            )));
-        }
-    }
-    // Signature only here; time and audience are checked against our Clock below.
-    let mut validation = Validation::new(jwt_alg(alg));
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data =
-        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
-            .map_err(|err| KeyError::Invalid(err.to_string()))?;
-    check_claims(&data.claims, policy, now)?;
-    serde_json::from_value(serde_json::Value::Object(data.claims))
+    // Signature here; time and audience are checked against our Clock below.
+    let claims = verify_signature(token, header, key, alg, policy.typ)?;
+    check_claims(&claims, policy, now)?;
+    serde_json::from_value(serde_json::Value::Object(claims))
         .map_err(|err| KeyError::Invalid(format!("claims: {err}")))
 }
 
@@ -247,15 +228,28 @@ pub fn verify_signature_only(
     alg: SigningAlg,
     typ: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, KeyError> {
+    verify_signature(token, header, key, alg, Some(typ))
+}
+
+/// The header's `alg` exactly `alg`, its `typ` the one demanded (if any), then the signature.
+fn verify_signature(
+    token: &str,
+    header: &Header,
+    key: &DecodingKey,
+    alg: SigningAlg,
+    typ: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, KeyError> {
     if header.alg != jwt_alg(alg) {
         return Err(KeyError::Invalid(format!(
             "alg {:?} not accepted",
             header.alg
         )));
     }
-    if header.typ.as_deref().map(normalise_typ) != Some(normalise_typ(typ)) {
+    if let Some(expected) = typ
+        && header.typ.as_deref().map(normalise_typ) != Some(normalise_typ(expected))
+    {
         return Err(KeyError::Invalid(format!(
-            "typ {:?} is not {typ}",
+            "typ {:?} is not {expected}",
             header.typ
         )));
     }

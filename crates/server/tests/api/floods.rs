@@ -381,6 +381,28 @@ async fn half_sent_bodies_are_answered_408_and_their_connections_closed() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 
+/// Sends `count` requests; how many were refused with 429 and `Retry-After` (any answer but that
+/// and `accepted` fails the test).
+async fn refusals<F, Fut>(count: u32, accepted: u16, send: F) -> u32
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let mut refused = 0;
+    for _ in 0..count {
+        let answer = send().await;
+        match answer.status().as_u16() {
+            status if status == accepted => {}
+            429 => {
+                assert!(answer.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    refused
+}
+
 /// Rows in `authorization_requests` (waiting and pushed requests).
 async fn waiting_requests(app: &TestApp) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
@@ -427,18 +449,7 @@ async fn authorization_requests_at_volume_wait_on_the_server_only_up_to_a_bound_
                 .unwrap()
         }
     };
-    let mut refused = 0;
-    for _ in 0..MAX_PER_ADDRESS + 50 {
-        let answer = from("203.0.113.7").await;
-        match answer.status().as_u16() {
-            302 => {}
-            429 => {
-                assert!(answer.headers().contains_key("retry-after"));
-                refused += 1;
-            }
-            other => panic!("{other}"),
-        }
-    }
+    let refused = refusals(MAX_PER_ADDRESS + 50, 302, || from("203.0.113.7")).await;
     assert_eq!(
         refused, 50,
         "the flood past the bound is refused, and only it"
@@ -480,18 +491,7 @@ async fn device_authorizations_at_volume_are_kept_only_up_to_a_bound_per_address
             .form(&[("client_id", "tv"), ("scope", "openid")]);
         async move { request.send().await.unwrap() }
     };
-    let mut refused = 0;
-    for _ in 0..MAX_PER_ADDRESS + 50 {
-        let answer = ask("203.0.113.7").await;
-        match answer.status().as_u16() {
-            200 => {}
-            429 => {
-                assert!(answer.headers().contains_key("retry-after"));
-                refused += 1;
-            }
-            other => panic!("{other}"),
-        }
-    }
+    let refused = refusals(MAX_PER_ADDRESS + 50, 200, || ask("203.0.113.7")).await;
     assert_eq!(
         refused, 50,
         "the flood past the bound is refused, and only it"

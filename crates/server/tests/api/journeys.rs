@@ -4,7 +4,8 @@
 //! code, an `access_denied`, the post-logout redirect — by redirect, by form post
 //! (`response_mode=form_post`, with JavaScript and without), and for a pushed request (RFC
 //! 9126) — and the device flow's `/device` page (RFC 8628), reached from a link on that app,
-//! allowing, denying, and refusing an expired code on the fake clock. Chromium applies the consent, sign-in and sign-out pages' `form-action` to the
+//! allowing, denying, and refusing an expired code on the fake clock. Chromium applies the
+//! consent, sign-in and sign-out pages' `form-action` to the
 //! redirects after their forms, so a policy that is too
 //! narrow shows up here as an arrival that never comes; each failure message carries the
 //! browser console (CSP violations included).
