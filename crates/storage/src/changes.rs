@@ -1,8 +1,9 @@
 //! Telling every instance that a cached table changed.
 //!
 //! Instances keep short-lived copies of some rows (client records, see
-//! `tessera_client_registry::cache`; what made an access token live, see
-//! `tessera_token_endpoint::live`; the signing keys). Every write to such a table through [`SeaStore`] — from a
+//! `tessera_client_registry::cache`, and beside them the resource servers, see
+//! `tessera_token_endpoint::resources`, both announced as `clients`; what made an access token
+//! live, see `tessera_token_endpoint::live`; the signing keys). Every write to such a table through [`SeaStore`] — from a
 //! server or from the CLI, which opens the database directly — bumps the table's row in
 //! `change_versions`; on PostgreSQL the same statement sends `NOTIFY tessera_changes` with the
 //! topic. [`spawn_change_watcher`] turns those into a callback: on PostgreSQL a dedicated
