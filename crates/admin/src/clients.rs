@@ -9,10 +9,10 @@ use tessera_core::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number,
-    see_other,
+    AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number, see_other,
 };
 use crate::ops::clients::{self as ops, ClientEdit, ClientOpError, TokenSettings};
+use crate::shown_once::{Made, redirect_showing};
 use tessera_client_registry::{model::ClientMetadata, registry::metadata_of};
 use tessera_core::AuditKind;
 use tessera_web::PageError;
@@ -319,32 +319,15 @@ pub(crate) async fn post_create_client(
         None,
     )
     .await;
-    let back = format!("/admin/clients/{id}");
     let Some(secret) = &created.secret else {
-        return Ok(see_other(&format!("{back}?notice=created")));
+        return Ok(see_other(&format!("/admin/clients/{id}?notice=created")));
     };
-    let label = format!("The client {id} was registered. Its client secret:");
-    Ok(shown_once(
-        &admin,
-        "Client registered",
-        &label,
+    Ok(redirect_showing(
+        &state,
+        Made::ClientCreated,
+        id,
         secret.expose(),
-        &back,
     ))
-}
-
-/// The page that shows a new secret once.
-fn shown_once(admin: &Admin, title: &str, label: &str, value: &str, back: &str) -> HttpResponse {
-    let page = ShownOncePage {
-        csrf_token: &admin.csrf,
-        admin_name: &admin.user.username,
-        notice: None,
-        title,
-        label,
-        value,
-        back,
-    };
-    html(StatusCode::OK, page.render())
 }
 
 async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, PageError> {
@@ -427,14 +410,11 @@ pub(crate) async fn post_rotate_secret(
     };
     let kind = AuditKind::ClientSecretRotated;
     super::audit(&state, &req, &admin, kind, Some(id), None).await;
-    let back = format!("/admin/clients/{id}");
-    let label = "The previous secret no longer works. The new client secret:";
-    Ok(shown_once(
-        &admin,
-        "New client secret",
-        label,
+    Ok(redirect_showing(
+        &state,
+        Made::ClientSecret,
+        id,
         secret.expose(),
-        &back,
     ))
 }
 

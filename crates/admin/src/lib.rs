@@ -17,6 +17,7 @@ pub mod ops;
 mod pages;
 mod resources;
 mod scopes;
+mod shown_once;
 
 use std::sync::Arc;
 
@@ -422,6 +423,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
         .route("/admin/audit", web::get().to(pages::get_audit))
+        .route(shown_once::PATH, web::get().to(shown_once::get_shown_once))
         .route("/admin/resources", web::get().to(resources::get_resources))
         .route(
             "/admin/resources",

@@ -12,8 +12,8 @@ use crate::ops::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, clients::ShownOncePage,
-    html, notice, number, see_other,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number,
+    see_other,
 };
 
 pub(crate) struct TokenRow {
@@ -103,16 +103,13 @@ pub(crate) async fn post_create_token(
         };
     let kind = AuditKind::RegistrationTokenCreated;
     super::audit(&state, &req, &admin, kind, None, None).await;
-    let page = ShownOncePage {
-        csrf_token: &admin.csrf,
-        admin_name: &admin.user.username,
-        notice: None,
-        title: "Initial access token created",
-        label: "Give this to the app that will register itself, as a bearer token for the registration endpoint:",
-        value: token.expose(),
-        back: "/admin/registration-tokens",
-    };
-    Ok(html(StatusCode::OK, page.render()))
+    let made = crate::shown_once::Made::RegistrationToken;
+    Ok(crate::shown_once::redirect_showing(
+        &state,
+        made,
+        "",
+        token.expose(),
+    ))
 }
 
 /// `POST /admin/registration-tokens/{id}/revoke` (id: at least the first 12 hex digits of the

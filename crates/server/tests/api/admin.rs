@@ -108,6 +108,12 @@ async fn an_admin_manages_a_client_in_a_real_browser() {
     let secret = text(&browser, "#shown-once").await;
     assert!(secret.starts_with("tss_"), "{secret}");
     browser.screenshot("client-secret-shown-once").await;
+    // A reload shows the secret no more and registers nothing (post/redirect/get).
+    browser.client.refresh().await.unwrap();
+    assert_eq!(
+        text(&browser, "#shown-before").await,
+        "To get a new one, rotate the client secret or create another token."
+    );
     let clients = app.state.store.list_clients(None, 10).await.unwrap();
     assert_eq!(clients.len(), 1);
     let client = &clients[0];
@@ -416,7 +422,44 @@ async fn an_admin_creates_only_with_the_right_csrf_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), 200);
+    // Post/redirect/get: the secret is shown once on a page of its own, and reloading that
+    // page neither shows it again nor registers another client.
+    assert_eq!(created.status(), 303);
+    let shown = created.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        shown.starts_with("/admin/shown-once?made=client-created&id="),
+        "{shown}"
+    );
+    let cookie = created
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tessera_shown_once="))
+        .unwrap();
+    for attribute in [
+        "Path=/admin/shown-once",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=300",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let page = app.get(&shown).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let secret = page
+        .split("<code id=\"shown-once\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap();
+    assert!(secret.starts_with("tss_"), "{page}");
+    let reloaded = app.get(&shown).await;
+    assert_eq!(reloaded.status(), 410);
+    assert!(
+        !reloaded.text().await.unwrap().contains(secret),
+        "shown once"
+    );
     assert_eq!(
         app.state.store.list_clients(None, 10).await.unwrap().len(),
         1
