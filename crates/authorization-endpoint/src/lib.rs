@@ -4,12 +4,14 @@
 //! plain functions; [`authorize`] runs the flow
 //! (sign-in through [`login`], pending requests kept on the server, remembered consent,
 //! single-use codes); [`logout`] is RP-initiated logout, [`account`] the user's own page and
-//! [`signup`] self-registration; [`device`] is where a user allows a device (RFC 8628).
+//! [`signup`] self-registration; [`device`] is where a user allows a device (RFC 8628);
+//! [`home`] the landing page and the favicon.
 
 pub mod account;
 pub mod authorize;
 pub mod decide;
 pub mod device;
+pub mod home;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;
@@ -23,7 +25,7 @@ use actix_web::web;
 pub use authorize::AuthorizeState;
 
 /// Mounts `/authorize`, `/authorize/resume`, `/authorize/decision`, `/login`, `/logout`,
-/// `/signup`, `/account` and `/device`. Needs
+/// `/signup`, `/account`, `/device`, the landing page `/` and the favicon. Needs
 /// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -63,6 +65,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/account/password",
         web::post().to(account::post_change_password),
     );
+    cfg.route("/", tessera_web::get_or_head().to(home::get_home))
+        .route(
+            "/favicon.svg",
+            tessera_web::get_or_head().to(home::get_favicon),
+        )
+        .route(
+            "/favicon.ico",
+            tessera_web::get_or_head().to(home::get_favicon),
+        );
     cfg.service(
         web::resource(device::PATH)
             .route(tessera_web::get_or_head().to(device::get_device))

@@ -755,3 +755,32 @@ async fn an_expired_device_code_is_refused_on_the_page_and_to_the_polling_device
         .assert_error(400, "expired_token", "the device hears it expired");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_landing_page_leads_to_sign_in_and_nothing_the_browser_asks_for_is_missing() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    browser.client.goto(&app.url("/")).await.unwrap();
+    assert_eq!(text_becomes(&browser, "h1", "Tessera").await, "Tessera");
+    click(&browser, "#account").await;
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !path(&browser).await.starts_with("/login") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached /login"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The icon the pages name is there (no "Failed to load resource" in the console).
+    let console = browser.console().await;
+    assert!(
+        console.iter().all(|line| !line.contains("404")),
+        "{console:?}"
+    );
+    let icon = app.http.get(app.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    browser.close().await;
+}
