@@ -114,39 +114,25 @@ pub(crate) async fn get_shown_once(
 ) -> Result<HttpResponse, PageError> {
     let secure = state.sessions.secure_cookies;
     let (title, label, back) = query.made.words(&query.id);
-    let Some(secret) = req
+    let secret = req
         .cookie(cookie_name(secure))
-        .map(|c| c.value().to_owned())
-    else {
-        let page = ShownOncePage {
-            csrf_token: &admin.csrf,
-            admin_name: &admin.user.username,
-            notice: Some("It was shown once and is no longer here; nothing was repeated."),
-            title,
-            label: "",
-            value: "",
-            back: &back,
-        };
-        return Ok(html(StatusCode::GONE, page.render()));
-    };
+        .map(|c| c.value().to_owned());
     let page = ShownOncePage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: None,
+        notice: secret
+            .is_none()
+            .then_some("It was shown once and is no longer here; nothing was repeated."),
         title,
         label: &label,
-        value: &secret,
+        value: secret.as_deref().unwrap_or_default(),
         back: &back,
     };
+    if secret.is_none() {
+        return Ok(html(StatusCode::GONE, page.render()));
+    }
     let mut response = html(StatusCode::OK, page.render());
-    let mut gone = Cookie::build(cookie_name(secure), "")
-        .path(PATH)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .finish();
-    gone.make_removal();
-    if let Ok(value) = header::HeaderValue::from_str(&gone.to_string()) {
+    if let Ok(value) = header::HeaderValue::from_str(&removal(secure).to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response.headers_mut().insert(
@@ -154,4 +140,16 @@ pub(crate) async fn get_shown_once(
         header::HeaderValue::from_static("no-store"),
     );
     Ok(response)
+}
+
+/// The `Set-Cookie` that deletes the cookie once its value was shown.
+fn removal(secure: bool) -> Cookie<'static> {
+    let mut gone = Cookie::build(cookie_name(secure), "")
+        .path(PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish();
+    gone.make_removal();
+    gone
 }

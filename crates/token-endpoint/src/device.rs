@@ -13,18 +13,15 @@ use tessera_core::{
         DEVICE_CODE_TTL_SECS, DeviceAuthorizationRecord, DeviceStatus, POLL_INTERVAL_SECS, UserCode,
     },
     error::{TokenError, TokenErrorCode},
-    pending_limit,
     scope::Scopes,
     secret::{PlainToken, SecretKind},
-    sign_in::Admission,
-    store::{ClientAuthMethod, ClientRecord, StoreError},
+    store::{ClientRecord, StoreError},
 };
-use tessera_web::client_address::ClientAddress;
 
 use crate::{
     TokenState,
     grants::{GrantType, unavailable},
-    token::{read_and_authenticate, refuse},
+    token::{admit_waiting, read_and_authenticate, refuse},
 };
 
 /// Where devices ask for codes.
@@ -53,49 +50,15 @@ pub fn requested_scopes(
     Ok(scopes.into_vec())
 }
 
-fn too_many(wait: Duration) -> HttpResponse {
-    HttpResponse::TooManyRequests()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::RETRY_AFTER, (wait.num_seconds().max(0) + 1).to_string()))
-        .json(json!({
-            "error": "temporarily_unavailable",
-            "error_description": "Too many device authorizations from this address are waiting; retry later.",
-        }))
-}
-
-/// `POST /device_authorization`.
-pub async fn post_device_authorization(
-    state: web::Data<TokenState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let endpoint = "device_authorization";
-    let (form, client) = match read_and_authenticate(&state, &req, &body, endpoint).await {
-        Ok(read) => read,
-        Err(response) => return response,
-    };
-    let client_id = client.client_id.as_str();
-    if !client.grant_types.contains(&GrantType::DeviceCode) {
-        let message = "The client is not registered for the device_code grant.";
-        let err = TokenError::new(TokenErrorCode::UnauthorizedClient, message);
-        return refuse(endpoint, Some(client_id), &err, false);
-    }
-    let scopes = match requested_scopes(&client, form.get("scope")) {
-        Ok(scopes) => scopes,
-        Err(err) => return refuse(endpoint, Some(client_id), &err, false),
-    };
-    let now = state.clock.now();
-    // A public client's requests are anyone's: bounded per address like waiting sign-ins.
-    if client.token_endpoint_auth_method == ClientAuthMethod::None {
-        let address = ClientAddress::of(&req).to_string();
-        match pending_limit::admit(state.throttle.as_ref(), &address, now).await {
-            Ok(Admission::Admitted) => {}
-            Ok(Admission::Refused(wait)) => return too_many(wait),
-            Err(err) => return refuse(endpoint, Some(client_id), &unavailable(&err), false),
-        }
-    }
+/// Stores a new request of `client` for `scopes`: the device code and the user code, drawn again
+/// when the user code is taken.
+async fn store_request(
+    state: &TokenState,
+    client: &ClientRecord,
+    scopes: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(PlainToken, UserCode), StoreError> {
     let device_code = PlainToken::generate(SecretKind::DeviceCode);
-    let mut stored = None;
     for _ in 0..USER_CODE_DRAWS {
         let user_code = UserCode::generate();
         let record = DeviceAuthorizationRecord {
@@ -112,18 +75,16 @@ pub async fn post_device_authorization(
             expires_at: now + Duration::seconds(DEVICE_CODE_TTL_SECS),
         };
         match state.devices.insert_device_authorization(&record).await {
-            Ok(()) => {
-                stored = Some(user_code);
-                break;
-            }
+            Ok(()) => return Ok((device_code, user_code)),
             Err(StoreError::Conflict { .. }) => continue,
-            Err(err) => return refuse(endpoint, Some(client_id), &unavailable(&err), false),
+            Err(err) => return Err(err),
         }
     }
-    let Some(user_code) = stored else {
-        let err = unavailable(&StoreError::Conflict { what: "user code" });
-        return refuse(endpoint, Some(client_id), &err, false);
-    };
+    Err(StoreError::Conflict { what: "user code" })
+}
+
+/// The answer (RFC 8628 §3.2).
+fn answer(state: &TokenState, device_code: &PlainToken, user_code: &UserCode) -> HttpResponse {
     let shown = user_code.display();
     let verification_uri = state.minter.issuer().endpoint(VERIFICATION_PATH);
     let complete = format!("{verification_uri}?user_code={shown}");
@@ -138,6 +99,37 @@ pub async fn post_device_authorization(
             "expires_in": DEVICE_CODE_TTL_SECS,
             "interval": POLL_INTERVAL_SECS,
         }))
+}
+
+/// `POST /device_authorization`.
+pub async fn post_device_authorization(
+    state: web::Data<TokenState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let endpoint = "device_authorization";
+    let (form, client) = match read_and_authenticate(&state, &req, &body, endpoint).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let client_id = Some(client.client_id.as_str());
+    if !client.grant_types.contains(&GrantType::DeviceCode) {
+        let message = "The client is not registered for the device_code grant.";
+        let err = TokenError::new(TokenErrorCode::UnauthorizedClient, message);
+        return refuse(endpoint, client_id, &err, false);
+    }
+    let scopes = match requested_scopes(&client, form.get("scope")) {
+        Ok(scopes) => scopes,
+        Err(err) => return refuse(endpoint, client_id, &err, false),
+    };
+    let now = state.clock.now();
+    if let Err(response) = admit_waiting(&state, &req, &client, endpoint, now).await {
+        return response;
+    }
+    match store_request(&state, &client, scopes, now).await {
+        Ok((device_code, user_code)) => answer(&state, &device_code, &user_code),
+        Err(err) => refuse(endpoint, client_id, &unavailable(&err), false),
+    }
 }
 
 #[cfg(test)]

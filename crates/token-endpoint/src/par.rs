@@ -10,17 +10,14 @@ use serde_json::json;
 use tessera_core::{
     authorization_request::{KNOWN, PUSHED_TTL_SECS, REQUEST_URI_PREFIX, Rejection, validate},
     error::{AuthorizeError, AuthorizeErrorCode, TokenError, TokenErrorCode},
-    pending_limit,
     secret::{PlainToken, SecretKind},
-    sign_in::Admission,
-    store::{AuthorizationRequestRecord, ClientAuthMethod, ClientRecord},
+    store::{AuthorizationRequestRecord, ClientRecord},
 };
-use tessera_web::client_address::ClientAddress;
 
 use crate::{
     TokenState,
     grants::unavailable,
-    token::{read_and_authenticate, refuse},
+    token::{admit_waiting, read_and_authenticate, refuse},
 };
 
 /// A refusal the authorization endpoint would have redirected: here, a JSON error (RFC 9126
@@ -62,6 +59,29 @@ pub fn checked_params(
     }
 }
 
+/// RFC 8707: a pushed request's `resource` must be one registered here.
+async fn registered_resource(
+    state: &TokenState,
+    client: &ClientRecord,
+    params: &[(String, String)],
+) -> Result<(), HttpResponse> {
+    let Some((_, resource)) = params.iter().find(|(name, _)| name == "resource") else {
+        return Ok(());
+    };
+    match state.resources.find(resource).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            let message = "The resource is not registered at this server.";
+            let err = AuthorizeError::new(AuthorizeErrorCode::InvalidTarget, message);
+            Err(authorization_error(client, &err))
+        }
+        Err(err) => {
+            let client_id = Some(client.client_id.as_str());
+            Err(refuse("par", client_id, &unavailable(&err), false))
+        }
+    }
+}
+
 /// `POST /par`.
 pub async fn post_par(
     state: web::Data<TokenState>,
@@ -78,42 +98,12 @@ pub async fn post_par(
         Err(Ok(err)) => return refuse("par", Some(client_id), &err, false),
         Err(Err(err)) => return authorization_error(&client, &err),
     };
-    // RFC 8707: a resource must be one registered here.
-    let resource = params.iter().find(|(name, _)| name == "resource");
-    if let Some((_, resource)) = resource {
-        match state.resources.find(resource).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                let message = "The resource is not registered at this server.";
-                let err = AuthorizeError::new(AuthorizeErrorCode::InvalidTarget, message);
-                return authorization_error(&client, &err);
-            }
-            Err(err) => return refuse("par", Some(client_id), &unavailable(&err), false),
-        }
+    if let Err(response) = registered_resource(&state, &client, &params).await {
+        return response;
     }
     let now = state.clock.now();
-    // A public client's pushes are anyone's: bounded per address like waiting sign-ins. A
-    // confidential client's are bounded by its credentials (and their 60 s) — its backend pushes
-    // every user's request from one address, which a per-address bound would refuse.
-    let public = client.token_endpoint_auth_method == ClientAuthMethod::None;
-    let address = ClientAddress::of(&req).to_string();
-    let admission = match public {
-        true => pending_limit::admit(state.throttle.as_ref(), &address, now).await,
-        false => Ok(Admission::Admitted),
-    };
-    match admission {
-        Ok(Admission::Admitted) => {}
-        Ok(Admission::Refused(wait)) => {
-            let seconds = (wait.num_seconds().max(0) + 1).to_string();
-            return HttpResponse::TooManyRequests()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::RETRY_AFTER, seconds))
-                .json(json!({
-                    "error": "temporarily_unavailable",
-                    "error_description": "Too many authorization requests from this address are waiting; retry later.",
-                }));
-        }
-        Err(err) => return refuse("par", Some(client_id), &unavailable(&err), false),
+    if let Err(response) = admit_waiting(&state, &req, &client, "par", now).await {
+        return response;
     }
     let handle = PlainToken::generate(SecretKind::PushedRequest);
     let record = AuthorizationRequestRecord {

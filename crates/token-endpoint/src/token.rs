@@ -133,6 +133,59 @@ pub async fn read_and_authenticate(
     Ok((form, client))
 }
 
+/// Admits one more request of `client` that will wait on the server (a pushed request, a device
+/// authorization): a public client's are anyone's, so they count toward the waiting requests of
+/// the caller's address (`tessera_core::pending_limit`) — past the bound, 429 with `Retry-After`;
+/// a confidential client's are bounded by its credentials (its backend sends every user's request
+/// from one address, which a per-address bound would refuse).
+pub async fn admit_waiting(
+    state: &TokenState,
+    req: &HttpRequest,
+    client: &ClientRecord,
+    endpoint: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), HttpResponse> {
+    use tessera_core::{pending_limit, sign_in::Admission, store::ClientAuthMethod};
+    if client.token_endpoint_auth_method != ClientAuthMethod::None {
+        return Ok(());
+    }
+    let address = tessera_web::client_address::ClientAddress::of(req).to_string();
+    match pending_limit::admit(state.throttle.as_ref(), &address, now).await {
+        Ok(Admission::Admitted) => Ok(()),
+        Ok(Admission::Refused(wait)) => Err(HttpResponse::TooManyRequests()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::RETRY_AFTER, (wait.num_seconds().max(0) + 1).to_string()))
+            .json(json!({
+                "error": "temporarily_unavailable",
+                "error_description": "Too many requests from this address are waiting; retry later.",
+            }))),
+        Err(err) => {
+            let err = crate::grants::unavailable(&err);
+            Err(refuse(endpoint, Some(client.client_id.as_str()), &err, false))
+        }
+    }
+}
+
+/// Records what the grants noted in the audit log, as done by `client_id`.
+async fn record_notes(
+    state: &TokenState,
+    req: &HttpRequest,
+    client_id: &str,
+    notes: &[grants::AuditNote],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for note in notes {
+        let audit = Audit {
+            kind: note.kind,
+            actor: Some(client_id.to_owned()),
+            client_id: Some(client_id),
+            user_id: note.user_id.as_deref(),
+            details: Some(note.details.clone()),
+        };
+        audit::record(state.audit.as_ref(), req, now, audit).await;
+    }
+}
+
 /// The grant a request asks for, if the client may use it: `invalid_request` without
 /// `grant_type`, `unsupported_grant_type` for one we do not know, `unauthorized_client` for one
 /// the client is not registered for (RFC 6749 §5.2).
@@ -156,6 +209,15 @@ pub fn requested_grant(
         return Err(TokenError::new(TokenErrorCode::UnauthorizedClient, message));
     }
     Ok(grant)
+}
+
+/// A token response: the JSON, `no-store` (RFC 6749 §5.1).
+fn token_response(response: &crate::mint::TokenResponse) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .content_type("application/json")
+        .body(response.to_json())
 }
 
 /// `POST /token`.
@@ -185,24 +247,11 @@ pub async fn post_token(
         dpop: proof.as_ref(),
     };
     let outcome = grants::run(&state, grant, &request).await;
-    for note in &outcome.notes {
-        let audit = Audit {
-            kind: note.kind,
-            actor: Some(client_id.to_owned()),
-            client_id: Some(client_id),
-            user_id: note.user_id.as_deref(),
-            details: Some(note.details.clone()),
-        };
-        audit::record(state.audit.as_ref(), &req, now, audit).await;
-    }
+    record_notes(&state, &req, client_id, &outcome.notes, now).await;
     let response = match outcome.result {
         Ok(response) => {
             state.metrics.issued(grant.as_str());
-            HttpResponse::Ok()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::PRAGMA, "no-cache"))
-                .content_type("application/json")
-                .body(response.to_json())
+            token_response(&response)
         }
         Err(err) => refuse("token", Some(client_id), &err, false),
     };
