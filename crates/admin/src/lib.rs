@@ -9,6 +9,8 @@
 //! Handlers read their form as a typed struct ([`AdminForm<T>`], on `tessera_web::form::CsrfForm`),
 //! call one operation of [`ops`] — the layer the CLI shares, so both follow one set of rules —,
 //! record the audit event and render; a store failure is a `PageError` (503, safe to retry).
+//! Every form redirects after it succeeds; a secret it made (a client secret, an initial access
+//! token) is shown once on the page it redirects to (`shown_once`), so a reload repeats nothing.
 
 mod clients;
 mod issuers;

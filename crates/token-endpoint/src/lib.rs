@@ -1,7 +1,9 @@
 //! tessera-token-endpoint: `/token` (one module per grant under [`grants`]), token minting
 //! ([`mint`]), `/userinfo`, `/revoke`, `/introspect`, `/par` (pushed authorization requests,
 //! [`par`]) and `/device_authorization` (RFC 8628, [`device`]), with the per-instance memory of
-//! live access tokens `/userinfo` and `/introspect` consult ([`live`]).
+//! live access tokens `/userinfo` and `/introspect` consult ([`live`]), the per-instance list of
+//! resource servers tokens are narrowed to (RFC 8707, [`resources`]) and DPoP proofs (RFC 9449,
+//! [`dpop`]).
 //!
 //! Handlers parse, call, render; the decisions live in plain functions over [`TokenState`]
 //! that return a [`TokenResponse`](mint::TokenResponse) or an RFC error, plus the audit notes
