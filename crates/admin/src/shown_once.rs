@@ -78,14 +78,8 @@ pub(crate) fn redirect_showing(
     id: &str,
     secret: &str,
 ) -> HttpResponse {
-    let secure = state.sessions.secure_cookies;
-    let cookie = Cookie::build(cookie_name(secure), secret.to_owned())
-        .path(PATH)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .max_age(CookieDuration::seconds(COOKIE_SECS))
-        .finish();
+    let mut cookie = shown_cookie(state.sessions.secure_cookies, secret.to_owned());
+    cookie.set_max_age(CookieDuration::seconds(COOKIE_SECS));
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("made", made.as_str())
         .append_pair("id", id)
@@ -142,14 +136,19 @@ pub(crate) async fn get_shown_once(
     Ok(response)
 }
 
-/// The `Set-Cookie` that deletes the cookie once its value was shown.
-fn removal(secure: bool) -> Cookie<'static> {
-    let mut gone = Cookie::build(cookie_name(secure), "")
+/// The cookie that carries a value to [`PATH`], with its attributes.
+fn shown_cookie(secure: bool, value: String) -> Cookie<'static> {
+    Cookie::build(cookie_name(secure), value)
         .path(PATH)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(secure)
-        .finish();
+        .finish()
+}
+
+/// The `Set-Cookie` that deletes the cookie once its value was shown.
+fn removal(secure: bool) -> Cookie<'static> {
+    let mut gone = shown_cookie(secure, String::new());
     gone.make_removal();
     gone
 }
