@@ -8,6 +8,11 @@ Servers, each pinned to CPU 1 while wrk runs on CPU 0, loopback only:
             throw-away SQLite file (synchronous=FULL)
   tessera-pg  the same binary on a throw-away PostgreSQL database, for the write paths
   peer      node-oidc-provider 9.13.3 (bench/peer/start.mjs, ES256, its in-memory adapter)
+  floor     crates/server/examples/floor.rs: actix-web answering POST /token with a token signed by
+            our key code and nothing else (no client authentication, form, middleware, log or
+            metrics) — the most an actix-web token endpoint reaches on this core; measured for
+            cc_es256 and cc_rs256 (FLOOR=0 leaves it out). Each round also times the JWS
+            signature alone on CPU 1 (`floor sign-rate`, RS256 and ES256, SIGN_SECONDS each).
 
 Endpoints (ONLY= picks a subset): discovery, jwks, cc_es256, cc_rs256 (Tessera; its goal is the
 RSA sign rate), introspect (Tessera: its JWT access token; the peer introspects only opaque
@@ -25,7 +30,8 @@ Prints one RESULT line per measurement, a Markdown table of medians (min–max) 
 the goals of issue 12 as PASS/MISS. Exits 1 when a measured request failed (a broken bench),
 not when a goal is missed (STRICT=1 makes misses fail too). Ends by itself.
 
-  RUNS=3 DURATION=8 WARMUP=2 CONNECTIONS=32 MIXED=60 ONLY=... STORES="sqlite postgres" PEER=1
+  RUNS=3 DURATION=8 WARMUP=2 CONNECTIONS=32 MIXED=60 ONLY=... STORES="sqlite postgres" PEER=1 FLOOR=1
+  SIGN_SECONDS=3
   CODE_POOL=12000 RSA_SIGN_RATE=<signatures/s, from scripts/load> python3 bench/load.py
 """
 import base64, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -47,6 +53,10 @@ ENDPOINTS = ["discovery", "jwks", "cc_es256", "cc_rs256", "introspect", "userinf
 ONLY = [e for e in os.environ.get("ONLY", ",".join(ENDPOINTS)).split(",") if e]
 STORES = os.environ.get("STORES", "sqlite postgres").split()
 PEER = os.environ.get("PEER", "1") == "1"
+FLOOR = os.environ.get("FLOOR", "1") == "1"
+SIGN_SECONDS = int(os.environ.get("SIGN_SECONDS", "3"))
+FLOOR_BIN = os.path.join(ROOT, "target/release/examples/floor")
+FLOOR_ENDPOINTS = {"cc_es256", "cc_rs256"}
 RSA = float(os.environ["RSA_SIGN_RATE"]) if os.environ.get("RSA_SIGN_RATE") else None
 BIN = os.path.join(ROOT, "target/release/tessera")
 LUA = os.path.join(HERE, "wrk/load.lua")
@@ -256,6 +266,29 @@ class Peer(Server):
                 for c in codes]
 
 
+class Floor(Server):
+    """The floor: actix-web and one signature per request (crates/server/examples/floor.rs)."""
+
+    def __init__(self):
+        self.keys = os.path.join(WORK, "floor-keys")
+        port = free_port()
+        # Server() picks its own port; the floor takes its address on the command line.
+        self.port, self.base = port, f"http://127.0.0.1:{port}"
+        self.name, self.log = "floor", os.path.join(WORK, "floor.log")
+        self.proc = subprocess.Popen(["taskset", "-c", "1", FLOOR_BIN, "serve", f"127.0.0.1:{port}", self.keys],
+                                     stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        wait_ready(self.base + "/.well-known/openid-configuration", self.proc, self.log)
+        self.discovery = requests.get(self.base + "/.well-known/openid-configuration").json()
+
+    def cc_auth(self, alg="ES256"):
+        return basic("floor", "unchecked")
+
+    def sign_rate(self, alg):
+        out = subprocess.run(["taskset", "-c", "1", FLOOR_BIN, "sign-rate", self.keys, alg, str(SIGN_SECONDS)],
+                             check=True, capture_output=True, text=True).stdout
+        return float(out.strip())
+
+
 def check(r, what):
     if r.status_code != 200:
         raise SystemExit(f"{what}: {r.status_code} {r.text[:300]}")
@@ -270,7 +303,8 @@ def prepare(server, endpoint):
         return server.path("jwks_uri"), {}
     if endpoint.startswith("cc_"):
         alg = endpoint[3:].upper()
-        return server.path("token_endpoint"), dict(bench_method="POST", bench_body="grant_type=client_credentials",
+        path = "token_endpoint_rs256" if isinstance(server, Floor) and alg == "RS256" else "token_endpoint"
+        return server.path(path), dict(bench_method="POST", bench_body="grant_type=client_credentials",
                                                    bench_auth=server.cc_auth(alg))
     if endpoint == "introspect":
         token = server.cc_token(resource="urn:bench:opaque") if isinstance(server, Peer) else server.cc_token()
@@ -363,23 +397,33 @@ def main():
         peer = Peer() if PEER else None
         if peer:
             servers.append(peer)
+        floor = Floor() if FLOOR and FLOOR_ENDPOINTS & set(ONLY) else None
+        if floor:
+            servers.append(floor)
         time.sleep(1)
-        idle = {s.name: rss_mb(s.proc.pid) for s in servers}
+        idle = {s.name: rss_mb(s.proc.pid) for s in servers if s is not floor}
         print("# idle RSS: " + ", ".join(f"{n} {v:.1f} MB" for n, v in idle.items()), flush=True)
         after_mixed = mixed([s for s in (tessera, peer) if s]) if MIXED > 0 else {}
 
         rows = []
         for run in range(1, RUNS + 1):
+            if floor:
+                for alg in ("RS256", "ES256"):
+                    rate = floor.sign_rate(alg)
+                    rows.append(dict(server="sign", endpoint=alg, run=run, rps=rate, non2xx=0, errors=0))
+                    print(f"RESULT server=sign endpoint={alg} run={run} rps={rate:.2f}", flush=True)
             for endpoint in ONLY:
                 targets = [tessera] if "sqlite" in STORES or endpoint not in WRITE_PATHS else []
                 if endpoint in WRITE_PATHS and tessera_pg:
                     targets.append(tessera_pg)
                 if peer and endpoint != "cc_rs256":
                     targets.append(peer)
+                if floor and endpoint in FLOOR_ENDPOINTS:
+                    targets.append(floor)
                 for server in targets:
                     print(f"# round {run}/{RUNS}: {endpoint} on {server.name}", file=sys.stderr, flush=True)
                     rows.append(measure(server, endpoint, run))
-        end = {s.name: rss_mb(s.proc.pid) for s in servers}
+        end = {s.name: rss_mb(s.proc.pid) for s in servers if s is not floor}
         return report(rows, idle, after_mixed, end)
     finally:
         for s in servers:
@@ -423,6 +467,18 @@ def report(rows, idle, after_mixed, end):
         + f", at the end {end[n]:.1f}" for n in idle))
     if RSA:
         print(f"Reference, same run: {RSA:,.0f} RSA-2048 signatures/s on CPU 1 (aws-lc-rs, criterion).")
+    floor_rows = [(e, med("floor", e)) for e in ("cc_es256", "cc_rs256") if med("floor", e)]
+    if floor_rows:
+        print("\nThe floor (actix-web + one signature, nothing else), same rounds:\n")
+        print("| endpoint | floor req/s | floor p99 | Tessera / floor | floor / peer | JWS signatures/s alone |")
+        print("|---|---|---|---|---|---|")
+        for endpoint, f in floor_rows:
+            ours, theirs = med("tessera", endpoint), med("peer", endpoint)
+            sign = med("sign", endpoint[3:].upper())
+            print(f"| {endpoint} | {f[0]:,.0f} ({f[1]:,.0f}–{f[2]:,.0f}) | {med('floor', endpoint, 'p99_ms')[0]:.1f} ms | "
+                  + (f"{ours[0] / f[0]:.0%}" if ours else "—") + " | "
+                  + (f"{f[0] / theirs[0]:.1f}×" if theirs else "—") + " | "
+                  + (f"{sign[0]:,.0f} ({sign[1]:,.0f}–{sign[2]:,.0f})" if sign else "—") + " |")
 
     goals = []
 
