@@ -504,6 +504,19 @@ async fn two_instances_share_one_device_authorization_and_redeem_it_once() {
         "the tokens are live: {:?}",
         userinfo.body
     );
+    // The same poll once more at once (a retry after a lost answer, or a twin that reached an
+    // instance after the redemption committed): slow down, and the tokens stay live.
+    poll(&first, "tv", &device_code).await.assert_error(
+        400,
+        "slow_down",
+        "a twin of the redeeming poll",
+    );
+    let still = tessera_testkit::tokens::userinfo(issuer, &access).await;
+    assert_eq!(
+        still.status, 200,
+        "not taken for a replay: {:?}",
+        still.body
+    );
 
     // Later, at the other instance: the device code is used up.
     clock.advance(Duration::seconds(20));

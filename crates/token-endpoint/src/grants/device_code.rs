@@ -7,7 +7,9 @@
 //! `expired_token`, or — once allowed — the tokens, redeemed as a code is: the request turned
 //! `redeemed` in the transaction that creates its grant and refresh token (exactly one poll on
 //! any number of instances wins; a store failure leaves it for the retry). A device code
-//! presented again afterwards revokes what it issued, as a replayed code does.
+//! presented again after the interval revokes what it issued, as a replayed code does; sooner,
+//! it is the redeeming poll's twin (a retry after a lost answer, or the same poll at another
+//! instance) and is told to slow down.
 
 use serde_json::json;
 use tessera_core::{
@@ -36,7 +38,11 @@ fn unapproved(
 ) -> Option<TokenError> {
     use TokenErrorCode::{AccessDenied, AuthorizationPending, ExpiredToken, SlowDown};
     if record.status == DeviceStatus::Redeemed {
-        return None;
+        // A poll too soon after the one that redeemed the code is that poll's twin — a retry
+        // after a lost answer, or the same poll reaching another instance at the same instant —
+        // and is told to slow down; presented again after the interval, it is a replay.
+        return (!in_time)
+            .then(|| pending_error(SlowDown, "Polling too fast: wait longer between requests."));
     }
     if record.expires_at <= now {
         return Some(pending_error(ExpiredToken, "The device code has expired."));
@@ -113,6 +119,9 @@ pub async fn exchange(
         revoked_at: None,
         resource: None,
         dpop_jkt: refresh_binding(client, dpop),
+        // The approval page's session is not recorded on the device authorization: its ID
+        // tokens say `pwd` (docs/decisions/0026).
+        amr: tessera_core::amr::Amr::password(),
     };
     // Checked before the request is redeemed: a wrong resource leaves it for the next poll.
     let access = target_of(&state.resources, form.get("resource"), None, &grant.scopes).await?;
@@ -227,7 +236,9 @@ mod tests {
             code(DeviceStatus::Approved, false, later),
             Some(ExpiredToken)
         );
-        // A replay is answered (and its grant revoked) whenever it comes.
-        assert_eq!(code(DeviceStatus::Redeemed, false, later), None);
+        // A replay is answered (and its grant revoked) whenever it comes in time; too soon after
+        // the redeeming poll it is that poll's twin and slows down.
+        assert_eq!(code(DeviceStatus::Redeemed, true, later), None);
+        assert_eq!(code(DeviceStatus::Redeemed, false, t), Some(SlowDown));
     }
 }
