@@ -23,7 +23,7 @@ use std::{
 
 use actix_web::{App, HttpResponse, HttpServer, http::header, web};
 use serde::Serialize;
-use tessera_core::{SigningAlg, clock::SystemClock, secret::random_id};
+use tessera_core::{Clock, SigningAlg, clock::SystemClock, secret::random_id};
 use tessera_keys::{KeyFolder, Keys};
 
 /// The claims of an RFC 9068 access token, the same fields and sizes as Tessera's.
@@ -46,7 +46,7 @@ struct Floor {
 }
 
 fn token(floor: &Floor, alg: Option<SigningAlg>) -> String {
-    let now = chrono::Utc::now().timestamp();
+    let now = SystemClock.now().timestamp();
     let claims = Claims {
         iss: &floor.issuer,
         sub: "0f8b2f7c5b1e4c0c9d4b3f6a1e2d3c4b",
@@ -107,16 +107,21 @@ fn alg(name: &str) -> Option<SigningAlg> {
     }
 }
 
-fn open_keys(dir: &str) -> Keys {
-    Keys::open(KeyFolder::new(dir, None), Arc::new(SystemClock)).expect("the key folder opens")
+fn open_keys(dir: &str) -> std::io::Result<Keys> {
+    Keys::open(KeyFolder::new(dir, None), Arc::new(SystemClock)).map_err(std::io::Error::other)
 }
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["serve", addr, keys] => {
             let floor = web::Data::new(Floor {
-                keys: open_keys(keys),
+                keys: open_keys(keys)?,
                 issuer: format!("http://{addr}"),
             });
             let addr = addr.to_string();
@@ -139,7 +144,7 @@ fn main() -> std::io::Result<()> {
         }
         ["sign-rate", keys, which, seconds] => {
             let floor = Floor {
-                keys: open_keys(keys),
+                keys: open_keys(keys)?,
                 issuer: "http://127.0.0.1".into(),
             };
             let alg = alg(which);
