@@ -13,6 +13,7 @@ mod m20261207_000007_client_requires_par;
 mod m20261207_000008_device_authorizations;
 mod m20261207_000009_resource_servers;
 mod m20261207_000010_dpop;
+mod m20261207_000011_second_factors;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000008_device_authorizations::Migration),
             Box::new(m20261207_000009_resource_servers::Migration),
             Box::new(m20261207_000010_dpop::Migration),
+            Box::new(m20261207_000011_second_factors::Migration),
         ]
     }
 }

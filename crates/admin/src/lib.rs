@@ -77,6 +77,11 @@ pub struct AdminState {
     pub clock: Arc<dyn Clock>,
     /// The issuer.
     pub issuer: Issuer,
+    /// Second factors (a user's can be removed here, e.g. after a lost phone).
+    pub factors: Arc<dyn tessera_core::store::SecondFactorRepo>,
+    /// The second-factor policy (`TESSERA_MFA`): where one is required, a console session
+    /// signed in without one does not do.
+    pub mfa: tessera_core::amr::MfaPolicy,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -146,7 +151,15 @@ pub(crate) async fn require_admin(
         .current(req, SessionKind::Admin)
         .await
         .map_err(|e| unavailable(&e))?;
-    if let Some(signed_in) = admin.filter(|s| s.user.is_admin) {
+    // Where a second factor is required (by the policy or for this admin), a console session
+    // without one (made before the requirement) does not do: sign in again.
+    let required = |s: &tessera_web::session::SignedIn| {
+        use tessera_core::amr::{MfaPolicy, session_will_do};
+        let user_required = s.user.mfa_required;
+        state.mfa == MfaPolicy::Off
+            || session_will_do(state.mfa, user_required, false, false, &s.session.amr)
+    };
+    if let Some(signed_in) = admin.filter(|s| s.user.is_admin && required(s)) {
         return Ok(Admin {
             auth_time: signed_in.session.auth_time,
             user: signed_in.user,
@@ -405,6 +418,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/users/{id}/password",
             web::post().to(pages::post_reset_password),
+        )
+        .route(
+            "/admin/users/{id}/toggle-mfa-required",
+            web::post().to(pages::post_toggle_mfa_required),
+        )
+        .route(
+            "/admin/users/{id}/remove-second-factor",
+            web::post().to(pages::post_remove_second_factor),
         )
         .route(
             "/admin/trusted-issuers",

@@ -136,6 +136,8 @@ pub(crate) struct UserRow {
     email: String,
     is_admin: bool,
     enabled: bool,
+    mfa_required: bool,
+    two_step: bool,
 }
 
 #[derive(Template)]
@@ -155,6 +157,8 @@ pub(crate) async fn get_users(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let users = state.users.list_users(query.q.as_deref(), 500).await?;
+    let ids: Vec<Subject> = users.iter().map(|u| u.id.clone()).collect();
+    let with_app = state.factors.users_with_totp(&ids).await?;
     let page = UsersPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -163,6 +167,8 @@ pub(crate) async fn get_users(
         users: users
             .into_iter()
             .map(|u| UserRow {
+                two_step: with_app.contains(&u.id),
+                mfa_required: u.mfa_required,
                 id: u.id.into_inner(),
                 username: u.username,
                 email: u.email.unwrap_or_default(),
@@ -227,6 +233,7 @@ async fn change_user(
         users: state.users.as_ref(),
         sessions: state.sessions.sessions.as_ref(),
         grants: state.grant_list.as_ref(),
+        factors: state.factors.as_ref(),
     };
     match users::change(
         stores,
@@ -267,6 +274,28 @@ pub(crate) async fn post_toggle_admin(
 ) -> Result<HttpResponse, PageError> {
     let toggle = |user: &UserRecord| UserChange::Admin(!user.is_admin);
     change_user(&req, &state, &admin, &path, toggle).await
+}
+
+/// `POST /admin/users/{id}/toggle-mfa-required`.
+pub(crate) async fn post_toggle_mfa_required(
+    req: HttpRequest,
+    path: web::Path<String>,
+    AdminForm { admin, .. }: AdminForm,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let toggle = |user: &UserRecord| UserChange::MfaRequired(!user.mfa_required);
+    change_user(&req, &state, &admin, &path, toggle).await
+}
+
+/// `POST /admin/users/{id}/remove-second-factor` (sensitive).
+pub(crate) async fn post_remove_second_factor(
+    req: HttpRequest,
+    path: web::Path<String>,
+    SensitiveForm { admin, .. }: SensitiveForm,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let remove = |_: &UserRecord| UserChange::RemoveSecondFactor;
+    change_user(&req, &state, &admin, &path, remove).await
 }
 
 /// The form that sets a user's password.

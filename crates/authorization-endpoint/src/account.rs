@@ -8,19 +8,20 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use serde::Deserialize;
 use tessera_core::AuditKind;
+use tessera_core::amr::MfaPolicy;
 use tessera_core::{
     ClientId, Clock,
     password::{hash_password, verify_password},
     secret::TokenHash,
     store::{
-        AuditRepo, BrowserSessionRecord, ClientRepo, ConsentRepo, GrantAdminRepo, SessionKind,
-        SessionRepo, UserRepo,
+        AuditRepo, BrowserSessionRecord, ClientRepo, ConsentRepo, GrantAdminRepo, SecondFactorRepo,
+        SessionKind, SessionRepo, UserRepo,
     },
 };
 use tessera_web::{
     PageError,
     audit::Audit,
-    csrf::CsrfToken,
+    csrf::{CookieSettings, CsrfToken},
     form::CsrfForm,
     session::{Sessions, SignedIn},
 };
@@ -44,6 +45,14 @@ pub struct AccountState {
     pub audit: Arc<dyn AuditRepo>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Second factors (`/account/two-step`).
+    pub factors: Arc<dyn SecondFactorRepo>,
+    /// The second-factor policy (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
+    /// The name authenticator apps show beside the account (the issuer's host).
+    pub issuer_label: String,
+    /// Cookie names and flags (a session upgraded after adding a factor gets a fresh CSRF secret).
+    pub cookies: CookieSettings,
 }
 
 impl std::fmt::Debug for AccountState {
@@ -76,6 +85,10 @@ struct AccountPage<'a> {
     notice: Option<&'a str>,
     sessions: Vec<SessionRow>,
     apps: Vec<AppRow>,
+    /// Whether second factors are offered here.
+    two_step_offered: bool,
+    /// Whether this user's two-step sign-in is on.
+    two_step_on: bool,
 }
 
 /// `?notice=`.
@@ -84,7 +97,7 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -93,16 +106,25 @@ fn see_other(location: &str) -> HttpResponse {
 
 /// The signed-in user, or the sign-in page (a GET) or a 403 (a POST whose session ended).
 async fn signed_in(req: &HttpRequest, state: &AccountState) -> Result<SignedIn, PageError> {
+    signed_in_at(req, state, "/account").await
+}
+
+/// [`signed_in`] for a page at `path` (where the sign-in page comes back to).
+pub(crate) async fn signed_in_at(
+    req: &HttpRequest,
+    state: &AccountState,
+    path: &str,
+) -> Result<SignedIn, PageError> {
     match state.sessions.current(req, SessionKind::User).await? {
         Some(user) => Ok(user),
         None if req.method() == actix_web::http::Method::GET => Err(PageError::SignIn {
-            return_to: "/account".into(),
+            return_to: path.into(),
         }),
         None => Err(PageError::SignedOut),
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     state: &AccountState,
     req: &HttpRequest,
     user: &SignedIn,
@@ -126,6 +148,7 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "password" => "Your password was changed; your other devices are signed out.",
         "wrong-password" => "The current password is wrong; nothing was changed.",
         "weak-password" => "The new password must have at least 8 characters.",
+        "two-step-off" => "Two-step sign-in is off. Your password alone signs you in now.",
         _ => return None,
     })
 }
@@ -188,6 +211,13 @@ pub async fn get_account(
             .map(|s| SessionRow::of(s, &user))
             .collect(),
         apps: apps_of(&state, &user).await?,
+        two_step_offered: state.mfa != MfaPolicy::Off,
+        two_step_on: state.mfa != MfaPolicy::Off
+            && state
+                .factors
+                .find_totp(&user.user.id)
+                .await?
+                .is_some_and(|f| f.confirmed_at.is_some()),
     };
     Ok(tessera_web::html_page(StatusCode::OK, page.render()))
 }

@@ -93,6 +93,10 @@ pub struct AuthorizeState {
     pub devices: Arc<dyn tessera_core::store::DeviceAuthorizationRepo>,
     /// Registered resource servers (RFC 8707): a request's `resource` must be one.
     pub resources: Arc<dyn tessera_core::store::ResourceServerRepo>,
+    /// Second factors (whether a user has one to step up with).
+    pub factors: Arc<dyn tessera_core::store::SecondFactorRepo>,
+    /// The second-factor policy (`TESSERA_MFA`).
+    pub mfa: tessera_core::amr::MfaPolicy,
 }
 
 impl std::fmt::Debug for AuthorizeState {
@@ -429,6 +433,7 @@ async fn issue_code(
         nonce: request.nonce.clone(),
         session_id: Some(user.session.id_hash.clone()),
         auth_time: user.session.auth_time,
+        amr: user.session.amr.clone(),
         created_at: now,
         expires_at: now + state.code_ttl,
         grant_id: None,
@@ -555,6 +560,46 @@ async fn pending(
     };
     let request = validated(state, &record.params).await?;
     Ok((record, request))
+}
+
+/// Whether the factors `user` signed in with will do for `request`
+/// (`tessera_core::amr::session_will_do`); whether the user has a second factor is looked up
+/// only when it matters.
+async fn will_do(
+    state: &AuthorizeState,
+    request: &AuthorizeRequest,
+    user: &SignedIn,
+) -> Result<bool, HttpResponse> {
+    use tessera_core::amr::{MfaPolicy, session_will_do};
+    let amr = &user.session.amr;
+    if state.mfa == MfaPolicy::Off || amr.is_mfa() {
+        return Ok(true);
+    }
+    let has_factor = match request.acr_mfa {
+        true => state
+            .factors
+            .find_totp(&user.user.id)
+            .await
+            .map_err(|err| unavailable(&err))?
+            .is_some_and(|f| f.confirmed_at.is_some()),
+        false => false,
+    };
+    let required = user.user.mfa_required;
+    let asks = request.acr_mfa;
+    Ok(session_will_do(state.mfa, required, has_factor, asks, amr))
+}
+
+/// The signed-in user and whether their sign-in will do for `request` as to its factors.
+async fn signed_in_for(
+    state: &AuthorizeState,
+    req: &HttpRequest,
+    request: &AuthorizeRequest,
+) -> Result<Option<(SignedIn, bool)>, HttpResponse> {
+    let Some(user) = signed_in(state, req).await? else {
+        return Ok(None);
+    };
+    let will_do = will_do(state, request, &user).await?;
+    Ok(Some((user, will_do)))
 }
 
 async fn signed_in(
@@ -685,7 +730,7 @@ async fn handle(
         Ok(incoming) => incoming,
         Err(response) => return response,
     };
-    let user = match signed_in(state, &req).await {
+    let user = match signed_in_for(state, &req, &request).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -693,12 +738,14 @@ async fn handle(
         Ok(hinted) => hinted,
         Err(error) => return refuse(state, &request, &error, false),
     };
-    let signed = user.as_ref().map(|u| Signed {
+    let signed = user.as_ref().map(|(u, will_do)| Signed {
         sub: u.user.id.as_str(),
         auth_time: u.session.auth_time,
+        will_do: *will_do,
     });
     let now = state.clock.now();
-    match (sign_in_step(&request, signed, hinted.as_deref(), now), user) {
+    let step = sign_in_step(&request, signed, hinted.as_deref(), now);
+    match (step, user.map(|(user, _)| user)) {
         (SignInStep::Proceed, Some(user)) => {
             proceed(state, &req, &csrf, &request, &params, &user, None).await
         }
@@ -760,12 +807,14 @@ pub async fn get_resume(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let user = match signed_in(&state, &req).await {
+    let user = match signed_in_for(&state, &req, &request).await {
         Ok(user) => user,
         Err(response) => return response,
     };
     match user {
-        Some(user) if sign_in_satisfies(&request, user.session.auth_time, record.created_at) => {
+        Some((user, true))
+            if sign_in_satisfies(&request, user.session.auth_time, record.created_at) =>
+        {
             proceed(
                 &state,
                 &req,
@@ -794,8 +843,8 @@ pub async fn post_decision(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let user = match signed_in(&state, &req).await {
-        Ok(Some(user))
+    let user = match signed_in_for(&state, &req, &request).await {
+        Ok(Some((user, true)))
             if sign_in_satisfies(&request, user.session.auth_time, record.created_at) =>
         {
             user

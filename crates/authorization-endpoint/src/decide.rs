@@ -13,6 +13,10 @@ pub struct Signed<'a> {
     pub sub: &'a str,
     /// When they entered their password.
     pub auth_time: DateTime<Utc>,
+    /// Whether the factors they signed in with will do for this request
+    /// (`tessera_core::amr::session_will_do`: a second factor the policy, an admin or the
+    /// request's `acr_values` asks for).
+    pub will_do: bool,
 }
 
 /// Whether a sign-in at `auth_time` satisfies `request`, which arrived at `arrived`: with
@@ -43,8 +47,9 @@ pub enum SignInStep {
 }
 
 /// The step for a request arriving `now`: a signed-in user proceeds unless `prompt=login`
-/// (which always asks again), `max_age` finds the sign-in too old, or an `id_token_hint` names
-/// someone else (`hinted`, OIDC Core §3.1.2.1).
+/// (which always asks again), `max_age` finds the sign-in too old, an `id_token_hint` names
+/// someone else (`hinted`, OIDC Core §3.1.2.1), or the sign-in lacks a second factor that is
+/// asked for (step-up).
 pub fn sign_in_step(
     request: &AuthorizeRequest,
     signed: Option<Signed<'_>>,
@@ -54,6 +59,7 @@ pub fn sign_in_step(
     match signed {
         Some(user)
             if !request.prompt_login
+                && user.will_do
                 && sign_in_satisfies(request, user.auth_time, now)
                 && hinted.is_none_or(|sub| sub == user.sub) =>
         {
@@ -143,6 +149,7 @@ mod tests {
             response_mode: Default::default(),
             resource: None,
             dpop_jkt: None,
+            acr_mfa: false,
         }
     }
 
@@ -150,6 +157,7 @@ mod tests {
         Some(Signed {
             sub: "alice",
             auth_time,
+            will_do: true,
         })
     }
 
@@ -188,6 +196,19 @@ mod tests {
         assert_eq!(
             sign_in_step(&none, alice(at(0)), None, now),
             SignInStep::Proceed
+        );
+        // A sign-in without the second factor asked for: sign in again, or say so.
+        let password_only = Some(Signed {
+            will_do: false,
+            ..alice(at(0)).unwrap()
+        });
+        assert_eq!(
+            sign_in_step(&plain, password_only, None, now),
+            SignInStep::SignIn
+        );
+        assert_eq!(
+            sign_in_step(&none, password_only, None, now),
+            SignInStep::LoginRequired
         );
     }
 

@@ -108,11 +108,17 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The signed-in user, if their sign-in will do for allowing a device: where a second factor is
+/// required (the policy, or an admin for this user), a session without one counts as none.
 async fn signed_in(
     state: &AuthorizeState,
     req: &HttpRequest,
 ) -> Result<Option<SignedIn>, PageError> {
-    Ok(state.sessions.current(req, SessionKind::User).await?)
+    let user = state.sessions.current(req, SessionKind::User).await?;
+    Ok(user.filter(|u| {
+        let required = u.user.mfa_required;
+        tessera_core::amr::session_will_do(state.mfa, required, false, false, &u.session.amr)
+    }))
 }
 
 fn render(status: StatusCode, page: &DevicePage<'_>) -> HttpResponse {

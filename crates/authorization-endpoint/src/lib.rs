@@ -15,7 +15,9 @@ pub mod home;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;
+pub mod second_factor;
 pub mod signup;
+pub mod two_step;
 
 /// Authorization request validation (it lives in core: `/par` at the token side uses it too).
 pub use tessera_core::authorization_request as request;
@@ -32,6 +34,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/login")
             .route(tessera_web::get_or_head().to(login::get_login))
             .route(web::post().to(login::post_login))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    );
+    cfg.service(
+        web::resource(second_factor::PATH)
+            .route(tessera_web::get_or_head().to(second_factor::get_second_factor))
+            .route(web::post().to(second_factor::post_second_factor))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),
@@ -64,6 +74,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/password",
         web::post().to(account::post_change_password),
+    )
+    .route(two_step::PATH, web::get().to(two_step::get_two_step))
+    .route(
+        "/account/two-step/start",
+        web::post().to(two_step::post_start),
+    )
+    .route(
+        "/account/two-step/confirm",
+        web::post().to(two_step::post_confirm),
+    )
+    .route(
+        "/account/two-step/remove",
+        web::post().to(two_step::post_remove),
+    )
+    .route(
+        "/account/two-step/recovery",
+        web::post().to(two_step::post_recovery),
     );
     cfg.route("/", tessera_web::get_or_head().to(home::get_home))
         .route(

@@ -18,9 +18,12 @@ use serde::Deserialize;
 use serde_json::json;
 use tessera_core::{
     Clock,
+    amr::{Amr, MfaPolicy},
     password::{dummy_hash, verify_password},
     sign_in::{Admission, SignInThrottle},
-    store::{AuditRepo, AuthorizationRequestRepo, SessionKind, UserRecord, UserRepo},
+    store::{
+        AuditRepo, AuthorizationRequestRepo, SecondFactorRepo, SessionKind, UserRecord, UserRepo,
+    },
 };
 use tessera_web::{
     audit::Audit,
@@ -30,7 +33,7 @@ use tessera_web::{
     session::{ADMIN_PATH, Sessions, is_local_path},
 };
 
-use crate::authorize::continuation_target;
+use crate::{authorize::continuation_target, second_factor::after_password};
 
 /// The longest username written to the audit log.
 const AUDIT_USERNAME_CHARS: usize = 64;
@@ -80,6 +83,10 @@ pub struct LoginState {
     pub cookies: CookieSettings,
     /// Whether people may create their own accounts (`TESSERA_SELF_REGISTRATION`).
     pub self_registration: bool,
+    /// Second factors, and the sign-ins waiting for one.
+    pub factors: Arc<dyn SecondFactorRepo>,
+    /// The second-factor policy (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -380,10 +387,12 @@ pub async fn post_login(
         Err(Refusal::Expired)
     };
     let refusal = match outcome {
-        Ok(user) => match start_sessions(&state, &req, &user, return_to).await {
-            Ok(response) => {
-                let kind = tessera_core::AuditKind::LoginSucceeded;
-                audit(&state, &req, kind, Some(user.id.as_str()), username).await;
+        Ok(user) => match after_password(&state, &req, &user, return_to).await {
+            Ok((response, complete)) => {
+                if complete {
+                    let kind = tessera_core::AuditKind::LoginSucceeded;
+                    audit(&state, &req, kind, Some(user.id.as_str()), username).await;
+                }
                 return response;
             }
             Err(err) => {
@@ -396,14 +405,15 @@ pub async fn post_login(
     refused(&state, &csrf, return_to, username, refusal).await
 }
 
-/// Signs `user` in: ends whatever sessions the browser had, starts a new one (and an admin one
-/// when an admin is headed for the console), rotates the CSRF secret, and redirects to
-/// `return_to`.
+/// Signs `user` in, who gave `amr`: ends whatever sessions the browser had, starts a new one (and
+/// an admin one when an admin is headed for the console), rotates the CSRF secret, and redirects
+/// to `return_to`.
 pub(crate) async fn start_sessions(
     state: &LoginState,
     req: &HttpRequest,
     user: &UserRecord,
     return_to: &str,
+    amr: &Amr,
 ) -> Result<HttpResponse, tessera_core::store::StoreError> {
     let mut response = HttpResponse::SeeOther();
     response
@@ -415,9 +425,19 @@ pub(crate) async fn start_sessions(
             response.cookie(state.sessions.end(req, kind).await?);
         }
     }
-    response.cookie(state.sessions.start(req, user, SessionKind::User).await?);
+    response.cookie(
+        state
+            .sessions
+            .start(req, user, SessionKind::User, amr)
+            .await?,
+    );
     if user.is_admin && return_to.starts_with(ADMIN_PATH) {
-        response.cookie(state.sessions.start(req, user, SessionKind::Admin).await?);
+        response.cookie(
+            state
+                .sessions
+                .start(req, user, SessionKind::Admin, amr)
+                .await?,
+        );
     }
     response.cookie(fresh_secret_cookie(&state.cookies));
     Ok(response.finish())

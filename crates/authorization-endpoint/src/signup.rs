@@ -17,7 +17,10 @@ use tessera_web::{
     csrf::{CsrfToken, csrf_valid},
 };
 
-use crate::login::{LoginState, continuing, encode, safe_return, start_sessions};
+use crate::{
+    login::{LoginState, continuing, encode, safe_return},
+    second_factor::after_password,
+};
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -179,6 +182,7 @@ async fn register(
         name: Some(name),
         is_admin: false,
         enabled: true,
+        mfa_required: false,
         created_at: state.clock.now(),
     };
     match state.users.create_user(&user).await {
@@ -224,8 +228,9 @@ pub async fn post_signup(
         Err(refusal) => Err(refusal),
     };
     let refusal = match registered {
-        Ok(user) => match start_sessions(&state, &req, &user, return_to).await {
-            Ok(response) => return response,
+        // A new account has no second factor: where the policy requires one, it is added next.
+        Ok(user) => match after_password(&state, &req, &user, return_to).await {
+            Ok((response, _)) => return response,
             Err(err) => {
                 tracing::error!(error = %err, "signup: session could not be stored");
                 SignupRefusal::NotSignedIn

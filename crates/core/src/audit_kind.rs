@@ -58,6 +58,14 @@ pub enum AuditKind {
     ScopeDeleted,
     /// `scope.saved`.
     ScopeSaved,
+    /// `second_factor.added`.
+    SecondFactorAdded,
+    /// `second_factor.recovery_renewed`.
+    SecondFactorRecoveryRenewed,
+    /// `second_factor.recovery_used`.
+    SecondFactorRecoveryUsed,
+    /// `second_factor.removed`.
+    SecondFactorRemoved,
     /// `session.revoked`.
     SessionRevoked,
     /// `token.revocation_refused`.
@@ -78,6 +86,8 @@ pub enum AuditKind {
     UserCreated,
     /// `user.enabled_changed`.
     UserEnabledChanged,
+    /// `user.mfa_required_changed`.
+    UserMfaRequiredChanged,
     /// `user.password_changed`.
     UserPasswordChanged,
     /// `user.password_reset`.
@@ -88,7 +98,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 40] = [
+    pub const ALL: [AuditKind; 45] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -116,6 +126,10 @@ impl AuditKind {
         Self::ResourceServerSaved,
         Self::ScopeDeleted,
         Self::ScopeSaved,
+        Self::SecondFactorAdded,
+        Self::SecondFactorRecoveryRenewed,
+        Self::SecondFactorRecoveryUsed,
+        Self::SecondFactorRemoved,
         Self::SessionRevoked,
         Self::TokenRevocationRefused,
         Self::TokenRevoked,
@@ -126,6 +140,7 @@ impl AuditKind {
         Self::UserAdminChanged,
         Self::UserCreated,
         Self::UserEnabledChanged,
+        Self::UserMfaRequiredChanged,
         Self::UserPasswordChanged,
         Self::UserPasswordReset,
         Self::UserRegistered,
@@ -161,6 +176,10 @@ impl AuditKind {
             Self::ResourceServerSaved => "resource_server.saved",
             Self::ScopeDeleted => "scope.deleted",
             Self::ScopeSaved => "scope.saved",
+            Self::SecondFactorAdded => "second_factor.added",
+            Self::SecondFactorRecoveryRenewed => "second_factor.recovery_renewed",
+            Self::SecondFactorRecoveryUsed => "second_factor.recovery_used",
+            Self::SecondFactorRemoved => "second_factor.removed",
             Self::SessionRevoked => "session.revoked",
             Self::TokenRevocationRefused => "token.revocation_refused",
             Self::TokenRevoked => "token.revoked",
@@ -171,6 +190,7 @@ impl AuditKind {
             Self::UserAdminChanged => "user.admin_changed",
             Self::UserCreated => "user.created",
             Self::UserEnabledChanged => "user.enabled_changed",
+            Self::UserMfaRequiredChanged => "user.mfa_required_changed",
             Self::UserPasswordChanged => "user.password_changed",
             Self::UserPasswordReset => "user.password_reset",
             Self::UserRegistered => "user.registered",

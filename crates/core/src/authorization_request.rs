@@ -56,6 +56,8 @@ pub struct AuthorizeRequest {
     pub resource: Option<String>,
     /// RFC 9449 §10: the thumbprint of the DPoP key the code's redemption must prove.
     pub dpop_jkt: Option<String>,
+    /// Whether `acr_values` asks for a second factor (`mfa`, `crate::amr`).
+    pub acr_mfa: bool,
 }
 
 /// How the answer reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
@@ -362,6 +364,7 @@ pub fn validate(
         response_mode,
         resource,
         dpop_jkt,
+        acr_mfa: get("acr_values").is_some_and(crate::amr::asks_for_mfa),
     })
 }
 

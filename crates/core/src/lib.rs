@@ -5,6 +5,7 @@
 //! that the storage crate implements.
 
 pub mod alg;
+pub mod amr;
 pub mod audit_kind;
 pub mod authorization_request;
 pub mod client_throttle;
@@ -22,6 +23,7 @@ pub mod scope;
 pub mod secret;
 pub mod sign_in;
 pub mod store;
+pub mod totp;
 pub mod username;
 
 pub use alg::SigningAlg;

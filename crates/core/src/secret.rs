@@ -36,6 +36,8 @@ pub enum SecretKind {
     PushedRequest,
     /// An RFC 8628 device code, which a device polls the token endpoint with.
     DeviceCode,
+    /// A sign-in waiting for its second factor (cookie value).
+    SecondFactorChallenge,
 }
 
 impl SecretKind {
@@ -51,6 +53,7 @@ impl SecretKind {
             SecretKind::AuthorizationRequest => "tsq_",
             SecretKind::PushedRequest => "tsp_",
             SecretKind::DeviceCode => "tsd_",
+            SecretKind::SecondFactorChallenge => "tsf_",
         }
     }
 }

@@ -9,7 +9,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{ClientId, GrantId, Kid, SigningAlg, Subject, secret::TokenHash};
+use crate::{
+    ClientId, GrantId, Kid, SigningAlg, Subject,
+    amr::Amr,
+    secret::TokenHash,
+    totp::{TotpRecord, TotpSecret},
+};
 
 /// A storage failure. Callers answer `server_error` / `temporarily_unavailable`; details go to logs.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +215,8 @@ pub struct UserRecord {
     pub is_admin: bool,
     /// Disabled users can not log in.
     pub enabled: bool,
+    /// Whether an admin requires a second factor of this user, whatever the server's policy.
+    pub mfa_required: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -240,6 +247,8 @@ pub struct GrantRecord {
     /// The DPoP key (RFC 7638 thumbprint) its refresh tokens are bound to (RFC 9449 §5: a public
     /// client's, when it proved one at the first token request).
     pub dpop_jkt: Option<String>,
+    /// How the user signed in (its ID tokens' `amr` and `acr`).
+    pub amr: Amr,
 }
 
 /// An authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636, OIDC Core).
@@ -273,6 +282,8 @@ pub struct AuthorizationCodeRecord {
     pub resource: Option<String>,
     /// RFC 9449 §10: the DPoP key (`dpop_jkt`) its redemption must prove.
     pub dpop_jkt: Option<String>,
+    /// How the user signed in (carried to the grant and its ID tokens).
+    pub amr: Amr,
 }
 
 /// A refresh token as stored.
@@ -566,6 +577,13 @@ pub trait UserRepo: Send + Sync {
         is_admin: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Sets only whether the user must use a second factor; whether the user exists.
+    async fn set_user_mfa_required(
+        &self,
+        id: &Subject,
+        required: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Users by username; `search` matches username or email (case-insensitive).
     async fn list_users(
         &self,
@@ -601,6 +619,8 @@ pub struct BrowserSessionRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// What it signs in to.
     pub kind: SessionKind,
+    /// How the user signed in.
+    pub amr: Amr,
 }
 
 /// What a browser session is for: each cookie accepts only its own kind, so a user session's id
@@ -908,6 +928,90 @@ pub trait SigningKeyRepo: Send + Sync {
 }
 
 /// Browser sessions.
+/// A right password waiting for its second factor: named by the hash of a cookie the browser
+/// holds for five minutes; no session exists until the second factor is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorChallenge {
+    /// SHA-256 of the cookie value.
+    pub id_hash: TokenHash,
+    /// Who entered the right password.
+    pub user_id: Subject,
+    /// When they did.
+    pub auth_time: DateTime<Utc>,
+    /// When the challenge lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Users' second factors: the authenticator app (TOTP), recovery codes, and the sign-ins waiting
+/// for one.
+#[async_trait]
+pub trait SecondFactorRepo: Send + Sync {
+    /// The user's authenticator app, confirmed or not.
+    async fn find_totp(&self, user: &Subject) -> Result<Option<TotpRecord>, StoreError>;
+
+    /// Starts enrolment: stores `secret` unconfirmed, replacing an unconfirmed one. A confirmed
+    /// app is left alone and [`StoreError::Conflict`] returned (remove it first).
+    async fn begin_totp(
+        &self,
+        user: &Subject,
+        secret: &TotpSecret,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Confirms the unconfirmed app with the code of `step` and replaces the user's recovery
+    /// codes with `recovery` (hashes), in one transaction. False when there was nothing to
+    /// confirm (confirmed meanwhile, or removed).
+    async fn confirm_totp(
+        &self,
+        user: &Subject,
+        step: i64,
+        recovery: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records that the code of `step` was used, if no later or equal step was: false when it
+    /// was (a replay, or a race with another instance). The write is the check.
+    async fn use_totp_step(&self, user: &Subject, step: i64) -> Result<bool, StoreError>;
+
+    /// Marks an unused recovery code used; false when there is no such unused code.
+    async fn use_recovery_code(
+        &self,
+        user: &Subject,
+        code: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// How many recovery codes the user has left.
+    async fn unused_recovery_codes(&self, user: &Subject) -> Result<u64, StoreError>;
+
+    /// Replaces the user's recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        user: &Subject,
+        recovery: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the app and the recovery codes; false when there was no app.
+    async fn remove_totp(&self, user: &Subject) -> Result<bool, StoreError>;
+
+    /// Stores a challenge.
+    async fn create_challenge(&self, challenge: &SecondFactorChallenge) -> Result<(), StoreError>;
+
+    /// The challenge named by `id_hash`, if it has not lapsed at `now`.
+    async fn find_challenge(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SecondFactorChallenge>, StoreError>;
+
+    /// Deletes the challenge; true when this call did (so a challenge is answered once).
+    async fn delete_challenge(&self, id_hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// Which of `users` have a confirmed authenticator app (one query, for lists).
+    async fn users_with_totp(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
+}
+
 #[async_trait]
 pub trait SessionRepo: Send + Sync {
     /// Stores a new session.
@@ -1171,6 +1275,8 @@ pub struct Swept {
     pub throttle_counters: u64,
     /// Device authorizations.
     pub device_authorizations: u64,
+    /// Sign-ins that waited for a second factor in vain.
+    pub second_factor_challenges: u64,
 }
 
 impl Swept {
@@ -1184,6 +1290,7 @@ impl Swept {
             + self.authorization_requests
             + self.throttle_counters
             + self.device_authorizations
+            + self.second_factor_challenges
     }
 }
 

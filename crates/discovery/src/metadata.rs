@@ -53,6 +53,10 @@ pub struct ProviderMetadata {
     /// OIDC Discovery §3: the claims Tessera may supply about a user (subject and token
     /// bookkeeping, and what the `profile` and `email` scopes select).
     pub claims_supported: Vec<String>,
+    /// OIDC Discovery §3: the authentication context classes (`acr`) Tessera signs users in
+    /// with: `pwd` (a password) and, unless second factors are off, `mfa` (a password and a
+    /// second factor; asked for with `acr_values=mfa`).
+    pub acr_values_supported: Vec<String>,
     /// RFC 6749 §3.2: where codes, refresh tokens, client credentials and assertions are
     /// exchanged for tokens.
     pub token_endpoint: String,
@@ -115,6 +119,8 @@ impl ProviderMetadata {
                 "exp",
                 "iat",
                 "auth_time",
+                "acr",
+                "amr",
                 "nonce",
                 "azp",
                 "at_hash",
@@ -125,6 +131,9 @@ impl ProviderMetadata {
             ]
             .map(String::from)
             .to_vec(),
+            acr_values_supported: tessera_core::amr::ACR_VALUES_SUPPORTED
+                .map(String::from)
+                .to_vec(),
             token_endpoint: format!("{issuer}/token"),
             grant_types_supported: GrantType::ALL
                 .map(|grant| grant.as_str().to_owned())
@@ -141,6 +150,16 @@ impl ProviderMetadata {
             // client (no authentication) may not ask.
             introspection_endpoint_auth_methods_supported: auth_methods(false),
         }
+    }
+
+    /// The same, with the `acr` values a server whose second factors are off (`offered` false)
+    /// can give: `pwd` only.
+    pub fn offering_mfa(mut self, offered: bool) -> Self {
+        if !offered {
+            self.acr_values_supported
+                .retain(|v| v != tessera_core::amr::ACR_MFA);
+        }
+        self
     }
 
     /// The same, saying whether only pushed authorization requests are accepted.

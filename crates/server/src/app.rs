@@ -100,7 +100,9 @@ impl AppState {
         let store = Arc::new(SeaStore::new(db));
         let keys = open_keys(&config, &store, Arc::clone(&clock)).await?;
         let discovery = Discovery::new(
-            ProviderMetadata::for_issuer(config.issuer.as_str()).requiring_par(config.require_par),
+            ProviderMetadata::for_issuer(config.issuer.as_str())
+                .requiring_par(config.require_par)
+                .offering_mfa(config.mfa != tessera_core::amr::MfaPolicy::Off),
         );
         let keys = Arc::new(keys);
         let minter = Minter::new(
@@ -191,6 +193,20 @@ pub async fn open_keys(
         .with_context(|| format!("cannot open {described}"))
 }
 
+/// The name authenticator apps show beside an account: the issuer's host (and port).
+fn issuer_label(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .ok()
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "Tessera".to_owned())
+}
+
 /// The actix application for `state`: every endpoint crate mounted, with telemetry and
 /// security headers around it.
 pub fn build_app(
@@ -227,6 +243,8 @@ pub fn build_app(
         requests: state.store.clone(),
         cookies: cookies.clone(),
         self_registration: state.config.self_registration,
+        factors: state.store.clone(),
+        mfa: state.config.mfa,
     };
     let authorize = AuthorizeState {
         clients: Arc::clone(&clients),
@@ -245,6 +263,8 @@ pub fn build_app(
         throttle: state.store.clone(),
         devices: state.store.clone(),
         resources: state.store.clone(),
+        factors: state.store.clone(),
+        mfa: state.config.mfa,
     };
     let account = AccountState {
         sessions: sessions.clone(),
@@ -255,6 +275,10 @@ pub fn build_app(
         grants: state.store.clone(),
         audit: state.store.clone(),
         clock: Arc::clone(&state.clock),
+        factors: state.store.clone(),
+        mfa: state.config.mfa,
+        issuer_label: issuer_label(state.config.issuer.as_str()),
+        cookies: cookies.clone(),
     };
     let logout = LogoutState {
         sessions: sessions.clone(),
@@ -281,6 +305,8 @@ pub fn build_app(
         key_policy: state.config.rotation_policy(None),
         clock: Arc::clone(&state.clock),
         issuer: state.config.issuer.clone(),
+        factors: state.store.clone(),
+        mfa: state.config.mfa,
     };
     let tokens = TokenState {
         clients: Arc::clone(&clients),
@@ -489,6 +515,7 @@ async fn bootstrap_admin(state: &AppState) {
         name: Some("Administrator".into()),
         is_admin: true,
         enabled: true,
+        mfa_required: false,
         created_at: state.clock.now(),
     };
     let console = state.config.issuer.endpoint("/admin");

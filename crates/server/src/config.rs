@@ -89,6 +89,11 @@ pub struct RawConfig {
     /// answered `use_dpop_nonce` with a fresh one in `DPoP-Nonce`), so a proof made in advance
     /// is worthless. Default false.
     pub dpop_nonce: bool,
+    /// `TESSERA_MFA` — second factors: `off` (neither offered nor asked for), `optional` (users
+    /// may add an authenticator app; whoever has one is asked for a code at every sign-in) or
+    /// `required` (every user signs in with one, adding it at their next sign-in). Default
+    /// `optional`.
+    pub mfa: String,
     /// `TESSERA_TRUSTED_PROXIES` — comma-separated CIDRs of reverse proxies whose `Forwarded` /
     /// `X-Forwarded-For` give the client address (for the sign-in throttle, sessions and the
     /// audit log). Default empty: the TCP peer is the client, forwarded headers are ignored.
@@ -156,6 +161,7 @@ impl Default for RawConfig {
             self_registration: false,
             require_par: false,
             dpop_nonce: false,
+            mfa: "optional".into(),
             trusted_proxies: String::new(),
             sign_in_free_attempts: 5,
             sign_in_account_free_attempts: 10,
@@ -225,6 +231,8 @@ pub struct Config {
     pub require_par: bool,
     /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8).
     pub dpop_nonce: bool,
+    /// The second-factor policy.
+    pub mfa: tessera_core::amr::MfaPolicy,
     /// Proxies whose forwarded client address is believed.
     pub trusted_proxies: tessera_web::client_address::TrustedProxies,
     /// The sign-in throttle.
@@ -534,6 +542,12 @@ impl Config {
             .access_token_alg
             .parse::<SigningAlg>()
             .map_err(|err| invalid("access_token_alg", err.to_string()))?;
+        let mfa = tessera_core::amr::MfaPolicy::parse(&raw.mfa).ok_or_else(|| {
+            invalid(
+                "mfa",
+                format!("{:?} is not off, optional or required", raw.mfa),
+            )
+        })?;
         let log_format = match raw.log_format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -622,6 +636,7 @@ impl Config {
             self_registration: raw.self_registration,
             require_par: raw.require_par,
             dpop_nonce: raw.dpop_nonce,
+            mfa,
             log_format,
             log_level: raw.log_level,
         })
@@ -672,7 +687,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\nmfa = {}\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
@@ -701,6 +716,7 @@ impl Config {
             self.self_registration,
             self.require_par,
             self.dpop_nonce,
+            self.mfa.as_str(),
             self.trusted_proxies.0.len(),
             self.sign_in_policy.account_address.free,
             self.sign_in_policy.account.free,

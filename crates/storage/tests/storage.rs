@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use tempfile::TempDir;
 use tessera_core::{
     ClientId, Clock, FakeClock, GrantId, Subject,
+    amr::Amr,
     grant_type::{GrantType, ResponseType},
     secret::{PlainToken, SecretKind, random_id},
     store::{
@@ -72,6 +73,7 @@ fn user(name: &str, clock: &FakeClock) -> UserRecord {
         name: None,
         is_admin: false,
         enabled: true,
+        mfa_required: false,
         created_at: clock.now(),
     }
 }
@@ -94,6 +96,7 @@ async fn family(db: &Db) -> (ClientRecord, UserRecord, GrantRecord) {
         revoked_at: None,
         resource: None,
         dpop_jkt: None,
+        amr: Amr::password(),
     };
     db.store.create_grant(&g).await.unwrap();
     (c, u, g)
@@ -140,6 +143,7 @@ fn code_for(
         grant_id: None,
         resource: None,
         dpop_jkt: None,
+        amr: Amr::password(),
     };
     (code, record)
 }
@@ -497,6 +501,7 @@ fn grant_for(c: &ClientRecord, u: &UserRecord, clock: &FakeClock) -> GrantRecord
         revoked_at: None,
         resource: None,
         dpop_jkt: None,
+        amr: Amr::password(),
     }
 }
 
@@ -1105,6 +1110,7 @@ async fn sweeping_removes_only_what_expired_long_enough_ago() {
             ip: None,
             ended_at: None,
             kind: SessionKind::User,
+            amr: Amr::password(),
         })
         .await
         .unwrap();
@@ -1381,4 +1387,94 @@ async fn audit_events_past_their_retention_are_deleted_and_newer_ones_kept() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, ["test.1", "test.89"]);
+}
+
+#[tokio::test]
+async fn second_factors_confirm_once_and_each_step_and_recovery_code_is_used_once() {
+    use tessera_core::{
+        store::{SecondFactorChallenge, SecondFactorRepo, SweepRepo},
+        totp::{TotpSecret, recovery_hash},
+    };
+    let db = db().await;
+    let u = user("alice", &db.clock);
+    db.store.create_user(&u).await.unwrap();
+    let now = db.clock.now();
+    let first = TotpSecret::generate();
+    db.store.begin_totp(&u.id, &first, now).await.unwrap();
+    // Starting over replaces the unconfirmed secret.
+    let second = TotpSecret::generate();
+    db.store.begin_totp(&u.id, &second, now).await.unwrap();
+    let stored = db.store.find_totp(&u.id).await.unwrap().unwrap();
+    assert_eq!((stored.secret, stored.confirmed_at), (second.clone(), None));
+    // Nothing confirmed: a step is not recorded.
+    assert!(!db.store.use_totp_step(&u.id, 10).await.unwrap());
+    let codes = [recovery_hash("aaaaa-bbbbb"), recovery_hash("ccccc-ddddd")];
+    assert!(db.store.confirm_totp(&u.id, 10, &codes, now).await.unwrap());
+    assert!(
+        !db.store.confirm_totp(&u.id, 11, &codes, now).await.unwrap(),
+        "once"
+    );
+    // A confirmed app is not replaced by starting again.
+    assert!(matches!(
+        db.store.begin_totp(&u.id, &first, now).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // Steps only move forward: the confirming step and earlier ones are spent.
+    assert!(!db.store.use_totp_step(&u.id, 10).await.unwrap());
+    assert!(!db.store.use_totp_step(&u.id, 9).await.unwrap());
+    assert!(db.store.use_totp_step(&u.id, 12).await.unwrap());
+    assert!(!db.store.use_totp_step(&u.id, 11).await.unwrap());
+    // Recovery codes: each once, typed any way.
+    assert_eq!(db.store.unused_recovery_codes(&u.id).await.unwrap(), 2);
+    let typed = recovery_hash("AAAAA BBBBB");
+    assert!(
+        db.store
+            .use_recovery_code(&u.id, &typed, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .use_recovery_code(&u.id, &typed, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(db.store.unused_recovery_codes(&u.id).await.unwrap(), 1);
+    assert_eq!(
+        db.store
+            .users_with_totp(std::slice::from_ref(&u.id))
+            .await
+            .unwrap(),
+        std::slice::from_ref(&u.id)
+    );
+    // Challenges: found while live, deleted once, swept when lapsed.
+    let challenge = |id: &str, minutes: i64| SecondFactorChallenge {
+        id_hash: tessera_core::secret::TokenHash::of(id),
+        user_id: u.id.clone(),
+        auth_time: now,
+        expires_at: now + Duration::minutes(minutes),
+    };
+    db.store.create_challenge(&challenge("a", 5)).await.unwrap();
+    db.store.create_challenge(&challenge("b", 5)).await.unwrap();
+    let a = challenge("a", 5).id_hash;
+    assert!(db.store.find_challenge(&a, now).await.unwrap().is_some());
+    assert!(db.store.delete_challenge(&a).await.unwrap());
+    assert!(!db.store.delete_challenge(&a).await.unwrap());
+    let later = now + Duration::minutes(6);
+    let b = challenge("b", 5).id_hash;
+    assert!(
+        db.store.find_challenge(&b, later).await.unwrap().is_none(),
+        "lapsed"
+    );
+    let swept = db
+        .store
+        .sweep_expired(later, Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.second_factor_challenges, 1);
+    // Removed: the app and the codes.
+    assert!(db.store.remove_totp(&u.id).await.unwrap());
+    assert!(db.store.find_totp(&u.id).await.unwrap().is_none());
+    assert_eq!(db.store.unused_recovery_codes(&u.id).await.unwrap(), 0);
+    assert!(!db.store.remove_totp(&u.id).await.unwrap());
 }

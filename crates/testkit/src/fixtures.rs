@@ -37,6 +37,7 @@ pub async fn user_with(
         name: None,
         is_admin: admin,
         enabled: true,
+        mfa_required: false,
         created_at: state.clock.now(),
     };
     state.store.create_user(&user).await.expect("user stored");

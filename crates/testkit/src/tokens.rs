@@ -142,6 +142,7 @@ pub async fn issue_code_with(
             grant_id: None,
             resource: None,
             dpop_jkt: None,
+            amr: tessera_core::amr::Amr::password(),
         })
         .await
         .unwrap();

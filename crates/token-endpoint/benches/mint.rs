@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
             nonce: Some("n-0S6_WzA2Mj"),
             auth_time: Some(s.now),
             access_token: &access,
+            amr: &tessera_core::amr::Amr::password(),
         };
         c.bench_function(&format!("mint ID token {alg}"), |b| {
             b.iter(|| s.minter.id_token(&s.client, black_box(&id), s.now).unwrap())

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use openidconnect::{
-    AccessTokenHash, Audience, ClientId as OidcClientId, EmptyAdditionalClaims, EndUserEmail,
-    EndUserName, EndUserUsername, IssuerUrl, LocalizedClaim, Nonce, StandardClaims,
-    SubjectIdentifier,
+    AccessTokenHash, Audience, AuthenticationContextClass, AuthenticationMethodReference,
+    ClientId as OidcClientId, EmptyAdditionalClaims, EndUserEmail, EndUserName, EndUserUsername,
+    IssuerUrl, LocalizedClaim, Nonce, StandardClaims, SubjectIdentifier,
     core::{CoreGenderClaim, CoreIdTokenClaims, CoreUserInfoClaims},
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_core::{
     GrantId, Issuer, SigningAlg,
+    amr::Amr,
     secret::random_id,
     store::{ClientRecord, UserRecord},
 };
@@ -151,6 +152,8 @@ pub struct IdTokenSubject<'a> {
     pub auth_time: Option<DateTime<Utc>>,
     /// The access token issued with it (for `at_hash`).
     pub access_token: &'a str,
+    /// How the user signed in (`amr`, and the `acr` it amounts to).
+    pub amr: &'a Amr,
 }
 
 /// A minted access token.
@@ -358,6 +361,7 @@ impl Minter {
             nonce,
             auth_time,
             access_token,
+            amr,
         } = *about;
         // JWT times are whole seconds; the key is still chosen at the exact `now` (a key that
         // activated within this second must not look inactive).
@@ -373,6 +377,13 @@ impl Minter {
         )
         .set_nonce(nonce.map(|n| Nonce::new(n.to_owned())))
         .set_auth_time(auth_time.map(whole_seconds))
+        .set_auth_context_ref(Some(AuthenticationContextClass::new(amr.acr().to_owned())))
+        .set_auth_method_refs(Some(
+            amr.values()
+                .into_iter()
+                .map(|m| AuthenticationMethodReference::new(m.to_owned()))
+                .collect(),
+        ))
         .set_authorized_party(Some(OidcClientId::new(audience)))
         .set_access_token_hash(Some(AccessTokenHash::new(at_hash(access_token))));
         let alg = client
@@ -490,6 +501,7 @@ pub mod sample {
             name: Some("Alice".into()),
             is_admin: false,
             enabled: true,
+            mfa_required: false,
             created_at: now,
         };
         Ok(Sample {
@@ -538,6 +550,7 @@ mod minting {
                         nonce: Some("n"),
                         auth_time: Some(now),
                         access_token: &access.token,
+                        amr: &Amr::password_and_otp(),
                     },
                     now,
                 )

@@ -16,6 +16,7 @@ use actix_web::{
 use chrono::Duration;
 use tessera_core::{
     Clock,
+    amr::Amr,
     secret::{PlainToken, SecretKind, TokenHash},
     store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError, UserRecord, UserRepo},
 };
@@ -130,13 +131,14 @@ impl Sessions {
             .filter(|v| !v.is_empty())
     }
 
-    /// Starts a new `kind` session for `user` (a fresh id: sign-in always rotates the session
-    /// id) and returns the cookie to set.
+    /// Starts a new `kind` session for `user`, who signed in with `amr` (a fresh id: sign-in
+    /// always rotates the session id), and returns the cookie to set.
     pub async fn start(
         &self,
         req: &HttpRequest,
         user: &UserRecord,
         kind: SessionKind,
+        amr: &Amr,
     ) -> Result<Cookie<'static>, StoreError> {
         let now = self.clock.now();
         let policy = policy(kind);
@@ -154,6 +156,7 @@ impl Sessions {
                 ip: client_ip(req),
                 ended_at: None,
                 kind,
+                amr: amr.clone(),
             })
             .await?;
         let same_site = match kind {

@@ -1,13 +1,14 @@
 //! Users as an admin manages them: create (the one username rule, `tessera_core::username`, and
 //! the one password rule, `tessera_core::password`), enable or disable, grant or take admin
-//! rights, reset the password. Taking away standing ends what was signed in with it.
+//! rights, reset the password, require a second factor or remove one. Taking away standing ends
+//! what was signed in with it.
 
 use chrono::{DateTime, Utc};
 use tessera_core::{
     AuditKind, Subject,
     password::{PasswordError, hash_password},
     secret::random_id,
-    store::{GrantAdminRepo, SessionRepo, StoreError, UserRecord, UserRepo},
+    store::{GrantAdminRepo, SecondFactorRepo, SessionRepo, StoreError, UserRecord, UserRepo},
     username::{InvalidUsername, Username},
 };
 
@@ -78,6 +79,7 @@ pub async fn create(
         name: present(new.name),
         is_admin: new.is_admin,
         enabled: true,
+        mfa_required: false,
         created_at: now,
     };
     match repo.create_user(&user).await {
@@ -106,6 +108,12 @@ pub enum UserChange {
     Admin(bool),
     /// A new password (plain text; the password rule decides).
     Password(String),
+    /// Must sign in with a second factor (adding one at their next sign-in), or need not
+    /// beyond the server's policy.
+    MfaRequired(bool),
+    /// Their authenticator app and recovery codes removed (a lost phone): their next sign-in
+    /// is with the password alone, or adds a new app where one is required.
+    RemoveSecondFactor,
 }
 
 impl UserChange {
@@ -115,6 +123,8 @@ impl UserChange {
             Self::Enabled(_) => AuditKind::UserEnabledChanged,
             Self::Admin(_) => AuditKind::UserAdminChanged,
             Self::Password(_) => AuditKind::UserPasswordReset,
+            Self::MfaRequired(_) => AuditKind::UserMfaRequiredChanged,
+            Self::RemoveSecondFactor => AuditKind::SecondFactorRemoved,
         }
     }
 }
@@ -128,6 +138,8 @@ pub struct UserStores<'a> {
     pub sessions: &'a dyn SessionRepo,
     /// Grants (revoked on a disable or a password reset, and their refresh tokens with them).
     pub grants: &'a dyn GrantAdminRepo,
+    /// Second factors.
+    pub factors: &'a dyn SecondFactorRepo,
 }
 
 impl std::fmt::Debug for UserStores<'_> {
@@ -154,6 +166,18 @@ pub async fn change(
         }
         UserChange::Enabled(enabled) if *enabled == user.enabled => return Ok(false),
         UserChange::Admin(admin) if *admin == user.is_admin => return Ok(false),
+        UserChange::MfaRequired(required) if *required == user.mfa_required => return Ok(false),
+        UserChange::MfaRequired(required) => (
+            stores
+                .users
+                .set_user_mfa_required(&user.id, *required, now)
+                .await?,
+            false,
+            false,
+        ),
+        UserChange::RemoveSecondFactor => {
+            return Ok(stores.factors.remove_totp(&user.id).await?);
+        }
         UserChange::Enabled(enabled) => (
             stores
                 .users

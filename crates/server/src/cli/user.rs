@@ -1,4 +1,5 @@
-//! `tessera user …`: create, list, enable, disable users and reset their passwords, through the
+//! `tessera user …`: create, list, enable, disable users, reset their passwords and manage their
+//! second factor, through the
 //! operations layer the console uses (`tessera_admin::ops::users`): the same username and
 //! password rules, and the same consequences (a disable or a reset ends the user's sessions and
 //! revokes their grants).
@@ -40,6 +41,31 @@ pub enum UserCommand {
     },
     /// Set a new password; ends the user's sessions and revokes their grants.
     ResetPassword(PasswordArgs),
+    /// Require a second factor of a user, stop requiring it, or remove their authenticator app
+    /// (a lost phone: the next sign-in is with the password, or adds a new app where one is
+    /// required).
+    SecondFactor(SecondFactorArgs),
+}
+
+/// `tessera user second-factor` options.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("what")
+        .required(true)
+        .args(["require", "no_require", "remove"])
+))]
+pub struct SecondFactorArgs {
+    /// Username or subject id.
+    user: String,
+    /// The user must sign in with a second factor (adding one at their next sign-in).
+    #[arg(long)]
+    require: bool,
+    /// Stop requiring it (the server's `TESSERA_MFA` policy still applies).
+    #[arg(long)]
+    no_require: bool,
+    /// Remove the user's authenticator app and recovery codes.
+    #[arg(long)]
+    remove: bool,
 }
 
 /// Where a password comes from.
@@ -117,6 +143,14 @@ pub async fn user(
         UserCommand::ResetPassword(args) => {
             (args.user, UserChange::Password(args.password.read()?))
         }
+        UserCommand::SecondFactor(args) => {
+            let change = match (args.require, args.no_require) {
+                (true, _) => UserChange::MfaRequired(true),
+                (_, true) => UserChange::MfaRequired(false),
+                _ => UserChange::RemoveSecondFactor,
+            };
+            (args.user, change)
+        }
     };
     let store = open_store(config).await?;
     let now = clock.now();
@@ -126,6 +160,7 @@ pub async fn user(
         users: &store,
         sessions: &store,
         grants: &store,
+        factors: &store,
     };
     if users::change(stores, None, &user, change, now).await? {
         audit(&store, now, kind, None, Some(user.id.as_str())).await;

@@ -1053,3 +1053,75 @@ fn management_commands_keep_their_output_clean_unless_asked_for_logs() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn user_second_factor_requires_and_removes_a_users_authenticator_app() {
+    use tessera_core::{
+        store::{SecondFactorRepo, UserRepo},
+        totp::TotpSecret,
+    };
+    let dir = TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
+    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = tessera(dir.path(), args, env);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    run(&["user", "add", "alice", "--password-file", "pw"]);
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(&url).await.unwrap());
+    let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+    assert!(!alice.mfa_required);
+
+    assert!(run(&["user", "second-factor", "alice", "--require"]).contains("updated user alice"));
+    assert!(
+        store
+            .find_user(&alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mfa_required
+    );
+    assert!(
+        run(&["user", "second-factor", "alice", "--require"]).contains("was like that already")
+    );
+    run(&["user", "second-factor", "alice", "--no-require"]);
+    assert!(
+        !store
+            .find_user(&alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mfa_required
+    );
+
+    // A confirmed app, removed (a lost phone): the app and its recovery codes are gone.
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    store
+        .begin_totp(&alice.id, &TotpSecret::generate(), now)
+        .await
+        .unwrap();
+    let codes = [tessera_core::totp::recovery_hash("aaaaa-bbbbb")];
+    store.confirm_totp(&alice.id, 1, &codes, now).await.unwrap();
+    assert!(run(&["user", "second-factor", "alice", "--remove"]).contains("updated user alice"));
+    assert!(store.find_totp(&alice.id).await.unwrap().is_none());
+    assert_eq!(store.unused_recovery_codes(&alice.id).await.unwrap(), 0);
+    // Exactly one of the three is asked for.
+    let usage = tessera(dir.path(), &["user", "second-factor", "alice"], env);
+    assert_eq!(usage.status.code(), Some(2), "{usage:?}");
+    let both = tessera(
+        dir.path(),
+        &["user", "second-factor", "alice", "--require", "--remove"],
+        env,
+    );
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+    let events = tessera_core::store::AuditRepo::recent_events(&store, None, None, 20)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"user.mfa_required_changed") && kinds.contains(&"second_factor.removed"),
+        "{kinds:?}"
+    );
+}

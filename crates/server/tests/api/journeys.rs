@@ -784,3 +784,72 @@ async fn the_landing_page_leads_to_sign_in_and_nothing_the_browser_asks_for_is_m
     assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn two_step_sign_in_with_an_authenticator_app_from_the_apps_link() {
+    use tessera_core::totp::{TotpSecret, step_of};
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    let browser = &journey.browser;
+    // Alice adds an app on her account page: the QR code and the key, then the first code.
+    browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.sign_in().await;
+    journey.on_page("/account").await;
+    click(browser, "a[href=\"/account/two-step\"]").await;
+    journey.on_page("/account/two-step").await;
+    click(browser, "#start").await;
+    let key = crate::admin::text(browser, "#secret").await;
+    let key = TotpSecret::from_base32(&key).expect("the page shows the key");
+    assert!(
+        crate::admin::element(browser, "figure.qr svg")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the QR code is drawn"
+    );
+    browser.screenshot("journey-two-step-setup").await;
+    fill(
+        browser,
+        "#code",
+        &key.code_at(tessera_core::Clock::now(&tessera_core::SystemClock)),
+    )
+    .await;
+    click(browser, "#confirm").await;
+    let codes = text_becomes(browser, "h1", "Your recovery codes").await;
+    if codes != "Your recovery codes" {
+        journey.fail("no recovery codes after the first code").await;
+    }
+    browser.screenshot("journey-two-step-recovery-codes").await;
+
+    // Later the app sends her back with prompt=login: password, then a code, then consent.
+    let request = journey
+        .request(&["openid", "profile"], &[("prompt", "login")])
+        .await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.on_page("/login/second-factor").await;
+    browser.screenshot("journey-two-step-code").await;
+    // The step the enrolment used is spent: the next one's code (within ±1 step of now).
+    let code = format!(
+        "{:06}",
+        key.code_at_step(step_of(tessera_core::Clock::now(&tessera_core::SystemClock)) + 1)
+    );
+    fill(browser, "#code", &code).await;
+    click(browser, "#verify").await;
+    journey.consent_page().await;
+    click(browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (subject, id_token) = journey.redeem(request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
+    let claims = crate::token_support::payload(&id_token);
+    assert_eq!(claims["acr"], "mfa", "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    journey.browser.close().await;
+}

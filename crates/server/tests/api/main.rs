@@ -31,6 +31,7 @@ mod process_faults;
 mod process_memory;
 mod registration;
 mod resource_indicators;
+mod second_factor;
 mod sign_in_safety;
 mod token_code;
 mod token_grants;

@@ -22,6 +22,7 @@ pub struct Model {
     pub grant_id: Option<String>,
     pub resource: Option<String>,
     pub dpop_jkt: Option<String>,
+    pub amr: Option<String>,
 }
 
 /// The user a code was issued for, navigated for the joined read a redemption starts with (the

@@ -18,6 +18,7 @@ pub struct Model {
     pub ip: Option<String>,
     pub ended_at: Option<DateTimeUtc>,
     pub kind: String,
+    pub amr: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migration.

@@ -19,6 +19,7 @@ pub struct Model {
     pub revoked_reason: Option<String>,
     pub resource: Option<String>,
     pub dpop_jkt: Option<String>,
+    pub amr: Option<String>,
 }
 
 /// The user a grant belongs to, navigated for the joined read a rotation starts with (the

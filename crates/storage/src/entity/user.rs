@@ -16,6 +16,7 @@ pub struct Model {
     pub name: Option<String>,
     pub is_admin: bool,
     pub enabled: bool,
+    pub mfa_required: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

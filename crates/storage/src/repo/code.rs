@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tessera_core::{
     ClientId, GrantId, Subject,
+    amr::Amr,
     secret::TokenHash,
     store::{
         AuthorizationCodeRecord, CodeRepo, Consumption, GrantRecord, RefreshTokenRecord,
@@ -38,6 +39,7 @@ fn to_record(row: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
         grant_id: row.grant_id.map(GrantId::new),
         resource: row.resource,
         dpop_jkt: row.dpop_jkt,
+        amr: Amr::from_stored(row.amr.as_deref()),
     })
 }
 
@@ -81,6 +83,7 @@ impl CodeRepo for SeaStore {
             grant_id: Set(record.grant_id.as_ref().map(|g| g.as_str().to_owned())),
             resource: Set(record.resource.clone()),
             dpop_jkt: Set(record.dpop_jkt.clone()),
+            amr: Set(Some(record.amr.to_stored())),
         })
         .exec_without_returning(&self.db)
         .await
@@ -167,8 +170,9 @@ macro_rules! redeem_postgres {
                 RETURNING *
             ), granted AS (
                 INSERT INTO grants (id, client_id, user_id, session_id, scopes, offline,
-                    auth_time, created_at, revoked_at, revoked_reason, resource, dpop_jkt)
-                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, consumed.resource, $12
+                    auth_time, created_at, revoked_at, revoked_reason, resource, dpop_jkt, amr)
+                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, consumed.resource, $12,
+                    consumed.amr
                 FROM consumed
                 RETURNING id
             )",

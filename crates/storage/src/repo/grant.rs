@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tessera_core::{
     ClientId, GrantId, Subject,
+    amr::Amr,
     secret::TokenHash,
     store::{GrantAdminRepo, GrantRecord, GrantRepo, StoreError},
 };
@@ -28,6 +29,7 @@ pub(super) fn to_record(row: grant::Model) -> Result<GrantRecord, StoreError> {
         revoked_at: row.revoked_at,
         resource: row.resource,
         dpop_jkt: row.dpop_jkt,
+        amr: Amr::from_stored(row.amr.as_deref()),
     })
 }
 
@@ -173,6 +175,7 @@ pub(super) async fn insert<C: sea_orm::ConnectionTrait>(
         revoked_reason: Set(None),
         resource: Set(record.resource.clone()),
         dpop_jkt: Set(record.dpop_jkt.clone()),
+        amr: Set(Some(record.amr.to_stored())),
     })
     .exec_without_returning(db)
     .await

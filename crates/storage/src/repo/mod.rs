@@ -22,6 +22,7 @@ mod initial_access_token;
 mod refresh_token;
 mod resource_server;
 mod scope;
+mod second_factor;
 mod session;
 mod signing_key;
 mod sweep;

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use tessera_core::{
     Subject,
+    amr::Amr,
     secret::TokenHash,
     store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError},
 };
@@ -27,6 +28,7 @@ fn to_record(row: session::Model) -> BrowserSessionRecord {
         ip: row.ip,
         ended_at: row.ended_at,
         kind: SessionKind::parse(&row.kind),
+        amr: Amr::from_stored(row.amr.as_deref()),
     }
 }
 
@@ -45,6 +47,7 @@ impl SessionRepo for SeaStore {
             ip: Set(record.ip.clone()),
             ended_at: Set(record.ended_at),
             kind: Set(record.kind.as_str().to_owned()),
+            amr: Set(Some(record.amr.to_stored())),
         })
         .exec_without_returning(&self.db)
         .await

@@ -10,7 +10,8 @@ use crate::{
     backend,
     entity::{
         authorization_code, authorization_request, browser_session, device_authorization,
-        refresh_token, revoked_access_token, sign_in_throttle, used_assertion_jti,
+        refresh_token, revoked_access_token, second_factor_challenge, sign_in_throttle,
+        used_assertion_jti,
     },
 };
 
@@ -80,7 +81,14 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
+        let second_factor_challenges = second_factor_challenge::Entity::delete_many()
+            .filter(second_factor_challenge::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
         Ok(Swept {
+            second_factor_challenges,
             device_authorizations,
             authorization_requests,
             throttle_counters,

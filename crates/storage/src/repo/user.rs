@@ -25,6 +25,7 @@ pub(super) fn to_record(row: user::Model) -> UserRecord {
         name: row.name,
         is_admin: row.is_admin,
         enabled: row.enabled,
+        mfa_required: row.mfa_required,
         created_at: row.created_at,
     }
 }
@@ -60,6 +61,7 @@ impl UserRepo for SeaStore {
             name: Set(record.name.clone()),
             is_admin: Set(record.is_admin),
             enabled: Set(record.enabled),
+            mfa_required: Set(record.mfa_required),
             created_at: Set(record.created_at),
             updated_at: Set(record.created_at),
         })
@@ -100,6 +102,7 @@ impl UserRepo for SeaStore {
                 name: Set(record.name.clone()),
                 is_admin: NotSet,
                 enabled: NotSet,
+                mfa_required: NotSet,
                 created_at: NotSet,
                 updated_at: Set(now),
             })
@@ -154,6 +157,22 @@ impl UserRepo for SeaStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         set_column(self, id, user::Column::IsAdmin, Expr::value(is_admin), now).await
+    }
+
+    async fn set_user_mfa_required(
+        &self,
+        id: &Subject,
+        required: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        set_column(
+            self,
+            id,
+            user::Column::MfaRequired,
+            Expr::value(required),
+            now,
+        )
+        .await
     }
 
     async fn list_users(

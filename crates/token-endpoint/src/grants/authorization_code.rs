@@ -54,6 +54,7 @@ fn grant_from_code(
         revoked_at: None,
         resource: code.resource.clone(),
         dpop_jkt,
+        amr: code.amr.clone(),
     }
 }
 

@@ -284,6 +284,7 @@ pub(crate) async fn issue_user_tokens(
                         nonce,
                         auth_time: grant.auth_time,
                         access_token: &access.token,
+                        amr: &grant.amr,
                     },
                     now,
                 )

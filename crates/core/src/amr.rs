@@ -1,0 +1,194 @@
+//! How a user signed in: the authentication methods (RFC 8176) a session, a code and a grant
+//! record, and the authentication context class (`acr`, OIDC Core §2) they amount to.
+//!
+//! Two classes are offered (`acr_values_supported`): `pwd`, a password alone, and `mfa`, a
+//! password and a second factor. A request with `acr_values` naming `mfa` makes a password-only
+//! sign-in of a user who has a second factor sign in again with it (step-up).
+
+/// The `acr` of a sign-in with a password alone.
+pub const ACR_PASSWORD: &str = "pwd";
+/// The `acr` of a sign-in with a password and a second factor.
+pub const ACR_MFA: &str = "mfa";
+/// The classes discovery lists, weakest first.
+pub const ACR_VALUES_SUPPORTED: [&str; 2] = [ACR_PASSWORD, ACR_MFA];
+
+/// The methods of one sign-in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Amr {
+    /// A one-time code from an authenticator app (or a recovery code) was given.
+    pub otp: bool,
+}
+
+impl Amr {
+    /// A password alone.
+    pub fn password() -> Self {
+        Self::default()
+    }
+
+    /// A password and a one-time code.
+    pub fn password_and_otp() -> Self {
+        Self { otp: true }
+    }
+
+    /// Whether a second factor was given.
+    pub fn is_mfa(&self) -> bool {
+        self.otp
+    }
+
+    /// The `amr` claim (RFC 8176 values): `pwd`, then `otp` and `mfa` with a second factor.
+    pub fn values(&self) -> Vec<&'static str> {
+        if self.otp {
+            vec!["pwd", "otp", "mfa"]
+        } else {
+            vec!["pwd"]
+        }
+    }
+
+    /// The `acr` claim.
+    pub fn acr(&self) -> &'static str {
+        if self.is_mfa() { ACR_MFA } else { ACR_PASSWORD }
+    }
+
+    /// The stored form (space-separated `amr` values).
+    pub fn to_stored(&self) -> String {
+        self.values().join(" ")
+    }
+
+    /// From the stored form; a row from before second factors existed (none) is a password.
+    pub fn from_stored(stored: Option<&str>) -> Self {
+        Self {
+            otp: stored.is_some_and(|s| s.split(' ').any(|v| v == "otp")),
+        }
+    }
+}
+
+/// Whether `acr_values` (space-separated, OIDC Core §3.1.2.1) asks for a second factor.
+pub fn asks_for_mfa(acr_values: &str) -> bool {
+    acr_values.split(' ').any(|v| v == ACR_MFA)
+}
+
+/// The server's second-factor policy (`TESSERA_MFA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MfaPolicy {
+    /// Second factors are neither offered nor asked for.
+    Off,
+    /// Users may add one; whoever has one is asked for it at every sign-in.
+    #[default]
+    Optional,
+    /// Every user must sign in with one; a user without one adds it at sign-in.
+    Required,
+}
+
+impl MfaPolicy {
+    /// From `off`, `optional` or `required`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(Self::Off),
+            "optional" => Some(Self::Optional),
+            "required" => Some(Self::Required),
+            _ => None,
+        }
+    }
+
+    /// The configured name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Optional => "optional",
+            Self::Required => "required",
+        }
+    }
+}
+
+/// What a sign-in needs after the right password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondStep {
+    /// Nothing: signed in with the password.
+    None,
+    /// A code from the user's authenticator app (or a recovery code).
+    Code,
+    /// A second factor is required and the user has none: they add one before going on.
+    Enrol,
+}
+
+/// The step after the password for a user who has (`has_factor`) or has not a confirmed second
+/// factor and whom an admin may have required to use one (`user_required`).
+pub fn second_step(policy: MfaPolicy, user_required: bool, has_factor: bool) -> SecondStep {
+    match policy {
+        MfaPolicy::Off => SecondStep::None,
+        _ if has_factor => SecondStep::Code,
+        MfaPolicy::Required => SecondStep::Enrol,
+        MfaPolicy::Optional if user_required => SecondStep::Enrol,
+        MfaPolicy::Optional => SecondStep::None,
+    }
+}
+
+/// Whether a session signed in with `amr` will do for a request that asks (`asks_mfa`, from
+/// `acr_values`) or does not ask for a second factor: a session without one will not when the
+/// policy or an admin requires one, nor when the request asks and the user has one to give
+/// (step-up). A request asking for `mfa` of a user without a factor goes on with `acr=pwd`: the
+/// ID token says what happened and the client decides.
+pub fn session_will_do(
+    policy: MfaPolicy,
+    user_required: bool,
+    has_factor: bool,
+    asks_mfa: bool,
+    amr: &Amr,
+) -> bool {
+    match policy {
+        MfaPolicy::Off => true,
+        _ if amr.is_mfa() => true,
+        MfaPolicy::Required => false,
+        MfaPolicy::Optional => !(user_required || (asks_mfa && has_factor)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_form_round_trips_and_old_rows_are_passwords() {
+        for amr in [Amr::password(), Amr::password_and_otp()] {
+            assert_eq!(Amr::from_stored(Some(&amr.to_stored())), amr);
+        }
+        assert_eq!(Amr::from_stored(None), Amr::password());
+        assert_eq!(Amr::password_and_otp().values(), ["pwd", "otp", "mfa"]);
+        assert_eq!(Amr::password().acr(), "pwd");
+        assert_eq!(Amr::password_and_otp().acr(), "mfa");
+        assert!(asks_for_mfa("pwd mfa"));
+        assert!(!asks_for_mfa("pwd urn:other"));
+    }
+
+    #[test]
+    fn the_step_after_the_password() {
+        use MfaPolicy::*;
+        assert_eq!(second_step(Off, true, true), SecondStep::None);
+        assert_eq!(second_step(Optional, false, false), SecondStep::None);
+        assert_eq!(second_step(Optional, false, true), SecondStep::Code);
+        assert_eq!(second_step(Optional, true, false), SecondStep::Enrol);
+        assert_eq!(second_step(Required, false, false), SecondStep::Enrol);
+        assert_eq!(second_step(Required, false, true), SecondStep::Code);
+        assert_eq!(MfaPolicy::parse(" Required "), Some(Required));
+        assert_eq!(MfaPolicy::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn which_sessions_will_do() {
+        use MfaPolicy::*;
+        let (pwd, mfa) = (Amr::password(), Amr::password_and_otp());
+        assert!(session_will_do(Off, true, true, true, &pwd));
+        assert!(
+            session_will_do(Optional, false, false, true, &pwd),
+            "nothing to step up with"
+        );
+        assert!(
+            !session_will_do(Optional, false, true, true, &pwd),
+            "step-up"
+        );
+        assert!(session_will_do(Optional, false, true, false, &pwd));
+        assert!(!session_will_do(Optional, true, false, false, &pwd));
+        assert!(!session_will_do(Required, false, false, false, &pwd));
+        assert!(session_will_do(Required, true, true, true, &mfa));
+    }
+}
