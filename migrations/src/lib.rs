@@ -14,6 +14,7 @@ mod m20261207_000008_device_authorizations;
 mod m20261207_000009_resource_servers;
 mod m20261207_000010_dpop;
 mod m20261207_000011_second_factors;
+mod m20261207_000012_known_devices;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_resource_servers::Migration),
             Box::new(m20261207_000010_dpop::Migration),
             Box::new(m20261207_000011_second_factors::Migration),
+            Box::new(m20261207_000012_known_devices::Migration),
         ]
     }
 }

@@ -70,6 +70,50 @@ struct SessionRow {
     current: bool,
 }
 
+struct EventRow {
+    when: String,
+    what: String,
+}
+
+impl EventRow {
+    /// A signal event in words, or `None` for any other event.
+    fn of(event: &tessera_core::store::AuditEvent) -> Option<Self> {
+        let d = &event.details;
+        let text = |key: &str| d[key].as_str().unwrap_or("?").to_owned();
+        let what = match event.kind.as_str() {
+            "login.new_device" => format!(
+                "Signed in from a device not seen before: {}, network {}.",
+                text("device"),
+                text("network")
+            ),
+            "login.network_changed" => format!(
+                "Signed in from network {} shortly after a sign-in from {} ({}).",
+                text("network"),
+                text("from"),
+                text("device")
+            ),
+            "refresh_token.burst" => format!(
+                "An app renewed its access {} times within {} seconds{}.",
+                d["refreshes"],
+                d["within_seconds"],
+                event
+                    .client_id
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ),
+            _ => return None,
+        };
+        Some(Self {
+            when: event.occurred_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            what,
+        })
+    }
+}
+
+/// The most security events the account page lists.
+const EVENTS_SHOWN: usize = 10;
+
 struct AppRow {
     client_id: String,
     name: String,
@@ -85,6 +129,8 @@ struct AccountPage<'a> {
     notice: Option<&'a str>,
     sessions: Vec<SessionRow>,
     apps: Vec<AppRow>,
+    /// Recent signals about the account (new device, change of network, refresh bursts).
+    events: Vec<EventRow>,
     /// Whether second factors are offered here.
     two_step_offered: bool,
     /// Whether this user's two-step sign-in is on.
@@ -211,6 +257,14 @@ pub async fn get_account(
             .map(|s| SessionRow::of(s, &user))
             .collect(),
         apps: apps_of(&state, &user).await?,
+        events: state
+            .audit
+            .recent_events(None, Some(user.user.id.as_str()), 200)
+            .await?
+            .iter()
+            .filter_map(EventRow::of)
+            .take(EVENTS_SHOWN)
+            .collect(),
         two_step_offered: state.mfa != MfaPolicy::Off,
         two_step_on: state.mfa != MfaPolicy::Off
             && state

@@ -16,6 +16,7 @@ pub mod id_token_hint;
 pub mod login;
 pub mod logout;
 pub mod second_factor;
+pub mod signals;
 pub mod signup;
 pub mod two_step;
 

@@ -87,6 +87,10 @@ pub struct LoginState {
     pub factors: Arc<dyn SecondFactorRepo>,
     /// The second-factor policy (`TESSERA_MFA`).
     pub mfa: MfaPolicy,
+    /// The devices users signed in from (new-device and network-change signals).
+    pub devices: Arc<dyn tessera_core::store::KnownDeviceRepo>,
+    /// The signals' thresholds (`TESSERA_SIGNAL_*`).
+    pub signals: tessera_core::signals::SignalPolicy,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -440,6 +444,7 @@ pub(crate) async fn start_sessions(
         );
     }
     response.cookie(fresh_secret_cookie(&state.cookies));
+    crate::signals::watch_sign_in(state, req, user).await;
     Ok(response.finish())
 }
 

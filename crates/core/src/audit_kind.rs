@@ -36,12 +36,18 @@ pub enum AuditKind {
     LoginFailed,
     /// `login.lock_cleared`.
     LoginLockCleared,
+    /// `login.network_changed`.
+    LoginNetworkChanged,
+    /// `login.new_device`.
+    LoginNewDevice,
     /// `login.succeeded`.
     LoginSucceeded,
     /// `login.throttled`.
     LoginThrottled,
     /// `logout`.
     Logout,
+    /// `refresh_token.burst`.
+    RefreshTokenBurst,
     /// `refresh_token.grace_retry`.
     RefreshTokenGraceRetry,
     /// `refresh_token.reused`.
@@ -98,7 +104,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 45] = [
+    pub const ALL: [AuditKind; 48] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -115,9 +121,12 @@ impl AuditKind {
         Self::KeyRotated,
         Self::LoginFailed,
         Self::LoginLockCleared,
+        Self::LoginNetworkChanged,
+        Self::LoginNewDevice,
         Self::LoginSucceeded,
         Self::LoginThrottled,
         Self::Logout,
+        Self::RefreshTokenBurst,
         Self::RefreshTokenGraceRetry,
         Self::RefreshTokenReused,
         Self::RegistrationTokenCreated,
@@ -165,9 +174,12 @@ impl AuditKind {
             Self::KeyRotated => "key.rotated",
             Self::LoginFailed => "login.failed",
             Self::LoginLockCleared => "login.lock_cleared",
+            Self::LoginNetworkChanged => "login.network_changed",
+            Self::LoginNewDevice => "login.new_device",
             Self::LoginSucceeded => "login.succeeded",
             Self::LoginThrottled => "login.throttled",
             Self::Logout => "logout",
+            Self::RefreshTokenBurst => "refresh_token.burst",
             Self::RefreshTokenGraceRetry => "refresh_token.grace_retry",
             Self::RefreshTokenReused => "refresh_token.reused",
             Self::RegistrationTokenCreated => "registration_token.created",

@@ -22,6 +22,7 @@ pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod sign_in;
+pub mod signals;
 pub mod store;
 pub mod totp;
 pub mod username;

@@ -13,6 +13,7 @@ use crate::{
     ClientId, GrantId, Kid, SigningAlg, Subject,
     amr::Amr,
     secret::TokenHash,
+    signals::KnownDevice,
     totp::{TotpRecord, TotpSecret},
 };
 
@@ -1012,6 +1013,19 @@ pub trait SecondFactorRepo: Send + Sync {
     async fn users_with_totp(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
 }
 
+/// The devices users signed in from (`crate::signals`).
+#[async_trait]
+pub trait KnownDeviceRepo: Send + Sync {
+    /// The user's devices, most recently seen first (at most [`KNOWN_DEVICES_READ`]).
+    async fn known_devices(&self, user: &Subject) -> Result<Vec<KnownDevice>, StoreError>;
+    /// Records a sign-in from `device`: its last sight, or a new row.
+    async fn remember_device(&self, user: &Subject, device: &KnownDevice)
+    -> Result<(), StoreError>;
+}
+
+/// The most devices read per user when a sign-in is compared with them.
+pub const KNOWN_DEVICES_READ: u64 = 100;
+
 #[async_trait]
 pub trait SessionRepo: Send + Sync {
     /// Stores a new session.
@@ -1277,6 +1291,8 @@ pub struct Swept {
     pub device_authorizations: u64,
     /// Sign-ins that waited for a second factor in vain.
     pub second_factor_challenges: u64,
+    /// Devices not signed in from for a year.
+    pub known_devices: u64,
 }
 
 impl Swept {
@@ -1291,6 +1307,7 @@ impl Swept {
             + self.throttle_counters
             + self.device_authorizations
             + self.second_factor_challenges
+            + self.known_devices
     }
 }
 

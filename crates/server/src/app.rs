@@ -79,6 +79,8 @@ pub struct AppState {
     pub live_tokens: Arc<LiveTokens>,
     /// The registered resource servers (RFC 8707), forgotten with the client cache.
     pub resources: Arc<tessera_token_endpoint::resources::ResourceDirectory>,
+    /// Refreshes per token family on this instance (the refresh-burst signal).
+    pub bursts: Arc<tessera_core::signals::BurstWatch>,
 }
 
 impl AppState {
@@ -142,6 +144,7 @@ impl AppState {
         Ok(Self {
             live_tokens,
             resources,
+            bursts: Arc::default(),
             clients,
             authenticator,
             hashes,
@@ -245,6 +248,8 @@ pub fn build_app(
         self_registration: state.config.self_registration,
         factors: state.store.clone(),
         mfa: state.config.mfa,
+        devices: state.store.clone(),
+        signals: state.config.signals,
     };
     let authorize = AuthorizeState {
         clients: Arc::clone(&clients),
@@ -329,6 +334,8 @@ pub fn build_app(
         resources: Arc::clone(&state.resources),
         replay: state.store.clone(),
         dpop_nonce_required: state.config.dpop_nonce,
+        bursts: Arc::clone(&state.bursts),
+        signals: state.config.signals,
     };
     let registration = RegistrationState {
         clients: Arc::clone(&clients),

@@ -94,6 +94,16 @@ pub struct RawConfig {
     /// `required` (every user signs in with one, adding it at their next sign-in). Default
     /// `optional`.
     pub mfa: String,
+    /// `TESSERA_SIGNAL_NETWORK_CHANGE_MINUTES` — a sign-in from another network (IPv4 /24, IPv6
+    /// /48) within this many minutes of the last one is reported to the user and in the audit
+    /// log. Default 30, 1 to 1440.
+    pub signal_network_change_minutes: i64,
+    /// `TESSERA_SIGNAL_REFRESH_BURST` — this many refreshes of one token family within
+    /// `TESSERA_SIGNAL_REFRESH_BURST_SECONDS` are reported (once per window). Default 30, at
+    /// least 2.
+    pub signal_refresh_burst: u32,
+    /// `TESSERA_SIGNAL_REFRESH_BURST_SECONDS` — the refresh-burst window. Default 60, 1 to 3600.
+    pub signal_refresh_burst_seconds: i64,
     /// `TESSERA_TRUSTED_PROXIES` — comma-separated CIDRs of reverse proxies whose `Forwarded` /
     /// `X-Forwarded-For` give the client address (for the sign-in throttle, sessions and the
     /// audit log). Default empty: the TCP peer is the client, forwarded headers are ignored.
@@ -162,6 +172,9 @@ impl Default for RawConfig {
             require_par: false,
             dpop_nonce: false,
             mfa: "optional".into(),
+            signal_network_change_minutes: 30,
+            signal_refresh_burst: 30,
+            signal_refresh_burst_seconds: 60,
             trusted_proxies: String::new(),
             sign_in_free_attempts: 5,
             sign_in_account_free_attempts: 10,
@@ -233,6 +246,8 @@ pub struct Config {
     pub dpop_nonce: bool,
     /// The second-factor policy.
     pub mfa: tessera_core::amr::MfaPolicy,
+    /// The thresholds of the account signals.
+    pub signals: tessera_core::signals::SignalPolicy,
     /// Proxies whose forwarded client address is believed.
     pub trusted_proxies: tessera_web::client_address::TrustedProxies,
     /// The sign-in throttle.
@@ -302,6 +317,15 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// `value` when it is within `min..=max`, or the error naming `key`.
+fn within(key: &'static str, value: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(key, format!("{value} is outside {min}..={max}")))
+    }
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -548,6 +572,27 @@ impl Config {
                 format!("{:?} is not off, optional or required", raw.mfa),
             )
         })?;
+        let signals = tessera_core::signals::SignalPolicy {
+            address_change_window: chrono::Duration::minutes(within(
+                "signal_network_change_minutes",
+                raw.signal_network_change_minutes,
+                1,
+                1440,
+            )?),
+            refresh_burst_count: u32::try_from(within(
+                "signal_refresh_burst",
+                i64::from(raw.signal_refresh_burst),
+                2,
+                1_000_000,
+            )?)
+            .unwrap_or(u32::MAX),
+            refresh_burst_window: chrono::Duration::seconds(within(
+                "signal_refresh_burst_seconds",
+                raw.signal_refresh_burst_seconds,
+                1,
+                3600,
+            )?),
+        };
         let log_format = match raw.log_format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -637,6 +682,7 @@ impl Config {
             require_par: raw.require_par,
             dpop_nonce: raw.dpop_nonce,
             mfa,
+            signals,
             log_format,
             log_level: raw.log_level,
         })
@@ -687,7 +733,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\nmfa = {}\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\nmfa = {}\nsignal_network_change_minutes = {}\nsignal_refresh_burst = {} in {}s\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
@@ -717,6 +763,9 @@ impl Config {
             self.require_par,
             self.dpop_nonce,
             self.mfa.as_str(),
+            self.signals.address_change_window.num_minutes(),
+            self.signals.refresh_burst_count,
+            self.signals.refresh_burst_window.num_seconds(),
             self.trusted_proxies.0.len(),
             self.sign_in_policy.account_address.free,
             self.sign_in_policy.account.free,
@@ -871,6 +920,19 @@ mod tests {
             (
                 Box::new(|r| r.access_token_alg = "HS256".into()),
                 "TESSERA_ACCESS_TOKEN_ALG",
+            ),
+            (Box::new(|r| r.mfa = "sometimes".into()), "TESSERA_MFA"),
+            (
+                Box::new(|r| r.signal_refresh_burst = 1),
+                "TESSERA_SIGNAL_REFRESH_BURST",
+            ),
+            (
+                Box::new(|r| r.signal_refresh_burst_seconds = 0),
+                "TESSERA_SIGNAL_REFRESH_BURST_SECONDS",
+            ),
+            (
+                Box::new(|r| r.signal_network_change_minutes = 1441),
+                "TESSERA_SIGNAL_NETWORK_CHANGE_MINUTES",
             ),
             (
                 Box::new(|r| r.listen = "localhost".into()),

@@ -118,6 +118,10 @@ pub struct TokenState {
     pub replay: Arc<dyn tessera_core::store::AssertionReplayRepo>,
     /// `TESSERA_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449 §8).
     pub dpop_nonce_required: bool,
+    /// Refreshes per family on this instance (`tessera_core::signals`), shared by its workers.
+    pub bursts: Arc<tessera_core::signals::BurstWatch>,
+    /// The thresholds of the signals (`TESSERA_SIGNAL_*`).
+    pub signals: tessera_core::signals::SignalPolicy,
 }
 
 impl std::fmt::Debug for TokenState {

@@ -33,6 +33,7 @@ mod registration;
 mod resource_indicators;
 mod second_factor;
 mod sign_in_safety;
+mod signals;
 mod token_code;
 mod token_grants;
 mod token_refresh;

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod device_authorization;
 pub mod grant;
 pub mod initial_access_token;
+pub mod known_device;
 pub mod recovery_code;
 pub mod refresh_token;
 pub mod resource_server;

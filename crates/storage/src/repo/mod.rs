@@ -19,6 +19,7 @@ mod denylist;
 mod device_authorization;
 mod grant;
 mod initial_access_token;
+mod known_device;
 mod refresh_token;
 mod resource_server;
 mod scope;

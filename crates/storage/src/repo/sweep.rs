@@ -10,8 +10,8 @@ use crate::{
     backend,
     entity::{
         authorization_code, authorization_request, browser_session, device_authorization,
-        refresh_token, revoked_access_token, second_factor_challenge, sign_in_throttle,
-        used_assertion_jti,
+        known_device, refresh_token, revoked_access_token, second_factor_challenge,
+        sign_in_throttle, used_assertion_jti,
     },
 };
 
@@ -87,7 +87,14 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
+        let known_devices = known_device::Entity::delete_many()
+            .filter(known_device::Column::LastSeen.lt(now - Duration::days(365)))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
         Ok(Swept {
+            known_devices,
             second_factor_challenges,
             device_authorizations,
             authorization_requests,

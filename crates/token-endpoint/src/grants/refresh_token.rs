@@ -177,6 +177,20 @@ pub async fn exchange(
             }
         }
     }
+    if state
+        .bursts
+        .refreshed(grant.id.as_str(), now, &state.signals)
+    {
+        notes.push(AuditNote {
+            kind: tessera_core::AuditKind::RefreshTokenBurst,
+            user_id: Some(user_id.as_str().to_owned()),
+            details: json!({
+                "grant_id": grant.id.as_str(),
+                "refreshes": state.signals.refresh_burst_count,
+                "within_seconds": state.signals.refresh_burst_window.num_seconds(),
+            }),
+        });
+    }
     issue_user_tokens(
         state,
         UserTokens {
