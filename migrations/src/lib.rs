@@ -15,6 +15,7 @@ mod m20261207_000009_resource_servers;
 mod m20261207_000010_dpop;
 mod m20261207_000011_second_factors;
 mod m20261207_000012_known_devices;
+mod m20261207_000013_password_resets;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_dpop::Migration),
             Box::new(m20261207_000011_second_factors::Migration),
             Box::new(m20261207_000012_known_devices::Migration),
+            Box::new(m20261207_000013_password_resets::Migration),
         ]
     }
 }

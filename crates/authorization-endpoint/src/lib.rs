@@ -15,6 +15,8 @@ pub mod home;
 pub mod id_token_hint;
 pub mod login;
 pub mod logout;
+pub mod mail;
+pub mod password_reset;
 pub mod second_factor;
 pub mod signals;
 pub mod signup;
@@ -35,6 +37,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/login")
             .route(tessera_web::get_or_head().to(login::get_login))
             .route(web::post().to(login::post_login))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    );
+    cfg.service(
+        web::resource("/password/forgot")
+            .route(tessera_web::get_or_head().to(password_reset::get_forgot))
+            .route(web::post().to(password_reset::post_forgot))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    );
+    cfg.service(
+        web::resource("/password/reset")
+            .route(tessera_web::get_or_head().to(password_reset::get_reset))
+            .route(web::post().to(password_reset::post_reset))
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),

@@ -58,6 +58,8 @@ pub struct LoginPage<'a> {
     pub return_to_encoded: String,
     /// Why the page is shown, when it is not the user's own idea.
     pub notice: Option<&'a str>,
+    /// Whether to offer a password reset by email.
+    pub reset: bool,
 }
 
 /// What `/login` needs.
@@ -91,6 +93,8 @@ pub struct LoginState {
     pub devices: Arc<dyn tessera_core::store::KnownDeviceRepo>,
     /// The signals' thresholds (`TESSERA_SIGNAL_*`).
     pub signals: tessera_core::signals::SignalPolicy,
+    /// Whether email is set up (the sign-in page then offers a password reset).
+    pub email: bool,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -172,8 +176,12 @@ pub async fn get_login(
         error: None,
         signup: state.self_registration,
         return_to_encoded: encode(return_to),
-        notice: (query.reason.as_deref() == Some("recent"))
-            .then_some("For this action, please confirm your password."),
+        notice: match query.reason.as_deref() {
+            Some("recent") => Some("For this action, please confirm your password."),
+            Some("reset") => Some("Your password was changed. Sign in with the new one."),
+            _ => None,
+        },
+        reset: state.email,
     };
     render(&state, &page, StatusCode::OK).await
 }
@@ -302,6 +310,7 @@ async fn refused(
         signup: state.self_registration,
         return_to_encoded: encode(return_to),
         notice: None,
+        reset: state.email,
     };
     let response = render(state, &page, refusal.status()).await;
     match refusal.retry_after() {
@@ -491,6 +500,7 @@ mod tests {
             signup: true,
             return_to_encoded: encode("/authorize/resume?request=tsq_handle"),
             notice: None,
+            reset: true,
         };
         insta::assert_snapshot!(page.render().unwrap());
     }

@@ -38,6 +38,8 @@ pub enum SecretKind {
     DeviceCode,
     /// A sign-in waiting for its second factor (cookie value).
     SecondFactorChallenge,
+    /// The token of an emailed password-reset link.
+    PasswordReset,
 }
 
 impl SecretKind {
@@ -54,6 +56,7 @@ impl SecretKind {
             SecretKind::PushedRequest => "tsp_",
             SecretKind::DeviceCode => "tsd_",
             SecretKind::SecondFactorChallenge => "tsf_",
+            SecretKind::PasswordReset => "tsw_",
         }
     }
 }

@@ -585,6 +585,8 @@ pub trait UserRepo: Send + Sync {
         required: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// The user whose email address is `email` (case-insensitive), if exactly one has it.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Users by username; `search` matches username or email (case-insensitive).
     async fn list_users(
         &self,
@@ -1013,6 +1015,44 @@ pub trait SecondFactorRepo: Send + Sync {
     async fn users_with_totp(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
 }
 
+/// A password-reset link's token as stored (only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordResetRecord {
+    /// SHA-256 of the token in the link.
+    pub token_hash: TokenHash,
+    /// Whose password it resets.
+    pub user_id: Subject,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Password resets by email.
+#[async_trait]
+pub trait PasswordResetRepo: Send + Sync {
+    /// Stores `record`, replacing the user's unused ones (one live link per user).
+    async fn create_password_reset(&self, record: &PasswordResetRecord) -> Result<(), StoreError>;
+    /// When the user's live, unused link was asked for, if there is one at `now`.
+    async fn live_password_reset(
+        &self,
+        user: &Subject,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Uses the link up (once, while live); whose password it resets.
+    async fn use_password_reset(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Subject>, StoreError>;
+    /// Whether the link is live and unused at `now` (the page shows the form only then).
+    async fn password_reset_is_live(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The devices users signed in from (`crate::signals`).
 #[async_trait]
 pub trait KnownDeviceRepo: Send + Sync {
@@ -1293,6 +1333,8 @@ pub struct Swept {
     pub second_factor_challenges: u64,
     /// Devices not signed in from for a year.
     pub known_devices: u64,
+    /// Password-reset links past their lifetime.
+    pub password_resets: u64,
 }
 
 impl Swept {
@@ -1308,6 +1350,7 @@ impl Swept {
             + self.device_authorizations
             + self.second_factor_challenges
             + self.known_devices
+            + self.password_resets
     }
 }
 

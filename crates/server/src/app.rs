@@ -81,6 +81,8 @@ pub struct AppState {
     pub resources: Arc<tessera_token_endpoint::resources::ResourceDirectory>,
     /// Refreshes per token family on this instance (the refresh-burst signal).
     pub bursts: Arc<tessera_core::signals::BurstWatch>,
+    /// Email (`TESSERA_SMTP_URL`), if set up.
+    pub mailer: Option<Arc<tessera_authorization_endpoint::mail::Mailer>>,
 }
 
 impl AppState {
@@ -145,6 +147,12 @@ impl AppState {
             live_tokens,
             resources,
             bursts: Arc::default(),
+            mailer: match &config.smtp {
+                Some(smtp) => Some(Arc::new(tessera_authorization_endpoint::mail::Mailer::new(
+                    &smtp.url, &smtp.from,
+                )?)),
+                None => None,
+            },
             clients,
             authenticator,
             hashes,
@@ -250,6 +258,13 @@ pub fn build_app(
         mfa: state.config.mfa,
         devices: state.store.clone(),
         signals: state.config.signals,
+        email: state.mailer.is_some(),
+    };
+    let reset = tessera_authorization_endpoint::password_reset::ResetState {
+        mailer: state.mailer.clone(),
+        resets: state.store.clone(),
+        grants: state.store.clone(),
+        issuer: state.config.issuer.as_str().to_owned(),
     };
     let authorize = AuthorizeState {
         clients: Arc::clone(&clients),
@@ -354,6 +369,7 @@ pub fn build_app(
         .app_data(web::Data::from(health_repo))
         .app_data(web::Data::new(registration))
         .app_data(web::Data::new(login))
+        .app_data(web::Data::new(reset))
         .app_data(web::Data::new(authorize))
         .app_data(web::Data::new(account))
         .app_data(web::Data::new(logout))

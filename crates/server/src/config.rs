@@ -46,6 +46,15 @@ pub struct RawConfig {
     pub keys_passphrase: Option<String>,
     /// `TESSERA_KEYS_PASSPHRASE_FILE` — read the passphrase from this file instead.
     pub keys_passphrase_file: Option<PathBuf>,
+    /// `TESSERA_SMTP_URL` — where email is sent: `smtp://host:25` (plain), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://user:password@host:465` (TLS). Unset: no email, and the features
+    /// that need it (password reset) say so.
+    pub smtp_url: Option<String>,
+    /// `TESSERA_SMTP_URL_FILE` — read the SMTP URL (it may hold a password) from this file.
+    pub smtp_url_file: Option<PathBuf>,
+    /// `TESSERA_SMTP_FROM` — the sender of Tessera's email. Default `Tessera <noreply@HOST>`
+    /// with the issuer's host.
+    pub smtp_from: Option<String>,
     /// `TESSERA_KEY_ACTIVATION_DELAY` — seconds a rotated-in key is published before it signs.
     /// Default 600; at least the JWKS cache lifetime (300).
     pub key_activation_delay: u64,
@@ -157,6 +166,9 @@ impl Default for RawConfig {
             keys_dir: PathBuf::from("./keys"),
             keys_passphrase: None,
             keys_passphrase_file: None,
+            smtp_url: None,
+            smtp_url_file: None,
+            smtp_from: None,
             key_activation_delay: 600,
             access_token_ttl: 900,
             id_token_ttl: 3600,
@@ -216,6 +228,8 @@ pub struct Config {
     pub keys_dir: PathBuf,
     /// The key passphrase.
     pub keys_passphrase: Option<String>,
+    /// Where email goes, and from whom (`None`: no email).
+    pub smtp: Option<Smtp>,
     /// Publication before activation for rotated keys.
     pub key_activation_delay: Duration,
     /// Access token lifetime.
@@ -317,6 +331,24 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Where email is sent, and from whom.
+#[derive(Clone)]
+pub struct Smtp {
+    /// The transport URL (may hold a password: never printed).
+    pub url: String,
+    /// The sender.
+    pub from: String,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp")
+            .field("url", &tessera_storage::redact_url(&self.url))
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 /// `value` when it is within `min..=max`, or the error naming `key`.
@@ -526,6 +558,28 @@ impl Config {
         };
         tessera_storage::Backend::of(&database_url)
             .map_err(|err| invalid("database_url", err.to_string()))?;
+        let smtp_url = match &raw.smtp_url_file {
+            Some(path) => Some(read_secret_file("smtp_url_file", path)?),
+            None => raw.smtp_url.clone().filter(|u| !u.trim().is_empty()),
+        };
+        let smtp = match smtp_url {
+            None => None,
+            Some(url) => {
+                let url = url.trim().to_owned();
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
+                }
+                let host = url::Url::parse(&raw.issuer)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".into());
+                let from = raw
+                    .smtp_from
+                    .clone()
+                    .unwrap_or_else(|| format!("Tessera <noreply@{host}>"));
+                Some(Smtp { url, from })
+            }
+        };
         let keys_passphrase = match &raw.keys_passphrase_file {
             Some(path) => Some(read_secret_file("keys_passphrase_file", path)?),
             None => raw.keys_passphrase.clone(),
@@ -656,6 +710,7 @@ impl Config {
             keys_store,
             keys_dir: raw.keys_dir,
             keys_passphrase,
+            smtp,
             key_activation_delay: secs(
                 "key_activation_delay",
                 raw.key_activation_delay,
@@ -733,7 +788,7 @@ impl Config {
             "issuer = {}\nlisten = {}\ndatabase_url = {}\nkeys_store = {}\nkeys_dir = {}\nkeys_passphrase = {}\n\
              key_activation_delay = {}s\naccess_token_ttl = {}s\nid_token_ttl = {}s\n\
              refresh_token_ttl = {}s\nrefresh_token_absolute_ttl = {}s\nrefresh_token_max_rotations = {}\n\
-             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\nmfa = {}\nsignal_network_change_minutes = {}\nsignal_refresh_burst = {} in {}s\n\
+             refresh_token_grace = {}s\nclient_cache_ttl = {}s\ntoken_state_cache_ttl = {}s\ncode_ttl = {}s\naccess_token_alg = {}\nself_registration = {}\nrequire_par = {}\ndpop_nonce = {}\nmfa = {}\nsmtp = {}\nsignal_network_change_minutes = {}\nsignal_refresh_burst = {} in {}s\n\
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
@@ -763,6 +818,10 @@ impl Config {
             self.require_par,
             self.dpop_nonce,
             self.mfa.as_str(),
+            self.smtp.as_ref().map_or_else(
+                || "(unset: no email)".to_owned(),
+                |s| format!("{} from {}", tessera_storage::redact_url(&s.url), s.from)
+            ),
             self.signals.address_change_window.num_minutes(),
             self.signals.refresh_burst_count,
             self.signals.refresh_burst_window.num_seconds(),
@@ -923,6 +982,10 @@ mod tests {
             ),
             (Box::new(|r| r.mfa = "sometimes".into()), "TESSERA_MFA"),
             (
+                Box::new(|r| r.smtp_url = Some("http://mail.example".into())),
+                "TESSERA_SMTP_URL",
+            ),
+            (
                 Box::new(|r| r.signal_refresh_burst = 1),
                 "TESSERA_SIGNAL_REFRESH_BURST",
             ),
@@ -1002,12 +1065,17 @@ mod tests {
         let config = with(|r| {
             r.database_url = "postgres://tessera:hunter2@db/tessera".into();
             r.keys_passphrase = Some("correct horse".into());
+            r.smtp_url = Some("smtps://mailer:battery-staple@mail.example:465".into());
         })
         .unwrap();
-        let shown = format!("{config:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("correct horse"),
-            "{shown}"
-        );
+        for shown in [format!("{config:?}"), config.redacted()] {
+            assert!(
+                !shown.contains("hunter2")
+                    && !shown.contains("correct horse")
+                    && !shown.contains("battery-staple"),
+                "{shown}"
+            );
+        }
+        assert!(config.redacted().contains("mail.example"));
     }
 }

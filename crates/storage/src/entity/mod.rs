@@ -11,6 +11,7 @@ pub mod device_authorization;
 pub mod grant;
 pub mod initial_access_token;
 pub mod known_device;
+pub mod password_reset;
 pub mod recovery_code;
 pub mod refresh_token;
 pub mod resource_server;

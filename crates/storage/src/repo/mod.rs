@@ -20,6 +20,7 @@ mod device_authorization;
 mod grant;
 mod initial_access_token;
 mod known_device;
+mod password_reset;
 mod refresh_token;
 mod resource_server;
 mod scope;

@@ -175,6 +175,25 @@ impl UserRepo for SeaStore {
         .await
     }
 
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        use sea_orm::{ExprTrait, sea_query::Func};
+        let email = email.trim().to_lowercase();
+        if email.is_empty() {
+            return Ok(None);
+        }
+        let found = user::Entity::find()
+            .filter(Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(email))
+            .limit(2)
+            .all(&self.db)
+            .await
+            .map_err(backend)?;
+        // Two accounts with one address: neither is "the" user of that address.
+        Ok(match <[_; 1]>::try_from(found) {
+            Ok([one]) => Some(to_record(one)),
+            Err(_) => None,
+        })
+    }
+
     async fn list_users(
         &self,
         search: Option<&str>,

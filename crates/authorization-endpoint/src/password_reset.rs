@@ -1,0 +1,333 @@
+//! A forgotten password, reset by email (`/password/forgot`, `/password/reset`).
+//!
+//! The user gives their username or email address; the answer is the same whether or not an
+//! account matches (and the message is sent off the request, so the time is the same too). For a
+//! matching enabled user with an address, a link with a 256-bit token (`tsw_…`, stored hashed)
+//! is emailed; it works once, for [`LINK_TTL`], and a new request replaces it — but a link asked
+//! for less than [`RESEND_AFTER`] ago is not sent again, so nobody can flood a mailbox. Requests
+//! are counted by the sign-in throttle (per account from one address, per account, per address).
+//! Using the link sets the new password (the password rule), ends every session of the user,
+//! revokes every grant (refresh-token families, offline ones included), clears the account's
+//! sign-in throttle, and is audited. Without `TESSERA_SMTP_URL` the pages say that resets by
+//! email are not set up.
+
+use std::sync::Arc;
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use chrono::Duration;
+use serde::Deserialize;
+use tessera_core::{
+    AuditKind,
+    password::hash_password,
+    secret::{PlainToken, SecretKind, TokenHash},
+    sign_in::Admission,
+    store::{GrantAdminRepo, PasswordResetRecord, PasswordResetRepo, StoreError, UserRecord},
+};
+use tessera_web::{
+    PageError,
+    audit::Audit,
+    client_address::ClientAddress,
+    csrf::{CsrfToken, csrf_valid},
+};
+
+use crate::{login::LoginState, mail::Mailer};
+
+/// How long a link works.
+pub const LINK_TTL: Duration = Duration::minutes(30);
+/// A link asked for this recently is not sent again.
+pub const RESEND_AFTER: Duration = Duration::seconds(60);
+
+/// What the reset pages need besides [`LoginState`].
+#[derive(Clone)]
+pub struct ResetState {
+    /// The mailer (`None`: resets by email are off).
+    pub mailer: Option<Arc<Mailer>>,
+    /// Reset links.
+    pub resets: Arc<dyn PasswordResetRepo>,
+    /// Grants (revoked when a link is used).
+    pub grants: Arc<dyn GrantAdminRepo>,
+    /// The issuer, for the link.
+    pub issuer: String,
+}
+
+impl std::fmt::Debug for ResetState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetState")
+            .field("email", &self.mailer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password_forgot.html")]
+struct ForgotPage<'a> {
+    csrf_token: &'a str,
+    offered: bool,
+    sent: bool,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "password_reset.html")]
+struct ResetPage<'a> {
+    csrf_token: &'a str,
+    token: &'a str,
+    live: bool,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+struct ResetEmail<'a> {
+    username: &'a str,
+    issuer: &'a str,
+    link: &'a str,
+    minutes: i64,
+}
+
+/// `?sent=` / `?token=`.
+#[derive(Debug, Deserialize)]
+pub struct ResetQuery {
+    sent: Option<String>,
+    token: Option<String>,
+}
+
+/// `POST /password/forgot`.
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    account: String,
+}
+
+/// `POST /password/reset`.
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn forgot_page(
+    csrf: &CsrfToken,
+    reset: &ResetState,
+    sent: bool,
+    error: Option<&str>,
+) -> HttpResponse {
+    let status = if error.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::OK
+    };
+    let page = ForgotPage {
+        csrf_token: &csrf.0,
+        offered: reset.mailer.is_some(),
+        sent,
+        error,
+    };
+    tessera_web::html_page(status, page.render())
+}
+
+/// `GET /password/forgot`.
+pub async fn get_forgot(
+    query: web::Query<ResetQuery>,
+    csrf: CsrfToken,
+    reset: web::Data<ResetState>,
+) -> HttpResponse {
+    forgot_page(&csrf, &reset, query.sent.is_some(), None)
+}
+
+/// The enabled user `account` names (a username, else an email address), with an address.
+async fn addressee(state: &LoginState, account: &str) -> Result<Option<UserRecord>, StoreError> {
+    let user = match state.users.find_user_by_username(account).await? {
+        Some(user) => Some(user),
+        None => state.users.find_user_by_email(account).await?,
+    };
+    Ok(user.filter(|u| u.enabled && u.email.as_deref().is_some_and(|e| e.contains('@'))))
+}
+
+/// Sends `user` a fresh link, unless one went out less than [`RESEND_AFTER`] ago.
+async fn send_link(
+    state: &LoginState,
+    reset: &ResetState,
+    mailer: &Arc<Mailer>,
+    user: &UserRecord,
+) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let recent = reset.resets.live_password_reset(&user.id, now).await?;
+    if recent.is_some_and(|asked| now - asked < RESEND_AFTER) {
+        return Ok(());
+    }
+    let token = PlainToken::generate(SecretKind::PasswordReset);
+    let record = PasswordResetRecord {
+        token_hash: token.hash(),
+        user_id: user.id.clone(),
+        created_at: now,
+        expires_at: now + LINK_TTL,
+    };
+    reset.resets.create_password_reset(&record).await?;
+    let link = format!("{}/password/reset?token={}", reset.issuer, token.expose());
+    let email = ResetEmail {
+        username: &user.username,
+        issuer: &reset.issuer,
+        link: &link,
+        minutes: LINK_TTL.num_minutes(),
+    };
+    if let (Ok(body), Some(to)) = (email.render(), user.email.as_deref()) {
+        mailer.send(to, "Reset your password", body);
+    }
+    Ok(())
+}
+
+/// `POST /password/forgot`: the same answer for every account, known or not.
+pub async fn post_forgot(
+    req: HttpRequest,
+    form: web::Form<ForgotForm>,
+    csrf: CsrfToken,
+    state: web::Data<LoginState>,
+    reset: web::Data<ResetState>,
+) -> Result<HttpResponse, PageError> {
+    let Some(mailer) = reset.mailer.as_ref() else {
+        return Ok(forgot_page(&csrf, &reset, false, None));
+    };
+    if !csrf_valid(&req, form.csrf_token.as_deref()) {
+        return Err(PageError::Csrf);
+    }
+    let account: String = form.account.trim().chars().take(200).collect();
+    let address = ClientAddress::of(&req).to_string();
+    let key = format!("\u{1}password reset {}", account.to_lowercase());
+    let now = state.clock.now();
+    if let Admission::Refused(_) = state.throttle.admit(&key, &address, now).await? {
+        let wait = "Too many requests; wait a little before asking again.";
+        return Ok(forgot_page(&csrf, &reset, false, Some(wait)));
+    }
+    if let Some(user) = addressee(&state, &account).await? {
+        send_link(&state, &reset, mailer, &user).await?;
+    }
+    Ok(see_other("/password/forgot?sent=1"))
+}
+
+fn reset_page(csrf: &CsrfToken, token: &str, live: bool, error: Option<&str>) -> HttpResponse {
+    let status = match (live, error) {
+        (false, _) => StatusCode::GONE,
+        (true, Some(_)) => StatusCode::BAD_REQUEST,
+        (true, None) => StatusCode::OK,
+    };
+    let page = ResetPage {
+        csrf_token: &csrf.0,
+        token,
+        live,
+        error,
+    };
+    let mut response = tessera_web::html_page(status, page.render());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// `GET /password/reset?token=…`: the new-password form while the link is live.
+pub async fn get_reset(
+    query: web::Query<ResetQuery>,
+    csrf: CsrfToken,
+    state: web::Data<LoginState>,
+    reset: web::Data<ResetState>,
+) -> Result<HttpResponse, PageError> {
+    let token: String = query
+        .token
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect();
+    let hash = TokenHash::of(&token);
+    let live = reset
+        .resets
+        .password_reset_is_live(&hash, state.clock.now())
+        .await?;
+    Ok(reset_page(&csrf, &token, live, None))
+}
+
+/// Sets `user`'s new password and ends everything signed in with the old one.
+async fn apply(
+    state: &LoginState,
+    reset: &ResetState,
+    req: &HttpRequest,
+    user: &UserRecord,
+    hash: &str,
+) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    state.users.set_password_hash(&user.id, hash, now).await?;
+    state
+        .sessions
+        .sessions
+        .end_user_sessions(&user.id, None, now)
+        .await?;
+    let reason = "password reset by email";
+    reset
+        .grants
+        .revoke_user_grants(&user.id, None, reason, now)
+        .await?;
+    let address = ClientAddress::of(req).to_string();
+    state.throttle.succeeded(&user.username, &address).await?;
+    let audit = Audit {
+        actor: Some(user.id.to_string()),
+        user_id: Some(user.id.as_str()),
+        details: Some(serde_json::json!({ "by": "email link" })),
+        ..Audit::new(AuditKind::UserPasswordReset)
+    };
+    tessera_web::audit::record(state.audit.as_ref(), req, now, audit).await;
+    Ok(())
+}
+
+/// `POST /password/reset`: the new password (the password rule), then the link is used up.
+pub async fn post_reset(
+    req: HttpRequest,
+    form: web::Form<ResetForm>,
+    csrf: CsrfToken,
+    state: web::Data<LoginState>,
+    reset: web::Data<ResetState>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf_valid(&req, form.csrf_token.as_deref()) {
+        return Err(PageError::Csrf);
+    }
+    let token_hash = TokenHash::of(&form.token);
+    let now = state.clock.now();
+    if !reset
+        .resets
+        .password_reset_is_live(&token_hash, now)
+        .await?
+    {
+        return Ok(reset_page(&csrf, "", false, None));
+    }
+    let password = form.password.clone();
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+    let Ok(Ok(hash)) = hashed else {
+        let weak = "The new password must have at least 8 characters.";
+        return Ok(reset_page(&csrf, &form.token, true, Some(weak)));
+    };
+    // Used once: of two tabs submitting, one sets the password.
+    let Some(user_id) = reset.resets.use_password_reset(&token_hash, now).await? else {
+        return Ok(reset_page(&csrf, "", false, None));
+    };
+    let Some(user) = state.users.find_user(&user_id).await? else {
+        return Ok(reset_page(&csrf, "", false, None));
+    };
+    apply(&state, &reset, &req, &user, &hash).await?;
+    Ok(see_other("/login?reason=reset"))
+}

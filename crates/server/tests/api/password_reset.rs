@@ -1,0 +1,276 @@
+//! A forgotten password, reset by email as a user meets it: an SMTP server started here on
+//! loopback receives the message, the link in it is followed, and the reset ends what the old
+//! password signed in (sessions, refresh tokens). The same answer for unknown accounts, one
+//! message per minute per account, a link that works once, a weak password refused without
+//! using the link up, and without SMTP the pages say resets are not set up.
+
+use std::sync::{Arc, Mutex};
+
+use tessera_core::store::UserRepo;
+use tessera_testkit::{TestApp, html::hidden_fields};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpListener,
+};
+
+use crate::{
+    code_flow::{PASSWORD, browser, get, location, sign_in_as},
+    token_support::{client_with, code_tokens, token},
+};
+
+/// A minimal SMTP server that accepts every message and keeps it.
+struct SmtpSink {
+    port: u16,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&messages);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "DATA" => {
+                                write.write_all(b"354 go on\r\n").await.ok();
+                                let mut message = String::new();
+                                while let Ok(Some(line)) = lines.next_line().await {
+                                    if line == "." {
+                                        break;
+                                    }
+                                    message.push_str(&line);
+                                    message.push('\n');
+                                }
+                                kept.lock().unwrap().push(message);
+                                b"250 kept\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok();
+                                break;
+                            }
+                            _ => b"250 OK\r\n",
+                        };
+                        write.write_all(reply).await.ok();
+                    }
+                });
+            }
+        });
+        Self { port, messages }
+    }
+
+    fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+
+    /// The `n`th message, waiting up to 10 s for it.
+    async fn message(&self, n: usize) -> String {
+        for _ in 0..200 {
+            if let Some(message) = self.messages.lock().unwrap().get(n) {
+                return message.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no message {n} arrived");
+    }
+}
+
+/// The message's body as a mail client shows it: quoted-printable decoded (soft line breaks
+/// joined, `=XX` as the byte).
+fn decoded(message: &str) -> String {
+    let joined = message.replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn link_in(message: &str) -> String {
+    let message = decoded(message);
+    let path = message
+        .find("/password/reset?token=")
+        .expect("a link in the message");
+    let start = message[..path].rfind("http://").unwrap();
+    message[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn ask_for_link(app: &TestApp, http: &tessera_testkit::reqwest::Client, account: &str) {
+    let page = get(app, http, "/password/forgot")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("account".into(), account.into()));
+    let asked = http
+        .post(app.url("/password/forgot"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 303);
+    assert_eq!(location(&asked), "/password/forgot?sent=1");
+    let sent = get(app, http, "/password/forgot?sent=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sent.contains("id=\"sent\""), "{sent}");
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_the_emailed_link_and_the_old_sign_ins_end() {
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.smtp_url = Some(smtp);
+            c.smtp_from = Some("Tessera <noreply@example.com>".into());
+        })
+        .spawn()
+        .await;
+    let mut alice = app.with_user("alice", PASSWORD, false).await;
+    alice.email = Some("Alice@Example.com".into());
+    app.state
+        .store
+        .update_user(&alice, app.state.clock.now())
+        .await
+        .unwrap();
+    // Signed in on a laptop, and an app holding a refresh token.
+    let laptop = browser();
+    assert_eq!(
+        sign_in_as(&app, &laptop, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let client = client_with(&app, "rp", |_| {}).await;
+    let tokens = code_tokens(&app, &client, &alice, &["openid", "offline_access"]).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // The sign-in page offers the reset; the address is matched whatever its case.
+    let phone = browser();
+    let login = get(&app, &phone, "/login").await.text().await.unwrap();
+    assert!(login.contains("id=\"forgot\""));
+    ask_for_link(&app, &phone, "alice@example.com").await;
+    let message = sink.message(0).await;
+    assert!(
+        message.contains("To: Alice@Example.com") || message.contains("To: <Alice@Example.com>"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Subject: Reset your password"),
+        "{message}"
+    );
+    let link = link_in(&message);
+    assert!(
+        link.starts_with(&format!("{}/password/reset?token=tsw_", app.issuer)),
+        "{link}"
+    );
+
+    // Unknown accounts get the same answer and no message; asking again at once sends nothing.
+    ask_for_link(&app, &phone, "nobody@example.com").await;
+    ask_for_link(&app, &phone, "alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1);
+
+    // The link: a weak password is refused and the link still works; a good one is set.
+    let page = phone.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    let post = |password: &'static str, page: String| {
+        let phone = phone.clone();
+        let url = app.url("/password/reset");
+        async move {
+            let mut form = hidden_fields(&page);
+            form.push(("password".into(), password.into()));
+            phone.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    assert_eq!(post("short", page.clone()).await.status(), 400);
+    let done = post("a brand new passphrase", page.clone()).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/login?reason=reset");
+    let notice = get(&app, &phone, "/login?reason=reset")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("Your password was changed"));
+
+    // Once only.
+    assert_eq!(phone.get(&link).send().await.unwrap().status(), 410);
+    assert_eq!(post("another new passphrase", page).await.status(), 410);
+    // Everything the old password signed in is over.
+    let account = get(&app, &laptop, "/account").await;
+    assert_eq!(account.status(), 303, "the laptop is signed out");
+    let refreshed = token(
+        &app,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    refreshed.assert_error(
+        400,
+        "invalid_grant",
+        "the app's refresh token died with the reset",
+    );
+    let old = sign_in_as(&app, &browser(), "/login", "alice", PASSWORD).await;
+    assert_eq!(old.status(), 200, "the old password is wrong now");
+    let new = sign_in_as(
+        &app,
+        &browser(),
+        "/login",
+        "alice",
+        "a brand new passphrase",
+    )
+    .await;
+    assert_eq!(new.status(), 303);
+    let user = app.state.store.find_user(&alice.id).await.unwrap().unwrap();
+    assert_ne!(user.password_hash, alice.password_hash);
+}
+
+#[tokio::test]
+async fn without_smtp_the_pages_say_resets_are_not_set_up() {
+    let app = TestApp::spawn().await;
+    let http = browser();
+    let login = get(&app, &http, "/login").await.text().await.unwrap();
+    assert!(!login.contains("id=\"forgot\""));
+    let page = get(&app, &http, "/password/forgot")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"not-offered\""), "{page}");
+    let gone = get(&app, &http, "/password/reset?token=tsw_made_up").await;
+    assert_eq!(gone.status(), 410);
+}
