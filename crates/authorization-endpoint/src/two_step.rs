@@ -264,12 +264,22 @@ pub async fn post_confirm(
     Ok(response)
 }
 
-/// Whether `password` is the signed-in user's (argon2, off the async executor).
-async fn password_right(user: &SignedIn, password: String) -> bool {
-    let stored = user.user.password_hash.clone();
-    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+/// The signed-in user, when the form's current password is theirs (argon2, off the async
+/// executor); otherwise the page again, saying so.
+async fn with_password(
+    req: &HttpRequest,
+    state: &AccountState,
+    form: PasswordForm,
+) -> Result<Result<SignedIn, HttpResponse>, PageError> {
+    let user = signed_in_at(req, state, PATH).await?;
+    let (password, stored) = (form.current_password, user.user.password_hash.clone());
+    let right = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+    Ok(match right {
+        true => Ok(user),
+        false => Err(see_other(&format!("{PATH}?error=password"))),
+    })
 }
 
 /// `POST /account/two-step/remove`: turns two-step sign-in off (the current password needed).
@@ -278,10 +288,10 @@ pub async fn post_remove(
     CsrfForm { form, .. }: CsrfForm<PasswordForm>,
     state: web::Data<AccountState>,
 ) -> Result<HttpResponse, PageError> {
-    let user = signed_in_at(&req, &state, PATH).await?;
-    if !password_right(&user, form.current_password).await {
-        return Ok(see_other(&format!("{PATH}?error=password")));
-    }
+    let user = match with_password(&req, &state, form).await? {
+        Ok(user) => user,
+        Err(refused) => return Ok(refused),
+    };
     if state.factors.remove_totp(&user.user.id).await? {
         audit(&state, &req, &user, AuditKind::SecondFactorRemoved, None).await;
     }
@@ -295,10 +305,10 @@ pub async fn post_recovery(
     CsrfForm { form, .. }: CsrfForm<PasswordForm>,
     state: web::Data<AccountState>,
 ) -> Result<HttpResponse, PageError> {
-    let user = signed_in_at(&req, &state, PATH).await?;
-    if !password_right(&user, form.current_password).await {
-        return Ok(see_other(&format!("{PATH}?error=password")));
-    }
+    let user = match with_password(&req, &state, form).await? {
+        Ok(user) => user,
+        Err(refused) => return Ok(refused),
+    };
     let active = state
         .factors
         .find_totp(&user.user.id)

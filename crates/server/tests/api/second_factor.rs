@@ -96,9 +96,7 @@ async fn enrol(app: &TestApp, http: &reqwest::Client, username: &str) -> (TotpSe
     );
     let page = page.text().await.unwrap();
     assert!(page.contains("<svg"), "the QR code is drawn on the page");
-    let secret =
-        TotpSecret::from_base32(between(&page, "<code id=\"secret\">", "</code>").unwrap())
-            .expect("the key on the page is base32");
+    let secret = key_on(&page);
     // A wrong code first: refused, nothing confirmed.
     let wrong = submit(
         app,
@@ -119,17 +117,7 @@ async fn enrol(app: &TestApp, http: &reqwest::Client, username: &str) -> (TotpSe
         .unwrap();
     let stored = app.state.store.find_totp(&user.id).await.unwrap().unwrap();
     assert!(stored.confirmed_at.is_none());
-    let code = secret.code_at(now(app));
-    let confirmed = submit(
-        app,
-        http,
-        &page,
-        "/account/two-step/confirm",
-        &[("code", &code)],
-    )
-    .await;
-    assert_eq!(confirmed.status(), 200);
-    let codes_page = confirmed.text().await.unwrap();
+    let (_, codes_page) = confirm_with_app(app, http, &page).await;
     let codes: Vec<String> = codes_page
         .split("<li><code>")
         .skip(1)
@@ -137,6 +125,27 @@ async fn enrol(app: &TestApp, http: &reqwest::Client, username: &str) -> (TotpSe
         .collect();
     assert_eq!(codes.len(), 10, "{codes_page}");
     (secret, codes)
+}
+
+/// The key the set-up page shows.
+fn key_on(page: &str) -> TotpSecret {
+    TotpSecret::from_base32(between(page, "<code id=\"secret\">", "</code>").unwrap())
+        .expect("the key on the page is base32")
+}
+
+/// Types the app's current code for the key on the set-up `page`; the key and the recovery
+/// codes page that answers.
+async fn confirm_with_app(
+    app: &TestApp,
+    http: &reqwest::Client,
+    page: &str,
+) -> (TotpSecret, String) {
+    let key = key_on(page);
+    let code = key.code_at(now(app));
+    let path = "/account/two-step/confirm";
+    let confirmed = submit(app, http, page, path, &[("code", &code)]).await;
+    assert_eq!(confirmed.status(), 200);
+    (key, confirmed.text().await.unwrap())
 }
 
 /// The password step on a fresh browser: the challenge's redirect.
@@ -155,14 +164,7 @@ async fn password_step(
 }
 
 fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Answers the second step at `next` with `code`.
@@ -535,20 +537,7 @@ async fn a_required_second_factor_is_added_at_sign_in_and_the_flow_goes_on() {
             .text()
             .await
             .unwrap();
-        let key =
-            TotpSecret::from_base32(between(&page, "<code id=\"secret\">", "</code>").unwrap())
-                .unwrap();
-        let code = key.code_at(now(app_ref));
-        let done = submit(
-            app_ref,
-            http_ref,
-            &page,
-            "/account/two-step/confirm",
-            &[("code", &code)],
-        )
-        .await;
-        assert_eq!(done.status(), 200);
-        let codes = done.text().await.unwrap();
+        let (_, codes) = confirm_with_app(app_ref, http_ref, &page).await;
         let back = unescape(between(&codes, "<a href=\"", "\" id=\"continue\"").unwrap());
         assert!(back.starts_with("/authorize/resume?request="), "{back}");
         back
