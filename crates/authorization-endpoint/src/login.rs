@@ -93,8 +93,11 @@ pub struct LoginState {
     pub devices: Arc<dyn tessera_core::store::KnownDeviceRepo>,
     /// The signals' thresholds (`TESSERA_SIGNAL_*`).
     pub signals: tessera_core::signals::SignalPolicy,
-    /// Whether email is set up (the sign-in page then offers a password reset).
-    pub email: bool,
+    /// Email, when set up (the sign-in page then offers a password reset, and sign-in signals
+    /// are mailed to the user).
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// The issuer (named in email).
+    pub issuer: String,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -181,7 +184,7 @@ pub async fn get_login(
             Some("reset") => Some("Your password was changed. Sign in with the new one."),
             _ => None,
         },
-        reset: state.email,
+        reset: state.mailer.is_some(),
     };
     render(&state, &page, StatusCode::OK).await
 }
@@ -310,7 +313,7 @@ async fn refused(
         signup: state.self_registration,
         return_to_encoded: encode(return_to),
         notice: None,
-        reset: state.email,
+        reset: state.mailer.is_some(),
     };
     let response = render(state, &page, refusal.status()).await;
     match refusal.retry_after() {

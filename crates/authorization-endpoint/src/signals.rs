@@ -21,6 +21,45 @@ pub const SIGNAL_KINDS: [&str; 3] = [
     "refresh_token.burst",
 ];
 
+#[derive(askama::Template)]
+#[template(path = "email/sign_in_signal.txt")]
+struct SignalEmail<'a> {
+    username: &'a str,
+    issuer: &'a str,
+    lines: Vec<String>,
+}
+
+/// Mails `user` about `events`, when email is set up and they have an address.
+fn notify(state: &LoginState, user: &UserRecord, events: &[(AuditKind, serde_json::Value)]) {
+    let (Some(mailer), Some(to)) = (state.mailer.as_ref(), user.email.as_deref()) else {
+        return;
+    };
+    let text = |d: &serde_json::Value, key: &str| d[key].as_str().unwrap_or("?").to_owned();
+    let lines = events
+        .iter()
+        .map(|(kind, d)| match kind {
+            AuditKind::LoginNewDevice => format!(
+                "a sign-in from a device not seen before: {}, network {}",
+                text(d, "device"),
+                text(d, "network")
+            ),
+            _ => format!(
+                "a sign-in from network {} shortly after one from {}",
+                text(d, "network"),
+                text(d, "from")
+            ),
+        })
+        .collect();
+    let email = SignalEmail {
+        username: &user.username,
+        issuer: &state.issuer,
+        lines,
+    };
+    if let Ok(body) = askama::Template::render(&email) {
+        mailer.send(to, "New sign-in to your account", body);
+    }
+}
+
 /// Watches a completed sign-in of `user` through `req`.
 pub(crate) async fn watch_sign_in(state: &LoginState, req: &HttpRequest, user: &UserRecord) {
     let now = state.clock.now();
@@ -49,6 +88,9 @@ pub(crate) async fn watch_sign_in(state: &LoginState, req: &HttpRequest, user: &
     if let Some(from) = found.network_changed_from {
         let details = json!({ "device": device.label, "from": from, "network": device.network });
         events.push((AuditKind::LoginNetworkChanged, details));
+    }
+    if !events.is_empty() {
+        notify(state, user, &events);
     }
     for (kind, details) in events {
         let audit = Audit {

@@ -258,7 +258,8 @@ pub fn build_app(
         mfa: state.config.mfa,
         devices: state.store.clone(),
         signals: state.config.signals,
-        email: state.mailer.is_some(),
+        mailer: state.mailer.clone(),
+        issuer: state.config.issuer.as_str().to_owned(),
     };
     let reset = tessera_authorization_endpoint::password_reset::ResetState {
         mailer: state.mailer.clone(),

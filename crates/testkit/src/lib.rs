@@ -21,6 +21,7 @@ pub mod fixtures;
 pub mod flow;
 pub mod html;
 pub mod in_process;
+pub mod mail;
 pub mod relying_party;
 pub mod tokens;
 

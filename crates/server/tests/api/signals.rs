@@ -5,9 +5,13 @@
 //! reported once.
 
 use chrono::Duration;
-use tessera_core::{FakeClock, store::AuditRepo};
+use tessera_core::{
+    Clock, FakeClock,
+    store::{AuditRepo, UserRepo},
+};
 use tessera_testkit::{
     TestApp,
+    mail::{SmtpSink, decoded},
     reqwest::{self, header},
 };
 
@@ -49,12 +53,23 @@ async fn signal_kinds(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn a_new_device_and_a_quick_change_of_network_are_reported_to_the_user() {
     let clock = FakeClock::new();
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
     let app = TestApp::builder()
         .with_clock(clock.clone())
-        .with_config(|c| c.trusted_proxies = "127.0.0.1/32".into())
+        .with_config(move |c| {
+            c.trusted_proxies = "127.0.0.1/32".into();
+            c.smtp_url = Some(smtp);
+        })
         .spawn()
         .await;
-    app.with_user("alice", PASSWORD, false).await;
+    let mut alice = app.with_user("alice", PASSWORD, false).await;
+    alice.email = Some("alice@example.com".into());
+    app.state
+        .store
+        .update_user(&alice, clock.now())
+        .await
+        .unwrap();
     let sign_in = async |agent: &str, address: &str| {
         let http = device(agent, address);
         let signed = sign_in_as(
@@ -96,11 +111,25 @@ async fn a_new_device_and_a_quick_change_of_network_are_reported_to_the_user() {
         page.contains("shortly after a sign-in from 203.0.113.0/24"),
         "{page}"
     );
+    // And by email, once for the sign-in, naming both.
+    let mail = decoded(&sink.message(0).await);
+    assert!(mail.contains("To: alice@example.com"), "{mail}");
+    assert!(
+        mail.contains("Safari on iOS, network 198.51.100.0/24"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("shortly after one from 203.0.113.0/24"),
+        "{mail}"
+    );
+    assert!(mail.contains("/account"), "{mail}");
 
     // The phone again the next day: known, and the change of network is no longer quick.
     clock.advance(Duration::days(1));
     sign_in(SAFARI_IOS, "198.51.100.21").await;
     assert_eq!(signal_kinds(&app).await.len(), 2, "nothing new");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1, "no mail for ordinary sign-ins");
 }
 
 #[tokio::test]
