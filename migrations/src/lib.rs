@@ -15,7 +15,7 @@ mod m20261207_000009_resource_servers;
 mod m20261207_000010_dpop;
 mod m20261207_000011_second_factors;
 mod m20261207_000012_known_devices;
-mod m20261207_000013_password_resets;
+mod m20261207_000013_email_links;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_dpop::Migration),
             Box::new(m20261207_000011_second_factors::Migration),
             Box::new(m20261207_000012_known_devices::Migration),
-            Box::new(m20261207_000013_password_resets::Migration),
+            Box::new(m20261207_000013_email_links::Migration),
         ]
     }
 }

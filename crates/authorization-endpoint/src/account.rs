@@ -131,6 +131,10 @@ struct AccountPage<'a> {
     apps: Vec<AppRow>,
     /// Recent signals about the account (new device, change of network, refresh bursts).
     events: Vec<EventRow>,
+    /// The address on the account, and whether it is verified.
+    email: Option<(String, bool)>,
+    /// Whether email is set up (a link can verify the address).
+    email_offered: bool,
     /// Whether second factors are offered here.
     two_step_offered: bool,
     /// Whether this user's two-step sign-in is on.
@@ -195,6 +199,10 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "wrong-password" => "The current password is wrong; nothing was changed.",
         "weak-password" => "The new password must have at least 8 characters.",
         "two-step-off" => "Two-step sign-in is off. Your password alone signs you in now.",
+        "email-sent" => "We sent a link to your address; open it to confirm the address.",
+        "email-changed" => "Your address was changed.",
+        "email-verified" => "Your email address is confirmed.",
+        "bad-email" => "That does not look like an email address; nothing was changed.",
         _ => return None,
     })
 }
@@ -241,6 +249,7 @@ pub async fn get_account(
     query: web::Query<NoticeQuery>,
     csrf: CsrfToken,
     state: web::Data<AccountState>,
+    email: web::Data<crate::mail::EmailState>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in(&req, &state).await?;
     let now = state.clock.now();
@@ -265,6 +274,12 @@ pub async fn get_account(
             .filter_map(EventRow::of)
             .take(EVENTS_SHOWN)
             .collect(),
+        email: user
+            .user
+            .email
+            .clone()
+            .map(|e| (e, user.user.email_verified)),
+        email_offered: email.mailer.is_some(),
         two_step_offered: state.mfa != MfaPolicy::Off,
         two_step_on: state.mfa != MfaPolicy::Off
             && state

@@ -11,6 +11,7 @@ pub mod account;
 pub mod authorize;
 pub mod decide;
 pub mod device;
+pub mod email_verification;
 pub mod home;
 pub mod id_token_hint;
 pub mod login;
@@ -40,6 +41,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| async {
                 tessera_web::error::method_not_allowed("GET, POST")
             })),
+    );
+    cfg.service(
+        web::resource(email_verification::PATH)
+            .route(tessera_web::get_or_head().to(email_verification::get_verify))
+            .route(web::post().to(email_verification::post_verify))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
+    );
+    cfg.route(
+        "/account/email",
+        web::post().to(email_verification::post_change),
+    )
+    .route(
+        "/account/email/verify",
+        web::post().to(email_verification::post_resend),
     );
     cfg.service(
         web::resource("/password/forgot")

@@ -1,11 +1,101 @@
-//! Email over SMTP (`TESSERA_SMTP_URL`), for the messages a user must receive (the password-reset
-//! link). Sent off the request (a task of its own), so an answer takes as long whether or not a
+//! Email over SMTP (`TESSERA_SMTP_URL`), for the messages a user must receive — the links of a
+//! password reset and of an address's verification ([`EmailState::send_link`]: hashed, single-use,
+//! 30 minutes, at most one a minute per user and purpose) and the sign-in signals. Sent off the request (a task of its own), so an answer takes as long whether or not a
 //! message went out; a failure is logged with the recipient's domain only.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, header::ContentType},
 };
+use tessera_core::{
+    secret::{PlainToken, SecretKind},
+    store::{EmailLinkPurpose, EmailLinkRecord, EmailLinkRepo, GrantAdminRepo, StoreError},
+};
+
+/// How long an emailed link works.
+pub const LINK_TTL: Duration = Duration::minutes(30);
+/// A link asked for this recently is not sent again (no mailbox can be flooded).
+pub const RESEND_AFTER: Duration = Duration::seconds(60);
+
+/// What the pages that send and take emailed links need.
+#[derive(Clone)]
+pub struct EmailState {
+    /// The mailer (`None`: email is off).
+    pub mailer: Option<Arc<Mailer>>,
+    /// The links.
+    pub links: Arc<dyn EmailLinkRepo>,
+    /// Grants (revoked by a password reset).
+    pub grants: Arc<dyn GrantAdminRepo>,
+    /// The issuer, for the links.
+    pub issuer: String,
+}
+
+impl std::fmt::Debug for EmailState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailState")
+            .field("email", &self.mailer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A link to send: whose, what for, to which address, and how the message reads (given the
+/// link's URL).
+#[derive(Debug)]
+pub struct Link<'a> {
+    /// Whose.
+    pub user: &'a tessera_core::Subject,
+    /// What for.
+    pub purpose: EmailLinkPurpose,
+    /// The address it goes to (and, for a verification, the one it verifies).
+    pub to: &'a str,
+    /// The page it opens (`/password/reset`, `/email/verify`).
+    pub path: &'a str,
+    /// The subject line.
+    pub subject: &'a str,
+}
+
+impl EmailState {
+    /// Stores a fresh link for `link` and mails it, with the body `body` makes from the URL —
+    /// unless one of the same purpose went out less than [`RESEND_AFTER`] ago. Whether one went.
+    pub async fn send_link(
+        &self,
+        link: &Link<'_>,
+        now: DateTime<Utc>,
+        body: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<bool, StoreError> {
+        let Some(mailer) = self.mailer.as_ref() else {
+            return Ok(false);
+        };
+        let recent = self
+            .links
+            .live_email_link(link.user, link.purpose, now)
+            .await?;
+        if recent.is_some_and(|asked| now - asked < RESEND_AFTER) {
+            return Ok(false);
+        }
+        let token = PlainToken::generate(SecretKind::EmailLink);
+        let verifies = link.purpose == EmailLinkPurpose::VerifyEmail;
+        self.links
+            .create_email_link(&EmailLinkRecord {
+                token_hash: token.hash(),
+                user_id: link.user.clone(),
+                purpose: link.purpose,
+                email: verifies.then(|| link.to.to_owned()),
+                created_at: now,
+                expires_at: now + LINK_TTL,
+            })
+            .await?;
+        let url = format!("{}{}?token={}", self.issuer, link.path, token.expose());
+        let Some(body) = body(&url) else {
+            return Ok(false);
+        };
+        mailer.send(link.to, link.subject, body);
+        Ok(true)
+    }
+}
 
 /// A configured SMTP transport and sender.
 pub struct Mailer {

@@ -3,15 +3,13 @@
 //! The user gives their username or email address; the answer is the same whether or not an
 //! account matches (and the message is sent off the request, so the time is the same too). For a
 //! matching enabled user with an address, a link with a 256-bit token (`tsw_…`, stored hashed)
-//! is emailed; it works once, for [`LINK_TTL`], and a new request replaces it — but a link asked
-//! for less than [`RESEND_AFTER`] ago is not sent again, so nobody can flood a mailbox. Requests
+//! is emailed; it works once, for 30 minutes, and a new request replaces it — but a link asked
+//! for less than a minute ago is not sent again (`crate::mail::EmailState::send_link`), so nobody can flood a mailbox. Requests
 //! are counted by the sign-in throttle (per account from one address, per account, per address).
 //! Using the link sets the new password (the password rule), ends every session of the user,
 //! revokes every grant (refresh-token families, offline ones included), clears the account's
 //! sign-in throttle, and is audited. Without `TESSERA_SMTP_URL` the pages say that resets by
 //! email are not set up.
-
-use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -19,14 +17,13 @@ use actix_web::{
     web,
 };
 use askama::Template;
-use chrono::Duration;
 use serde::Deserialize;
 use tessera_core::{
     AuditKind,
     password::hash_password,
-    secret::{PlainToken, SecretKind, TokenHash},
+    secret::TokenHash,
     sign_in::Admission,
-    store::{GrantAdminRepo, PasswordResetRecord, PasswordResetRepo, StoreError, UserRecord},
+    store::{EmailLinkPurpose, StoreError, UserRecord},
 };
 use tessera_web::{
     PageError,
@@ -35,33 +32,10 @@ use tessera_web::{
     csrf::{CsrfToken, csrf_valid},
 };
 
-use crate::{login::LoginState, mail::Mailer};
-
-/// How long a link works.
-pub const LINK_TTL: Duration = Duration::minutes(30);
-/// A link asked for this recently is not sent again.
-pub const RESEND_AFTER: Duration = Duration::seconds(60);
-
-/// What the reset pages need besides [`LoginState`].
-#[derive(Clone)]
-pub struct ResetState {
-    /// The mailer (`None`: resets by email are off).
-    pub mailer: Option<Arc<Mailer>>,
-    /// Reset links.
-    pub resets: Arc<dyn PasswordResetRepo>,
-    /// Grants (revoked when a link is used).
-    pub grants: Arc<dyn GrantAdminRepo>,
-    /// The issuer, for the link.
-    pub issuer: String,
-}
-
-impl std::fmt::Debug for ResetState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResetState")
-            .field("email", &self.mailer.is_some())
-            .finish_non_exhaustive()
-    }
-}
+use crate::{
+    login::LoginState,
+    mail::{EmailState, LINK_TTL, Link},
+};
 
 #[derive(Template)]
 #[template(path = "password_forgot.html")]
@@ -124,7 +98,7 @@ fn see_other(location: &str) -> HttpResponse {
 
 fn forgot_page(
     csrf: &CsrfToken,
-    reset: &ResetState,
+    reset: &EmailState,
     sent: bool,
     error: Option<&str>,
 ) -> HttpResponse {
@@ -146,7 +120,7 @@ fn forgot_page(
 pub async fn get_forgot(
     query: web::Query<ResetQuery>,
     csrf: CsrfToken,
-    reset: web::Data<ResetState>,
+    reset: web::Data<EmailState>,
 ) -> HttpResponse {
     forgot_page(&csrf, &reset, query.sent.is_some(), None)
 }
@@ -160,36 +134,32 @@ async fn addressee(state: &LoginState, account: &str) -> Result<Option<UserRecor
     Ok(user.filter(|u| u.enabled && u.email.as_deref().is_some_and(|e| e.contains('@'))))
 }
 
-/// Sends `user` a fresh link, unless one went out less than [`RESEND_AFTER`] ago.
+/// Sends `user` a fresh link (see [`EmailState::send_link`]).
 async fn send_link(
     state: &LoginState,
-    reset: &ResetState,
-    mailer: &Arc<Mailer>,
+    reset: &EmailState,
     user: &UserRecord,
 ) -> Result<(), StoreError> {
-    let now = state.clock.now();
-    let recent = reset.resets.live_password_reset(&user.id, now).await?;
-    if recent.is_some_and(|asked| now - asked < RESEND_AFTER) {
+    let Some(to) = user.email.as_deref() else {
         return Ok(());
-    }
-    let token = PlainToken::generate(SecretKind::PasswordReset);
-    let record = PasswordResetRecord {
-        token_hash: token.hash(),
-        user_id: user.id.clone(),
-        created_at: now,
-        expires_at: now + LINK_TTL,
     };
-    reset.resets.create_password_reset(&record).await?;
-    let link = format!("{}/password/reset?token={}", reset.issuer, token.expose());
-    let email = ResetEmail {
-        username: &user.username,
-        issuer: &reset.issuer,
-        link: &link,
-        minutes: LINK_TTL.num_minutes(),
+    let link = Link {
+        user: &user.id,
+        purpose: EmailLinkPurpose::PasswordReset,
+        to,
+        path: "/password/reset",
+        subject: "Reset your password",
     };
-    if let (Ok(body), Some(to)) = (email.render(), user.email.as_deref()) {
-        mailer.send(to, "Reset your password", body);
-    }
+    let body = |url: &str| {
+        let email = ResetEmail {
+            username: &user.username,
+            issuer: &reset.issuer,
+            link: url,
+            minutes: LINK_TTL.num_minutes(),
+        };
+        email.render().ok()
+    };
+    reset.send_link(&link, state.clock.now(), body).await?;
     Ok(())
 }
 
@@ -199,11 +169,11 @@ pub async fn post_forgot(
     form: web::Form<ForgotForm>,
     csrf: CsrfToken,
     state: web::Data<LoginState>,
-    reset: web::Data<ResetState>,
+    reset: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(mailer) = reset.mailer.as_ref() else {
+    if reset.mailer.is_none() {
         return Ok(forgot_page(&csrf, &reset, false, None));
-    };
+    }
     if !csrf_valid(&req, form.csrf_token.as_deref()) {
         return Err(PageError::Csrf);
     }
@@ -216,7 +186,7 @@ pub async fn post_forgot(
         return Ok(forgot_page(&csrf, &reset, false, Some(wait)));
     }
     if let Some(user) = addressee(&state, &account).await? {
-        send_link(&state, &reset, mailer, &user).await?;
+        send_link(&state, &reset, &user).await?;
     }
     Ok(see_other("/password/forgot?sent=1"))
 }
@@ -246,7 +216,7 @@ pub async fn get_reset(
     query: web::Query<ResetQuery>,
     csrf: CsrfToken,
     state: web::Data<LoginState>,
-    reset: web::Data<ResetState>,
+    reset: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
     let token: String = query
         .token
@@ -256,9 +226,10 @@ pub async fn get_reset(
         .take(100)
         .collect();
     let hash = TokenHash::of(&token);
+    let purpose = EmailLinkPurpose::PasswordReset;
     let live = reset
-        .resets
-        .password_reset_is_live(&hash, state.clock.now())
+        .links
+        .email_link_is_live(&hash, purpose, state.clock.now())
         .await?;
     Ok(reset_page(&csrf, &token, live, None))
 }
@@ -266,7 +237,7 @@ pub async fn get_reset(
 /// Sets `user`'s new password and ends everything signed in with the old one.
 async fn apply(
     state: &LoginState,
-    reset: &ResetState,
+    reset: &EmailState,
     req: &HttpRequest,
     user: &UserRecord,
     hash: &str,
@@ -301,16 +272,17 @@ pub async fn post_reset(
     form: web::Form<ResetForm>,
     csrf: CsrfToken,
     state: web::Data<LoginState>,
-    reset: web::Data<ResetState>,
+    reset: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
     if !csrf_valid(&req, form.csrf_token.as_deref()) {
         return Err(PageError::Csrf);
     }
     let token_hash = TokenHash::of(&form.token);
     let now = state.clock.now();
+    let purpose = EmailLinkPurpose::PasswordReset;
     if !reset
-        .resets
-        .password_reset_is_live(&token_hash, now)
+        .links
+        .email_link_is_live(&token_hash, purpose, now)
         .await?
     {
         return Ok(reset_page(&csrf, "", false, None));
@@ -322,7 +294,11 @@ pub async fn post_reset(
         return Ok(reset_page(&csrf, &form.token, true, Some(weak)));
     };
     // Used once: of two tabs submitting, one sets the password.
-    let Some(user_id) = reset.resets.use_password_reset(&token_hash, now).await? else {
+    let Some((user_id, _)) = reset
+        .links
+        .use_email_link(&token_hash, purpose, now)
+        .await?
+    else {
         return Ok(reset_page(&csrf, "", false, None));
     };
     let Some(user) = state.users.find_user(&user_id).await? else {

@@ -209,6 +209,7 @@ pub async fn post_signup(
     form: web::Form<SignupForm>,
     csrf: CsrfToken,
     state: web::Data<LoginState>,
+    mail: web::Data<crate::mail::EmailState>,
 ) -> HttpResponse {
     if !state.self_registration {
         return disabled();
@@ -229,8 +230,16 @@ pub async fn post_signup(
     };
     let refusal = match registered {
         // A new account has no second factor: where the policy requires one, it is added next.
+        // Its address is unconfirmed until the mailed link is used.
         Ok(user) => match after_password(&state, &req, &user, return_to).await {
-            Ok((response, _)) => return response,
+            Ok((response, _)) => {
+                let clock = state.clock.as_ref();
+                let sent = crate::email_verification::send_verification(&mail, clock, &user);
+                if let Err(err) = sent.await {
+                    tracing::warn!(error = %err, "signup: confirmation link not sent");
+                }
+                return response;
+            }
             Err(err) => {
                 tracing::error!(error = %err, "signup: session could not be stored");
                 SignupRefusal::NotSignedIn

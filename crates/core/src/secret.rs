@@ -38,8 +38,8 @@ pub enum SecretKind {
     DeviceCode,
     /// A sign-in waiting for its second factor (cookie value).
     SecondFactorChallenge,
-    /// The token of an emailed password-reset link.
-    PasswordReset,
+    /// The token of an emailed link (a password reset, an address's verification).
+    EmailLink,
 }
 
 impl SecretKind {
@@ -56,7 +56,7 @@ impl SecretKind {
             SecretKind::PushedRequest => "tsp_",
             SecretKind::DeviceCode => "tsd_",
             SecretKind::SecondFactorChallenge => "tsf_",
-            SecretKind::PasswordReset => "tsw_",
+            SecretKind::EmailLink => "tsw_",
         }
     }
 }

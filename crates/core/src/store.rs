@@ -1015,40 +1015,66 @@ pub trait SecondFactorRepo: Send + Sync {
     async fn users_with_totp(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
 }
 
-/// A password-reset link's token as stored (only its hash).
+/// What an emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailLinkPurpose {
+    /// Choosing a new password.
+    PasswordReset,
+    /// Proving the user reads an address.
+    VerifyEmail,
+}
+
+impl EmailLinkPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "reset",
+            Self::VerifyEmail => "verify",
+        }
+    }
+}
+
+/// An emailed link's token as stored (only its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordResetRecord {
+pub struct EmailLinkRecord {
     /// SHA-256 of the token in the link.
     pub token_hash: TokenHash,
-    /// Whose password it resets.
+    /// Whose it is.
     pub user_id: Subject,
+    /// What it does.
+    pub purpose: EmailLinkPurpose,
+    /// The address it verifies (for [`EmailLinkPurpose::VerifyEmail`]).
+    pub email: Option<String>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
 }
 
-/// Password resets by email.
+/// Links sent by email (password resets, address verification).
 #[async_trait]
-pub trait PasswordResetRepo: Send + Sync {
-    /// Stores `record`, replacing the user's unused ones (one live link per user).
-    async fn create_password_reset(&self, record: &PasswordResetRecord) -> Result<(), StoreError>;
-    /// When the user's live, unused link was asked for, if there is one at `now`.
-    async fn live_password_reset(
+pub trait EmailLinkRepo: Send + Sync {
+    /// Stores `record`, replacing the user's unused links of its purpose (one live per purpose).
+    async fn create_email_link(&self, record: &EmailLinkRecord) -> Result<(), StoreError>;
+    /// When the user's live, unused link of `purpose` was asked for, if there is one at `now`.
+    async fn live_email_link(
         &self,
         user: &Subject,
+        purpose: EmailLinkPurpose,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
-    /// Uses the link up (once, while live); whose password it resets.
-    async fn use_password_reset(
+    /// Uses the link up (once, while live, for `purpose`): whose it is and the address it names.
+    async fn use_email_link(
         &self,
         token_hash: &TokenHash,
+        purpose: EmailLinkPurpose,
         now: DateTime<Utc>,
-    ) -> Result<Option<Subject>, StoreError>;
-    /// Whether the link is live and unused at `now` (the page shows the form only then).
-    async fn password_reset_is_live(
+    ) -> Result<Option<(Subject, Option<String>)>, StoreError>;
+    /// Whether the link is live and unused for `purpose` at `now`.
+    async fn email_link_is_live(
         &self,
         token_hash: &TokenHash,
+        purpose: EmailLinkPurpose,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 }
@@ -1333,8 +1359,8 @@ pub struct Swept {
     pub second_factor_challenges: u64,
     /// Devices not signed in from for a year.
     pub known_devices: u64,
-    /// Password-reset links past their lifetime.
-    pub password_resets: u64,
+    /// Emailed links past their lifetime.
+    pub email_links: u64,
 }
 
 impl Swept {
@@ -1350,7 +1376,7 @@ impl Swept {
             + self.device_authorizations
             + self.second_factor_challenges
             + self.known_devices
-            + self.password_resets
+            + self.email_links
     }
 }
 

@@ -261,9 +261,9 @@ pub fn build_app(
         mailer: state.mailer.clone(),
         issuer: state.config.issuer.as_str().to_owned(),
     };
-    let reset = tessera_authorization_endpoint::password_reset::ResetState {
+    let email = tessera_authorization_endpoint::mail::EmailState {
         mailer: state.mailer.clone(),
-        resets: state.store.clone(),
+        links: state.store.clone(),
         grants: state.store.clone(),
         issuer: state.config.issuer.as_str().to_owned(),
     };
@@ -370,7 +370,7 @@ pub fn build_app(
         .app_data(web::Data::from(health_repo))
         .app_data(web::Data::new(registration))
         .app_data(web::Data::new(login))
-        .app_data(web::Data::new(reset))
+        .app_data(web::Data::new(email))
         .app_data(web::Data::new(authorize))
         .app_data(web::Data::new(account))
         .app_data(web::Data::new(logout))

@@ -181,3 +181,146 @@ async fn without_smtp_the_pages_say_resets_are_not_set_up() {
     let gone = get(&app, &http, "/password/reset?token=tsw_made_up").await;
     assert_eq!(gone.status(), 410);
 }
+
+/// The verification link in a message, as a mail client shows it.
+fn verify_link_in(message: &str) -> String {
+    let message = decoded(message);
+    let path = message
+        .find("/email/verify?token=")
+        .expect("a link in the message");
+    let start = message[..path].rfind("http://").unwrap();
+    message[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Opens a verification link and presses the button; the answer.
+async fn confirm(
+    app: &TestApp,
+    http: &tessera_testkit::reqwest::Client,
+    link: &str,
+) -> tessera_testkit::reqwest::Response {
+    let page = http.get(link).send().await.unwrap();
+    if page.status() != 200 {
+        return page;
+    }
+    let form = hidden_fields(&page.text().await.unwrap());
+    http.post(app.url("/email/verify"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_address_is_confirmed_only_by_its_own_link_at_sign_up_and_after_a_change() {
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder()
+        .with_clock(clock.clone())
+        .with_config(move |c| {
+            c.smtp_url = Some(smtp);
+            c.self_registration = true;
+        })
+        .spawn()
+        .await;
+    // Sign-up: signed in at once, the address unconfirmed until its link is used.
+    let http = browser();
+    let page = get(&app, &http, "/signup").await.text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    for (name, value) in [
+        ("name", "Bea Example"),
+        ("email", "bea@example.com"),
+        ("password", "a long enough passphrase"),
+    ] {
+        form.push((name.into(), value.into()));
+    }
+    let signed_up = http
+        .post(app.url("/signup"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 303);
+    let bea = app
+        .state
+        .store
+        .find_user_by_username("bea@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!bea.email_verified);
+    let account = get(&app, &http, "/account").await.text().await.unwrap();
+    assert!(account.contains("not confirmed"), "{account}");
+    let link = verify_link_in(&sink.message(0).await);
+    // Opening the link alone (as a mail scanner does) confirms nothing; the button does.
+    let opened = http.get(&link).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let reread = app.state.store.find_user(&bea.id).await.unwrap().unwrap();
+    assert!(!reread.email_verified);
+    let confirmed = confirm(&app, &http, &link).await;
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(location(&confirmed), "/account?notice=email-verified");
+    let reread = app.state.store.find_user(&bea.id).await.unwrap().unwrap();
+    assert!(reread.email_verified);
+    assert_eq!(confirm(&app, &http, &link).await.status(), 410, "once");
+
+    // A new address is unconfirmed; its link comes (at most one a minute per account).
+    let account = get(&app, &http, "/account").await.text().await.unwrap();
+    let change = |address: &'static str, page: String| {
+        let http = http.clone();
+        let url = app.url("/account/email");
+        async move {
+            let start = page.find("action=\"/account/email\"").unwrap();
+            let form_html = &page[start..start + page[start..].find("</form>").unwrap()];
+            let mut form = hidden_fields(&format!("<form {form_html}</form>"));
+            form.push(("email".into(), address.into()));
+            http.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    let changed = change("bea@new.example", account.clone()).await;
+    assert_eq!(location(&changed), "/account?notice=email-sent");
+    let reread = app.state.store.find_user(&bea.id).await.unwrap().unwrap();
+    assert_eq!(reread.email.as_deref(), Some("bea@new.example"));
+    assert!(!reread.email_verified);
+    let new_link = verify_link_in(&sink.message(1).await);
+    // Changed again at once: no second message within the minute, and the link sent to the
+    // previous address confirms nothing now.
+    let again = change("bea@third.example", account.clone()).await;
+    assert_eq!(location(&again), "/account?notice=email-changed");
+    assert_eq!(confirm(&app, &http, &new_link).await.status(), 410);
+    let reread = app.state.store.find_user(&bea.id).await.unwrap().unwrap();
+    assert!(
+        !reread.email_verified,
+        "an old link does not confirm a new address"
+    );
+    // A minute on, "send again" mails the current address, whose link confirms it.
+    clock.advance(chrono::Duration::seconds(61));
+    let account = get(&app, &http, "/account").await.text().await.unwrap();
+    let start = account.find("action=\"/account/email/verify\"").unwrap();
+    let form_html = &account[start..start + account[start..].find("</form>").unwrap()];
+    let form = hidden_fields(&format!("<form {form_html}</form>"));
+    let resent = http
+        .post(app.url("/account/email/verify"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resent), "/account?notice=email-sent");
+    let message = sink.message(2).await;
+    assert!(message.contains("bea@third.example"), "{message}");
+    let third = confirm(&app, &http, &verify_link_in(&message)).await;
+    assert_eq!(third.status(), 303);
+    assert!(
+        app.state
+            .store
+            .find_user(&bea.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+}

@@ -10,7 +10,7 @@ use crate::{
     backend,
     entity::{
         authorization_code, authorization_request, browser_session, device_authorization,
-        known_device, password_reset, refresh_token, revoked_access_token, second_factor_challenge,
+        email_link, known_device, refresh_token, revoked_access_token, second_factor_challenge,
         sign_in_throttle, used_assertion_jti,
     },
 };
@@ -93,14 +93,14 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
-        let password_resets = password_reset::Entity::delete_many()
-            .filter(password_reset::Column::ExpiresAt.lt(now))
+        let email_links = email_link::Entity::delete_many()
+            .filter(email_link::Column::ExpiresAt.lt(now))
             .exec(&self.db)
             .await
             .map_err(backend)?
             .rows_affected;
         Ok(Swept {
-            password_resets,
+            email_links,
             known_devices,
             second_factor_challenges,
             device_authorizations,

@@ -1,14 +1,16 @@
-//! The `password_resets` table.
+//! The `email_links` table.
 
 use sea_orm::entity::prelude::*;
 
-/// One row of `password_resets`.
+/// One row of `email_links`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-#[sea_orm(table_name = "password_resets")]
+#[sea_orm(table_name = "email_links")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub token_hash: String,
     pub user_id: String,
+    pub purpose: String,
+    pub email: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,

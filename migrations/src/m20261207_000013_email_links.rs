@@ -1,6 +1,7 @@
-//! Password resets by email (issue 15, item 4): each a hashed, single-use link token for one user,
-//! short-lived; at most one unused per user (a new request replaces it). Swept when expired. A
-//! user deleted takes their rows along.
+//! Links sent by email (issue 15, item 4): a password reset or the verification of an address,
+//! each a hashed, single-use token for one user and purpose (with the address it verifies),
+//! short-lived; at most one unused per user and purpose (a new request replaces it). Swept when
+//! expired. A user deleted takes their rows along.
 
 #![expect(
     elided_lifetimes_in_paths,
@@ -12,7 +13,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const TABLE: &str = "password_resets";
+const TABLE: &str = "email_links";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -23,12 +24,14 @@ impl MigrationTrait for Migration {
                     .table(TABLE)
                     .col(string("token_hash").primary_key())
                     .col(string("user_id"))
+                    .col(string("purpose"))
+                    .col(string_null("email"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("expires_at"))
                     .col(timestamp_with_time_zone_null("used_at"))
                     .foreign_key(
                         ForeignKey::create()
-                            .name("fk_password_reset_user")
+                            .name("fk_email_link_user")
                             .from(TABLE.to_owned(), "user_id".to_owned())
                             .to("users".to_owned(), "id".to_owned())
                             .on_delete(ForeignKeyAction::Cascade),
@@ -39,7 +42,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("idx_password_resets_user")
+                    .name("idx_email_links_user")
                     .table(TABLE.to_owned())
                     .col("user_id".to_owned())
                     .to_owned(),
