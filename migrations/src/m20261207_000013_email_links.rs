@@ -1,7 +1,7 @@
 //! Links sent by email (issue 15, item 4): a password reset or the verification of an address,
 //! each a hashed, single-use token for one user and purpose (with the address it verifies),
-//! short-lived; at most one unused per user and purpose (a new request replaces it). Swept when
-//! expired. A user deleted takes their rows along.
+//! short-lived; at most one unused per user and purpose (a unique partial index; a request after
+//! the resend window replaces it). Swept when expired. A user deleted takes their rows along.
 
 #![expect(
     elided_lifetimes_in_paths,
@@ -47,7 +47,18 @@ impl MigrationTrait for Migration {
                     .col("user_id".to_owned())
                     .to_owned(),
             )
+            .await?;
+        // One unused link per user and purpose: of two requests at the same instant (two
+        // instances, two refusals of a guesser) one inserts and one is refused, so one message
+        // goes out. A partial index, which SQLite and PostgreSQL both have.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX idx_email_links_one_unused \
+                 ON email_links (user_id, purpose) WHERE used_at IS NULL",
+            )
             .await
+            .map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -22,6 +22,7 @@ pub mod second_factor;
 pub mod signals;
 pub mod signup;
 pub mod two_step;
+pub mod unlock;
 
 /// Authorization request validation (it lives in core: `/par` at the token side uses it too).
 pub use tessera_core::authorization_request as request;
@@ -57,6 +58,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/email/verify",
         web::post().to(email_verification::post_resend),
+    );
+    cfg.service(
+        web::resource(unlock::PATH)
+            .route(tessera_web::get_or_head().to(unlock::get_unlock))
+            .route(web::post().to(unlock::post_unlock))
+            .default_service(web::to(|| async {
+                tessera_web::error::method_not_allowed("GET, POST")
+            })),
     );
     cfg.service(
         web::resource("/password/forgot")

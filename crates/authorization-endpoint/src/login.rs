@@ -182,6 +182,7 @@ pub async fn get_login(
         notice: match query.reason.as_deref() {
             Some("recent") => Some("For this action, please confirm your password."),
             Some("reset") => Some("Your password was changed. Sign in with the new one."),
+            Some("unlocked") => Some("Your account can sign in again at once."),
             _ => None,
         },
         reset: state.mailer.is_some(),
@@ -393,6 +394,7 @@ pub async fn post_login(
     form: web::Form<LoginForm>,
     csrf: CsrfToken,
     state: web::Data<LoginState>,
+    mail: web::Data<crate::mail::EmailState>,
 ) -> HttpResponse {
     let return_to = safe_return(form.return_to.as_deref());
     let username = form.username.as_deref().unwrap_or_default().trim();
@@ -418,6 +420,9 @@ pub async fn post_login(
         },
         Err(refusal) => refusal,
     };
+    if let Refusal::Throttled { .. } = refusal {
+        crate::unlock::offer(&state, &mail, username);
+    }
     refused(&state, &csrf, return_to, username, refusal).await
 }
 

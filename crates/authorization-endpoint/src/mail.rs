@@ -17,8 +17,14 @@ use tessera_core::{
 
 /// How long an emailed link works.
 pub const LINK_TTL: Duration = Duration::minutes(30);
-/// A link asked for this recently is not sent again (no mailbox can be flooded).
-pub const RESEND_AFTER: Duration = Duration::seconds(60);
+/// A link asked for this recently is not sent again (no mailbox can be flooded): a minute, and an
+/// hour for unlock links (which anyone guessing at an account causes).
+pub fn resend_after(purpose: EmailLinkPurpose) -> Duration {
+    match purpose {
+        EmailLinkPurpose::Unlock => Duration::hours(1),
+        _ => Duration::seconds(60),
+    }
+}
 
 /// What the pages that send and take emailed links need.
 #[derive(Clone)]
@@ -59,7 +65,7 @@ pub struct Link<'a> {
 
 impl EmailState {
     /// Stores a fresh link for `link` and mails it, with the body `body` makes from the URL —
-    /// unless one of the same purpose went out less than [`RESEND_AFTER`] ago. Whether one went.
+    /// unless one of the same purpose went out less than [`resend_after`] ago. Whether one went.
     pub async fn send_link(
         &self,
         link: &Link<'_>,
@@ -69,25 +75,28 @@ impl EmailState {
         let Some(mailer) = self.mailer.as_ref() else {
             return Ok(false);
         };
+        let window = resend_after(link.purpose);
         let recent = self
             .links
-            .live_email_link(link.user, link.purpose, now)
+            .latest_email_link(link.user, link.purpose)
             .await?;
-        if recent.is_some_and(|asked| now - asked < RESEND_AFTER) {
+        if recent.is_some_and(|asked| now - asked < window) {
             return Ok(false);
         }
         let token = PlainToken::generate(SecretKind::EmailLink);
         let verifies = link.purpose == EmailLinkPurpose::VerifyEmail;
-        self.links
-            .create_email_link(&EmailLinkRecord {
-                token_hash: token.hash(),
-                user_id: link.user.clone(),
-                purpose: link.purpose,
-                email: verifies.then(|| link.to.to_owned()),
-                created_at: now,
-                expires_at: now + LINK_TTL,
-            })
-            .await?;
+        let record = EmailLinkRecord {
+            token_hash: token.hash(),
+            user_id: link.user.clone(),
+            purpose: link.purpose,
+            email: verifies.then(|| link.to.to_owned()),
+            created_at: now,
+            expires_at: now + LINK_TTL,
+        };
+        // Of two requests racing past the check above, one stores its link and mails it.
+        if !self.links.create_email_link(&record, now - window).await? {
+            return Ok(false);
+        }
         let url = format!("{}{}?token={}", self.issuer, link.path, token.expose());
         let Some(body) = body(&url) else {
             return Ok(false);

@@ -1022,6 +1022,8 @@ pub enum EmailLinkPurpose {
     PasswordReset,
     /// Proving the user reads an address.
     VerifyEmail,
+    /// Clearing the sign-in throttle of one's own account.
+    Unlock,
 }
 
 impl EmailLinkPurpose {
@@ -1030,6 +1032,7 @@ impl EmailLinkPurpose {
         match self {
             Self::PasswordReset => "reset",
             Self::VerifyEmail => "verify",
+            Self::Unlock => "unlock",
         }
     }
 }
@@ -1054,14 +1057,19 @@ pub struct EmailLinkRecord {
 /// Links sent by email (password resets, address verification).
 #[async_trait]
 pub trait EmailLinkRepo: Send + Sync {
-    /// Stores `record`, replacing the user's unused links of its purpose (one live per purpose).
-    async fn create_email_link(&self, record: &EmailLinkRecord) -> Result<(), StoreError>;
-    /// When the user's live, unused link of `purpose` was asked for, if there is one at `now`.
-    async fn live_email_link(
+    /// Stores `record`, replacing the user's unused links of its purpose made before
+    /// `replace_before`; false (nothing stored) when an unused one made since is there — one
+    /// unused link per user and purpose, whoever races.
+    async fn create_email_link(
+        &self,
+        record: &EmailLinkRecord,
+        replace_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// When the user's unused link of `purpose` was made, if there is one (live or not).
+    async fn latest_email_link(
         &self,
         user: &Subject,
         purpose: EmailLinkPurpose,
-        now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Uses the link up (once, while live, for `purpose`): whose it is and the address it names.
     async fn use_email_link(

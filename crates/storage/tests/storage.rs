@@ -1478,3 +1478,92 @@ async fn second_factors_confirm_once_and_each_step_and_recovery_code_is_used_onc
     assert_eq!(db.store.unused_recovery_codes(&u.id).await.unwrap(), 0);
     assert!(!db.store.remove_totp(&u.id).await.unwrap());
 }
+
+#[tokio::test]
+async fn one_unused_email_link_per_user_and_purpose_and_each_is_used_once() {
+    use tessera_core::store::{EmailLinkPurpose, EmailLinkRecord, EmailLinkRepo};
+    let db = db().await;
+    let u = user("alice", &db.clock);
+    db.store.create_user(&u).await.unwrap();
+    let t0 = db.clock.now();
+    let link = |token: &str, purpose, at: chrono::DateTime<chrono::Utc>| EmailLinkRecord {
+        token_hash: tessera_core::secret::TokenHash::of(token),
+        user_id: u.id.clone(),
+        purpose,
+        email: Some("alice@example.com".into()),
+        created_at: at,
+        expires_at: at + Duration::minutes(30),
+    };
+    let reset = EmailLinkPurpose::PasswordReset;
+    assert!(
+        db.store
+            .create_email_link(&link("a", reset, t0), t0 - Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    // A second request at the same moment (a race): refused, the first stays.
+    assert!(
+        !db.store
+            .create_email_link(&link("b", reset, t0), t0 - Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    // Another purpose is its own.
+    let verify = EmailLinkPurpose::VerifyEmail;
+    assert!(
+        db.store
+            .create_email_link(&link("v", verify, t0), t0)
+            .await
+            .unwrap()
+    );
+    // After the window a new one replaces the old unused one.
+    let t1 = t0 + Duration::minutes(2);
+    assert!(
+        db.store
+            .create_email_link(&link("c", reset, t1), t1 - Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    let hash = |t: &str| tessera_core::secret::TokenHash::of(t);
+    assert!(
+        !db.store
+            .email_link_is_live(&hash("a"), reset, t1)
+            .await
+            .unwrap(),
+        "replaced"
+    );
+    assert_eq!(
+        db.store.latest_email_link(&u.id, reset).await.unwrap(),
+        Some(t1)
+    );
+    // Used once, for its purpose only, while live.
+    assert!(
+        db.store
+            .use_email_link(&hash("c"), verify, t1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let used = db
+        .store
+        .use_email_link(&hash("c"), reset, t1)
+        .await
+        .unwrap();
+    assert_eq!(used, Some((u.id.clone(), Some("alice@example.com".into()))));
+    assert!(
+        db.store
+            .use_email_link(&hash("c"), reset, t1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let late = t0 + Duration::hours(1);
+    assert!(
+        db.store
+            .use_email_link(&hash("v"), verify, late)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+}

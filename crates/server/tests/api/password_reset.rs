@@ -324,3 +324,89 @@ async fn an_address_is_confirmed_only_by_its_own_link_at_sign_up_and_after_a_cha
             .email_verified
     );
 }
+
+#[tokio::test]
+async fn a_throttled_account_gets_an_unlock_link_that_lets_it_sign_in_at_once() {
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let clock = tessera_core::FakeClock::new();
+    let app = TestApp::builder()
+        .with_clock(clock.clone())
+        .with_config(move |c| c.smtp_url = Some(smtp))
+        .spawn()
+        .await;
+    let mut dan = app.with_user("dan", PASSWORD, false).await;
+    dan.email = Some("dan@example.com".into());
+    dan.email_verified = true;
+    app.state
+        .store
+        .update_user(&dan, app.state.clock.now())
+        .await
+        .unwrap();
+    let mut nomail = app.with_user("nomail", PASSWORD, false).await;
+    nomail.email = None;
+    app.state
+        .store
+        .update_user(&nomail, app.state.clock.now())
+        .await
+        .unwrap();
+    // Wrong passwords until the throttle makes the account wait; the right one waits too.
+    let http = browser();
+    let mut last = 0;
+    for _ in 0..8 {
+        last = sign_in_as(&app, &http, "/login", "dan", "not the password")
+            .await
+            .status()
+            .as_u16();
+        if last == 429 {
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+    let waits = sign_in_as(&app, &http, "/login", "dan", PASSWORD).await;
+    assert_eq!(waits.status(), 429);
+    // The user was mailed a link — once, though the refusals go on.
+    let message = sink.message(0).await;
+    assert!(message.contains("To: dan@example.com"), "{message}");
+    let body = decoded(&message);
+    let path = body.find("/login/unlock?token=").expect("an unlock link");
+    let start = body[..path].rfind("http://").unwrap();
+    let link = body[start..].split_whitespace().next().unwrap().to_owned();
+    // Opening it unlocks nothing; the button does.
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        sign_in_as(&app, &http, "/login", "dan", PASSWORD)
+            .await
+            .status(),
+        429
+    );
+    let form = hidden_fields(&page.text().await.unwrap());
+    let unlocked = http
+        .post(app.url("/login/unlock"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&unlocked), "/login?reason=unlocked");
+    let signed = sign_in_as(&app, &http, "/login", "dan", PASSWORD).await;
+    assert_eq!(signed.status(), 303, "signed in at once");
+    assert_eq!(http.get(&link).send().await.unwrap().status(), 410, "once");
+    // An account without a confirmed address, or none at all, is mailed nothing.
+    for username in ["nomail", "nobody"] {
+        for _ in 0..8 {
+            sign_in_as(&app, &browser(), "/login", username, "wrong").await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1);
+    let events = tessera_core::store::AuditRepo::recent_events(
+        app.state.store.as_ref(),
+        None,
+        Some(dan.id.as_str()),
+        50,
+    )
+    .await
+    .unwrap();
+    assert!(events.iter().any(|e| e.kind == "login.lock_cleared"));
+}

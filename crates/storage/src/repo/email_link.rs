@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 use tessera_core::{
     Subject,
     secret::TokenHash,
@@ -14,15 +16,20 @@ use crate::{backend, entity::email_link as link, write_err};
 
 #[async_trait]
 impl EmailLinkRepo for SeaStore {
-    async fn create_email_link(&self, record: &EmailLinkRecord) -> Result<(), StoreError> {
+    async fn create_email_link(
+        &self,
+        record: &EmailLinkRecord,
+        replace_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         link::Entity::delete_many()
             .filter(link::Column::UserId.eq(record.user_id.as_str()))
             .filter(link::Column::Purpose.eq(record.purpose.as_str()))
             .filter(link::Column::UsedAt.is_null())
+            .filter(link::Column::CreatedAt.lt(replace_before))
             .exec(&self.db)
             .await
             .map_err(backend)?;
-        link::Entity::insert(link::ActiveModel {
+        let inserted = link::Entity::insert(link::ActiveModel {
             token_hash: Set(record.token_hash.as_str().to_owned()),
             user_id: Set(record.user_id.as_str().to_owned()),
             purpose: Set(record.purpose.as_str().to_owned()),
@@ -33,21 +40,25 @@ impl EmailLinkRepo for SeaStore {
         })
         .exec_without_returning(&self.db)
         .await
-        .map_err(write_err("email link"))?;
-        Ok(())
+        .map_err(write_err("email link"));
+        match inserted {
+            Ok(_) => Ok(true),
+            // Another request made one a moment ago (the unique partial index).
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
-    async fn live_email_link(
+    async fn latest_email_link(
         &self,
         user: &Subject,
         purpose: EmailLinkPurpose,
-        now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(link::Entity::find()
             .filter(link::Column::UserId.eq(user.as_str()))
             .filter(link::Column::Purpose.eq(purpose.as_str()))
             .filter(link::Column::UsedAt.is_null())
-            .filter(link::Column::ExpiresAt.gt(now))
+            .order_by_desc(link::Column::CreatedAt)
             .one(&self.db)
             .await
             .map_err(backend)?
