@@ -243,6 +243,19 @@ async fn apps_of(state: &AccountState, user: &SignedIn) -> Result<Vec<AppRow>, P
     Ok(apps)
 }
 
+/// The user's latest security events, in words.
+async fn events_of(state: &AccountState, user: &SignedIn) -> Result<Vec<EventRow>, PageError> {
+    let events = state
+        .audit
+        .recent_events(None, Some(user.user.id.as_str()), 200)
+        .await?;
+    Ok(events
+        .iter()
+        .filter_map(EventRow::of)
+        .take(EVENTS_SHOWN)
+        .collect())
+}
+
 /// `GET /account`.
 pub async fn get_account(
     req: HttpRequest,
@@ -266,14 +279,7 @@ pub async fn get_account(
             .map(|s| SessionRow::of(s, &user))
             .collect(),
         apps: apps_of(&state, &user).await?,
-        events: state
-            .audit
-            .recent_events(None, Some(user.user.id.as_str()), 200)
-            .await?
-            .iter()
-            .filter_map(EventRow::of)
-            .take(EVENTS_SHOWN)
-            .collect(),
+        events: events_of(&state, &user).await?,
         email: user
             .user
             .email

@@ -339,6 +339,22 @@ async fn answer(
     Ok(Outcome::SignedIn(response))
 }
 
+/// The page again with 429 and `Retry-After` (the throttle's wait, seconds).
+async fn throttled(
+    state: &LoginState,
+    csrf: &CsrfToken,
+    return_to: &str,
+    wait: i64,
+) -> HttpResponse {
+    let message = "Too many wrong codes. Wait a little before trying again.";
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let mut response = render(state, csrf, return_to, Some(message), status).await;
+    if let Ok(value) = header::HeaderValue::from_str(&(wait.max(0) + 1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// `POST /login/second-factor`.
 pub async fn post_second_factor(
     req: HttpRequest,
@@ -373,21 +389,7 @@ pub async fn post_second_factor(
                 "That code is not right. Use the current code from your app, or a recovery code.";
             render(&state, &csrf, return_to, Some(wrong), StatusCode::OK).await
         }
-        Ok(Outcome::Throttled(wait)) => {
-            let message = "Too many wrong codes. Wait a little before trying again.";
-            let mut response = render(
-                &state,
-                &csrf,
-                return_to,
-                Some(message),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await;
-            if let Ok(value) = header::HeaderValue::from_str(&(wait.max(0) + 1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Ok(Outcome::Throttled(wait)) => throttled(&state, &csrf, return_to, wait).await,
         Err(err) => unavailable(&state, &csrf, return_to, &err).await,
     }
 }

@@ -119,6 +119,31 @@ pub fn qr_svg(uri: &str) -> String {
     }
 }
 
+/// The user's app as the page shows it: confirmed (since when, recovery codes left), or set up
+/// and waiting for its first code (the QR code and the key).
+async fn factor_view(
+    state: &AccountState,
+    user: &SignedIn,
+) -> Result<(Option<(String, u64)>, Option<(String, String)>), PageError> {
+    Ok(match state.factors.find_totp(&user.user.id).await? {
+        Some(f) if f.confirmed_at.is_some() => {
+            let since = f
+                .confirmed_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let left = state.factors.unused_recovery_codes(&user.user.id).await?;
+            (Some((since, left)), None)
+        }
+        Some(f) => {
+            let uri = f
+                .secret
+                .otpauth_uri(&state.issuer_label, &user.user.username);
+            (None, Some((qr_svg(&uri), f.secret.grouped())))
+        }
+        None => (None, None),
+    })
+}
+
 /// `GET /account/two-step`.
 pub async fn get_two_step(
     req: HttpRequest,
@@ -129,28 +154,10 @@ pub async fn get_two_step(
     let user = signed_in_at(&req, &state, PATH).await?;
     let return_to = local(query.return_to.as_deref());
     let offered = state.mfa != MfaPolicy::Off;
-    let factor = match offered {
-        true => state.factors.find_totp(&user.user.id).await?,
-        false => None,
+    let (active, pending) = match offered {
+        true => factor_view(&state, &user).await?,
+        false => (None, None),
     };
-    let (mut active, mut pending) = (None, None);
-    match factor {
-        Some(f) if f.confirmed_at.is_some() => {
-            let since = f
-                .confirmed_at
-                .map(|t| t.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            let left = state.factors.unused_recovery_codes(&user.user.id).await?;
-            active = Some((since, left));
-        }
-        Some(f) => {
-            let uri = f
-                .secret
-                .otpauth_uri(&state.issuer_label, &user.user.username);
-            pending = Some((qr_svg(&uri), f.secret.grouped()));
-        }
-        None => {}
-    }
     let required = query.required.is_some() || state.mfa == MfaPolicy::Required;
     let page = TwoStepPage {
         csrf_token: &csrf.0,
