@@ -5,11 +5,7 @@
 //! verified by an old link. Without `TESSERA_SMTP_URL` nothing is sent and addresses stay
 //! unverified.
 
-use actix_web::{
-    HttpRequest, HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 use tessera_core::{
@@ -25,7 +21,7 @@ use tessera_web::{
 
 use crate::{
     account::{AccountState, see_other, signed_in_at},
-    mail::{EmailState, LINK_TTL, Link},
+    mail::{EmailState, LINK_TTL, Link, link_page, token_of},
 };
 
 /// The page a verification link opens.
@@ -99,22 +95,12 @@ pub(crate) async fn send_verification(
 }
 
 fn page(csrf: &CsrfToken, token: &str, live: bool) -> HttpResponse {
-    let status = if live {
-        StatusCode::OK
-    } else {
-        StatusCode::GONE
-    };
     let page = VerifyPage {
         csrf_token: &csrf.0,
         token,
         live,
     };
-    let mut response = tessera_web::html_page(status, page.render());
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    link_page(live, StatusCode::OK, page.render())
 }
 
 /// `GET /email/verify?token=…`: a button, while the link is live.
@@ -124,19 +110,9 @@ pub async fn get_verify(
     account: web::Data<AccountState>,
     email: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
-    let token: String = query
-        .token
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(100)
-        .collect();
+    let token = token_of(query.token.as_deref());
     let purpose = EmailLinkPurpose::VerifyEmail;
-    let now = account.clock.now();
-    let live = email
-        .links
-        .email_link_is_live(&TokenHash::of(&token), purpose, now)
-        .await?;
+    let live = email.is_live(&token, purpose, account.clock.now()).await?;
     Ok(page(&csrf, &token, live))
 }
 

@@ -106,6 +106,41 @@ impl EmailState {
     }
 }
 
+/// The token of a link as it arrives in `?token=` (bounded: a token is 48 characters).
+pub(crate) fn token_of(query: Option<&str>) -> String {
+    query.unwrap_or_default().chars().take(100).collect()
+}
+
+impl EmailState {
+    /// Whether the link with `token` is live and unused for `purpose` at `now`.
+    pub(crate) async fn is_live(
+        &self,
+        token: &str,
+        purpose: EmailLinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let hash = tessera_core::secret::TokenHash::of(token);
+        self.links.email_link_is_live(&hash, purpose, now).await
+    }
+}
+
+/// A page a link opens: `410 Gone` when the link is not live, `status` otherwise; never cached
+/// (it holds the token).
+pub(crate) fn link_page(
+    live: bool,
+    status: actix_web::http::StatusCode,
+    rendered: askama::Result<String>,
+) -> actix_web::HttpResponse {
+    use actix_web::http::{StatusCode, header};
+    let status = if live { status } else { StatusCode::GONE };
+    let mut response = tessera_web::html_page(status, rendered);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// A configured SMTP transport and sender.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

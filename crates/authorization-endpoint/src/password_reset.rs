@@ -34,7 +34,7 @@ use tessera_web::{
 
 use crate::{
     login::LoginState,
-    mail::{EmailState, LINK_TTL, Link},
+    mail::{EmailState, LINK_TTL, Link, link_page, token_of},
 };
 
 #[derive(Template)]
@@ -192,10 +192,9 @@ pub async fn post_forgot(
 }
 
 fn reset_page(csrf: &CsrfToken, token: &str, live: bool, error: Option<&str>) -> HttpResponse {
-    let status = match (live, error) {
-        (false, _) => StatusCode::GONE,
-        (true, Some(_)) => StatusCode::BAD_REQUEST,
-        (true, None) => StatusCode::OK,
+    let status = match error {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
     };
     let page = ResetPage {
         csrf_token: &csrf.0,
@@ -203,12 +202,7 @@ fn reset_page(csrf: &CsrfToken, token: &str, live: bool, error: Option<&str>) ->
         live,
         error,
     };
-    let mut response = tessera_web::html_page(status, page.render());
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    link_page(live, status, page.render())
 }
 
 /// `GET /password/reset?token=…`: the new-password form while the link is live.
@@ -218,19 +212,9 @@ pub async fn get_reset(
     state: web::Data<LoginState>,
     reset: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
-    let token: String = query
-        .token
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(100)
-        .collect();
-    let hash = TokenHash::of(&token);
+    let token = token_of(query.token.as_deref());
     let purpose = EmailLinkPurpose::PasswordReset;
-    let live = reset
-        .links
-        .email_link_is_live(&hash, purpose, state.clock.now())
-        .await?;
+    let live = reset.is_live(&token, purpose, state.clock.now()).await?;
     Ok(reset_page(&csrf, &token, live, None))
 }
 

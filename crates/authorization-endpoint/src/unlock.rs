@@ -27,7 +27,7 @@ use tessera_web::{
 
 use crate::{
     login::LoginState,
-    mail::{EmailState, LINK_TTL, Link},
+    mail::{EmailState, LINK_TTL, Link, link_page, token_of},
 };
 
 /// The page an unlock link opens.
@@ -104,22 +104,12 @@ pub(crate) fn offer(state: &LoginState, mail: &EmailState, username: &str) {
 }
 
 fn page(csrf: &CsrfToken, token: &str, live: bool) -> HttpResponse {
-    let status = if live {
-        StatusCode::OK
-    } else {
-        StatusCode::GONE
-    };
     let page = UnlockPage {
         csrf_token: &csrf.0,
         token,
         live,
     };
-    let mut response = tessera_web::html_page(status, page.render());
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    link_page(live, StatusCode::OK, page.render())
 }
 
 /// `GET /login/unlock?token=…`.
@@ -129,17 +119,9 @@ pub async fn get_unlock(
     state: web::Data<LoginState>,
     mail: web::Data<EmailState>,
 ) -> Result<HttpResponse, PageError> {
-    let token: String = query
-        .token
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(100)
-        .collect();
-    let (purpose, now) = (EmailLinkPurpose::Unlock, state.clock.now());
+    let token = token_of(query.token.as_deref());
     let live = mail
-        .links
-        .email_link_is_live(&TokenHash::of(&token), purpose, now)
+        .is_live(&token, EmailLinkPurpose::Unlock, state.clock.now())
         .await?;
     Ok(page(&csrf, &token, live))
 }

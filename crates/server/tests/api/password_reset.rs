@@ -16,17 +16,20 @@ use crate::{
     token_support::{client_with, code_tokens, token},
 };
 
-fn link_in(message: &str) -> String {
+/// The link to `path` in a message, as a mail client shows it.
+fn link_to(message: &str, path: &str) -> String {
     let message = decoded(message);
-    let path = message
-        .find("/password/reset?token=")
-        .expect("a link in the message");
-    let start = message[..path].rfind("http://").unwrap();
+    let at = message.find(path).expect("a link in the message");
+    let start = message[..at].rfind("http://").unwrap();
     message[start..]
         .split_whitespace()
         .next()
         .unwrap()
         .to_owned()
+}
+
+fn link_in(message: &str) -> String {
+    link_to(message, "/password/reset?token=")
 }
 
 async fn ask_for_link(app: &TestApp, http: &tessera_testkit::reqwest::Client, account: &str) {
@@ -184,16 +187,7 @@ async fn without_smtp_the_pages_say_resets_are_not_set_up() {
 
 /// The verification link in a message, as a mail client shows it.
 fn verify_link_in(message: &str) -> String {
-    let message = decoded(message);
-    let path = message
-        .find("/email/verify?token=")
-        .expect("a link in the message");
-    let start = message[..path].rfind("http://").unwrap();
-    message[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
+    link_to(message, "/email/verify?token=")
 }
 
 /// Opens a verification link and presses the button; the answer.
@@ -368,10 +362,7 @@ async fn a_throttled_account_gets_an_unlock_link_that_lets_it_sign_in_at_once() 
     // The user was mailed a link — once, though the refusals go on.
     let message = sink.message(0).await;
     assert!(message.contains("To: dan@example.com"), "{message}");
-    let body = decoded(&message);
-    let path = body.find("/login/unlock?token=").expect("an unlock link");
-    let start = body[..path].rfind("http://").unwrap();
-    let link = body[start..].split_whitespace().next().unwrap().to_owned();
+    let link = link_to(&message, "/login/unlock?token=");
     // Opening it unlocks nothing; the button does.
     let page = http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
