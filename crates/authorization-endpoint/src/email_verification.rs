@@ -21,7 +21,7 @@ use tessera_web::{
 
 use crate::{
     account::{AccountState, see_other, signed_in_at},
-    mail::{EmailState, LINK_TTL, Link, link_page, token_of},
+    mail::{EmailState, LINK_TTL, Link, TokenForm, TokenQuery, link_page, token_of},
 };
 
 /// The page a verification link opens.
@@ -42,20 +42,6 @@ struct VerifyEmail<'a> {
     issuer: &'a str,
     link: &'a str,
     minutes: i64,
-}
-
-/// `?token=`.
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-/// The confirmation form.
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    csrf_token: Option<String>,
-    #[serde(default)]
-    token: String,
 }
 
 /// The new-address form of `/account`.

@@ -106,6 +106,23 @@ impl EmailState {
     }
 }
 
+/// `?token=` of a page a link opens.
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenQuery {
+    /// The link's token.
+    pub token: Option<String>,
+}
+
+/// The form of a page a link opens: its button posts the token back.
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenForm {
+    /// The CSRF token.
+    pub csrf_token: Option<String>,
+    /// The link's token.
+    #[serde(default)]
+    pub token: String,
+}
+
 /// The token of a link as it arrives in `?token=` (bounded: a token is 48 characters).
 pub(crate) fn token_of(query: Option<&str>) -> String {
     query.unwrap_or_default().chars().take(100).collect()

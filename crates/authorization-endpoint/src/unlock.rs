@@ -12,7 +12,6 @@ use actix_web::{
     web,
 };
 use askama::Template;
-use serde::Deserialize;
 use tessera_core::{
     AuditKind,
     secret::TokenHash,
@@ -27,7 +26,7 @@ use tessera_web::{
 
 use crate::{
     login::LoginState,
-    mail::{EmailState, LINK_TTL, Link, link_page, token_of},
+    mail::{EmailState, LINK_TTL, Link, TokenForm, TokenQuery, link_page, token_of},
 };
 
 /// The page an unlock link opens.
@@ -48,20 +47,6 @@ struct UnlockEmail<'a> {
     issuer: &'a str,
     link: &'a str,
     minutes: i64,
-}
-
-/// `?token=`.
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-/// The button's form.
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    csrf_token: Option<String>,
-    #[serde(default)]
-    token: String,
 }
 
 async fn send(state: LoginState, mail: EmailState, username: String) {
