@@ -1,6 +1,8 @@
 //! `/account`: the signed-in user's devices (browser sessions) and the apps they allowed, each
-//! revocable, and a password change that signs out the other devices and revokes the grants
-//! (refresh-token families) they obtained.
+//! revocable, their recent security events (`crate::signals`), their email address (changed and
+//! confirmed through `crate::email_verification`), two-step sign-in (`crate::two_step`), and a
+//! password change that signs out the other devices and revokes the grants (refresh-token
+//! families) they obtained.
 
 use std::sync::Arc;
 

@@ -2,10 +2,13 @@
 //!
 //! [`request`] validates authorization requests and [`decide`] makes the flow's decisions, both as
 //! plain functions; [`authorize`] runs the flow
-//! (sign-in through [`login`], pending requests kept on the server, remembered consent,
-//! single-use codes); [`logout`] is RP-initiated logout, [`account`] the user's own page and
-//! [`signup`] self-registration; [`device`] is where a user allows a device (RFC 8628);
-//! [`home`] the landing page and the favicon.
+//! (sign-in through [`login`] and, for a user with an authenticator app, [`second_factor`];
+//! pending requests kept on the server, remembered consent, single-use codes); [`logout`] is
+//! RP-initiated logout, [`account`] the user's own page (with [`two_step`] for the authenticator
+//! app) and [`signup`] self-registration; [`signals`] watches sign-ins for new devices and
+//! networks; [`mail`] sends email, which [`password_reset`], [`email_verification`] and
+//! [`unlock`] use for their single-use links; [`device`] is where a user allows a device (RFC
+//! 8628); [`home`] the landing page and the favicon.
 
 pub mod account;
 pub mod authorize;

@@ -1,8 +1,9 @@
 //! tessera-core: the protocol vocabulary and rules shared by every other crate.
 //!
 //! Nothing here knows about HTTP, templates or SQL: ids, algorithms, the RFC error enums, the
-//! [`clock::Clock`], token/secret generation and hashing, and the repository traits in [`store`]
-//! that the storage crate implements.
+//! [`clock::Clock`], token/secret generation and hashing, one-time codes ([`totp`]), how a user
+//! signed in and the second-factor policy ([`amr`]), the account signals' rules ([`signals`]),
+//! and the repository traits in [`store`] that the storage crate implements.
 
 pub mod alg;
 pub mod amr;
