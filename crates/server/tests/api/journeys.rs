@@ -4,7 +4,10 @@
 //! code, an `access_denied`, the post-logout redirect — by redirect, by form post
 //! (`response_mode=form_post`, with JavaScript and without), and for a pushed request (RFC
 //! 9126) — and the device flow's `/device` page (RFC 8628), reached from a link on that app,
-//! allowing, denying, and refusing an expired code on the fake clock. Chromium applies the
+//! allowing, denying, and refusing an expired code on the fake clock — and two-step sign-in with
+//! an authenticator app (set up on the account page, then asked for when the app sends the user
+//! back) and a forgotten password reset by the emailed link (an SMTP server on loopback receives
+//! it; the browser follows it) before the app's sign-in goes on. Chromium applies the
 //! consent, sign-in and sign-out pages' `form-action` to the
 //! redirects after their forms, so a policy that is too
 //! narrow shows up here as an arrival that never comes; each failure message carries the
@@ -59,7 +62,10 @@ impl Journey {
     }
 
     async fn start_in(browser: Browser) -> Option<Self> {
-        let app = TestApp::spawn().await;
+        Self::start_on(browser, TestApp::spawn().await).await
+    }
+
+    async fn start_on(browser: Browser, app: TestApp) -> Option<Self> {
         let alice = app.with_user("alice", PASSWORD, false).await;
         let rp = RelyingParty::start().await;
         let (mut client, secret) = app.with_client("webapp", &[&rp.url("/cb")]).await;
@@ -851,5 +857,62 @@ async fn two_step_sign_in_with_an_authenticator_app_from_the_apps_link() {
     let claims = crate::token_support::payload(&id_token);
     assert_eq!(claims["acr"], "mfa", "{claims}");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_apps_sign_in_by_the_emailed_link() {
+    use tessera_testkit::mail::{SmtpSink, decoded};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = TestApp::builder()
+        .with_config(move |c| c.smtp_url = Some(smtp))
+        .spawn()
+        .await;
+    let Some(journey) = Journey::start_on(browser, app).await else {
+        return;
+    };
+    let browser = &journey.browser;
+    // From the app's link to the sign-in page, and on to "Forgot your password?".
+    let request = journey.request(&["openid", "profile"], &[]).await;
+    journey.begin(&request).await;
+    journey.on_page("/login").await;
+    click(browser, "#forgot").await;
+    journey.on_page("/password/forgot").await;
+    fill(browser, "#account", "alice@example.com").await;
+    click(browser, "#send").await;
+    journey.on_page("/password/forgot?sent=1").await;
+    browser.screenshot("journey-password-forgot").await;
+    // The link in the message, followed in the browser.
+    let message = decoded(&sink.message(0).await);
+    let at = message.find("/password/reset?token=").expect("a link");
+    let start = message[..at].rfind("http://").unwrap();
+    let link = message[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    browser.client.goto(&link).await.unwrap();
+    journey.on_page("/password/reset").await;
+    fill(browser, "#password", "a brand new passphrase").await;
+    browser.screenshot("journey-password-reset").await;
+    click(browser, "#save").await;
+    journey.on_page("/login?reason=reset").await;
+    // Signed in with the new password, the app's request goes on to consent and back.
+    let new_request = journey.request(&["openid", "profile"], &[]).await;
+    journey.begin(&new_request).await;
+    journey.on_page("/login").await;
+    fill(browser, "#username", "alice").await;
+    fill(browser, "#password", "a brand new passphrase").await;
+    click(browser, "#sign-in").await;
+    journey.consent_page().await;
+    click(browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (subject, _) = journey.redeem(new_request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
     journey.browser.close().await;
 }
