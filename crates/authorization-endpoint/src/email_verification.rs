@@ -9,12 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 use tessera_core::{
-    Clock,
+    AuditKind, Clock,
     secret::TokenHash,
     store::{EmailLinkPurpose, StoreError, UserRecord},
 };
 use tessera_web::{
     PageError,
+    audit::Audit,
     csrf::{CsrfToken, csrf_valid},
     form::CsrfForm,
 };
@@ -129,6 +130,13 @@ pub async fn post_verify(
     }
     user.email_verified = true;
     account.users.update_user(&user, now).await?;
+    let audit = Audit {
+        actor: Some(user.id.to_string()),
+        user_id: Some(user.id.as_str()),
+        details: Some(serde_json::json!({ "email": sent_to })),
+        ..Audit::new(AuditKind::UserEmailVerified)
+    };
+    tessera_web::audit::record(account.audit.as_ref(), &req, now, audit).await;
     Ok(see_other("/account?notice=email-verified"))
 }
 

@@ -90,6 +90,8 @@ pub enum AuditKind {
     UserAdminChanged,
     /// `user.created`.
     UserCreated,
+    /// `user.email_verified`.
+    UserEmailVerified,
     /// `user.enabled_changed`.
     UserEnabledChanged,
     /// `user.mfa_required_changed`.
@@ -104,7 +106,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 48] = [
+    pub const ALL: [AuditKind; 49] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -148,6 +150,7 @@ impl AuditKind {
         Self::TrustedIssuerEnabled,
         Self::UserAdminChanged,
         Self::UserCreated,
+        Self::UserEmailVerified,
         Self::UserEnabledChanged,
         Self::UserMfaRequiredChanged,
         Self::UserPasswordChanged,
@@ -201,6 +204,7 @@ impl AuditKind {
             Self::TrustedIssuerEnabled => "trusted_issuer.enabled",
             Self::UserAdminChanged => "user.admin_changed",
             Self::UserCreated => "user.created",
+            Self::UserEmailVerified => "user.email_verified",
             Self::UserEnabledChanged => "user.enabled_changed",
             Self::UserMfaRequiredChanged => "user.mfa_required_changed",
             Self::UserPasswordChanged => "user.password_changed",

@@ -261,6 +261,15 @@ async fn an_address_is_confirmed_only_by_its_own_link_at_sign_up_and_after_a_cha
     let reread = app.state.store.find_user(&bea.id).await.unwrap().unwrap();
     assert!(reread.email_verified);
     assert_eq!(confirm(&app, &http, &link).await.status(), 410, "once");
+    let events = tessera_core::store::AuditRepo::recent_events(
+        app.state.store.as_ref(),
+        None,
+        Some(bea.id.as_str()),
+        20,
+    )
+    .await
+    .unwrap();
+    assert!(events.iter().any(|e| e.kind == "user.email_verified"));
 
     // A new address is unconfirmed; its link comes (at most one a minute per account).
     let account = get(&app, &http, "/account").await.text().await.unwrap();
