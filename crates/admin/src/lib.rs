@@ -154,10 +154,7 @@ pub(crate) async fn require_admin(
     // Where a second factor is required (by the policy or for this admin), a console session
     // without one (made before the requirement) does not do: sign in again.
     let required = |s: &tessera_web::session::SignedIn| {
-        use tessera_core::amr::{MfaPolicy, session_will_do};
-        let user_required = s.user.mfa_required;
-        state.mfa == MfaPolicy::Off
-            || session_will_do(state.mfa, user_required, false, false, &s.session.amr)
+        tessera_core::amr::required_factor_given(state.mfa, s.user.mfa_required, &s.session.amr)
     };
     if let Some(signed_in) = admin.filter(|s| s.user.is_admin && required(s)) {
         return Ok(Admin {

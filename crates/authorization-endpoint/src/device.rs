@@ -116,8 +116,7 @@ async fn signed_in(
 ) -> Result<Option<SignedIn>, PageError> {
     let user = state.sessions.current(req, SessionKind::User).await?;
     Ok(user.filter(|u| {
-        let required = u.user.mfa_required;
-        tessera_core::amr::session_will_do(state.mfa, required, false, false, &u.session.amr)
+        tessera_core::amr::required_factor_given(state.mfa, u.user.mfa_required, &u.session.amr)
     }))
 }
 

@@ -106,6 +106,27 @@ impl EmailState {
     }
 }
 
+/// After `user` used an emailed link: the account's sign-in throttle counters cleared (the
+/// per-address one stays) and the use audited as `kind`, `by: email link`.
+pub(crate) async fn link_used(
+    state: &crate::login::LoginState,
+    req: &actix_web::HttpRequest,
+    user: &tessera_core::store::UserRecord,
+    kind: tessera_core::AuditKind,
+) -> Result<(), StoreError> {
+    let address = tessera_web::client_address::ClientAddress::of(req).to_string();
+    state.throttle.succeeded(&user.username, &address).await?;
+    let audit = tessera_web::audit::Audit {
+        actor: Some(user.id.to_string()),
+        user_id: Some(user.id.as_str()),
+        details: Some(serde_json::json!({ "by": "email link" })),
+        ..tessera_web::audit::Audit::new(kind)
+    };
+    let now = state.clock.now();
+    tessera_web::audit::record(state.audit.as_ref(), req, now, audit).await;
+    Ok(())
+}
+
 /// `?token=` of a page a link opens.
 #[derive(Debug, serde::Deserialize)]
 pub struct TokenQuery {

@@ -27,7 +27,6 @@ use tessera_core::{
 };
 use tessera_web::{
     PageError,
-    audit::Audit,
     client_address::ClientAddress,
     csrf::{CsrfToken, csrf_valid},
 };
@@ -238,16 +237,7 @@ async fn apply(
         .grants
         .revoke_user_grants(&user.id, None, reason, now)
         .await?;
-    let address = ClientAddress::of(req).to_string();
-    state.throttle.succeeded(&user.username, &address).await?;
-    let audit = Audit {
-        actor: Some(user.id.to_string()),
-        user_id: Some(user.id.as_str()),
-        details: Some(serde_json::json!({ "by": "email link" })),
-        ..Audit::new(AuditKind::UserPasswordReset)
-    };
-    tessera_web::audit::record(state.audit.as_ref(), req, now, audit).await;
-    Ok(())
+    crate::mail::link_used(state, req, user, AuditKind::UserPasswordReset).await
 }
 
 /// `POST /password/reset`: the new password (the password rule), then the link is used up.

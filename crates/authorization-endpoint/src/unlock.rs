@@ -12,15 +12,9 @@ use actix_web::{
     web,
 };
 use askama::Template;
-use tessera_core::{
-    AuditKind,
-    secret::TokenHash,
-    store::{EmailLinkPurpose, UserRecord},
-};
+use tessera_core::{AuditKind, secret::TokenHash, store::EmailLinkPurpose};
 use tessera_web::{
     PageError,
-    audit::Audit,
-    client_address::ClientAddress,
     csrf::{CsrfToken, csrf_valid},
 };
 
@@ -111,19 +105,6 @@ pub async fn get_unlock(
     Ok(page(&csrf, &token, live))
 }
 
-async fn clear(state: &LoginState, req: &HttpRequest, user: &UserRecord) -> Result<(), PageError> {
-    let address = ClientAddress::of(req).to_string();
-    state.throttle.succeeded(&user.username, &address).await?;
-    let audit = Audit {
-        actor: Some(user.id.to_string()),
-        user_id: Some(user.id.as_str()),
-        details: Some(serde_json::json!({ "by": "email link" })),
-        ..Audit::new(AuditKind::LoginLockCleared)
-    };
-    tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
-    Ok(())
-}
-
 /// `POST /login/unlock`: the account's throttle counters cleared, once per link.
 pub async fn post_unlock(
     req: HttpRequest,
@@ -143,7 +124,7 @@ pub async fn post_unlock(
     let Some(user) = state.users.find_user(&user_id).await? else {
         return Ok(page(&csrf, "", false));
     };
-    clear(&state, &req, &user).await?;
+    crate::mail::link_used(&state, &req, &user, AuditKind::LoginLockCleared).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login?reason=unlocked"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

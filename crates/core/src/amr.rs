@@ -143,6 +143,13 @@ pub fn session_will_do(
     }
 }
 
+/// Whether a session signed in with `amr` has the second factor the policy or an admin requires
+/// ([`session_will_do`] for a request that asks for nothing more): what the console and the
+/// device page check.
+pub fn required_factor_given(policy: MfaPolicy, user_required: bool, amr: &Amr) -> bool {
+    session_will_do(policy, user_required, false, false, amr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
