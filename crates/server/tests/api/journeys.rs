@@ -6,8 +6,9 @@
 //! 9126) — and the device flow's `/device` page (RFC 8628), reached from a link on that app,
 //! allowing, denying, and refusing an expired code on the fake clock — and two-step sign-in with
 //! an authenticator app (set up on the account page, then asked for when the app sends the user
-//! back) and a forgotten password reset by the emailed link (an SMTP server on loopback receives
-//! it; the browser follows it) before the app's sign-in goes on. Chromium applies the
+//! back), a forgotten password reset by the emailed link (an SMTP server on loopback receives
+//! it; the browser follows it) before the app's sign-in goes on, and a changed address confirmed
+//! and a slowed-down account unlocked by their emailed links. Chromium applies the
 //! consent, sign-in and sign-out pages' `form-action` to the
 //! redirects after their forms, so a policy that is too
 //! narrow shows up here as an arrival that never comes; each failure message carries the
@@ -913,6 +914,110 @@ async fn a_forgotten_password_is_reset_from_the_apps_sign_in_by_the_emailed_link
     let params = journey.arrival("/cb").await;
     let code = param(&params, "code").unwrap_or_default().to_owned();
     let (subject, _) = journey.redeem(new_request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn an_address_is_confirmed_and_a_slowed_account_unlocked_by_emailed_links() {
+    use tessera_testkit::mail::{SmtpSink, decoded};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let sink = SmtpSink::start().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = TestApp::builder()
+        .with_config(move |c| c.smtp_url = Some(smtp))
+        .spawn()
+        .await;
+    let Some(journey) = Journey::start_on(browser, app).await else {
+        return;
+    };
+    let browser = &journey.browser;
+    let link_in = |message: &str, path: &str| {
+        let message = decoded(message);
+        let at = message.find(path).expect("a link");
+        let start = message[..at].rfind("http://").unwrap();
+        message[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    // A new address on the account page, confirmed by the button of its emailed link.
+    browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.sign_in().await;
+    journey.on_page("/account").await;
+    fill(browser, "#new-email", "alice@new.example").await;
+    click(browser, "#change-email").await;
+    journey.on_page("/account?notice=email-sent").await;
+    let confirm = link_in(&sink.message(0).await, "/email/verify?token=");
+    browser.client.goto(&confirm).await.unwrap();
+    journey.on_page("/email/verify").await;
+    browser.screenshot("journey-email-confirm").await;
+    click(browser, "#confirm").await;
+    journey.on_page("/account?notice=email-verified").await;
+    let status = text_becomes(browser, "#email-status", "alice@new.example — confirmed").await;
+    if status != "alice@new.example — confirmed" {
+        journey
+            .fail(&format!("the address is shown as {status:?}"))
+            .await;
+    }
+
+    // Later the app asks again (prompt=login); wrong passwords make the account wait.
+    let request = journey.request(&["openid"], &[("prompt", "login")]).await;
+    journey.begin(&request).await;
+    journey.on_page("/login").await;
+    let mut slowed = false;
+    for _ in 0..8 {
+        fill(browser, "#username", "alice").await;
+        fill(browser, "#password", "not the password").await;
+        click(browser, "#sign-in").await;
+        // The answer is the page again, its password field empty: wait for that page.
+        for _ in 0..150 {
+            let field = browser
+                .client
+                .find(tessera_testkit::fantoccini::Locator::Css("#password"))
+                .await;
+            if let Ok(field) = field
+                && field.prop("value").await.ok().flatten().as_deref() == Some("")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let error = crate::admin::text(browser, "p.error").await;
+        if error.starts_with("Too many failed attempts") {
+            slowed = true;
+            break;
+        }
+    }
+    if !slowed {
+        journey
+            .fail("the throttle never made the account wait")
+            .await;
+    }
+    // The unlock link was mailed to the confirmed address; its button lets her in at once.
+    let message = sink.message(1).await;
+    assert!(message.contains("alice@new.example"), "{message}");
+    let unlock = link_in(&message, "/login/unlock?token=");
+    browser.client.goto(&unlock).await.unwrap();
+    journey.on_page("/login/unlock").await;
+    browser.screenshot("journey-unlock").await;
+    click(browser, "#unlock").await;
+    journey.on_page("/login?reason=unlocked").await;
+    let request = journey.request(&["openid"], &[("prompt", "login")]).await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (subject, _) = journey.redeem(request, &code).await;
     assert_eq!(subject, journey.alice.id.as_str());
     journey.browser.close().await;
 }
