@@ -1,7 +1,8 @@
 //! The account signals of a sign-in (`tessera_core::signals`): the device it came from is
 //! compared with the user's known devices, remembered, and a new device or a quick change of
 //! network becomes an audit event — shown to the user on `/account` and to admins in the audit
-//! log. Best effort: a store failure here is logged and never stops the sign-in.
+//! log — and, when email is set up, a message to the user. Best effort: a store failure here is
+//! logged and never stops the sign-in.
 
 use actix_web::{HttpRequest, http::header};
 use serde_json::json;
