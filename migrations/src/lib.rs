@@ -16,6 +16,7 @@ mod m20261207_000010_dpop;
 mod m20261207_000011_second_factors;
 mod m20261207_000012_known_devices;
 mod m20261207_000013_email_links;
+mod m20261208_000014_passkeys;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_second_factors::Migration),
             Box::new(m20261207_000012_known_devices::Migration),
             Box::new(m20261207_000013_email_links::Migration),
+            Box::new(m20261208_000014_passkeys::Migration),
         ]
     }
 }

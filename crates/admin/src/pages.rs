@@ -138,6 +138,7 @@ pub(crate) struct UserRow {
     enabled: bool,
     mfa_required: bool,
     two_step: bool,
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -159,6 +160,7 @@ pub(crate) async fn get_users(
     let users = state.users.list_users(query.q.as_deref(), 500).await?;
     let ids: Vec<Subject> = users.iter().map(|u| u.id.clone()).collect();
     let with_app = state.factors.users_with_totp(&ids).await?;
+    let with_passkeys = state.factors.users_with_passkeys(&ids).await?;
     let page = UsersPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
@@ -168,6 +170,7 @@ pub(crate) async fn get_users(
             .into_iter()
             .map(|u| UserRow {
                 two_step: with_app.contains(&u.id),
+                passkeys: with_passkeys.contains(&u.id),
                 mfa_required: u.mfa_required,
                 id: u.id.into_inner(),
                 username: u.username,

@@ -55,6 +55,8 @@ pub struct AccountState {
     pub issuer_label: String,
     /// Cookie names and flags (a session upgraded after adding a factor gets a fresh CSRF secret).
     pub cookies: CookieSettings,
+    /// The WebAuthn relying party (`None`: the issuer is an IP address, no passkeys).
+    pub relying_party: Option<crate::webauthn::RelyingParty>,
 }
 
 impl std::fmt::Debug for AccountState {
@@ -141,6 +143,10 @@ struct AccountPage<'a> {
     two_step_offered: bool,
     /// Whether this user's two-step sign-in is on.
     two_step_on: bool,
+    /// Whether passkeys are offered here.
+    passkeys_offered: bool,
+    /// How many passkeys the user has.
+    passkeys: usize,
 }
 
 /// `?notice=`.
@@ -295,6 +301,8 @@ pub async fn get_account(
                 .find_totp(&user.user.id)
                 .await?
                 .is_some_and(|f| f.confirmed_at.is_some()),
+        passkeys_offered: state.relying_party.is_some(),
+        passkeys: state.factors.passkeys(&user.user.id).await?.len(),
     };
     Ok(tessera_web::html_page(StatusCode::OK, page.render()))
 }

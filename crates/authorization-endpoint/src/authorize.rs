@@ -578,10 +578,9 @@ async fn will_do(
     let has_factor = match request.acr_mfa {
         true => state
             .factors
-            .find_totp(&user.user.id)
+            .has_second_factor(&user.user.id)
             .await
-            .map_err(|err| unavailable(&err))?
-            .is_some_and(|f| f.confirmed_at.is_some()),
+            .map_err(|err| unavailable(&err))?,
         false => false,
     };
     let required = user.user.mfa_required;

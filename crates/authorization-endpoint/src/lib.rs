@@ -5,7 +5,8 @@
 //! (sign-in through [`login`] and, for a user with an authenticator app, [`second_factor`];
 //! pending requests kept on the server, remembered consent, single-use codes); [`logout`] is
 //! RP-initiated logout, [`account`] the user's own page (with [`two_step`] for the authenticator
-//! app) and [`signup`] self-registration; [`signals`] watches sign-ins for new devices and
+//! app and [`passkeys`] for passkeys, which also sign in without a password, checked by
+//! [`webauthn`]) and [`signup`] self-registration; [`signals`] watches sign-ins for new devices and
 //! networks; [`mail`] sends email, which [`password_reset`], [`email_verification`] and
 //! [`unlock`] use for their single-use links; [`device`] is where a user allows a device (RFC
 //! 8628); [`home`] the landing page and the favicon.
@@ -20,12 +21,14 @@ pub mod id_token_hint;
 pub mod login;
 pub mod logout;
 pub mod mail;
+pub mod passkeys;
 pub mod password_reset;
 pub mod second_factor;
 pub mod signals;
 pub mod signup;
 pub mod two_step;
 pub mod unlock;
+pub mod webauthn;
 
 /// Authorization request validation (it lives in core: `/par` at the token side uses it too).
 pub use tessera_core::authorization_request as request;
@@ -35,7 +38,8 @@ use actix_web::web;
 pub use authorize::AuthorizeState;
 
 /// Mounts `/authorize`, `/authorize/resume`, `/authorize/decision`, `/login`, `/logout`,
-/// `/signup`, `/account`, `/device`, the landing page `/` and the favicon. Needs
+/// `/signup`, `/account` (and its two-step and passkey pages), the passkey sign-ins, `/device`,
+/// the landing page `/`, the favicon and `/passkey.js`. Needs
 /// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -139,6 +143,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/two-step/recovery",
         web::post().to(two_step::post_recovery),
+    )
+    .route(passkeys::PAGE, web::get().to(passkeys::get_passkeys))
+    .route(passkeys::PAGE, web::post().to(passkeys::post_register))
+    .route(
+        "/account/passkeys/options",
+        web::post().to(passkeys::post_register_options),
+    )
+    .route(
+        "/account/passkeys/rename",
+        web::post().to(passkeys::post_rename),
+    )
+    .route(
+        "/account/passkeys/remove",
+        web::post().to(passkeys::post_remove),
+    )
+    .route(
+        "/login/passkey/options",
+        web::post().to(passkeys::post_sign_in_options),
+    )
+    .route("/login/passkey", web::post().to(passkeys::post_sign_in))
+    .route(
+        "/login/second-factor/passkey/options",
+        web::post().to(passkeys::post_second_factor_options),
+    )
+    .route(
+        "/login/second-factor/passkey",
+        web::post().to(passkeys::post_second_factor),
     );
     cfg.route("/", tessera_web::get_or_head().to(home::get_home))
         .route(
@@ -148,6 +179,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/favicon.ico",
             tessera_web::get_or_head().to(home::get_favicon),
+        )
+        .route(
+            passkeys::SCRIPT_PATH,
+            tessera_web::get_or_head().to(passkeys::get_script),
         );
     cfg.service(
         web::resource(device::PATH)

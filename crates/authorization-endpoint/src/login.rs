@@ -63,6 +63,9 @@ pub struct LoginPage<'a> {
     pub notice: Option<&'a str>,
     /// Whether to offer a password reset by email.
     pub reset: bool,
+    /// Whether to offer a passkey (the server has an RP ID; the script shows the button where
+    /// the browser can use one).
+    pub passkey: bool,
 }
 
 /// What `/login` needs.
@@ -101,6 +104,8 @@ pub struct LoginState {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// The issuer (named in email).
     pub issuer: String,
+    /// The WebAuthn relying party (`None`: the issuer is an IP address, no passkeys).
+    pub relying_party: Option<crate::webauthn::RelyingParty>,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -152,13 +157,17 @@ pub(crate) async fn continuing(
 
 async fn render(state: &LoginState, page: &LoginPage<'_>, status: StatusCode) -> HttpResponse {
     let response = tessera_web::html_page(status, page.render());
-    continuing(
+    let response = continuing(
         state.requests.as_ref(),
         state.clock.as_ref(),
         page.return_to,
         response,
     )
-    .await
+    .await;
+    match page.passkey {
+        true => tessera_web::headers::allow_own_script(response),
+        false => response,
+    }
 }
 
 /// `GET /login`.
@@ -189,6 +198,7 @@ pub async fn get_login(
             _ => None,
         },
         reset: state.mailer.is_some(),
+        passkey: state.relying_party.is_some(),
     };
     render(&state, &page, StatusCode::OK).await
 }
@@ -318,6 +328,7 @@ async fn refused(
         return_to_encoded: encode(return_to),
         notice: None,
         reset: state.mailer.is_some(),
+        passkey: state.relying_party.is_some(),
     };
     let response = render(state, &page, refusal.status()).await;
     match refusal.retry_after() {
@@ -512,6 +523,7 @@ mod tests {
             return_to_encoded: encode("/authorize/resume?request=tsq_handle"),
             notice: None,
             reset: true,
+            passkey: true,
         };
         insta::assert_snapshot!(page.render().unwrap());
     }

@@ -60,6 +60,10 @@ pub struct SecondFactorPage<'a> {
     pub return_to: &'a str,
     /// What went wrong last time.
     pub error: Option<&'a str>,
+    /// Whether the user has an authenticator app (the code form is shown).
+    pub code: bool,
+    /// Whether the user has a passkey and the server offers them (the passkey form is shown).
+    pub passkey: bool,
 }
 
 /// `?return_to=`.
@@ -128,11 +132,7 @@ pub(crate) async fn after_password(
 ) -> Result<(HttpResponse, bool), StoreError> {
     let has_factor = match state.mfa {
         tessera_core::amr::MfaPolicy::Off => false,
-        _ => state
-            .factors
-            .find_totp(&user.id)
-            .await?
-            .is_some_and(|f| f.confirmed_at.is_some()),
+        _ => state.factors.has_second_factor(&user.id).await?,
     };
     let password = Amr::password();
     match second_step(state.mfa, user.mfa_required, has_factor) {
@@ -167,26 +167,51 @@ pub(crate) async fn after_password(
     }
 }
 
+/// Which factors the challenged user can give: an app's code, a passkey. Unknown (the store
+/// failed, the challenge is gone) offers the code form alone.
+async fn offered(state: &LoginState, req: &HttpRequest) -> (bool, bool) {
+    let Ok(Some((_, user))) = challenged_user(state, req).await else {
+        return (true, false);
+    };
+    let code =
+        matches!(state.factors.find_totp(&user.id).await, Ok(Some(f)) if f.confirmed_at.is_some());
+    let passkey = state.relying_party.is_some()
+        && state
+            .factors
+            .passkeys(&user.id)
+            .await
+            .is_ok_and(|p| !p.is_empty());
+    (code || !passkey, passkey)
+}
+
 async fn render(
     state: &LoginState,
+    req: &HttpRequest,
     csrf: &CsrfToken,
     return_to: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
+    let (code, passkey) = offered(state, req).await;
     let page = SecondFactorPage {
         csrf_token: &csrf.0,
         return_to,
         error,
+        code,
+        passkey,
     };
     let response = tessera_web::html_page(status, page.render());
-    continuing(
+    let response = continuing(
         state.requests.as_ref(),
         state.clock.as_ref(),
         return_to,
         response,
     )
-    .await
+    .await;
+    match passkey {
+        true => tessera_web::headers::allow_own_script(response),
+        false => response,
+    }
 }
 
 /// The challenge behind the browser's cookie, if it is live.
@@ -201,6 +226,25 @@ async fn challenge(
     state.factors.find_challenge(&hash, state.clock.now()).await
 }
 
+/// The live challenge behind the browser's cookie and its (enabled) user.
+pub(crate) async fn challenged_user(
+    state: &LoginState,
+    req: &HttpRequest,
+) -> Result<Option<(SecondFactorChallenge, UserRecord)>, StoreError> {
+    let Some(found) = challenge(state, req).await? else {
+        return Ok(None);
+    };
+    let user = state.users.find_user(&found.user_id).await?;
+    Ok(user.filter(|u| u.enabled).map(|user| (found, user)))
+}
+
+/// The cookie that removes the challenge's.
+pub(crate) fn challenge_removal(state: &LoginState) -> Cookie<'static> {
+    let mut removal = challenge_cookie(state, "", 0);
+    removal.make_removal();
+    removal
+}
+
 /// `GET /login/second-factor`.
 pub async fn get_second_factor(
     req: HttpRequest,
@@ -210,14 +254,15 @@ pub async fn get_second_factor(
 ) -> HttpResponse {
     let return_to = safe_return(query.return_to.as_deref());
     match challenge(&state, &req).await {
-        Ok(Some(_)) => render(&state, &csrf, return_to, None, StatusCode::OK).await,
+        Ok(Some(_)) => render(&state, &req, &csrf, return_to, None, StatusCode::OK).await,
         Ok(None) => back_to_sign_in(return_to),
-        Err(err) => unavailable(&state, &csrf, return_to, &err).await,
+        Err(err) => unavailable(&state, &req, &csrf, return_to, &err).await,
     }
 }
 
 async fn unavailable(
     state: &LoginState,
+    req: &HttpRequest,
     csrf: &CsrfToken,
     return_to: &str,
     err: &StoreError,
@@ -226,6 +271,7 @@ async fn unavailable(
     let message = "Sign-in is unavailable; please try again shortly.";
     let mut response = render(
         state,
+        req,
         csrf,
         return_to,
         Some(message),
@@ -292,15 +338,7 @@ async fn answer(
     typed: &str,
     return_to: &str,
 ) -> Result<Outcome, StoreError> {
-    let Some(found) = challenge(state, req).await? else {
-        return Ok(Outcome::Gone);
-    };
-    let Some(user) = state
-        .users
-        .find_user(&found.user_id)
-        .await?
-        .filter(|u| u.enabled)
-    else {
+    let Some((found, user)) = challenged_user(state, req).await? else {
         return Ok(Outcome::Gone);
     };
     let (account, address) = (throttle_account(&user), ClientAddress::of(req).to_string());
@@ -326,9 +364,7 @@ async fn answer(
     }
     let amr = Amr::password_and_otp();
     let mut response = start_sessions(state, req, &user, return_to, &amr).await?;
-    let mut removal = challenge_cookie(state, "", 0);
-    removal.make_removal();
-    response.add_cookie(&removal).ok();
+    response.add_cookie(&challenge_removal(state)).ok();
     let audit = Audit {
         actor: Some(user.id.to_string()),
         user_id: Some(user.id.as_str()),
@@ -342,13 +378,14 @@ async fn answer(
 /// The page again with 429 and `Retry-After` (the throttle's wait, seconds).
 async fn throttled(
     state: &LoginState,
+    req: &HttpRequest,
     csrf: &CsrfToken,
     return_to: &str,
     wait: i64,
 ) -> HttpResponse {
     let message = "Too many wrong codes. Wait a little before trying again.";
     let status = StatusCode::TOO_MANY_REQUESTS;
-    let mut response = render(state, csrf, return_to, Some(message), status).await;
+    let mut response = render(state, req, csrf, return_to, Some(message), status).await;
     if let Ok(value) = header::HeaderValue::from_str(&(wait.max(0) + 1).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -367,6 +404,7 @@ pub async fn post_second_factor(
         let expired = "Your session expired; please try again.";
         return render(
             &state,
+            &req,
             &csrf,
             return_to,
             Some(expired),
@@ -387,9 +425,9 @@ pub async fn post_second_factor(
         Ok(Outcome::Wrong) => {
             let wrong =
                 "That code is not right. Use the current code from your app, or a recovery code.";
-            render(&state, &csrf, return_to, Some(wrong), StatusCode::OK).await
+            render(&state, &req, &csrf, return_to, Some(wrong), StatusCode::OK).await
         }
-        Ok(Outcome::Throttled(wait)) => throttled(&state, &csrf, return_to, wait).await,
-        Err(err) => unavailable(&state, &csrf, return_to, &err).await,
+        Ok(Outcome::Throttled(wait)) => throttled(&state, &req, &csrf, return_to, wait).await,
+        Err(err) => unavailable(&state, &req, &csrf, return_to, &err).await,
     }
 }

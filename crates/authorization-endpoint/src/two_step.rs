@@ -44,6 +44,10 @@ struct TwoStepPage<'a> {
     active: Option<(String, u64)>,
     /// Set up but not confirmed: the QR code (SVG) and the secret to type.
     pending: Option<(String, String)>,
+    /// Whether passkeys are offered (the page points to them).
+    passkeys_offered: bool,
+    /// `return_to`, URL-encoded for the link to the passkeys page.
+    return_to_encoded: String,
 }
 
 #[derive(Template)]
@@ -168,6 +172,8 @@ pub async fn get_two_step(
         error: error_text(query.error.as_deref()),
         active,
         pending,
+        passkeys_offered: offered && state.relying_party.is_some(),
+        return_to_encoded: crate::login::encode(return_to),
     };
     let mut response = tessera_web::html_page(StatusCode::OK, page.render());
     // The secret is on this page: never cached.
@@ -202,27 +208,28 @@ pub async fn post_start(
     Ok(see_other(&back))
 }
 
-/// A new user session signed in with a second factor in place of the current one (and a new
-/// admin session when an admin is headed for the console), and a fresh CSRF secret.
-async fn upgrade_sessions(
+/// A new user session signed in with `amr` (a second factor just added) in place of the
+/// current one (and a new admin session when an admin is headed for the console), and a fresh
+/// CSRF secret.
+pub(crate) async fn upgrade_sessions(
     state: &AccountState,
     req: &HttpRequest,
     user: &SignedIn,
     return_to: &str,
+    amr: &Amr,
     response: &mut HttpResponse,
 ) -> Result<(), PageError> {
-    let amr = Amr::password_and_otp();
     let ended = state.sessions.end(req, SessionKind::User).await?;
     response.add_cookie(&ended).ok();
     let fresh = state
         .sessions
-        .start(req, &user.user, SessionKind::User, &amr)
+        .start(req, &user.user, SessionKind::User, amr)
         .await?;
     response.add_cookie(&fresh).ok();
     if user.user.is_admin && return_to.starts_with(ADMIN_PATH) {
         let admin = state
             .sessions
-            .start(req, &user.user, SessionKind::Admin, &amr)
+            .start(req, &user.user, SessionKind::Admin, amr)
             .await?;
         response.add_cookie(&admin).ok();
     }
@@ -267,7 +274,8 @@ pub async fn post_confirm(
     }
     audit(&state, &req, &user, AuditKind::SecondFactorAdded, None).await;
     let mut response = recovery_page(&codes, return_to);
-    upgrade_sessions(&state, &req, &user, return_to, &mut response).await?;
+    let amr = Amr::password_and_otp();
+    upgrade_sessions(&state, &req, &user, return_to, &amr, &mut response).await?;
     Ok(response)
 }
 
@@ -279,14 +287,18 @@ async fn with_password(
     form: PasswordForm,
 ) -> Result<Result<SignedIn, HttpResponse>, PageError> {
     let user = signed_in_at(req, state, PATH).await?;
-    let (password, stored) = (form.current_password, user.user.password_hash.clone());
-    let right = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
-    Ok(match right {
+    Ok(match password_right(&user, form.current_password).await {
         true => Ok(user),
         false => Err(see_other(&format!("{PATH}?error=password"))),
     })
+}
+
+/// Whether `password` is the signed-in user's (argon2, off the async executor).
+pub(crate) async fn password_right(user: &SignedIn, password: String) -> bool {
+    let stored = user.user.password_hash.clone();
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false)
 }
 
 /// `POST /account/two-step/remove`: turns two-step sign-in off (the current password needed).

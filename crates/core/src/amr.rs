@@ -1,47 +1,105 @@
 //! How a user signed in: the authentication methods (RFC 8176) a session, a code and a grant
 //! record, and the authentication context class (`acr`, OIDC Core §2) they amount to.
 //!
-//! Two classes are offered (`acr_values_supported`): `pwd`, a password alone, and `mfa`, a
-//! password and a second factor. A request with `acr_values` naming `mfa` makes a password-only
-//! sign-in of a user who has a second factor sign in again with it (step-up).
+//! Two classes are offered (`acr_values_supported`): `pwd`, a password alone, and `mfa`, two
+//! factors: a password and a one-time code, a password and a passkey, or a passkey alone — a
+//! passkey is only accepted with user verification (the authenticator's PIN or biometric), so it
+//! is something held and something known or been (ADR 0029). A request with `acr_values` naming
+//! `mfa` makes a password-only sign-in of a user who has a second factor sign in again with it
+//! (step-up).
 
 /// The `acr` of a sign-in with a password alone.
 pub const ACR_PASSWORD: &str = "pwd";
-/// The `acr` of a sign-in with a password and a second factor.
+/// The `acr` of a sign-in with two factors.
 pub const ACR_MFA: &str = "mfa";
 /// The classes discovery lists, weakest first.
 pub const ACR_VALUES_SUPPORTED: [&str; 2] = [ACR_PASSWORD, ACR_MFA];
 
+/// What kind of key a passkey is (RFC 8176 `hwk` / `swk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Bound to one device (the authenticator says it can not be backed up): `hwk`.
+    Hardware,
+    /// Synced between devices by a passkey provider: `swk`.
+    Software,
+}
+
 /// The methods of one sign-in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amr {
+    /// A password was given.
+    pub pwd: bool,
     /// A one-time code from an authenticator app (or a recovery code) was given.
     pub otp: bool,
+    /// A passkey was used, with user verification.
+    pub key: Option<KeyKind>,
+}
+
+impl Default for Amr {
+    fn default() -> Self {
+        Self::password()
+    }
 }
 
 impl Amr {
     /// A password alone.
     pub fn password() -> Self {
-        Self::default()
+        Self {
+            pwd: true,
+            otp: false,
+            key: None,
+        }
     }
 
     /// A password and a one-time code.
     pub fn password_and_otp() -> Self {
-        Self { otp: true }
-    }
-
-    /// Whether a second factor was given.
-    pub fn is_mfa(&self) -> bool {
-        self.otp
-    }
-
-    /// The `amr` claim (RFC 8176 values): `pwd`, then `otp` and `mfa` with a second factor.
-    pub fn values(&self) -> Vec<&'static str> {
-        if self.otp {
-            vec!["pwd", "otp", "mfa"]
-        } else {
-            vec!["pwd"]
+        Self {
+            otp: true,
+            ..Self::password()
         }
+    }
+
+    /// A password and a passkey.
+    pub fn password_and_key(kind: KeyKind) -> Self {
+        Self {
+            key: Some(kind),
+            ..Self::password()
+        }
+    }
+
+    /// A passkey instead of a password.
+    pub fn key(kind: KeyKind) -> Self {
+        Self {
+            pwd: false,
+            otp: false,
+            key: Some(kind),
+        }
+    }
+
+    /// Whether two factors were given (a passkey counts as two: see the module docs).
+    pub fn is_mfa(&self) -> bool {
+        self.otp || self.key.is_some()
+    }
+
+    /// The `amr` claim (RFC 8176 values): `pwd`, `otp`, `hwk` or `swk` with `user` (the
+    /// authenticator verified the user), and `mfa` when two factors were given.
+    pub fn values(&self) -> Vec<&'static str> {
+        let mut values = Vec::with_capacity(4);
+        if self.pwd {
+            values.push("pwd");
+        }
+        if self.otp {
+            values.push("otp");
+        }
+        match self.key {
+            Some(KeyKind::Hardware) => values.extend(["hwk", "user"]),
+            Some(KeyKind::Software) => values.extend(["swk", "user"]),
+            None => {}
+        }
+        if self.is_mfa() {
+            values.push("mfa");
+        }
+        values
     }
 
     /// The `acr` claim.
@@ -56,8 +114,20 @@ impl Amr {
 
     /// From the stored form; a row from before second factors existed (none) is a password.
     pub fn from_stored(stored: Option<&str>) -> Self {
+        let Some(stored) = stored else {
+            return Self::password();
+        };
+        let has = |value: &str| stored.split(' ').any(|v| v == value);
         Self {
-            otp: stored.is_some_and(|s| s.split(' ').any(|v| v == "otp")),
+            pwd: has("pwd"),
+            otp: has("otp"),
+            key: if has("hwk") {
+                Some(KeyKind::Hardware)
+            } else if has("swk") {
+                Some(KeyKind::Software)
+            } else {
+                None
+            },
         }
     }
 }
@@ -105,7 +175,8 @@ impl MfaPolicy {
 pub enum SecondStep {
     /// Nothing: signed in with the password.
     None,
-    /// A code from the user's authenticator app (or a recovery code).
+    /// The user's second factor: a code from their authenticator app (or a recovery code), or
+    /// one of their passkeys.
     Code,
     /// A second factor is required and the user has none: they add one before going on.
     Enrol,
@@ -156,9 +227,21 @@ mod tests {
 
     #[test]
     fn stored_form_round_trips_and_old_rows_are_passwords() {
-        for amr in [Amr::password(), Amr::password_and_otp()] {
+        for amr in [
+            Amr::password(),
+            Amr::password_and_otp(),
+            Amr::password_and_key(KeyKind::Hardware),
+            Amr::key(KeyKind::Software),
+            Amr::key(KeyKind::Hardware),
+        ] {
             assert_eq!(Amr::from_stored(Some(&amr.to_stored())), amr);
         }
+        assert_eq!(Amr::key(KeyKind::Software).values(), ["swk", "user", "mfa"]);
+        assert_eq!(
+            Amr::password_and_key(KeyKind::Hardware).values(),
+            ["pwd", "hwk", "user", "mfa"]
+        );
+        assert_eq!(Amr::key(KeyKind::Hardware).acr(), "mfa");
         assert_eq!(Amr::from_stored(None), Amr::password());
         assert_eq!(Amr::password_and_otp().values(), ["pwd", "otp", "mfa"]);
         assert_eq!(Amr::password().acr(), "pwd");

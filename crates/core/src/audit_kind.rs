@@ -58,6 +58,10 @@ pub enum AuditKind {
     RegistrationTokenRevoked,
     /// `resource_server.deleted`.
     ResourceServerDeleted,
+    /// `passkey.added`.
+    PasskeyAdded,
+    /// `passkey.removed`.
+    PasskeyRemoved,
     /// `resource_server.saved`.
     ResourceServerSaved,
     /// `scope.deleted`.
@@ -106,7 +110,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 49] = [
+    pub const ALL: [AuditKind; 51] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -128,6 +132,8 @@ impl AuditKind {
         Self::LoginSucceeded,
         Self::LoginThrottled,
         Self::Logout,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
         Self::RefreshTokenBurst,
         Self::RefreshTokenGraceRetry,
         Self::RefreshTokenReused,
@@ -191,6 +197,8 @@ impl AuditKind {
             Self::ResourceServerSaved => "resource_server.saved",
             Self::ScopeDeleted => "scope.deleted",
             Self::ScopeSaved => "scope.saved",
+            Self::PasskeyAdded => "passkey.added",
+            Self::PasskeyRemoved => "passkey.removed",
             Self::SecondFactorAdded => "second_factor.added",
             Self::SecondFactorRecoveryRenewed => "second_factor.recovery_renewed",
             Self::SecondFactorRecoveryUsed => "second_factor.recovery_used",

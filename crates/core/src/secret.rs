@@ -40,6 +40,8 @@ pub enum SecretKind {
     SecondFactorChallenge,
     /// The token of an emailed link (a password reset, an address's verification).
     EmailLink,
+    /// A passkey ceremony waiting for the browser's answer (cookie value).
+    PasskeyCeremony,
 }
 
 impl SecretKind {
@@ -57,6 +59,7 @@ impl SecretKind {
             SecretKind::DeviceCode => "tsd_",
             SecretKind::SecondFactorChallenge => "tsf_",
             SecretKind::EmailLink => "tsw_",
+            SecretKind::PasskeyCeremony => "tsk_",
         }
     }
 }

@@ -193,6 +193,12 @@ impl std::fmt::Debug for SignInThrottle {
 }
 
 impl SignInThrottle {
+    /// The counters' store (shared with the per-address bound of waiting requests,
+    /// `crate::pending_limit`).
+    pub fn repo(&self) -> &dyn ThrottleRepo {
+        self.repo.as_ref()
+    }
+
     /// A throttle with `policy` over `repo`.
     pub fn new(repo: Arc<dyn ThrottleRepo>, policy: ThrottlePolicy) -> Self {
         Self { repo, policy }

@@ -945,10 +945,22 @@ pub struct SecondFactorChallenge {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Users' second factors: the authenticator app (TOTP), recovery codes, and the sign-ins waiting
-/// for one.
+/// Users' second factors: the authenticator app (TOTP), recovery codes, passkeys (which are also
+/// a first factor, [`PasskeyRepo`]), and the sign-ins waiting for one.
 #[async_trait]
-pub trait SecondFactorRepo: Send + Sync {
+pub trait SecondFactorRepo: PasskeyRepo + Send + Sync {
+    /// Whether the user has a second factor to give: a confirmed authenticator app or a passkey.
+    async fn has_second_factor(&self, user: &Subject) -> Result<bool, StoreError> {
+        if self
+            .find_totp(user)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some())
+        {
+            return Ok(true);
+        }
+        Ok(!self.passkeys(user).await?.is_empty())
+    }
+
     /// The user's authenticator app, confirmed or not.
     async fn find_totp(&self, user: &Subject) -> Result<Option<TotpRecord>, StoreError>;
 
@@ -1013,6 +1025,133 @@ pub trait SecondFactorRepo: Send + Sync {
 
     /// Which of `users` have a confirmed authenticator app (one query, for lists).
     async fn users_with_totp(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
+}
+
+/// A passkey (WebAuthn credential) of a user. The binary parts are base64url text, as the
+/// WebAuthn library encodes them; only the passkey pages read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id (base64url), unique across the server.
+    pub credential_id: String,
+    /// Whose passkey it is.
+    pub user_id: Subject,
+    /// The user handle the authenticator keeps (base64url; one per user).
+    pub user_handle: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// The public key (the library's encoding, base64url).
+    pub public_key: String,
+    /// The authenticator's flags and signature counter (the library's encoding, base64url).
+    pub counters: String,
+    /// A synced (backed-up) credential rather than one bound to a device.
+    pub synced: bool,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used to sign in.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What a passkey ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyPurpose {
+    /// Adding a passkey to a signed-in user's account.
+    Register,
+    /// Signing in with a passkey instead of a password.
+    SignIn,
+    /// Giving a passkey as the second factor after the password.
+    SecondFactor,
+}
+
+impl PasskeyPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::SignIn => "sign_in",
+            Self::SecondFactor => "second_factor",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "register" => Some(Self::Register),
+            "sign_in" => Some(Self::SignIn),
+            "second_factor" => Some(Self::SecondFactor),
+            _ => None,
+        }
+    }
+}
+
+/// A WebAuthn ceremony waiting for the browser's answer (five minutes, answered once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    /// SHA-256 of the cookie value.
+    pub id_hash: TokenHash,
+    /// What it is for.
+    pub purpose: PasskeyPurpose,
+    /// The user it is for (none for a sign-in, which finds the user from the passkey).
+    pub user_id: Option<Subject>,
+    /// The library's serialised server state (base64url).
+    pub state: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The most passkeys one user may register.
+pub const MAX_PASSKEYS_PER_USER: usize = 20;
+
+/// Users' passkeys and the ceremonies that add or use them.
+#[async_trait]
+pub trait PasskeyRepo: Send + Sync {
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user: &Subject) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The passkey with this credential id.
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Stores a new passkey; [`StoreError::Conflict`] when its credential id is registered.
+    async fn add_passkey(&self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+
+    /// Records a sign-in with the passkey: its new counters, if they are still `previous` (the
+    /// write is the check: of two instances given one assertion, one records it). False when
+    /// they were not (or the passkey is gone).
+    async fn record_passkey_use(
+        &self,
+        credential_id: &str,
+        previous: &str,
+        counters: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Renames one of the user's passkeys; false when they have no such passkey.
+    async fn rename_passkey(
+        &self,
+        user: &Subject,
+        credential_id: &str,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes one of the user's passkeys; false when they have no such passkey.
+    async fn remove_passkey(&self, user: &Subject, credential_id: &str)
+    -> Result<bool, StoreError>;
+
+    /// Removes every passkey of the user; how many there were.
+    async fn remove_all_passkeys(&self, user: &Subject) -> Result<u64, StoreError>;
+
+    /// Which of `users` have at least one passkey (one query, for lists).
+    async fn users_with_passkeys(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
+
+    /// Stores a ceremony.
+    async fn create_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError>;
+
+    /// Takes (deletes and returns) the ceremony named by `id_hash`, if it has not lapsed at
+    /// `now`: a second answer to one challenge finds nothing.
+    async fn take_passkey_ceremony(
+        &self,
+        id_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PasskeyCeremony>, StoreError>;
 }
 
 /// What an emailed link is for.
@@ -1369,6 +1508,8 @@ pub struct Swept {
     pub known_devices: u64,
     /// Emailed links past their lifetime.
     pub email_links: u64,
+    /// Passkey ceremonies never answered.
+    pub passkey_ceremonies: u64,
 }
 
 impl Swept {
@@ -1385,6 +1526,7 @@ impl Swept {
             + self.second_factor_challenges
             + self.known_devices
             + self.email_links
+            + self.passkey_ceremonies
     }
 }
 

@@ -14,6 +14,7 @@ use anyhow::Context;
 use tessera_admin::AdminState;
 use tessera_authorization_endpoint::{
     AuthorizeState, account::AccountState, login::LoginState, logout::LogoutState,
+    webauthn::RelyingParty,
 };
 use tessera_client_registry::{
     RegistrationState, authn::ClientAuthenticator, cache::CachedClients, jwks_fetch::JwksFetcher,
@@ -237,6 +238,7 @@ pub fn build_app(
     let health_repo: Arc<dyn HealthRepo> = state.store.clone();
     let cookies = CookieSettings::for_issuer(state.config.issuer.as_str());
     let secure_cookies = cookies.secure;
+    let relying_party = RelyingParty::for_issuer(state.config.issuer.as_str());
     let sessions = Sessions {
         sessions: state.store.clone(),
         users: state.store.clone(),
@@ -260,6 +262,7 @@ pub fn build_app(
         signals: state.config.signals,
         mailer: state.mailer.clone(),
         issuer: state.config.issuer.as_str().to_owned(),
+        relying_party: relying_party.clone(),
     };
     let email = tessera_authorization_endpoint::mail::EmailState {
         mailer: state.mailer.clone(),
@@ -300,6 +303,7 @@ pub fn build_app(
         mfa: state.config.mfa,
         issuer_label: issuer_label(state.config.issuer.as_str()),
         cookies: cookies.clone(),
+        relying_party,
     };
     let logout = LogoutState {
         sessions: sessions.clone(),

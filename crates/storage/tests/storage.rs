@@ -1567,3 +1567,113 @@ async fn one_unused_email_link_per_user_and_purpose_and_each_is_used_once() {
         "expired"
     );
 }
+
+#[tokio::test]
+async fn passkeys_are_unique_each_use_recorded_once_and_each_ceremony_taken_once() {
+    use tessera_core::{
+        secret::TokenHash,
+        store::{PasskeyCeremony, PasskeyPurpose, PasskeyRecord, PasskeyRepo, SweepRepo},
+    };
+    let db = db().await;
+    let (alice, bob) = (user("alice", &db.clock), user("bob", &db.clock));
+    db.store.create_user(&alice).await.unwrap();
+    db.store.create_user(&bob).await.unwrap();
+    let now = db.clock.now();
+    let key = |id: &str, owner: &tessera_core::store::UserRecord| PasskeyRecord {
+        credential_id: id.into(),
+        user_id: owner.id.clone(),
+        user_handle: "aGFuZGxl".into(),
+        name: format!("key {id}"),
+        public_key: "cGs".into(),
+        counters: "AAAAAAAAAA".into(),
+        synced: false,
+        created_at: now,
+        last_used_at: None,
+    };
+    db.store.add_passkey(&key("k1", &alice)).await.unwrap();
+    db.store.add_passkey(&key("k2", &alice)).await.unwrap();
+    // One credential id is one passkey, whoever registers it again.
+    assert!(matches!(
+        db.store.add_passkey(&key("k1", &bob)).await,
+        Err(tessera_core::store::StoreError::Conflict { .. })
+    ));
+    assert_eq!(db.store.passkeys(&alice.id).await.unwrap().len(), 2);
+    assert_eq!(
+        db.store
+            .users_with_passkeys(&[alice.id.clone(), bob.id.clone()])
+            .await
+            .unwrap(),
+        std::slice::from_ref(&alice.id)
+    );
+    // A use is recorded only over the counters it read: two racing answers record once.
+    let (a, b) = tokio::join!(
+        db.store
+            .record_passkey_use("k1", "AAAAAAAAAA", "AQAAAAAAAA", now),
+        db.store
+            .record_passkey_use("k1", "AAAAAAAAAA", "AgAAAAAAAA", now),
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(),
+        1,
+        "one of two writes over the same counters"
+    );
+    let used = db.store.find_passkey("k1").await.unwrap().unwrap();
+    assert!(used.last_used_at.is_some());
+    // Only the owner renames or removes.
+    assert!(
+        !db.store
+            .rename_passkey(&bob.id, "k1", "mine")
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .rename_passkey(&alice.id, "k1", "Laptop")
+            .await
+            .unwrap()
+    );
+    assert!(!db.store.remove_passkey(&bob.id, "k2").await.unwrap());
+    assert!(db.store.remove_passkey(&alice.id, "k2").await.unwrap());
+    assert_eq!(db.store.remove_all_passkeys(&alice.id).await.unwrap(), 1);
+
+    // Ceremonies: taken once (also by two takers at once), never after they lapse, swept.
+    let ceremony = |id: &str, minutes: i64| PasskeyCeremony {
+        id_hash: TokenHash::of(id),
+        purpose: PasskeyPurpose::SignIn,
+        user_id: None,
+        state: "c3RhdGU".into(),
+        expires_at: now + Duration::minutes(minutes),
+    };
+    db.store
+        .create_passkey_ceremony(&ceremony("c1", 5))
+        .await
+        .unwrap();
+    db.store
+        .create_passkey_ceremony(&ceremony("c2", 5))
+        .await
+        .unwrap();
+    let c1 = TokenHash::of("c1");
+    let (x, y) = tokio::join!(
+        db.store.take_passkey_ceremony(&c1, now),
+        db.store.take_passkey_ceremony(&c1, now),
+    );
+    let taken: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].purpose, PasskeyPurpose::SignIn);
+    assert_eq!(taken[0].state, "c3RhdGU");
+    let later = now + Duration::minutes(6);
+    let c2 = TokenHash::of("c2");
+    assert!(
+        db.store
+            .take_passkey_ceremony(&c2, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let swept = db
+        .store
+        .sweep_expired(later, Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.passkey_ceremonies, 1);
+}

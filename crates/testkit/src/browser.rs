@@ -161,6 +161,37 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Adds a virtual platform authenticator (WebDriver's WebAuthn extension, which chromedriver
+    /// implements over DevTools' `WebAuthn.addVirtualAuthenticator`): CTAP2, resident keys, user
+    /// verification that always succeeds. Pages then create and use passkeys with it as with a
+    /// laptop's built-in one. Returns its id.
+    ///
+    /// # Panics
+    /// When the driver refuses.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(VirtualAuthenticator)
+            .await
+            .expect("a virtual authenticator");
+        answer.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The passkeys the virtual authenticator `id` holds (WebDriver's credential list).
+    ///
+    /// # Panics
+    /// When the driver refuses.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn virtual_credentials(&self, id: &str) -> Vec<serde_json::Value> {
+        let answer = self
+            .client
+            .issue_cmd(Credentials(id.to_owned()))
+            .await
+            .expect("the authenticator's credentials");
+        answer.as_array().cloned().unwrap_or_default()
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
@@ -187,5 +218,56 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// `POST /session/{id}/webauthn/authenticator`.
+#[derive(Debug)]
+struct VirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let options = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "isUserConsenting": true,
+        });
+        (http::Method::POST, Some(options.to_string()))
+    }
+}
+
+/// `GET /session/{id}/webauthn/authenticator/{authenticator}/credentials`.
+#[derive(Debug)]
+struct Credentials(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Credentials {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator/{}/credentials",
+            session_id.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
     }
 }

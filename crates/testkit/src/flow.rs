@@ -108,7 +108,7 @@ pub async fn sign_in_as(
     password: &str,
 ) -> Response {
     let page = get(app, http, login).await.text().await.unwrap();
-    let mut form = hidden_fields(&page);
+    let mut form = crate::html::form_fields(&page, "/login");
     form.push(("username".into(), username.into()));
     form.push(("password".into(), password.into()));
     http.post(app.url("/login"))

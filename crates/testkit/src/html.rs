@@ -51,6 +51,22 @@ pub fn hidden_fields(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The hidden fields of the page's form that posts to `action` (a page may hold several forms,
+/// each with its own copy of the CSRF token).
+///
+/// # Panics
+/// When the page has no such form.
+#[expect(clippy::panic, reason = "test support")]
+pub fn form_fields(page: &str, action: &str) -> Vec<(String, String)> {
+    let start = page
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action} in {page}"));
+    let end = page[start..]
+        .find("</form>")
+        .map_or(page.len(), |e| start + e);
+    hidden_fields(&format!("<form {}</form>", &page[start..end]))
+}
+
 /// The value of one hidden field.
 pub fn hidden(page: &str, name: &str) -> Option<String> {
     hidden_fields(page)

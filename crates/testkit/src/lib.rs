@@ -22,6 +22,7 @@ pub mod flow;
 pub mod html;
 pub mod in_process;
 pub mod mail;
+pub mod passkey;
 pub mod relying_party;
 pub mod tokens;
 
@@ -38,6 +39,7 @@ pub struct TestAppBuilder {
     changes: Vec<ConfigChange>,
     database_url: Option<String>,
     keys_dir: Option<PathBuf>,
+    localhost: bool,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -51,7 +53,7 @@ impl std::fmt::Debug for TestAppBuilder {
 /// A running application and what a test needs to talk to it.
 #[derive(Debug)]
 pub struct TestApp {
-    /// The issuer, `http://127.0.0.1:<port>`.
+    /// The issuer, `http://127.0.0.1:<port>` (or `http://localhost:<port>`).
     pub issuer: String,
     /// The bound port.
     pub port: u16,
@@ -78,6 +80,13 @@ impl TestAppBuilder {
     /// Changes the configuration before it is validated.
     pub fn with_config(mut self, change: impl FnOnce(&mut RawConfig) + Send + 'static) -> Self {
         self.changes.push(Box::new(change));
+        self
+    }
+
+    /// Names the issuer `http://localhost:<port>` instead of `http://127.0.0.1:<port>`: WebAuthn
+    /// takes no IP address as RP ID, so passkeys need a name.
+    pub fn on_localhost(mut self) -> Self {
+        self.localhost = true;
         self
     }
 
@@ -110,7 +119,12 @@ impl TestAppBuilder {
         let keys_dir = self.keys_dir.unwrap_or_else(|| dir.path().join("keys"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let address = listener.local_addr().expect("local address");
-        let issuer = format!("http://127.0.0.1:{}", address.port());
+        let host = if self.localhost {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        let issuer = format!("http://{host}:{}", address.port());
         let mut raw = RawConfig {
             issuer: issuer.clone(),
             listen: address.to_string(),

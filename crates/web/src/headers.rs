@@ -83,9 +83,72 @@ pub fn allow_form_target(mut response: HttpResponse, target: &str) -> HttpRespon
     response
 }
 
+/// What a page that runs Tessera's own script (`/passkey.js`) adds to its policy: scripts and
+/// `fetch` from this origin only — never inline script, never another origin.
+pub const OWN_SCRIPT_SOURCES: &str = "script-src 'self'; connect-src 'self';";
+
+/// Lets `response`'s page run Tessera's own scripts ([`OWN_SCRIPT_SOURCES`]), on top of whatever
+/// policy it has (the default one when it has none yet).
+pub fn allow_own_script(mut response: HttpResponse) -> HttpResponse {
+    let current = response
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(CONTENT_SECURITY_POLICY)
+        .to_owned();
+    if current.contains(OWN_SCRIPT_SOURCES) {
+        return response;
+    }
+    let policy = current.replacen(
+        "default-src 'none';",
+        &format!("default-src 'none'; {OWN_SCRIPT_SOURCES}"),
+        1,
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_script_is_added_to_whatever_policy_a_page_has() {
+        let plain = allow_own_script(HttpResponse::Ok().finish());
+        let policy = plain
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(policy.starts_with("default-src 'none'; script-src 'self'; connect-src 'self';"));
+        assert!(policy.contains("form-action 'self';"));
+        let continuing = allow_form_target(HttpResponse::Ok().finish(), "https://app.example/cb");
+        let both = allow_own_script(continuing);
+        let policy = both
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(
+            policy.contains("form-action 'self' https://app.example"),
+            "{policy}"
+        );
+        let twice = allow_own_script(both);
+        let again = twice
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(again.matches("script-src").count(), 1);
+    }
 
     #[test]
     fn the_form_target_is_the_redirect_origin_and_nothing_wider() {

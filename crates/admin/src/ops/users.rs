@@ -111,8 +111,9 @@ pub enum UserChange {
     /// Must sign in with a second factor (adding one at their next sign-in), or need not
     /// beyond the server's policy.
     MfaRequired(bool),
-    /// Their authenticator app and recovery codes removed (a lost phone): their next sign-in
-    /// is with the password alone, or adds a new app where one is required.
+    /// Their authenticator app, recovery codes and passkeys removed (a lost phone or security
+    /// key): their next sign-in is with the password alone, or adds a new factor where one is
+    /// required.
     RemoveSecondFactor,
 }
 
@@ -176,7 +177,9 @@ pub async fn change(
             false,
         ),
         UserChange::RemoveSecondFactor => {
-            return Ok(stores.factors.remove_totp(&user.id).await?);
+            let app = stores.factors.remove_totp(&user.id).await?;
+            let passkeys = stores.factors.remove_all_passkeys(&user.id).await?;
+            return Ok(app || passkeys > 0);
         }
         UserChange::Enabled(enabled) => (
             stores

@@ -42,8 +42,8 @@ pub enum UserCommand {
     /// Set a new password; ends the user's sessions and revokes their grants.
     ResetPassword(PasswordArgs),
     /// Require a second factor of a user, stop requiring it, or remove their authenticator app
-    /// (a lost phone: the next sign-in is with the password, or adds a new app where one is
-    /// required).
+    /// and passkeys (a lost phone or key: the next sign-in is with the password, or adds a new
+    /// factor where one is required).
     SecondFactor(SecondFactorArgs),
 }
 
@@ -63,7 +63,7 @@ pub struct SecondFactorArgs {
     /// Stop requiring it (the server's `TESSERA_MFA` policy still applies).
     #[arg(long)]
     no_require: bool,
-    /// Remove the user's authenticator app and recovery codes.
+    /// Remove the user's authenticator app, recovery codes and passkeys.
     #[arg(long)]
     remove: bool,
 }

@@ -12,7 +12,7 @@ use std::{
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command(dir, args, env).output().expect("tessera runs")
 }
 

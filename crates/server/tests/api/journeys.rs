@@ -123,8 +123,21 @@ impl Journey {
         click(&self.browser, "#sign-in").await;
     }
 
-    /// Fails with where the browser is and what its console said.
+    /// Fails with where the browser is, what its console said, and any error the page shows.
     async fn fail(&self, what: &str) -> ! {
+        let mut shown = String::new();
+        for css in ["#passkey-error", "p.error"] {
+            if let Ok(found) = self
+                .browser
+                .client
+                .find(tessera_testkit::fantoccini::Locator::Css(css))
+                .await
+                && let Ok(text) = found.text().await
+            {
+                shown.push_str(&text);
+                shown.push(' ');
+            }
+        }
         let at = self
             .browser
             .client
@@ -132,7 +145,9 @@ impl Journey {
             .await
             .map_or_else(|e| e.to_string(), |u| u.to_string());
         let console = self.browser.console().await.join("\n  ");
-        panic!("{what}\n  the browser is at {at}\n  browser console:\n  {console}");
+        panic!(
+            "{what}\n  the browser is at {at}\n  the page says: {shown}\n  browser console:\n  {console}"
+        );
     }
 
     /// Waits for the browser to show Tessera's page `prefix` (a path).
@@ -1019,5 +1034,103 @@ async fn an_address_is_confirmed_and_a_slowed_account_unlocked_by_emailed_links(
     let code = param(&params, "code").unwrap_or_default().to_owned();
     let (subject, _) = journey.redeem(request, &code).await;
     assert_eq!(subject, journey.alice.id.as_str());
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn passkeys_added_on_the_account_page_sign_in_from_the_apps_link_alone_and_as_second_step() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    // WebAuthn takes no IP address as RP ID: Tessera is reached as `localhost`, the app stays on
+    // 127.0.0.1 — another origin still.
+    let app = TestApp::builder().on_localhost().spawn().await;
+    let journey = Journey::start_on(browser, app).await.unwrap();
+    let browser = &journey.browser;
+    let authenticator = browser.add_virtual_authenticator().await;
+
+    // Alice signs in with her password on her account page and adds a passkey.
+    browser
+        .client
+        .goto(&journey.app.url("/account"))
+        .await
+        .unwrap();
+    journey.sign_in().await;
+    journey.on_page("/account").await;
+    click(browser, "a[href=\"/account/passkeys\"]").await;
+    journey.on_page("/account/passkeys").await;
+    fill(browser, "#name", "Laptop").await;
+    browser.screenshot("journey-passkey-add").await;
+    click(browser, "#add-passkey").await;
+    journey.on_page("/account/passkeys?notice=added").await;
+    let name = crate::admin::element(browser, "#passkeys input[name=name]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(name.as_deref(), Some("Laptop"));
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1);
+    browser.screenshot("journey-passkey-list").await;
+
+    // She signs out; the app sends her to sign in: the passkey alone, no username, then consent.
+    let sign_out = journey.app.url("/logout");
+    browser.client.goto(&sign_out).await.unwrap();
+    click(browser, "#sign-out").await;
+    journey.assert_signed_out().await;
+    let request = journey.request(&["openid", "profile"], &[]).await;
+    journey.begin(&request).await;
+    journey.on_page("/login").await;
+    browser.screenshot("journey-passkey-sign-in").await;
+    click(browser, "#passkey-sign-in").await;
+    journey.consent_page().await;
+    click(browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (subject, id_token) = journey.redeem(request, &code).await;
+    assert_eq!(subject, journey.alice.id.as_str());
+    let claims = crate::token_support::payload(&id_token);
+    assert_eq!(claims["acr"], "mfa", "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["hwk", "user", "mfa"]));
+
+    // With prompt=login she types her password: the passkey is asked for as the second step.
+    let request = journey
+        .request(&["openid", "profile"], &[("prompt", "login")])
+        .await;
+    journey.begin(&request).await;
+    journey.sign_in().await;
+    journey.on_page("/login/second-factor").await;
+    browser.screenshot("journey-passkey-second-step").await;
+    click(browser, "#use-passkey").await;
+    let params = journey.arrival("/cb").await;
+    let code = param(&params, "code").unwrap_or_default().to_owned();
+    let (_, id_token) = journey.redeem(request, &code).await;
+    let claims = crate::token_support::payload(&id_token);
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["pwd", "hwk", "user", "mfa"])
+    );
+    journey.browser.close().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_sign_in_page_offers_no_passkey_and_passwords_still_work() {
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
+    let app = TestApp::builder().on_localhost().spawn().await;
+    let journey = Journey::start_on(browser, app).await.unwrap();
+    let request = journey.request(&["openid"], &[]).await;
+    journey.begin(&request).await;
+    journey.on_page("/login").await;
+    let button = crate::admin::element(&journey.browser, "#passkey-sign-in").await;
+    assert!(
+        !button.is_displayed().await.unwrap(),
+        "the passkey form stays hidden without its script"
+    );
+    journey.sign_in().await;
+    journey.consent_page().await;
+    click(&journey.browser, "#approve").await;
+    let params = journey.arrival("/cb").await;
+    assert!(param(&params, "code").is_some_and(|c| c.starts_with("tsc_")));
     journey.browser.close().await;
 }

@@ -27,6 +27,7 @@ mod oauth2_crate;
 mod openid_client;
 mod operations;
 mod par;
+mod passkeys;
 mod password_reset;
 mod process_faults;
 mod process_memory;

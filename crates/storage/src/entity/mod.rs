@@ -12,6 +12,8 @@ pub mod email_link;
 pub mod grant;
 pub mod initial_access_token;
 pub mod known_device;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod recovery_code;
 pub mod refresh_token;
 pub mod resource_server;

@@ -21,6 +21,7 @@ mod email_link;
 mod grant;
 mod initial_access_token;
 mod known_device;
+mod passkey;
 mod refresh_token;
 mod resource_server;
 mod scope;

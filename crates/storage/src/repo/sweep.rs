@@ -10,8 +10,8 @@ use crate::{
     backend,
     entity::{
         authorization_code, authorization_request, browser_session, device_authorization,
-        email_link, known_device, refresh_token, revoked_access_token, second_factor_challenge,
-        sign_in_throttle, used_assertion_jti,
+        email_link, known_device, passkey_ceremony, refresh_token, revoked_access_token,
+        second_factor_challenge, sign_in_throttle, used_assertion_jti,
     },
 };
 
@@ -99,7 +99,14 @@ impl SweepRepo for SeaStore {
             .await
             .map_err(backend)?
             .rows_affected;
+        let passkey_ceremonies = passkey_ceremony::Entity::delete_many()
+            .filter(passkey_ceremony::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?
+            .rows_affected;
         Ok(Swept {
+            passkey_ceremonies,
             email_links,
             known_devices,
             second_factor_challenges,
