@@ -1,5 +1,5 @@
 //! `/account`: the signed-in user's devices (browser sessions) and the apps they allowed, each
-//! revocable, their recent security events (`crate::signals`), their email address (changed and
+//! revocable, their recent security events (`crate::signals`, and factors added or removed), their email address (changed and
 //! confirmed through `crate::email_verification`), two-step sign-in (`crate::two_step`), and a
 //! password change that signs out the other devices and revokes the grants (refresh-token
 //! families) they obtained.
@@ -106,6 +106,14 @@ impl EventRow {
                     .map(|c| format!(" ({c})"))
                     .unwrap_or_default()
             ),
+            "passkey.added" => "A passkey was added to your account.".to_owned(),
+            "passkey.removed" => "A passkey was removed from your account.".to_owned(),
+            "second_factor.added" => {
+                "Two-step sign-in with an authenticator app was turned on.".to_owned()
+            }
+            "second_factor.removed" => {
+                "Two-step sign-in with an authenticator app was turned off.".to_owned()
+            }
             _ => return None,
         };
         Some(Self {

@@ -35,8 +35,21 @@ pub struct ClientCredentials<'a> {
     pub authorization: Option<&'a str>,
     /// The form body's parameters.
     pub form: &'a [(String, String)],
-    /// The address the request came from (failures are counted per client and address).
-    pub address: &'a str,
+    /// The address the request came from (failures are counted per client and address;
+    /// formatted only when something is counted or refused).
+    pub address: Option<std::net::IpAddr>,
+}
+
+/// The request's address as the throttle counts it (none: the empty string).
+struct Address(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A client that proved who it is.
@@ -318,7 +331,7 @@ impl ClientAuthenticator {
         let now = self.clock.now();
         if let Some(wait) = self
             .throttle
-            .wait(&client_id, credentials.address, now)
+            .wait(&client_id, Address(credentials.address), now)
             .await
         {
             let mut refused = failure(
@@ -336,7 +349,7 @@ impl ClientAuthenticator {
             && failure.guessed
             && let Err(err) = self
                 .throttle
-                .failed(&client_id, credentials.address, now)
+                .failed(&client_id, Address(credentials.address), now)
                 .await
         {
             tracing::warn!(error = %err, "could not count a failed client authentication");

@@ -96,7 +96,7 @@ async fn authenticate(
         .authenticate(&ClientCredentials {
             authorization,
             form: &form,
-            address: "192.0.2.1",
+            address: "192.0.2.1".parse().ok(),
         })
         .await
         .map(|ok| ok.method)
@@ -470,7 +470,7 @@ async fn private_key_jwt_with_jwks_uri_fetches_and_refetches_after_client_rotati
                 .authenticate(&ClientCredentials {
                     authorization: None,
                     form: &form,
-                    address: "192.0.2.1",
+                    address: "192.0.2.1".parse().ok(),
                 })
                 .await
                 .map(|a| a.method)

@@ -91,7 +91,7 @@ impl ClientAuthThrottle {
     pub async fn wait(
         &self,
         client_id: &str,
-        address: &str,
+        address: impl std::fmt::Display,
         now: DateTime<Utc>,
     ) -> Option<Duration> {
         let stale = self
@@ -103,11 +103,11 @@ impl ClientAuthThrottle {
             self.refresh(now).await;
             self.refreshing.store(false, Ordering::Release);
         }
-        // Nothing refused anywhere (the usual case): no key to hash.
+        // Nothing refused anywhere (the usual case): no address to format, no key to hash.
         if self.blocked().until.is_empty() {
             return None;
         }
-        let key = key(client_id, address);
+        let key = key(client_id, &address.to_string());
         self.blocked()
             .until
             .get(key.hash.as_str())
@@ -141,10 +141,10 @@ impl ClientAuthThrottle {
     pub async fn failed(
         &self,
         client_id: &str,
-        address: &str,
+        address: impl std::fmt::Display,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = key(client_id, address);
+        let key = key(client_id, &address.to_string());
         count(self.repo.as_ref(), &key, &schedule(LIMIT, now), WINDOW, now).await?;
         // Apply this instance's own count at once.
         if let Some(until) = self

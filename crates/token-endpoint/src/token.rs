@@ -64,13 +64,10 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let address = tessera_web::client_address::ClientAddress::of(req)
-        .0
-        .to_string();
     let credentials = ClientCredentials {
         authorization,
         form: form.pairs(),
-        address: &address,
+        address: Some(tessera_web::client_address::ClientAddress::of(req).0),
     };
     match state.authenticator.authenticate(&credentials).await {
         Ok(client) => Ok(client),
@@ -213,10 +210,14 @@ pub fn requested_grant(
 
 /// A token response: the JSON, `no-store` (RFC 6749 §5.1).
 fn token_response(response: &crate::mint::TokenResponse) -> HttpResponse {
+    use header::HeaderValue;
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
         .body(response.to_json())
 }
 

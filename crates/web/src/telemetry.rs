@@ -1,7 +1,10 @@
 //! Per-request telemetry: a request id (taken from `X-Request-Id` when it is well-formed,
-//! generated otherwise, echoed in the response), a tracing span carrying it, one access-log line
-//! per request ([`crate::access_log`]), and Prometheus metrics by route pattern (never by raw path: unbounded label values
-//! would let anyone grow the metrics without bound).
+//! generated otherwise, echoed in the response), kept in a task-local while the request is served
+//! so that what handlers log carries it ([`current_request_id`], which the log formatter of
+//! `tessera_server::telemetry` reads — cheaper than a `tracing` span per request, which the fmt
+//! layer would format at creation and enter and leave on every poll), one access-log line per
+//! request ([`crate::access_log`]), and Prometheus metrics by route pattern (never by raw path:
+//! unbounded label values would let anyone grow the metrics without bound).
 
 use std::{
     sync::{
@@ -11,8 +14,9 @@ use std::{
     time::Instant,
 };
 
+use crate::access_log;
 use actix_web::{
-    Error, HttpMessage,
+    Error,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
@@ -24,16 +28,30 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, histogram::Histogram},
     registry::Registry,
 };
-use tracing::Instrument;
 
-use crate::access_log;
+tokio::task_local! {
+    /// The id of the request being served.
+    static REQUEST_ID: Arc<str>;
+}
+
+/// The id of the request the current task is serving, if any (log lines written while a
+/// request is served carry it).
+pub fn current_request_id() -> Option<Arc<str>> {
+    REQUEST_ID.try_with(Arc::clone).ok()
+}
+
+/// Runs `future` as the serving of the request `id` (what [`telemetry`] does around each
+/// request; for tests of what reads [`current_request_id`]).
+pub async fn serve_as<F: std::future::Future>(id: &str, future: F) -> F::Output {
+    REQUEST_ID.scope(Arc::from(id), future).await
+}
 
 /// The request id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -97,30 +115,29 @@ impl Metrics {
         out
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
+    fn observe(&self, method: &'static str, route: String, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            method,
+            route,
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
         self.latency
             .get_or_create(&RouteLabels {
-                route: route.to_owned(),
+                route: labels.route,
             })
             .observe(seconds);
     }
 
     fn new_request_id(&self) -> String {
+        use std::fmt::Write;
         let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n:x}", self.instance)
+        let mut id = String::with_capacity(self.instance.len() + 17);
+        id.push_str(&self.instance);
+        let _ = write!(id, "-{n:x}");
+        id
     }
 }
-
-/// The request id of the current request (set by [`telemetry`]).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
@@ -155,41 +172,42 @@ pub async fn telemetry(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let request_id = req
+    let request_id: Arc<str> = req
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(acceptable_request_id)
         .or_else(|| metrics.as_ref().map(|m| m.new_request_id()))
-        .unwrap_or_default();
-    req.extensions_mut().insert(RequestId(request_id.clone()));
+        .unwrap_or_default()
+        .into();
     let method = method_label(req.method());
     // Copied: an error from further in leaves no request to read it from. (A second handle on
     // the request would be cheaper, but routing needs the only one.)
     let path = req.path().to_owned();
     // What the handlers log carries the request id (the access line has the rest).
-    let span = tracing::info_span!("request", request.id = %request_id);
     let started = Instant::now();
-    let result = next.call(req).instrument(span).await;
+    let result = REQUEST_ID
+        .scope(Arc::clone(&request_id), next.call(req))
+        .await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
         Ok(res) => (res.status().as_u16(), res.request().match_pattern()),
         Err(err) => (err.as_response_error().status_code().as_u16(), None),
     };
-    let route = route.as_deref().unwrap_or("unmatched");
-    if let Some(metrics) = &metrics {
-        metrics.observe(method, route, status, elapsed.as_secs_f64());
-    }
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
     // The path, not the query: queries can carry codes and tokens.
     access_log::log(&access_log::Entry {
         request_id: &request_id,
         method,
-        route,
+        route: &route,
         path: &path,
         status,
         micros: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     });
+    if let Some(metrics) = &metrics {
+        metrics.observe(method, route, status, elapsed.as_secs_f64());
+    }
     let mut res = result?;
-    if let Ok(value) = HeaderValue::try_from(request_id) {
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }

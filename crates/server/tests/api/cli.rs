@@ -574,6 +574,14 @@ async fn every_request_logs_one_json_access_line_without_its_query() {
         .unwrap();
     assert_eq!(third["http.route"], "unmatched");
     assert_eq!(third["http.status"], 404);
+    // What the handler logged while serving the refused request carries the same id.
+    let refused = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|event| event["message"] == "request refused")
+        .unwrap_or_else(|| panic!("the handler's line: {lines:?}"));
+    assert_eq!(refused["request.id"], generated_id.as_str(), "{refused}");
+    assert_eq!(refused["endpoint"], "token");
 }
 
 #[tokio::test]

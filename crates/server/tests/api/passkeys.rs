@@ -163,6 +163,16 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_each_challenge_once
         .unwrap();
     assert!(listed.contains("value=\"Work laptop\""), "{listed}");
     assert!(listed.contains("this device only"));
+    let account = get(&app, &http, "/account").await.text().await.unwrap();
+    assert!(account.contains("1 passkey."), "{account}");
+    assert!(
+        account.contains("On: signing in with your password asks for one of your passkeys."),
+        "{account}"
+    );
+    assert!(
+        account.contains("A passkey was added to your account."),
+        "shown under the security events: {account}"
+    );
 
     // A fresh browser, no username: the passkey alone signs alice in.
     let other = browser();
