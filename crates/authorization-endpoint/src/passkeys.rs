@@ -9,7 +9,8 @@
 //! [`crate::webauthn::RelyingParty`] (origin, RP ID, challenge, user presence and verification,
 //! signature, counters). A sign-in ceremony can be started by anyone, so each counts against
 //! the address's bound on waiting rows (`tessera_core::pending_limit`), like a waiting
-//! authorization request. Both requests are JSON posts carrying the page's CSRF token.
+//! authorization request; a user's registration or second-step ceremony replaces their waiting
+//! one, so those are one row per user. Both requests are JSON posts carrying the page's CSRF token.
 //!
 //! Every answer is JSON: `{"redirect": …}` (the page goes there; the sessions' cookies ride on
 //! the answer) or `{"error": …, "error_description": …}` with 400 (not a WebAuthn answer), 401

@@ -1142,7 +1142,10 @@ pub trait PasskeyRepo: Send + Sync {
     /// Which of `users` have at least one passkey (one query, for lists).
     async fn users_with_passkeys(&self, users: &[Subject]) -> Result<Vec<Subject>, StoreError>;
 
-    /// Stores a ceremony.
+    /// Stores a ceremony. One for a user replaces that user's waiting ceremony of the same
+    /// purpose (a second tab's start voids the first's), so a signed-in user or a right password
+    /// keeps at most one row each; sign-in ceremonies, which name no user, are bounded per address
+    /// by the caller.
     async fn create_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError>;
 
     /// Takes (deletes and returns) the ceremony named by `id_hash`, if it has not lapsed at

@@ -1676,4 +1676,28 @@ async fn passkeys_are_unique_each_use_recorded_once_and_each_ceremony_taken_once
         .await
         .unwrap();
     assert_eq!(swept.passkey_ceremonies, 1);
+    // A user's new ceremony replaces their waiting one of the same purpose: one row each.
+    let mine = |id: &str, purpose| PasskeyCeremony {
+        user_id: Some(bob.id.clone()),
+        purpose,
+        ..ceremony(id, 5)
+    };
+    for id in ["r1", "r2", "r3"] {
+        db.store
+            .create_passkey_ceremony(&mine(id, PasskeyPurpose::Register))
+            .await
+            .unwrap();
+    }
+    db.store
+        .create_passkey_ceremony(&mine("s1", PasskeyPurpose::SecondFactor))
+        .await
+        .unwrap();
+    for (id, live) in [("r1", false), ("r2", false), ("r3", true), ("s1", true)] {
+        let taken = db
+            .store
+            .take_passkey_ceremony(&TokenHash::of(id), now)
+            .await
+            .unwrap();
+        assert_eq!(taken.is_some(), live, "{id}");
+    }
 }

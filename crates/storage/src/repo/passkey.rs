@@ -146,6 +146,14 @@ impl PasskeyRepo for SeaStore {
     }
 
     async fn create_passkey_ceremony(&self, record: &PasskeyCeremony) -> Result<(), StoreError> {
+        if let Some(user) = &record.user_id {
+            ceremony::Entity::delete_many()
+                .filter(ceremony::Column::UserId.eq(user.as_str()))
+                .filter(ceremony::Column::Purpose.eq(record.purpose.as_str()))
+                .exec(&self.db)
+                .await
+                .map_err(backend)?;
+        }
         ceremony::Entity::insert(ceremony::ActiveModel {
             id_hash: Set(record.id_hash.as_str().to_owned()),
             purpose: Set(record.purpose.as_str().to_owned()),
