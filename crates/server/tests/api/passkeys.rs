@@ -14,18 +14,13 @@ use tessera_core::store::{AuditRepo, PasskeyRepo, UserRepo};
 use tessera_testkit::{
     TestApp,
     html::form_fields,
-    openidconnect::{
-        AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
-        RedirectUrl, Scope, TokenResponse,
-        core::{CoreAuthenticationFlow, CoreClient},
-    },
     passkey::SoftAuthenticator,
     reqwest::{self, Response},
 };
 
-use crate::code_flow::{
-    PASSWORD, REDIRECT, browser, callback_params, decide, get, location, rp_discover, rp_http,
-    sign_in_as,
+use crate::{
+    code_flow::{PASSWORD, REDIRECT, browser, get, location, sign_in_as},
+    second_factor::rp_sign_in,
 };
 
 async fn localhost_app() -> TestApp {
@@ -284,6 +279,38 @@ async fn answers_from_another_origin_unknown_passkeys_junk_and_forged_forms_are_
     assert!(signed_in(&app, &http).await);
 }
 
+/// What a page's passkey script does: reads the hidden fields of the form posting to `action`,
+/// fetches the options from `{action}/options`, lets `answer` play the authenticator, and posts
+/// the answer (with `name`, for a registration) to `action`.
+async fn run_ceremony(
+    app: &TestApp,
+    http: &reqwest::Client,
+    page: &str,
+    action: &str,
+    name: Option<&str>,
+    answer: impl FnOnce(&Value) -> Value,
+) -> Response {
+    let fields = form_fields(page, action);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let csrf = field("csrf_token");
+    let options_path = format!("{action}/options");
+    let started = post_json(app, http, &options_path, &json!({ "csrf_token": csrf })).await;
+    assert_eq!(started.status(), 200);
+    let options: Value = started.json().await.unwrap();
+    let body = json!({
+        "csrf_token": csrf,
+        "return_to": field("return_to"),
+        "name": name,
+        "credential": answer(&options["options"]),
+    });
+    post_json(app, http, action, &body).await
+}
+
 /// The second step with a passkey: the page, the options, the answer; where it sends the
 /// browser.
 async fn passkey_second_step(
@@ -298,87 +325,8 @@ async fn passkey_second_step(
         !page.contains("id=\"verify\""),
         "no code form for a user without an app"
     );
-    let csrf = form_fields(&page, "/login/second-factor/passkey")
-        .into_iter()
-        .find(|(n, _)| n == "csrf_token")
-        .unwrap()
-        .1;
-    let return_to = form_fields(&page, "/login/second-factor/passkey")
-        .into_iter()
-        .find(|(n, _)| n == "return_to")
-        .unwrap()
-        .1;
-    let started = post_json(
-        app,
-        http,
-        "/login/second-factor/passkey/options",
-        &json!({ "csrf_token": csrf }),
-    )
-    .await;
-    assert_eq!(started.status(), 200);
-    let options: Value = started.json().await.unwrap();
-    let credential = authenticator.get(&options["options"]);
-    let body = json!({ "csrf_token": csrf, "return_to": return_to, "credential": credential });
-    post_json(app, http, "/login/second-factor/passkey", &body).await
-}
-
-/// An RP (openidconnect crate) signs in through `http`; `on_login` handles the sign-in page;
-/// the ID token's `acr` and `amr`.
-async fn rp_sign_in(
-    app: &TestApp,
-    http: &reqwest::Client,
-    client: &(String, String),
-    mut on_login: impl AsyncFnMut(&str) -> String,
-) -> (String, Vec<String>) {
-    let rp = CoreClient::from_provider_metadata(
-        rp_discover(app).await,
-        ClientId::new(client.0.clone()),
-        Some(ClientSecret::new(client.1.clone())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _state, nonce) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .add_scope(Scope::new("profile".into()))
-        .url();
-    let mut response = get(app, http, url.as_str()).await;
-    if response.status() == 302 && location(&response).starts_with("/login") {
-        let back = on_login(&location(&response)).await;
-        response = get(app, http, &back).await;
-    }
-    let params = if response.status() == 200 {
-        let consent = response.text().await.unwrap();
-        callback_params(&location(&decide(app, http, &consent, "approve").await))
-    } else {
-        callback_params(&location(&response))
-    };
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(params["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&rp_http())
-        .await
-        .unwrap();
-    let claims = tokens
-        .id_token()
-        .unwrap()
-        .claims(&rp.id_token_verifier(), &nonce)
-        .unwrap()
-        .clone();
-    let acr = claims
-        .auth_context_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let amr = claims
-        .auth_method_refs()
-        .map(|m| m.iter().map(|v| v.to_string()).collect())
-        .unwrap_or_default();
-    (acr, amr)
+    let action = "/login/second-factor/passkey";
+    run_ceremony(app, http, &page, action, None, |o| authenticator.get(o)).await
 }
 
 #[tokio::test]
@@ -401,7 +349,7 @@ async fn a_passkey_is_the_second_step_after_the_password_and_only_the_users_own(
     // Through a relying party: password, then alice's passkey; the ID token says so.
     let (app_ref, http_ref) = (&app, &http);
     let alices_ref = &mut alices;
-    let (acr, amr) = rp_sign_in(&app, &http, &client, async |login: &str| {
+    let (acr, amr) = rp_sign_in(&app, &http, &client, None, async |login: &str| {
         let signed = sign_in_as(app_ref, http_ref, login, "alice", PASSWORD).await;
         let next = location(&signed);
         assert!(next.starts_with("/login/second-factor"), "{next}");
@@ -419,25 +367,10 @@ async fn a_passkey_is_the_second_step_after_the_password_and_only_the_users_own(
     // And with no password at all through the same relying party.
     let fresh = browser();
     let fresh_ref = &fresh;
-    let (acr, amr) = rp_sign_in(&app, &fresh, &client, async |login: &str| {
+    let (acr, amr) = rp_sign_in(&app, &fresh, &client, None, async |login: &str| {
         let html = get(app_ref, fresh_ref, login).await.text().await.unwrap();
-        let fields = form_fields(&html, "/login/passkey");
-        let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1.clone();
-        let started = post_json(
-            app_ref,
-            fresh_ref,
-            "/login/passkey/options",
-            &json!({ "csrf_token": field("csrf_token") }),
-        )
-        .await;
-        let options: Value = started.json().await.unwrap();
-        let credential = bobs.get(&options["options"]);
-        let body = json!({
-            "csrf_token": field("csrf_token"),
-            "return_to": field("return_to"),
-            "credential": credential,
-        });
-        let done = post_json(app_ref, fresh_ref, "/login/passkey", &body).await;
+        let action = "/login/passkey";
+        let done = run_ceremony(app_ref, fresh_ref, &html, action, None, |o| bobs.get(o)).await;
         assert_eq!(done.status(), 200);
         let answer: Value = done.json().await.unwrap();
         answer["redirect"].as_str().unwrap().to_owned()
@@ -464,7 +397,7 @@ async fn a_passkey_satisfies_a_required_second_factor_at_once() {
     key.synced = true;
     let (app_ref, http_ref) = (&app, &http);
     let key_ref = &mut key;
-    let (acr, amr) = rp_sign_in(&app, &http, &client, async |login: &str| {
+    let (acr, amr) = rp_sign_in(&app, &http, &client, None, async |login: &str| {
         // The password signs carol in and sends her to add a factor before going on.
         let signed = sign_in_as(app_ref, http_ref, login, "carol", PASSWORD).await;
         let enrol = location(&signed);
@@ -481,23 +414,9 @@ async fn a_passkey_satisfies_a_required_second_factor_at_once() {
             .text()
             .await
             .unwrap();
-        let fields = form_fields(&html, "/account/passkeys");
-        let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1.clone();
-        let started = post_json(
-            app_ref,
-            http_ref,
-            "/account/passkeys/options",
-            &json!({ "csrf_token": field("csrf_token") }),
-        )
-        .await;
-        let options: Value = started.json().await.unwrap();
-        let body = json!({
-            "csrf_token": field("csrf_token"),
-            "return_to": field("return_to"),
-            "name": "Phone",
-            "credential": key_ref.create(&options["options"]),
-        });
-        let added = post_json(app_ref, http_ref, "/account/passkeys", &body).await;
+        let create = |o: &Value| key_ref.create(o);
+        let action = "/account/passkeys";
+        let added = run_ceremony(app_ref, http_ref, &html, action, Some("Phone"), create).await;
         assert_eq!(added.status(), 200);
         let answer: Value = added.json().await.unwrap();
         answer["redirect"].as_str().unwrap().to_owned()

@@ -367,9 +367,10 @@ async fn a_challenge_lapses_after_five_minutes() {
     assert!(!signed_in(&app, &http).await);
 }
 
-/// An RP (openidconnect crate) asking for `acr_values`; the browser signs in as needed; the ID
-/// token's `acr` and `amr`.
-async fn rp_sign_in(
+/// An RP (openidconnect crate) asking for `acr_values`; the browser signs in as needed
+/// (`on_login` answers the sign-in page and says where the browser goes next); the ID token's
+/// `acr` and `amr`.
+pub(crate) async fn rp_sign_in(
     app: &TestApp,
     http: &reqwest::Client,
     client: &(String, String),
