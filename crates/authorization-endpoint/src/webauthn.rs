@@ -108,6 +108,17 @@ fn kind_of(state: &DynamicState) -> KeyKind {
     }
 }
 
+/// The account name authenticators show for `username`. WebAuthn wants an RFC 8265 username
+/// (no spaces, among others); Tessera's usernames may have them: spaces become dots, and a name
+/// that still does not pass is shown as `user` (the display name, which allows more, carries
+/// the rest).
+fn webauthn_name(username: &str) -> Result<Username<'static>, PasskeyError> {
+    Username::try_from(username.to_owned())
+        .or_else(|_| Username::try_from(username.split_whitespace().collect::<Vec<_>>().join(".")))
+        .or_else(|_| Username::try_from("user".to_owned()))
+        .map_err(|_| PasskeyError::Malformed("no WebAuthn account name".into()))
+}
+
 /// A new random user handle (base64url), for a user's first passkey.
 pub fn new_user_handle() -> String {
     b64(UserHandle16::new().as_ref())
@@ -153,9 +164,7 @@ impl RelyingParty {
             .map_err(|_| PasskeyError::Stored("user handle"))?;
         let handle =
             UserHandle16::decode(handle_bytes).map_err(|_| PasskeyError::Stored("user handle"))?;
-        let name = Username::try_from(username).map_err(|_| {
-            PasskeyError::Malformed("username not usable as a WebAuthn name".into())
-        })?;
+        let name = webauthn_name(username)?;
         let display = Nickname::try_from(display_name).ok();
         let mut exclude = Vec::with_capacity(existing.len());
         for id in existing {
@@ -347,6 +356,22 @@ mod tests {
         // Two ceremonies never share a challenge.
         let (_, again) = rp.start_assertion().unwrap();
         assert_ne!(options["challenge"], again["challenge"]);
+    }
+
+    #[test]
+    fn every_username_starts_a_registration() {
+        let rp = RelyingParty::for_issuer("http://localhost:8080").unwrap();
+        for (username, shown) in [
+            ("alice", "alice"),
+            ("Jane Doe", "Jane.Doe"),
+            ("émile@example.com", "émile@example.com"),
+            ("\u{200b}", "user"),
+        ] {
+            let (_, options) = rp
+                .start_registration(&new_user_handle(), username, username, &[])
+                .unwrap_or_else(|e| panic!("{username:?}: {e}"));
+            assert_eq!(options["user"]["name"], shown, "{username:?}");
+        }
     }
 
     #[test]
