@@ -4,8 +4,9 @@
 //! account, per address; refusals are 429 with `Retry-After`, never a lasting lock), argon2id
 //! runs through the bounded [`HashGate`] (503 with `Retry-After` when it is full), the answer
 //! never reveals whether the username exists, and every sign-in issues a fresh session id and a
-//! fresh CSRF secret. A right password of a user with an authenticator app leads to the second
-//! step first ([`crate::second_factor`]), and a completed sign-in is watched for new devices and
+//! fresh CSRF secret. A right password of a user with an authenticator app or a passkey leads to
+//! the second step first ([`crate::second_factor`]); a passkey alone signs in too
+//! ([`crate::passkeys`]), and a completed sign-in is watched for new devices and
 //! networks ([`crate::signals`]); a refusal by the throttle may mail the user an unlock link
 //! ([`crate::unlock`]).
 

@@ -1,6 +1,8 @@
 //! The second step of a sign-in: after the right password, a user with an authenticator app is
-//! asked for a code from it (or one of their recovery codes) before any session exists, and a
-//! user who must have a second factor and has none is sent to add one (`/account/two-step`).
+//! asked for a code from it (or one of their recovery codes), and a user with a passkey for the
+//! passkey (answered through [`crate::passkeys`]; the page offers what the user has), before any
+//! session exists; a user who must have a second factor and has none is sent to add one
+//! (`/account/two-step`, which points to the passkeys page too).
 //!
 //! The right password leaves a *challenge*: a row named by the hash of a random cookie value
 //! (`tsf_…`, five minutes, HttpOnly), holding who entered the password and when. The code is
