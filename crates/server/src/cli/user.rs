@@ -29,6 +29,14 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one user: profile, rights, second factors and passkeys.
+    Show {
+        /// Username or subject id.
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Let a user sign in again.
     Enable {
         /// Username or subject id.
@@ -138,6 +146,7 @@ pub async fn user(
     let (id, change) = match command {
         UserCommand::Add(args) => return add(config, clock, args).await,
         UserCommand::List { search, json } => return list(config, search, json).await,
+        UserCommand::Show { user, json } => return show(config, &user, json).await,
         UserCommand::Enable { user } => (user, UserChange::Enabled(true)),
         UserCommand::Disable { user } => (user, UserChange::Enabled(false)),
         UserCommand::ResetPassword(args) => {
@@ -200,6 +209,76 @@ async fn add(config: &Config, clock: Arc<dyn Clock>, args: AddUser) -> anyhow::R
             user.username,
             user.id,
             if user.is_admin { ", admin" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+async fn show(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
+    use tessera_core::store::{PasskeyRepo, SecondFactorRepo};
+    let store = open_store(config).await?;
+    let user = users::find(&store, id).await?;
+    let app = store
+        .find_totp(&user.id)
+        .await?
+        .filter(|f| f.confirmed_at.is_some());
+    let recovery_left = match app {
+        Some(_) => store.unused_recovery_codes(&user.id).await?,
+        None => 0,
+    };
+    let passkeys = store.passkeys(&user.id).await?;
+    if json {
+        let keys: Vec<_> = passkeys
+            .iter()
+            .map(|p| {
+                json!({"name": p.name, "synced": p.synced, "created_at": p.created_at,
+                       "last_used_at": p.last_used_at})
+            })
+            .collect();
+        return print_json(&json!({
+            "sub": user.id, "username": user.username, "name": user.name, "email": user.email,
+            "email_verified": user.email_verified, "admin": user.is_admin,
+            "enabled": user.enabled, "second_factor_required": user.mfa_required,
+            "created_at": user.created_at,
+            "authenticator_app": app.is_some(), "recovery_codes_left": recovery_left,
+            "passkeys": keys,
+        }));
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let row = |label: &str, value: &str| println!("{label:<18} {value}");
+    let verified = if user.email_verified {
+        " (verified)"
+    } else {
+        ""
+    };
+    let email = format!("{}{verified}", user.email.as_deref().unwrap_or(""));
+    let app_text = match app {
+        Some(_) => format!("yes ({recovery_left} recovery codes left)"),
+        None => "no".to_owned(),
+    };
+    row("sub:", user.id.as_str());
+    row("username:", &user.username);
+    row("name:", user.name.as_deref().unwrap_or(""));
+    row("email:", &email);
+    row("admin:", yes_no(user.is_admin));
+    row("enabled:", yes_no(user.enabled));
+    row("two-step required:", yes_no(user.mfa_required));
+    row(
+        "created:",
+        &user.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    );
+    row("authenticator app:", &app_text);
+    row("passkeys:", &passkeys.len().to_string());
+    for p in &passkeys {
+        let kind = if p.synced {
+            "synced"
+        } else {
+            "this device only"
+        };
+        println!(
+            "  {} ({kind}, added {})",
+            p.name,
+            p.created_at.format("%Y-%m-%d")
         );
     }
     Ok(())

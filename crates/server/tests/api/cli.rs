@@ -1133,3 +1133,77 @@ async fn user_second_factor_requires_and_removes_a_users_authenticator_app() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn user_show_prints_the_profile_the_factors_and_the_passkeys() {
+    use tessera_core::{
+        store::{PasskeyRecord, PasskeyRepo, SecondFactorRepo, UserRepo},
+        totp::{TotpSecret, recovery_hash},
+    };
+    let dir = TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
+    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = tessera(dir.path(), args, env);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let add = [
+        "user",
+        "add",
+        "Jane Doe",
+        "--password-file",
+        "pw",
+        "--email",
+        "jane@example.com",
+    ];
+    run(&add);
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(&url).await.unwrap());
+    let jane = store
+        .find_user_by_username("Jane Doe")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    store
+        .begin_totp(&jane.id, &TotpSecret::generate(), now)
+        .await
+        .unwrap();
+    let codes = [recovery_hash("aaaaa-bbbbb"), recovery_hash("ccccc-ddddd")];
+    store.confirm_totp(&jane.id, 1, &codes, now).await.unwrap();
+    let passkey = PasskeyRecord {
+        credential_id: "Y3JlZA".into(),
+        user_id: jane.id.clone(),
+        user_handle: "aGFuZGxl".into(),
+        name: "Work laptop".into(),
+        public_key: "cGs".into(),
+        counters: "AAAAAAAAAA".into(),
+        synced: true,
+        created_at: now,
+        last_used_at: None,
+    };
+    store.add_passkey(&passkey).await.unwrap();
+
+    let shown: Value = serde_json::from_str(&run(&["user", "show", "Jane Doe", "--json"])).unwrap();
+    assert_eq!(shown["sub"], jane.id.as_str());
+    assert_eq!(shown["email"], "jane@example.com");
+    assert_eq!(shown["email_verified"], false);
+    assert_eq!(shown["enabled"], true);
+    assert_eq!(shown["authenticator_app"], true);
+    assert_eq!(shown["recovery_codes_left"], 2);
+    assert_eq!(shown["passkeys"][0]["name"], "Work laptop");
+    assert_eq!(shown["passkeys"][0]["synced"], true);
+    // By subject id too, and in words.
+    let text = run(&["user", "show", jane.id.as_str()]);
+    assert!(text.contains("username:          Jane Doe"), "{text}");
+    assert!(
+        text.contains("authenticator app: yes (2 recovery codes left)"),
+        "{text}"
+    );
+    assert!(text.contains("passkeys:          1"), "{text}");
+    assert!(text.contains("  Work laptop (synced, added "), "{text}");
+    assert!(!text.contains('\u{1b}'), "no ANSI colours into a pipe");
+    let missing = tessera(dir.path(), &["user", "show", "nobody"], env);
+    failed_with(&missing, &["no user nobody"]);
+}
