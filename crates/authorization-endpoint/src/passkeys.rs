@@ -194,6 +194,8 @@ enum Unread {
     NotJson,
     /// The CSRF token is missing or wrong.
     Csrf,
+    /// This server offers no passkeys.
+    NotOffered,
 }
 
 impl Unread {
@@ -210,6 +212,7 @@ impl Unread {
                 "The request is not the JSON this endpoint reads.",
             ),
             Self::Csrf => forbidden(),
+            Self::NotOffered => not_offered(),
         }
     }
 }
@@ -231,19 +234,21 @@ impl CarriesCsrf for Answer {
     }
 }
 
-/// Reads a JSON body of at most [`MAX_ANSWER_BYTES`] whose CSRF token is right.
-fn accepted<T: serde::de::DeserializeOwned + CarriesCsrf>(
+/// Reads a JSON body of at most [`MAX_ANSWER_BYTES`] whose CSRF token is right, for a server
+/// that offers passkeys (`rp`): the body and the relying party.
+fn accepted<'a, T: serde::de::DeserializeOwned + CarriesCsrf>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<T, Unread> {
+    rp: &'a Option<RelyingParty>,
+) -> Result<(T, &'a RelyingParty), Unread> {
     if body.len() > MAX_ANSWER_BYTES {
         return Err(Unread::TooLarge);
     }
     let read: T = serde_json::from_slice(body).map_err(|_| Unread::NotJson)?;
-    match csrf_valid(req, read.csrf_token()) {
-        true => Ok(read),
-        false => Err(Unread::Csrf),
+    if !csrf_valid(req, read.csrf_token()) {
+        return Err(Unread::Csrf);
     }
+    rp.as_ref().map(|rp| (read, rp)).ok_or(Unread::NotOffered)
 }
 
 /// Stores a ceremony and answers with its options and cookie.
@@ -418,11 +423,9 @@ pub async fn post_register_options(
     state: web::Data<AccountState>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in_at(&req, &state, PAGE).await?;
-    if let Err(bad) = accepted::<Begin>(&req, &body) {
-        return Ok(bad.response());
-    }
-    let Some(rp) = &state.relying_party else {
-        return Ok(not_offered());
+    let (_, rp) = match accepted::<Begin>(&req, &body, &state.relying_party) {
+        Ok(read) => read,
+        Err(bad) => return Ok(bad.response()),
     };
     let existing = state.factors.passkeys(&user.user.id).await?;
     if existing.len() >= MAX_PASSKEYS_PER_USER {
@@ -470,12 +473,9 @@ pub async fn post_register(
     state: web::Data<AccountState>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in_at(&req, &state, PAGE).await?;
-    let answer: Answer = match accepted(&req, &body) {
+    let (answer, rp) = match accepted::<Answer>(&req, &body, &state.relying_party) {
         Ok(read) => read,
         Err(bad) => return Ok(bad.response()),
-    };
-    let Some(rp) = &state.relying_party else {
-        return Ok(not_offered());
     };
     let now = state.clock.now();
     let Some(name) = passkey_name(answer.name.as_deref(), now) else {
@@ -714,11 +714,9 @@ pub async fn post_sign_in_options(
     body: web::Bytes,
     state: web::Data<LoginState>,
 ) -> HttpResponse {
-    if let Err(bad) = accepted::<Begin>(&req, &body) {
-        return bad.response();
-    }
-    let Some(rp) = &state.relying_party else {
-        return not_offered();
+    let (_, rp) = match accepted::<Begin>(&req, &body, &state.relying_party) {
+        Ok(read) => read,
+        Err(bad) => return bad.response(),
     };
     let now = state.clock.now();
     let address = ClientAddress::of(&req).to_string();
@@ -744,12 +742,9 @@ pub async fn post_sign_in(
     body: web::Bytes,
     state: web::Data<LoginState>,
 ) -> HttpResponse {
-    let answer: Answer = match accepted(&req, &body) {
+    let (answer, rp) = match accepted::<Answer>(&req, &body, &state.relying_party) {
         Ok(read) => read,
         Err(bad) => return bad.response(),
-    };
-    let Some(rp) = &state.relying_party else {
-        return not_offered();
     };
     let (now, secure) = (state.clock.now(), state.cookies.secure);
     let purpose = PasskeyPurpose::SignIn;
@@ -784,11 +779,9 @@ pub async fn post_second_factor_options(
     body: web::Bytes,
     state: web::Data<LoginState>,
 ) -> HttpResponse {
-    if let Err(bad) = accepted::<Begin>(&req, &body) {
-        return bad.response();
-    }
-    let Some(rp) = &state.relying_party else {
-        return not_offered();
+    let (_, rp) = match accepted::<Begin>(&req, &body, &state.relying_party) {
+        Ok(read) => read,
+        Err(bad) => return bad.response(),
     };
     let user = match crate::second_factor::challenged_user(&state, &req).await {
         Ok(Some((_, user))) => user,
@@ -818,12 +811,9 @@ pub async fn post_second_factor(
     body: web::Bytes,
     state: web::Data<LoginState>,
 ) -> HttpResponse {
-    let answer: Answer = match accepted(&req, &body) {
+    let (answer, rp) = match accepted::<Answer>(&req, &body, &state.relying_party) {
         Ok(read) => read,
         Err(bad) => return bad.response(),
-    };
-    let Some(rp) = &state.relying_party else {
-        return not_offered();
     };
     match second_factor_answer(&state, &req, rp, &answer).await {
         Ok(response) => response,
@@ -893,12 +883,24 @@ mod tests {
     fn oversized_and_junk_bodies_are_refused_before_anything_else() {
         let big = vec![b' '; MAX_ANSWER_BYTES + 1];
         let req = actix_web::test::TestRequest::post().to_http_request();
-        assert_eq!(accepted::<Begin>(&req, &big).unwrap_err(), Unread::TooLarge);
+        let none = None;
         assert_eq!(
-            accepted::<Answer>(&req, b"{\"csrf_token\": 1}").unwrap_err(),
+            accepted::<Begin>(&req, &big, &none).unwrap_err(),
+            Unread::TooLarge
+        );
+        assert_eq!(
+            accepted::<Answer>(&req, b"{\"csrf_token\": 1}", &none).unwrap_err(),
             Unread::NotJson
         );
-        assert_eq!(accepted::<Begin>(&req, b"{}").unwrap_err(), Unread::Csrf);
+        assert_eq!(
+            accepted::<Begin>(&req, b"{}", &none).unwrap_err(),
+            Unread::Csrf,
+            "the token is checked before whether passkeys are offered"
+        );
+        assert_eq!(
+            Unread::NotOffered.response().status(),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(
             Unread::TooLarge.response().status(),
             StatusCode::PAYLOAD_TOO_LARGE

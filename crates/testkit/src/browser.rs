@@ -141,7 +141,14 @@ impl Browser {
     /// The console messages logged since the last call (chromedriver's log endpoint), e.g.
     /// `Sending form data to '…' violates the following Content Security Policy directive`.
     pub async fn console(&self) -> Vec<String> {
-        let Ok(answer) = self.client.issue_cmd(ConsoleLog).await else {
+        let Ok(answer) = self
+            .client
+            .issue_cmd(SessionCommand::post(
+                "se/log",
+                r#"{"type":"browser"}"#.into(),
+            ))
+            .await
+        else {
             return vec!["(the browser console could not be read)".into()];
         };
         answer
@@ -172,7 +179,18 @@ impl Browser {
     pub async fn add_virtual_authenticator(&self) -> String {
         let answer = self
             .client
-            .issue_cmd(VirtualAuthenticator)
+            .issue_cmd(SessionCommand::post(
+                "webauthn/authenticator",
+                serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })
+                .to_string(),
+            ))
             .await
             .expect("a virtual authenticator");
         answer.as_str().unwrap_or_default().to_owned()
@@ -186,7 +204,10 @@ impl Browser {
     pub async fn virtual_credentials(&self, id: &str) -> Vec<serde_json::Value> {
         let answer = self
             .client
-            .issue_cmd(Credentials(id.to_owned()))
+            .issue_cmd(SessionCommand {
+                path: format!("webauthn/authenticator/{id}/credentials"),
+                body: None,
+            })
             .await
             .expect("the authenticator's credentials");
         answer.as_array().cloned().unwrap_or_default()
@@ -200,74 +221,40 @@ impl Browser {
     }
 }
 
-/// chromedriver's `POST /session/{id}/se/log` with `{"type": "browser"}`.
+/// A chromedriver command of the browser session: `GET` (no body) or `POST` (a JSON body) to
+/// `/session/{id}/{path}` — the console log (`se/log`) and WebDriver's WebAuthn extension.
 #[derive(Debug)]
-struct ConsoleLog;
+struct SessionCommand {
+    path: String,
+    body: Option<String>,
+}
 
-impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+impl SessionCommand {
+    fn post(path: &str, body: String) -> Self {
+        Self {
+            path: path.to_owned(),
+            body: Some(body),
+        }
     }
 }
 
-/// `POST /session/{id}/webauthn/authenticator`.
-#[derive(Debug)]
-struct VirtualAuthenticator;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/webauthn/authenticator",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let options = serde_json::json!({
-            "protocol": "ctap2",
-            "transport": "internal",
-            "hasResidentKey": true,
-            "hasUserVerification": true,
-            "isUserVerified": true,
-            "isUserConsenting": true,
-        });
-        (http::Method::POST, Some(options.to_string()))
-    }
-}
-
-/// `GET /session/{id}/webauthn/authenticator/{authenticator}/credentials`.
-#[derive(Debug)]
-struct Credentials(String);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Credentials {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/webauthn/authenticator/{}/credentials",
+            "session/{}/{}",
             session_id.unwrap_or_default(),
-            self.0
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::GET, None)
+        match &self.body {
+            Some(body) => (http::Method::POST, Some(body.clone())),
+            None => (http::Method::GET, None),
+        }
     }
 }

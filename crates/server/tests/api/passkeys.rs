@@ -49,19 +49,16 @@ async fn add_passkey(
     authenticator: &mut SoftAuthenticator,
     name: &str,
 ) -> Response {
-    let csrf = passkey_csrf(app, http, "/account/passkeys", "/account/passkeys").await;
-    let started = post_json(
-        app,
-        http,
-        "/account/passkeys/options",
-        &json!({ "csrf_token": csrf }),
-    )
-    .await;
-    assert_eq!(started.status(), 200);
-    let options: Value = started.json().await.unwrap();
-    let credential = authenticator.create(&options["options"]);
-    let body = json!({ "csrf_token": csrf, "name": name, "credential": credential });
-    post_json(app, http, "/account/passkeys", &body).await
+    let page = get(app, http, "/account/passkeys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let action = "/account/passkeys";
+    run_ceremony(app, http, &page, action, Some(name), |o| {
+        authenticator.create(o)
+    })
+    .await
 }
 
 /// Signs `username` in with the password and adds a passkey; the authenticator.
