@@ -1075,7 +1075,15 @@ async fn passkeys_added_on_the_account_page_sign_in_from_the_apps_link_alone_and
     // She signs out; the app sends her to sign in: the passkey alone, no username, then consent.
     let sign_out = journey.app.url("/logout");
     browser.client.goto(&sign_out).await.unwrap();
+    if text_becomes(browser, "h1", "Sign out?").await != "Sign out?" {
+        journey.fail("no sign-out confirmation").await;
+    }
     click(browser, "#sign-out").await;
+    // The confirmation and its answer are both at /logout: wait for the answer's heading, or
+    // the next navigation races the form's and the browser may end on the answer instead.
+    if text_becomes(browser, "h1", "You are signed out").await != "You are signed out" {
+        journey.fail("no signed-out page").await;
+    }
     journey.assert_signed_out().await;
     let request = journey.request(&["openid", "profile"], &[]).await;
     journey.begin(&request).await;
