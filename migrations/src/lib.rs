@@ -17,6 +17,7 @@ mod m20261207_000011_second_factors;
 mod m20261207_000012_known_devices;
 mod m20261207_000013_email_links;
 mod m20261208_000014_passkeys;
+mod m20261209_000015_activity;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_known_devices::Migration),
             Box::new(m20261207_000013_email_links::Migration),
             Box::new(m20261208_000014_passkeys::Migration),
+            Box::new(m20261209_000015_activity::Migration),
         ]
     }
 }

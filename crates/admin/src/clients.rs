@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use tessera_core::{
     GrantId,
+    grant_type::GrantType,
     store::{ClientAuthMethod, ClientRecord},
 };
 
@@ -33,6 +34,8 @@ struct ClientsPage<'a> {
     notice: Option<&'a str>,
     query: &'a str,
     clients: Vec<ClientRow>,
+    /// The register form's grant checkboxes (code and refresh checked).
+    grants: Vec<GrantBox>,
 }
 
 /// A client as the detail page shows it.
@@ -43,7 +46,7 @@ pub(crate) struct ClientView {
     created_at: String,
     redirect_uris: String,
     post_logout_redirect_uris: String,
-    grant_types: String,
+    grants: Vec<GrantBox>,
     scope: String,
     enabled: bool,
     uses_secret: bool,
@@ -115,6 +118,60 @@ fn words(text: Option<&str>) -> Option<Vec<String>> {
     text.map(|t| t.split_whitespace().map(str::to_owned).collect())
 }
 
+/// A grant type's checkbox on the register and edit forms: field `grant_<field>`.
+pub(crate) struct GrantBox {
+    field: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    checked: bool,
+}
+
+/// Every grant type, as the forms offer them: (grant, field, label, what it is for).
+const GRANTS: [(GrantType, &str, &str, &str); 5] = [
+    (
+        GrantType::AuthorizationCode,
+        "authorization_code",
+        "authorization_code",
+        "people sign in through the browser",
+    ),
+    (
+        GrantType::RefreshToken,
+        "refresh_token",
+        "refresh_token",
+        "stay signed in (with offline_access)",
+    ),
+    (
+        GrantType::ClientCredentials,
+        "client_credentials",
+        "client_credentials",
+        "a service acting as itself",
+    ),
+    (
+        GrantType::DeviceCode,
+        "device_code",
+        "device_code",
+        "TVs and consoles (RFC 8628)",
+    ),
+    (
+        GrantType::JwtBearer,
+        "jwt_bearer",
+        "jwt-bearer",
+        "assertions from a trusted issuer (RFC 7523)",
+    ),
+];
+
+fn grant_boxes(checked: impl Fn(GrantType) -> bool) -> Vec<GrantBox> {
+    GRANTS
+        .iter()
+        .map(|(grant, field, label, hint)| GrantBox {
+            field,
+            label,
+            hint,
+            checked: checked(*grant),
+        })
+        .collect()
+}
+
 fn view(client: &ClientRecord) -> ClientView {
     ClientView {
         id: client.client_id.to_string(),
@@ -123,12 +180,7 @@ fn view(client: &ClientRecord) -> ClientView {
         created_at: client.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         redirect_uris: client.redirect_uris.join("\n"),
         post_logout_redirect_uris: client.post_logout_redirect_uris.join("\n"),
-        grant_types: client
-            .grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        grants: grant_boxes(|grant| client.grant_types.contains(&grant)),
         scope: client.scopes.join(" "),
         enabled: client.enabled,
         access_token_ttl: client
@@ -169,6 +221,12 @@ pub(crate) async fn get_clients(
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
         query: query.q.as_deref().unwrap_or_default(),
+        grants: grant_boxes(|grant| {
+            matches!(
+                grant,
+                GrantType::AuthorizationCode | GrantType::RefreshToken
+            )
+        }),
         clients: clients
             .iter()
             .map(|c| ClientRow {
@@ -190,7 +248,15 @@ pub(crate) struct ClientForm {
     redirect_uris: Option<String>,
     post_logout_redirect_uris: Option<String>,
     token_endpoint_auth_method: Option<String>,
+    /// Grant types as words (a form posted by a script; the page's own form has checkboxes).
     grant_types: Option<String>,
+    /// Present when the form had the grant checkboxes (so none checked means none).
+    grants_listed: Option<String>,
+    grant_authorization_code: Option<String>,
+    grant_refresh_token: Option<String>,
+    grant_client_credentials: Option<String>,
+    grant_device_code: Option<String>,
+    grant_jwt_bearer: Option<String>,
     scope: Option<String>,
     access_token_ttl: Option<String>,
     refresh_token_ttl: Option<String>,
@@ -203,6 +269,29 @@ pub(crate) struct ClientForm {
 }
 
 impl ClientForm {
+    /// The grant types the form gives: the checked boxes, or the words of `grant_types`;
+    /// `None` when it has neither (an edit keeps the client's).
+    fn grants(&self) -> Option<Vec<String>> {
+        if self.grants_listed.is_none() {
+            return words(self.grant_types.as_deref());
+        }
+        let checked = [
+            &self.grant_authorization_code,
+            &self.grant_refresh_token,
+            &self.grant_client_credentials,
+            &self.grant_device_code,
+            &self.grant_jwt_bearer,
+        ];
+        Some(
+            GRANTS
+                .iter()
+                .zip(checked)
+                .filter(|(_, value)| value.as_deref() == Some("on"))
+                .map(|((grant, ..), _)| grant.as_str().to_owned())
+                .collect(),
+        )
+    }
+
     /// The checkbox: only DPoP-bound access tokens for this client.
     fn dpop_bound(&self) -> bool {
         self.dpop_bound_access_tokens.as_deref() == Some("on")
@@ -235,7 +324,7 @@ impl ClientForm {
             redirect_uris: lines(self.redirect_uris.as_deref()),
             post_logout_redirect_uris: Some(lines(self.post_logout_redirect_uris.as_deref())),
             token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
-            grant_types: words(self.grant_types.as_deref()),
+            grant_types: self.grants(),
             client_name: self.client_name.clone(),
             scope: self.scope.clone().filter(|s| !s.trim().is_empty()),
             require_pushed_authorization_requests: Some(self.requires_par()),
@@ -250,7 +339,7 @@ impl ClientForm {
         metadata.client_name = self.client_name.clone();
         metadata.redirect_uris = lines(self.redirect_uris.as_deref());
         metadata.post_logout_redirect_uris = Some(lines(self.post_logout_redirect_uris.as_deref()));
-        if let Some(grants) = words(self.grant_types.as_deref()) {
+        if let Some(grants) = self.grants() {
             metadata.grant_types = Some(grants);
             metadata.response_types = None;
         }

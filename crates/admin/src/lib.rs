@@ -12,7 +12,9 @@
 //! Every form redirects after it succeeds; a secret it made (a client secret, an initial access
 //! token) is shown once on the page it redirects to (`shown_once`), so a reload repeats nothing.
 
+mod audit_log;
 mod clients;
+mod dashboard;
 mod issuers;
 mod locks;
 pub mod ops;
@@ -61,6 +63,8 @@ pub struct AdminState {
     pub tokens: Arc<dyn InitialAccessTokenRepo>,
     /// Audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// The dashboard's hourly counts and headline figures.
+    pub activity: Arc<dyn tessera_core::store::ActivityRepo>,
     /// Trusted JWT issuers.
     pub trusted_issuers: Arc<dyn TrustedIssuerRepo>,
     /// Sign-in throttle counters (the locks admins can see and clear).
@@ -359,14 +363,10 @@ async fn post_logout(
     response.finish()
 }
 
-async fn get_admin_root() -> HttpResponse {
-    see_other("/admin/clients")
-}
-
 /// Mounts `/admin/...`. Needs `web::Data<AdminState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(get_admin_root))
-        .route("/admin/", web::get().to(get_admin_root))
+    cfg.route("/admin", web::get().to(dashboard::get_dashboard))
+        .route("/admin/", web::get().to(dashboard::get_dashboard))
         .route("/admin/logout", web::post().to(post_logout))
         .route("/admin/clients", web::get().to(clients::get_clients))
         .route(
@@ -442,7 +442,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/keys", web::get().to(pages::get_keys))
         .route("/admin/keys/rotate", web::post().to(pages::post_rotate_key))
-        .route("/admin/audit", web::get().to(pages::get_audit))
+        .route("/admin/audit", web::get().to(audit_log::get_audit))
+        .route("/admin/audit/export", web::get().to(audit_log::get_export))
         .route(shown_once::PATH, web::get().to(shown_once::get_shown_once))
         .route("/admin/resources", web::get().to(resources::get_resources))
         .route(

@@ -1,4 +1,4 @@
-//! Registration tokens, users, signing keys and the audit log.
+//! Registration tokens, users and signing keys.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
@@ -393,68 +393,4 @@ pub(crate) async fn post_rotate_key(
     }
     super::audit(&state, &req, &admin, AuditKind::KeyRotated, None, None).await;
     see_other("/admin/keys?notice=rotated")
-}
-
-pub(crate) struct EventRow {
-    at: String,
-    kind: String,
-    actor: String,
-    client: String,
-    user: String,
-    ip: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-struct AuditPage<'a> {
-    csrf_token: &'a str,
-    admin_name: &'a str,
-    notice: Option<&'a str>,
-    client_filter: &'a str,
-    user_filter: &'a str,
-    events: Vec<EventRow>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct AuditQuery {
-    client_id: Option<String>,
-    user_id: Option<String>,
-}
-
-/// `GET /admin/audit`.
-pub(crate) async fn get_audit(
-    query: web::Query<AuditQuery>,
-    AdminPage(admin): AdminPage,
-    state: web::Data<AdminState>,
-) -> Result<HttpResponse, PageError> {
-    let client = query
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    let user = query
-        .user_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
-    let events = state.audit.recent_events(client, user, 200).await?;
-    let page = AuditPage {
-        csrf_token: &admin.csrf,
-        admin_name: &admin.user.username,
-        notice: None,
-        client_filter: client.unwrap_or_default(),
-        user_filter: user.unwrap_or_default(),
-        events: events
-            .into_iter()
-            .map(|e| EventRow {
-                at: e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                kind: e.kind,
-                actor: e.actor.unwrap_or_default(),
-                client: e.client_id.unwrap_or_default(),
-                user: e.user_id.unwrap_or_default(),
-                ip: e.ip.unwrap_or_default(),
-            })
-            .collect(),
-    };
-    Ok(html(StatusCode::OK, page.render()))
 }

@@ -39,7 +39,7 @@ pub use authorize::AuthorizeState;
 
 /// Mounts `/authorize`, `/authorize/resume`, `/authorize/decision`, `/login`, `/logout`,
 /// `/signup`, `/account` (and its two-step and passkey pages), the passkey sign-ins, `/device`,
-/// the landing page `/`, the favicon and `/passkey.js`. Needs
+/// the landing page `/`, the favicon, the stylesheet and logo (`tessera_web::brand`) and `/passkey.js`. Needs
 /// `web::Data<authorize::AuthorizeState>` and `web::Data<login::LoginState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -183,6 +183,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             passkeys::SCRIPT_PATH,
             tessera_web::get_or_head().to(passkeys::get_script),
+        )
+        .route(
+            "/tessera.css",
+            tessera_web::get_or_head().to(tessera_web::brand::get_stylesheet),
+        )
+        .route(
+            "/brand/logo",
+            tessera_web::get_or_head().to(tessera_web::brand::get_logo),
         );
     cfg.service(
         web::resource(device::PATH)

@@ -1484,6 +1484,124 @@ pub trait AuditRepo: Send + Sync {
     ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Deletes events that occurred before `before` (the retention); how many.
     async fn delete_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Events matching `search`, newest first, at most `limit`; page on with the last one's
+    /// [`AuditCursor`] as `search.after`.
+    async fn search_events(
+        &self,
+        search: &AuditSearch,
+        limit: u64,
+    ) -> Result<Vec<FoundEvent>, StoreError>;
+}
+
+/// Which audit events to list (every field narrows; none lists all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// Exactly this kind (`login.failed`).
+    pub kind: Option<String>,
+    /// About this client.
+    pub client_id: Option<String>,
+    /// About this user (by id).
+    pub user_id: Option<String>,
+    /// At or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only events listed after this one (keyset paging: older, or as old with a smaller id).
+    pub after: Option<AuditCursor>,
+}
+
+/// Where a page of the audit log ended: the last event's time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCursor {
+    /// The event's time.
+    pub occurred_at: DateTime<Utc>,
+    /// The event's id.
+    pub id: String,
+}
+
+impl AuditCursor {
+    /// The cursor as one URL-safe word: `<RFC 3339 time>_<id>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.id
+        )
+    }
+
+    /// A cursor [`AuditCursor::encode`] wrote; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('_')?;
+        let occurred_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid_id.then(|| Self {
+            occurred_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// An audit event as listed: its id beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundEvent {
+    /// The event's id (for the paging cursor).
+    pub id: String,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+impl FoundEvent {
+    /// The cursor that lists the events after this one.
+    pub fn cursor(&self) -> AuditCursor {
+        AuditCursor {
+            occurred_at: self.event.occurred_at,
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// Counts per hour of what the console's dashboard shows (sign-ins, token responses by grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCount {
+    /// The start of the hour (UTC).
+    pub hour: DateTime<Utc>,
+    /// What was counted (`sign_in`, `token.client_credentials`, …).
+    pub series: String,
+    /// How many, summed over instances.
+    pub count: i64,
+}
+
+/// The dashboard's counts: each instance adds what it counted in memory about once a minute.
+#[async_trait]
+pub trait ActivityRepo: Send + Sync {
+    /// Adds `counts` (series, how many) to the hour starting at `hour`.
+    async fn add_activity(
+        &self,
+        hour: DateTime<Utc>,
+        counts: &[(&str, u64)],
+    ) -> Result<(), StoreError>;
+    /// Every count of the hours starting at or after `since`.
+    async fn activity_since(&self, since: DateTime<Utc>) -> Result<Vec<ActivityCount>, StoreError>;
+    /// Deletes the counts of hours before `before`; how many rows.
+    async fn delete_activity_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// How many users, clients and live user sessions there are at `now`.
+    async fn totals(&self, now: DateTime<Utc>) -> Result<Totals, StoreError>;
+}
+
+/// The dashboard's headline figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Users (enabled or not).
+    pub users: u64,
+    /// Registered clients.
+    pub clients: u64,
+    /// User sessions neither ended nor expired.
+    pub sessions: u64,
 }
 
 /// What one sweep removed.

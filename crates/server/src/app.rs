@@ -38,6 +38,10 @@ use crate::{
 /// How often the key store is checked for changes made by another instance or the CLI (the database
 /// store is also looked at as soon as a change is announced).
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often each instance adds what it counted to the dashboard's hourly rows.
+const ACTIVITY_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long the dashboard's hourly counts are kept (its longest chart is seven days).
+const ACTIVITY_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(8);
 /// How often expired rows are swept (every instance sweeps; the deletes are idempotent).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 /// How long expired codes, refresh tokens and sessions are kept before they are swept, so that a
@@ -70,6 +74,9 @@ pub struct AppState {
     pub minter: Minter,
     /// Token success counters (registered in `metrics`).
     pub token_metrics: TokenMetrics,
+    /// What the dashboard charts, counted on this instance since the last flush (the token
+    /// counters and the sign-in audit events count into it).
+    pub activity: Arc<tessera_web::activity::Activity>,
     /// The instance's client cache: every worker reads through it, and the change watcher
     /// empties it when another instance or the CLI changed a client.
     pub clients: Arc<CachedClients>,
@@ -117,7 +124,8 @@ impl AppState {
         )
         .map_err(|err| anyhow::anyhow!("issuer: {err}"))?;
         let mut metrics = Metrics::new();
-        let token_metrics = TokenMetrics::default();
+        let activity = Arc::new(tessera_web::activity::Activity::default());
+        let token_metrics = TokenMetrics::counting_into(Arc::clone(&activity));
         let audit_sampler = Arc::new(tessera_web::audit::AuditSampler::default());
         if let Some(registry) = Metrics::registry_mut(&mut metrics) {
             token_metrics.register(registry);
@@ -164,6 +172,7 @@ impl AppState {
             metrics,
             minter,
             token_metrics,
+            activity,
             clock,
             discovery,
         })
@@ -322,6 +331,7 @@ pub fn build_app(
         grant_list: state.store.clone(),
         tokens: state.store.clone(),
         audit: state.store.clone(),
+        activity: state.store.clone(),
         trusted_issuers: state.store.clone(),
         throttle: state.store.clone(),
         scopes: state.store.clone(),
@@ -367,6 +377,7 @@ pub fn build_app(
     };
     App::new()
         .app_data(web::Data::from(Arc::clone(&state.metrics)))
+        .app_data(web::Data::from(Arc::clone(&state.activity)))
         .app_data(web::Data::from(Arc::clone(&state.keys)))
         .app_data(web::Data::new(state.discovery.clone()))
         .app_data(web::Data::new(Issuer::new(state.config.issuer.as_str())))
@@ -471,6 +482,7 @@ impl Application {
             Arc::clone(&self.state.clock),
             self.state.config.audit_retention,
         );
+        spawn_activity_flusher(self.state.clone());
         Ok(server)
     }
 
@@ -482,6 +494,7 @@ impl Application {
         let address = self.listener.local_addr()?;
         let issuer = self.state.config.issuer.clone();
         bootstrap_admin(&self.state).await;
+        let self_state = self.state.clone();
         let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let server = self.into_server()?;
@@ -502,6 +515,7 @@ impl Application {
             }
         };
         result.context("server task failed")??;
+        flush_activity(&self_state).await;
         tracing::info!("tessera stopped");
         Ok(())
     }
@@ -562,16 +576,47 @@ async fn bootstrap_admin(state: &AppState) {
     }
 }
 
+/// Adds what this instance counted for the dashboard to the database (a failed flush keeps its
+/// counts for the next).
+pub async fn flush_activity(state: &AppState) {
+    if let Err(err) = state
+        .activity
+        .flush(state.store.as_ref(), state.clock.now())
+        .await
+    {
+        tracing::warn!(error = %err, "adding the dashboard's counts failed; kept for the next try");
+    }
+}
+
+fn spawn_activity_flusher(state: AppState) {
+    tokio::spawn(async move {
+        // The first flush a minute after start (there is nothing to add before).
+        let first = tokio::time::Instant::now() + ACTIVITY_FLUSH_INTERVAL;
+        let mut interval = tokio::time::interval_at(first, ACTIVITY_FLUSH_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            flush_activity(&state).await;
+        }
+    });
+}
+
 fn spawn_sweeper(
     store: Arc<SeaStore>,
     clock: Arc<dyn Clock>,
     audit_retention: Option<chrono::Duration>,
 ) {
-    use tessera_core::store::{AuditRepo, SweepRepo};
+    use tessera_core::store::{ActivityRepo, AuditRepo, SweepRepo};
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(SWEEP_INTERVAL);
         loop {
             interval.tick().await;
+            if let Err(err) = store
+                .delete_activity_before(clock.now() - ACTIVITY_KEPT)
+                .await
+            {
+                tracing::warn!(error = %err, "sweeping old dashboard counts failed");
+            }
             if let Some(retention) = audit_retention {
                 match store.delete_events_before(clock.now() - retention).await {
                     Ok(0) => {}

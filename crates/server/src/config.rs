@@ -148,6 +148,15 @@ pub struct RawConfig {
     /// `TESSERA_AUDIT_RETENTION_DAYS` — audit events older than this many days are deleted by
     /// the housekeeping sweep; 0 keeps them forever. Default 90.
     pub audit_retention_days: u32,
+    /// `TESSERA_BRAND_NAME` — the product name the end-user pages show (header, titles).
+    /// Default `Tessera`; 1 to 60 characters.
+    pub brand_name: String,
+    /// `TESSERA_BRAND_LOGO` — an .svg, .png, .jpg or .webp file (at most 256 KiB) shown in the
+    /// end-user pages' header, read once at start-up. Default unset (Tessera's mark).
+    pub brand_logo: Option<PathBuf>,
+    /// `TESSERA_BRAND_ACCENT` — the colour of buttons, links and the header's rule, `#rgb` or
+    /// `#rrggbb`. Default `#3056d3`.
+    pub brand_accent: String,
     /// `TESSERA_LOG_FORMAT` — `text` or `json`. Default `text`.
     pub log_format: String,
     /// `TESSERA_LOG_LEVEL` — a tracing filter such as `info` or `tessera=debug`. Default `info`.
@@ -198,6 +207,9 @@ impl Default for RawConfig {
             database_pool_size: 10,
             request_timeout: 10,
             workers: 0,
+            brand_name: "Tessera".into(),
+            brand_logo: None,
+            brand_accent: tessera_web::brand::DEFAULT_ACCENT.into(),
             log_format: "text".into(),
             log_level: "info".into(),
         }
@@ -282,6 +294,9 @@ pub struct Config {
     pub workers: usize,
     /// `TESSERA_*` environment variables that name no setting (warned about at start-up).
     pub ignored_env: Vec<String>,
+    /// What the end-user pages show as the product (installed at start-up,
+    /// `tessera_web::brand::install`).
+    pub brand: tessera_web::brand::Brand,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -647,6 +662,7 @@ impl Config {
                 3600,
             )?),
         };
+        let brand = validate_brand(&raw)?;
         let log_format = match raw.log_format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -681,6 +697,7 @@ impl Config {
             n => n as usize,
         };
         Ok(Self {
+            brand,
             ignored_env: Vec::new(),
             trusted_proxies,
             sign_in_policy,
@@ -792,7 +809,7 @@ impl Config {
              trusted_proxies = {}\nsign_in_free_attempts = {}\nsign_in_account_free_attempts = {}\n\
              sign_in_address_limit = {}\npassword_hash_concurrency = {}\npassword_hash_queue = {}\n\
              audit_retention_days = {}\ndatabase_timeout = {}s\ndatabase_pool_size = {}\nrequest_timeout = {}s\nworkers = {}\n\
-             log_format = {:?}\nlog_level = {}",
+             brand_name = {:?}\nbrand_logo = {}\nbrand_accent = {}\nlog_format = {:?}\nlog_level = {}",
             self.issuer,
             self.listen,
             tessera_storage::redact_url(&self.database_url),
@@ -836,6 +853,12 @@ impl Config {
             self.database_pool_size,
             self.request_timeout.as_secs(),
             self.workers,
+            self.brand.name,
+            self.brand.logo.as_ref().map_or_else(
+                || "(unset)".to_owned(),
+                |l| format!("{} bytes of {}", l.bytes.len(), l.content_type)
+            ),
+            self.brand.accent,
             self.log_format,
             self.log_level,
         )
@@ -846,6 +869,49 @@ fn read_secret_file(key: &'static str, path: &std::path::Path) -> Result<String,
     std::fs::read_to_string(path)
         .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
         .map_err(|err| invalid(key, format!("cannot read {}: {err}", path.display())))
+}
+
+fn validate_brand(raw: &RawConfig) -> Result<tessera_web::brand::Brand, ConfigError> {
+    use tessera_web::brand::{Brand, Logo, valid_accent, valid_name};
+    if !valid_name(&raw.brand_name) {
+        return Err(invalid(
+            "brand_name",
+            "must be 1 to 60 characters with no control characters",
+        ));
+    }
+    if !valid_accent(&raw.brand_accent) {
+        return Err(invalid(
+            "brand_accent",
+            format!(
+                "{:?} is not a colour written #rgb or #rrggbb",
+                raw.brand_accent
+            ),
+        ));
+    }
+    let logo = match &raw.brand_logo {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|err| {
+                invalid(
+                    "brand_logo",
+                    format!("cannot read {}: {err}", path.display()),
+                )
+            })?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            Some(
+                Logo::from_file(name, bytes)
+                    .map_err(|err| invalid("brand_logo", format!("{}: {err}", path.display())))?,
+            )
+        }
+    };
+    Ok(Brand {
+        name: raw.brand_name.trim().to_owned(),
+        logo,
+        accent: raw.brand_accent.clone(),
+    })
 }
 
 fn validate_issuer(value: &str) -> Result<Issuer, ConfigError> {
@@ -1004,6 +1070,18 @@ mod tests {
             (
                 Box::new(|r| r.database_url = "mysql://x".into()),
                 "TESSERA_DATABASE_URL",
+            ),
+            (
+                Box::new(|r| r.brand_accent = "red".into()),
+                "TESSERA_BRAND_ACCENT",
+            ),
+            (
+                Box::new(|r| r.brand_name = " ".into()),
+                "TESSERA_BRAND_NAME",
+            ),
+            (
+                Box::new(|r| r.brand_logo = Some("/nonexistent/logo.svg".into())),
+                "TESSERA_BRAND_LOGO",
             ),
             (
                 Box::new(|r| r.log_format = "xml".into()),

@@ -213,6 +213,31 @@ impl Browser {
         answer.as_array().cloned().unwrap_or_default()
     }
 
+    /// Makes the page `width` × `height` CSS pixels, as a phone (`mobile`: a touch viewport
+    /// honouring `<meta name=viewport>`) or a desktop window shows it — DevTools'
+    /// `Emulation.setDeviceMetricsOverride` through chromedriver, since a headless window has a
+    /// minimum width larger than a phone's.
+    ///
+    /// # Panics
+    /// When the driver refuses.
+    #[expect(clippy::expect_used, reason = "test support")]
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.client
+            .issue_cmd(SessionCommand::post(
+                "goog/cdp/execute",
+                serde_json::json!({
+                    "cmd": "Emulation.setDeviceMetricsOverride",
+                    "params": {
+                        "width": width, "height": height,
+                        "deviceScaleFactor": 1, "mobile": mobile,
+                    },
+                })
+                .to_string(),
+            ))
+            .await
+            .expect("the viewport is set");
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
@@ -222,7 +247,8 @@ impl Browser {
 }
 
 /// A chromedriver command of the browser session: `GET` (no body) or `POST` (a JSON body) to
-/// `/session/{id}/{path}` — the console log (`se/log`) and WebDriver's WebAuthn extension.
+/// `/session/{id}/{path}` — the console log (`se/log`), WebDriver's WebAuthn extension and
+/// DevTools commands (`goog/cdp/execute`).
 #[derive(Debug)]
 struct SessionCommand {
     path: String,

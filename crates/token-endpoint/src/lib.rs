@@ -49,13 +49,23 @@ struct GrantLabels {
 }
 
 /// Tokens issued, by grant type: the success count of `/token` (successes write no audit
-/// events — client credentials must not write to the database at all).
+/// events — client credentials must not write to the database at all), for the metrics and for
+/// the console's dashboard ([`tessera_web::activity`], counted in memory).
 #[derive(Debug, Clone, Default)]
 pub struct TokenMetrics {
     issued: Family<GrantLabels, Counter>,
+    activity: Arc<tessera_web::activity::Activity>,
 }
 
 impl TokenMetrics {
+    /// Counters that also count into `activity` (the instance's dashboard counts).
+    pub fn counting_into(activity: Arc<tessera_web::activity::Activity>) -> Self {
+        Self {
+            issued: Family::default(),
+            activity,
+        }
+    }
+
     /// Registers the counters in `registry`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
@@ -65,10 +75,12 @@ impl TokenMetrics {
         );
     }
 
-    fn issued(&self, grant_type: &str) {
+    fn issued(&self, grant: tessera_core::grant_type::GrantType) {
+        self.activity
+            .count(tessera_web::activity::Series::for_grant(grant));
         self.issued
             .get_or_create(&GrantLabels {
-                grant_type: grant_type.to_owned(),
+                grant_type: grant.as_str().to_owned(),
             })
             .inc();
     }

@@ -251,7 +251,7 @@ pub async fn post_token(
     record_notes(&state, &req, client_id, &outcome.notes, now).await;
     let response = match outcome.result {
         Ok(response) => {
-            state.metrics.issued(grant.as_str());
+            state.metrics.issued(grant);
             token_response(&response)
         }
         Err(err) => refuse("token", Some(client_id), &err, false),

@@ -34,8 +34,14 @@ impl Audit<'_> {
     }
 }
 
-/// Records `audit` for `req` at `now`.
+/// Records `audit` for `req` at `now` (and counts a sign-in's for the dashboard,
+/// [`crate::activity`]).
 pub async fn record(repo: &dyn AuditRepo, req: &HttpRequest, now: DateTime<Utc>, audit: Audit<'_>) {
+    crate::activity::count_audit(req, audit.kind);
+    write(repo, req, now, audit).await;
+}
+
+async fn write(repo: &dyn AuditRepo, req: &HttpRequest, now: DateTime<Utc>, audit: Audit<'_>) {
     let event = AuditEvent {
         occurred_at: now,
         kind: audit.kind.as_str().to_owned(),
@@ -133,7 +139,8 @@ impl AuditSampler {
     }
 }
 
-/// Records `audit` unless `sampler` has written one of its kind from this source this minute.
+/// Records `audit` unless `sampler` has written one of its kind from this source this minute
+/// (the dashboard counts it either way).
 pub async fn record_sampled(
     repo: &dyn AuditRepo,
     sampler: &AuditSampler,
@@ -141,6 +148,7 @@ pub async fn record_sampled(
     now: DateTime<Utc>,
     audit: Audit<'_>,
 ) {
+    crate::activity::count_audit(req, audit.kind);
     let source = crate::client_address::ClientAddress::of(req).to_string();
     if sampler.admit(audit.kind.as_str(), &source, now) {
         let mut audit = audit;
@@ -152,7 +160,7 @@ pub async fn record_sampled(
             map.insert("sampled".into(), serde_json::Value::Bool(true));
         }
         audit.details = Some(details);
-        record(repo, req, now, audit).await;
+        write(repo, req, now, audit).await;
     }
 }
 

@@ -1,10 +1,16 @@
 //! tessera-web: HTTP plumbing shared by the endpoint crates — RFC-shaped error responses, the
 //! HTML error page and [`PageError`], CSRF-checked typed forms ([`form::CsrfForm`]), security
-//! headers, request ids, request metrics and logs.
+//! headers, request ids, request metrics and logs, and the pages' stylesheet and branding
+//! ([`brand`]).
+
+// Page templates here name `tessera_web::brand` as the other crates' templates do.
+extern crate self as tessera_web;
 
 pub mod access_log;
+pub mod activity;
 pub mod audit;
 pub mod body_deadline;
+pub mod brand;
 pub mod client_address;
 pub mod csrf;
 pub mod error;

@@ -116,8 +116,13 @@ pub fn run() -> anyhow::Result<()> {
         );
     }
     match cli.command {
-        Command::Serve => actix_web::rt::System::new()
-            .block_on(async move { Application::build(config).await?.run_until_stopped().await }),
+        Command::Serve => {
+            // Branding is process-wide (tessera_web::brand): set once, before any page renders.
+            tessera_web::brand::install(config.brand.clone());
+            actix_web::rt::System::new().block_on(async move {
+                Application::build(config).await?.run_until_stopped().await
+            })
+        }
         Command::Migrate => actix_web::rt::System::new().block_on(async move {
             let applied = tessera_storage::migrate(&config.database_url).await?;
             println!("applied {applied} migration(s); the schema is up to date");

@@ -94,7 +94,13 @@ async fn an_admin_manages_a_client_in_a_real_browser() {
     fill(&browser, "#username", "root").await;
     fill(&browser, "#password", PASSWORD).await;
     click(&browser, "#sign-in").await;
+    // The console opens on its dashboard; its navigation leads to the clients.
+    assert_eq!(arrive(&browser, "/admin").await, "/admin");
+    assert_eq!(text(&browser, "h1").await, "Dashboard");
+    click(&browser, "nav a[href=\"/admin/clients\"]").await;
     assert_eq!(arrive(&browser, "/admin/clients").await, "/admin/clients");
+    let current = element(&browser, "nav a[aria-current=page]").await;
+    assert_eq!(current.text().await.unwrap(), "Clients");
 
     // Register a client: its secret is shown once and only its hash is stored.
     fill(&browser, "#client_name", "Browser <App>").await;

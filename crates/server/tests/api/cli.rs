@@ -16,7 +16,7 @@ pub(crate) fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output
     command(dir, args, env).output().expect("tessera runs")
 }
 
-fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(crate) fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
     command.args(args).current_dir(dir).stdin(Stdio::null());
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TESSERA_") || k == "RUST_LOG") {
@@ -464,7 +464,7 @@ impl Served {
         self.child.wait().unwrap();
     }
 
-    async fn stop(mut self) -> Vec<String> {
+    pub(crate) async fn stop(mut self) -> Vec<String> {
         let kill = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

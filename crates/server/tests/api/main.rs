@@ -14,6 +14,7 @@ mod authorize;
 mod cli;
 mod client_throttle;
 mod code_flow;
+mod console;
 mod device;
 mod discovery;
 mod dpop;

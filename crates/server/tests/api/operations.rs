@@ -402,7 +402,10 @@ async fn the_console_and_the_cli_register_a_device_client_by_the_short_grant_nam
         &[
             ("client_name", "console tv"),
             ("token_endpoint_auth_method", "none"),
-            ("grant_types", "device_code refresh_token"),
+            // As the page's checkboxes send them.
+            ("grants_listed", "1"),
+            ("grant_device_code", "on"),
+            ("grant_refresh_token", "on"),
             ("scope", "openid offline_access"),
         ],
     )

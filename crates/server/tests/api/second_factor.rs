@@ -539,7 +539,10 @@ async fn a_required_second_factor_is_added_at_sign_in_and_the_flow_goes_on() {
             .await
             .unwrap();
         let (_, codes) = confirm_with_app(app_ref, http_ref, &page).await;
-        let back = unescape(between(&codes, "<a href=\"", "\" id=\"continue\"").unwrap());
+        // The link whose id is `continue` (the page's header links home first).
+        let end = codes.find("\" id=\"continue\"").unwrap();
+        let start = codes[..end].rfind("href=\"").unwrap() + "href=\"".len();
+        let back = unescape(&codes[start..end]);
         assert!(back.starts_with("/authorize/resume?request="), "{back}");
         back
     })

@@ -1,5 +1,6 @@
 //! sea-orm entities, one module per table of the schema in `tessera-migration`.
 
+pub mod activity_count;
 pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;
