@@ -4,8 +4,6 @@
 //! id beside it; and `/admin/audit/export`, every matching event as CSV or JSON lines, streamed
 //! page by page from the store (nothing held whole in memory).
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -116,25 +114,6 @@ async fn search_of(
     ))
 }
 
-/// The usernames of the users `events` name (one lookup per user).
-async fn usernames(
-    users: &dyn UserRepo,
-    events: &[FoundEvent],
-) -> Result<HashMap<String, String>, PageError> {
-    let mut names = HashMap::new();
-    for id in events.iter().filter_map(|e| e.event.user_id.as_deref()) {
-        if names.contains_key(id) {
-            continue;
-        }
-        let name = users
-            .find_user(&Subject::new(id))
-            .await?
-            .map_or_else(|| "(deleted user)".to_owned(), |u| u.username);
-        names.insert(id.to_owned(), name);
-    }
-    Ok(names)
-}
-
 pub(crate) struct EventRow {
     at: String,
     kind: String,
@@ -199,7 +178,8 @@ pub(crate) async fn get_audit(
     let mut found = state.audit.search_events(&search, PAGE + 1).await?;
     let more = found.len() as u64 > PAGE;
     found.truncate(usize::try_from(PAGE).unwrap_or(100));
-    let names = usernames(state.users.as_ref(), &found).await?;
+    let ids = found.iter().filter_map(|e| e.event.user_id.as_deref());
+    let names = super::usernames(state.users.as_ref(), ids).await?;
     let older = more
         .then(|| {
             found

@@ -61,6 +61,8 @@ pub(crate) struct ClientView {
 
 pub(crate) struct GrantRow {
     id: String,
+    /// The user's id ("" for the client itself) and name.
+    user_id: String,
     user: String,
     scopes: String,
     created_at: String,
@@ -68,13 +70,18 @@ pub(crate) struct GrantRow {
 }
 
 impl GrantRow {
-    fn of(grant: &tessera_core::store::GrantRecord) -> Self {
+    fn of(
+        grant: &tessera_core::store::GrantRecord,
+        names: &std::collections::HashMap<String, String>,
+    ) -> Self {
+        let user_id = grant.user_id.as_ref().map(ToString::to_string);
         Self {
             id: grant.id.to_string(),
-            user: grant
-                .user_id
-                .as_ref()
-                .map_or_else(|| "(the client itself)".into(), ToString::to_string),
+            user: user_id.as_ref().map_or_else(
+                || "(the client itself)".into(),
+                |id| names.get(id).cloned().unwrap_or_default(),
+            ),
+            user_id: user_id.unwrap_or_default(),
             scopes: grant.scopes.join(" "),
             created_at: grant.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             revoked: grant.revoked_at.is_some(),
@@ -440,12 +447,16 @@ pub(crate) async fn get_client(
         .grant_list
         .list_client_grants(&client.client_id, 200)
         .await?;
+    let ids = grants
+        .iter()
+        .filter_map(|g| g.user_id.as_ref().map(|u| u.as_str()));
+    let names = super::usernames(state.users.as_ref(), ids).await?;
     let page = ClientPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
         client: view(&client),
-        grants: grants.iter().map(GrantRow::of).collect(),
+        grants: grants.iter().map(|g| GrantRow::of(g, &names)).collect(),
     };
     Ok(html(StatusCode::OK, page.render()))
 }

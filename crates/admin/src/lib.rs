@@ -22,6 +22,7 @@ mod pages;
 mod resources;
 mod scopes;
 mod shown_once;
+mod user_page;
 
 use std::sync::Arc;
 
@@ -63,6 +64,8 @@ pub struct AdminState {
     pub tokens: Arc<dyn InitialAccessTokenRepo>,
     /// Audit log.
     pub audit: Arc<dyn AuditRepo>,
+    /// Consents (the apps a user allowed, shown and removable on the user page).
+    pub consents: Arc<dyn tessera_core::store::ConsentRepo>,
     /// The dashboard's hourly counts and headline figures.
     pub activity: Arc<dyn tessera_core::store::ActivityRepo>,
     /// Trusted JWT issuers.
@@ -299,6 +302,26 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for AdminForm<T> {
     }
 }
 
+/// The usernames of the users `ids` name, one lookup per user ("(deleted user)" for an id
+/// that names none): lists show names, with the id beside them.
+pub(crate) async fn usernames<'a>(
+    users: &dyn tessera_core::store::UserRepo,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<std::collections::HashMap<String, String>, tessera_core::store::StoreError> {
+    let mut names = std::collections::HashMap::new();
+    for id in ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        let name = users
+            .find_user(&tessera_core::Subject::new(id))
+            .await?
+            .map_or_else(|| "(deleted user)".to_owned(), |u| u.username);
+        names.insert(id.to_owned(), name);
+    }
+    Ok(names)
+}
+
 /// Writes an audit event for an admin action.
 pub(crate) async fn audit(
     state: &AdminState,
@@ -325,6 +348,18 @@ pub(crate) struct PageQuery {
     pub(crate) q: Option<String>,
 }
 
+/// The notice of a refused form (shown as an error, not a confirmation).
+pub(crate) const REFUSED: &str = "That was not accepted; nothing was changed.";
+/// The notice of an action an admin may not take on their own account.
+pub(crate) const REFUSED_SELF: &str = "You can not do that to your own account.";
+/// The notice above a form re-shown with a field marked.
+pub(crate) const REFUSED_FIELD: &str = "That was not saved: see the field marked below.";
+
+/// Whether a notice says something was refused (the layout shows it as an error).
+pub(crate) fn is_refusal(notice: &str) -> bool {
+    [REFUSED, REFUSED_SELF, REFUSED_FIELD].contains(&notice)
+}
+
 /// Messages shown after an action (by code, so no text is reflected from the URL).
 pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
@@ -334,8 +369,8 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "created" => "Created.",
         "rotated" => "A new key was created; it signs once its activation time comes.",
         "updated" => "Updated.",
-        "invalid" => "That was not accepted; nothing was changed.",
-        "self" => "You can not do that to your own account.",
+        "invalid" => REFUSED,
+        "self" => REFUSED_SELF,
         "cleared" => "Cleared; the next attempt is not slowed down.",
         _ => return None,
     })
@@ -404,6 +439,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/users", web::get().to(pages::get_users))
         .route("/admin/users", web::post().to(pages::post_create_user))
+        .route("/admin/users/{id}", web::get().to(user_page::get_user))
+        .route(
+            "/admin/users/{id}/profile",
+            web::post().to(user_page::post_profile),
+        )
+        .route(
+            "/admin/users/{id}/sessions/{session}/revoke",
+            web::post().to(user_page::post_revoke_session),
+        )
+        .route(
+            "/admin/users/{id}/apps/{client}/revoke",
+            web::post().to(user_page::post_revoke_app),
+        )
         .route(
             "/admin/users/{id}/toggle-enabled",
             web::post().to(pages::post_toggle_enabled),

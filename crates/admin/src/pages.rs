@@ -12,7 +12,7 @@ use crate::ops::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number,
+    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, field, html, notice, number,
     see_other,
 };
 
@@ -218,13 +218,22 @@ pub(crate) async fn post_create_user(
     Ok(see_other("/admin/users?notice=created"))
 }
 
+/// Where a user action's form goes back to: the user's page when it says `back=user`, else
+/// the list.
+fn back_of(back: Option<&str>, id: &str) -> String {
+    match back {
+        Some("user") => format!("/admin/users/{id}"),
+        _ => "/admin/users".to_owned(),
+    }
+}
+
 /// Applies `change` to user `id` through [`users::change`] (never to the acting admin's own
-/// enabled or admin flag).
+/// enabled or admin flag), then goes back to `back` with a notice.
 async fn change_user(
     req: &HttpRequest,
     state: &AdminState,
     admin: &Admin,
-    id: &str,
+    (id, back): (&str, &str),
     change: impl FnOnce(&UserRecord) -> UserChange,
 ) -> Result<HttpResponse, PageError> {
     let Some(user) = state.users.find_user(&Subject::new(id)).await? else {
@@ -248,57 +257,61 @@ async fn change_user(
     .await
     {
         Ok(_) => {}
-        Err(UserOpError::OwnAccount) => return Ok(see_other("/admin/users?notice=self")),
+        Err(UserOpError::OwnAccount) => return Ok(see_other(&format!("{back}?notice=self"))),
         Err(UserOpError::Store(err)) => return Err(err.into()),
         Err(UserOpError::NotFound(_)) => return Ok(see_other("/admin/users")),
-        Err(_) => return Ok(see_other("/admin/users?notice=invalid")),
+        Err(_) => return Ok(see_other(&format!("{back}?notice=invalid"))),
     }
     super::audit(state, req, admin, kind, None, Some(id)).await;
-    Ok(see_other("/admin/users?notice=updated"))
+    Ok(see_other(&format!("{back}?notice=updated")))
 }
 
 /// `POST /admin/users/{id}/toggle-enabled`.
 pub(crate) async fn post_toggle_enabled(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, .. }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let toggle = |user: &UserRecord| UserChange::Enabled(!user.enabled);
-    change_user(&req, &state, &admin, &path, toggle).await
+    let back = back_of(field(&form, "back"), &path);
+    change_user(&req, &state, &admin, (&path, &back), toggle).await
 }
 
 /// `POST /admin/users/{id}/toggle-admin` (sensitive).
 pub(crate) async fn post_toggle_admin(
     req: HttpRequest,
     path: web::Path<String>,
-    SensitiveForm { admin, .. }: SensitiveForm,
+    SensitiveForm { admin, form }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let toggle = |user: &UserRecord| UserChange::Admin(!user.is_admin);
-    change_user(&req, &state, &admin, &path, toggle).await
+    let back = back_of(field(&form, "back"), &path);
+    change_user(&req, &state, &admin, (&path, &back), toggle).await
 }
 
 /// `POST /admin/users/{id}/toggle-mfa-required`.
 pub(crate) async fn post_toggle_mfa_required(
     req: HttpRequest,
     path: web::Path<String>,
-    AdminForm { admin, .. }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let toggle = |user: &UserRecord| UserChange::MfaRequired(!user.mfa_required);
-    change_user(&req, &state, &admin, &path, toggle).await
+    let back = back_of(field(&form, "back"), &path);
+    change_user(&req, &state, &admin, (&path, &back), toggle).await
 }
 
 /// `POST /admin/users/{id}/remove-second-factor` (sensitive).
 pub(crate) async fn post_remove_second_factor(
     req: HttpRequest,
     path: web::Path<String>,
-    SensitiveForm { admin, .. }: SensitiveForm,
+    SensitiveForm { admin, form }: SensitiveForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let remove = |_: &UserRecord| UserChange::RemoveSecondFactor;
-    change_user(&req, &state, &admin, &path, remove).await
+    let back = back_of(field(&form, "back"), &path);
+    change_user(&req, &state, &admin, (&path, &back), remove).await
 }
 
 /// The form that sets a user's password.
@@ -306,6 +319,7 @@ pub(crate) async fn post_remove_second_factor(
 pub(crate) struct PasswordForm {
     #[serde(default)]
     password: String,
+    back: Option<String>,
 }
 
 /// `POST /admin/users/{id}/password` (sensitive).
@@ -315,8 +329,9 @@ pub(crate) async fn post_reset_password(
     SensitiveForm { admin, form }: SensitiveForm<PasswordForm>,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
+    let back = back_of(form.back.as_deref(), &path);
     let reset = |_: &UserRecord| UserChange::Password(form.password);
-    change_user(&req, &state, &admin, &path, reset).await
+    change_user(&req, &state, &admin, (&path, &back), reset).await
 }
 
 pub(crate) struct KeyRow {

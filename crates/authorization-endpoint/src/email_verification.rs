@@ -149,11 +149,7 @@ pub async fn post_change(
 ) -> Result<HttpResponse, PageError> {
     let signed = signed_in_at(&req, &account, "/account").await?;
     let address = form.email.trim();
-    let plausible = address.len() <= 254
-        && address.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !address.contains(char::is_whitespace)
-        });
-    if !plausible {
+    if !tessera_core::email_address::plausible(address) {
         return Ok(see_other("/account?notice=bad-email"));
     }
     let mut user = signed.user;

@@ -106,11 +106,13 @@ pub enum AuditKind {
     UserPasswordReset,
     /// `user.registered`.
     UserRegistered,
+    /// `user.updated` (name or email changed by an admin).
+    UserUpdated,
 }
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 51] = [
+    pub const ALL: [AuditKind; 52] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -162,6 +164,7 @@ impl AuditKind {
         Self::UserPasswordChanged,
         Self::UserPasswordReset,
         Self::UserRegistered,
+        Self::UserUpdated,
     ];
 
     /// The stored, dotted name.
@@ -218,6 +221,7 @@ impl AuditKind {
             Self::UserPasswordChanged => "user.password_changed",
             Self::UserPasswordReset => "user.password_reset",
             Self::UserRegistered => "user.registered",
+            Self::UserUpdated => "user.updated",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod authorization_request;
 pub mod client_throttle;
 pub mod clock;
 pub mod device;
+pub mod email_address;
 pub mod error;
 pub mod grant_type;
 pub mod ids;

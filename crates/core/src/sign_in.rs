@@ -161,6 +161,20 @@ pub(crate) fn counted_address(address: &str) -> String {
     }
 }
 
+/// Whether a counter of `kind` labelled `label` (as listed, `ThrottleCounterRecord`) counts
+/// sign-ins to `username`'s account: its own counter, or one of its counters per address.
+pub fn counts_account(kind: &str, label: &str, username: &str) -> bool {
+    let account = username.trim().to_lowercase();
+    let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
+    match kind {
+        "account" => label == shown,
+        "account_address" => label
+            .strip_prefix(shown.as_str())
+            .is_some_and(|rest| rest.starts_with(" from ")),
+        _ => false,
+    }
+}
+
 fn keys(username: &str, address: &str) -> [Key; 3] {
     let address = &counted_address(address);
     let account = username.trim().to_lowercase();
@@ -390,5 +404,19 @@ mod tests {
             same.hash, account.hash,
             "usernames compare case-insensitively"
         );
+    }
+
+    #[test]
+    fn an_accounts_counters_are_found_by_their_labels() {
+        let [account_address, account, address] = keys("Alice", "192.0.2.1");
+        for (key, counts) in [(account_address, true), (account, true), (address, false)] {
+            assert_eq!(
+                counts_account(key.kind.as_str(), &key.label, " alice"),
+                counts,
+                "{}",
+                key.label
+            );
+            assert!(!counts_account(key.kind.as_str(), &key.label, "alic"));
+        }
     }
 }

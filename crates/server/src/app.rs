@@ -332,6 +332,7 @@ pub fn build_app(
         tokens: state.store.clone(),
         audit: state.store.clone(),
         activity: state.store.clone(),
+        consents: state.store.clone(),
         trusted_issuers: state.store.clone(),
         throttle: state.store.clone(),
         scopes: state.store.clone(),

@@ -30,6 +30,12 @@ pub enum UserOpError {
     /// An admin tried to disable themselves or take their own admin rights.
     #[error("an admin can not do that to their own account")]
     OwnAccount,
+    /// The email address is not one (`tessera_core::email_address`).
+    #[error("that does not look like an email address")]
+    Email,
+    /// The display name is longer than 200 characters or has control characters.
+    #[error("a name has at most 200 characters and no control characters")]
+    Name,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -128,6 +134,48 @@ impl UserChange {
             Self::RemoveSecondFactor => AuditKind::SecondFactorRemoved,
         }
     }
+}
+
+/// A user's profile as an admin edits it (blank fields are cleared).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEdit {
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Whether the admin vouches for the address (for the address as it was: a changed
+    /// address is unconfirmed until its owner confirms it, or an admin ticks it afterwards).
+    pub email_verified: bool,
+}
+
+/// Changes `user`'s name and email. A changed address is unconfirmed; an unchanged one is as
+/// `email_verified` says. The user as stored now.
+pub async fn update_profile(
+    repo: &dyn UserRepo,
+    user: &UserRecord,
+    edit: ProfileEdit,
+    now: DateTime<Utc>,
+) -> Result<UserRecord, UserOpError> {
+    let name = present(edit.name);
+    if name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control))
+    {
+        return Err(UserOpError::Name);
+    }
+    let email = present(edit.email);
+    if email
+        .as_deref()
+        .is_some_and(|e| !tessera_core::email_address::plausible(e))
+    {
+        return Err(UserOpError::Email);
+    }
+    let mut updated = user.clone();
+    updated.email_verified = email.is_some() && email == user.email && edit.email_verified;
+    updated.email = email;
+    updated.name = name;
+    repo.update_user(&updated, now).await?;
+    Ok(updated)
 }
 
 /// The stores a change to a user touches.

@@ -73,7 +73,7 @@ async fn every_page_is_styled_and_fits_a_laptop_and_a_phone_without_scrolling_si
     };
     let app = TestApp::spawn().await;
     app.with_user("root", PASSWORD, true).await;
-    app.with_user("alice", PASSWORD, false).await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
     // Content as an operator has it: a client with long URIs, a registration token, a lock.
     let (client, _) = client_with(
         &app,
@@ -95,12 +95,14 @@ async fn every_page_is_styled_and_fits_a_laptop_and_a_phone_without_scrolling_si
     let signed_out = ["/", "/login", "/no-such-page"];
     let end_user = ["/account", "/account/passkeys", "/account/two-step"];
     let client_page = format!("/admin/clients/{}", client.client_id.as_str());
+    let user_page = format!("/admin/users/{}", alice.id);
     let console = [
         "/admin",
         "/admin/clients",
         client_page.as_str(),
         "/admin/registration-tokens",
         "/admin/users",
+        user_page.as_str(),
         "/admin/scopes",
         "/admin/resources",
         "/admin/trusted-issuers",
@@ -114,6 +116,7 @@ async fn every_page_is_styled_and_fits_a_laptop_and_a_phone_without_scrolling_si
         let name = match page.trim_matches('/').replace('/', "-") {
             name if name.is_empty() => "home".to_owned(),
             name if name.starts_with("admin-clients-") => "admin-client".to_owned(),
+            name if name.starts_with("admin-users-") => "admin-user".to_owned(),
             name => name,
         };
         browser.screenshot(&format!("page-{name}-{width}")).await;
@@ -630,5 +633,157 @@ async fn the_audit_log_filters_by_kind_user_and_date_and_pages_through_a_thousan
     // Signed out: no export.
     let anonymous = app.get("/admin/audit/export?format=csv").await;
     assert_eq!(anonymous.status(), 303);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_user_page_signs_a_device_out_removes_an_app_and_keeps_a_refused_input() {
+    use tessera_core::store::{AuditRepo, ConsentRepo, UserRepo};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    // Alice is signed in on her phone, and allowed an app.
+    let phone = tessera_testkit::flow::browser();
+    crate::code_flow::sign_in_as(
+        &app,
+        &phone,
+        "/login?return_to=%2Faccount",
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        phone
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (webapp, _) = client_with(&app, "webapp", |_| {}).await;
+    let now = app.state.clock.now();
+    let scopes = vec!["openid".to_owned(), "profile".to_owned()];
+    app.state
+        .store
+        .save_consent(&alice.id, &webapp.client_id, &scopes, now)
+        .await
+        .unwrap();
+
+    // The admin finds her in the list by name and opens her page.
+    sign_in(&browser, &app, "/admin/users", "root").await;
+    let page = format!("/admin/users/{}", alice.id);
+    click(&browser, &format!("#users a[href=\"{page}\"]")).await;
+    assert_eq!(arrive(&browser, &page).await, page);
+    assert_eq!(text(&browser, "#user-heading").await, "alice");
+    browser.screenshot("console-user").await;
+
+    // Signing her phone out ends its session: the phone is asked to sign in again.
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("#user-sessions tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    click(&browser, ".revoke-session").await;
+    let signed_out = format!("{page}?notice=signed-out");
+    assert_eq!(arrive(&browser, &signed_out).await, signed_out);
+    let answer = phone.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    assert!(
+        answer.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+    assert!(
+        text(&browser, "#user-sessions + p.empty, p.empty")
+            .await
+            .contains("Not signed in")
+    );
+
+    // Removing the app forgets her consent.
+    click(&browser, ".revoke-app").await;
+    let removed = format!("{page}?notice=removed");
+    assert_eq!(arrive(&browser, &removed).await, removed);
+    assert!(
+        app.state
+            .store
+            .list_user_consents(&alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A wrong email is named beside its field, with what was typed kept; nothing is saved.
+    // (The browser itself refuses text without an @; this one it lets through.)
+    fill(&browser, "#profile-name", "Alice Liddell").await;
+    fill(&browser, "#profile-email", "alice@localhost").await;
+    click(&browser, "#save-profile").await;
+    let posted = format!("{page}/profile");
+    assert_eq!(arrive(&browser, &posted).await, posted);
+    assert!(
+        text(&browser, "#email-error")
+            .await
+            .contains("email address")
+    );
+    // Said as an error, not in a confirmation's colours.
+    assert!(text(&browser, "p.error#notice").await.contains("not saved"));
+    let email = element(&browser, "#profile-email").await;
+    assert_eq!(
+        email.prop("value").await.unwrap().as_deref(),
+        Some("alice@localhost")
+    );
+    assert_eq!(
+        email.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let name = element(&browser, "#profile-name").await;
+    assert_eq!(
+        name.prop("value").await.unwrap().as_deref(),
+        Some("Alice Liddell")
+    );
+    browser.screenshot("console-user-refused-email").await;
+    let stored = app.state.store.find_user(&alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.name, stored.email.as_deref()),
+        (None, Some("alice@example.com"))
+    );
+
+    // A good one is saved, and the page it lands on can be reloaded without saving again.
+    fill(&browser, "#profile-email", "alice@wonderland.example").await;
+    click(&browser, "#save-profile").await;
+    let saved = format!("{page}?notice=saved");
+    assert_eq!(arrive(&browser, &saved).await, saved);
+    browser.client.refresh().await.unwrap();
+    let stored = app.state.store.find_user(&alice.id).await.unwrap().unwrap();
+    assert_eq!(stored.name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(stored.email.as_deref(), Some("alice@wonderland.example"));
+    assert!(!stored.email_verified, "a changed address is unconfirmed");
+    let search = tessera_core::store::AuditSearch {
+        kind: Some("user.updated".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        app.state
+            .store
+            .search_events(&search, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Disabling her from her page comes back to it.
+    click(&browser, "#toggle-enabled").await;
+    let updated = format!("{page}?notice=updated");
+    assert_eq!(arrive(&browser, &updated).await, updated);
+    assert!(text(&browser, "span.badge.off").await.contains("disabled"));
     browser.close().await;
 }

@@ -1,0 +1,356 @@
+//! `/admin/users/{id}`: one user as an admin looks after them — profile (name, email and whether
+//! it is confirmed; editable), standing (enabled, admin, two-step required), the devices signed
+//! in (each can be signed out: the session ends and what it issued is revoked), the apps they
+//! allowed (each can be removed: consent forgotten, grants revoked), their second factors, the
+//! sign-in counters that slow their account down (clearable), and their latest audit events.
+//! The standing actions post to the same handlers as the user list and come back here.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+use tessera_core::{
+    AuditKind, ClientId, Subject,
+    secret::TokenHash,
+    store::{AuditSearch, UserRecord},
+};
+use tessera_web::PageError;
+
+use crate::ops::users::{self, ProfileEdit, UserOpError};
+
+use super::{Admin, AdminForm, AdminPage, AdminState, html, see_other};
+
+/// A signed-in device.
+pub(crate) struct SessionRow {
+    id: String,
+    device: String,
+    ip: String,
+    signed_in: String,
+    last_seen: String,
+    console: bool,
+}
+
+/// An app the user allowed.
+pub(crate) struct AppRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    since: String,
+}
+
+/// A sign-in counter of the user's account.
+pub(crate) struct CounterRow {
+    key: String,
+    label: String,
+    failures: u32,
+    refused_until: String,
+}
+
+/// A recent audit event about the user.
+pub(crate) struct EventRow {
+    at: String,
+    kind: String,
+    client: String,
+    ip: String,
+}
+
+/// What the profile form shows: the stored values, or what the admin typed when it was refused.
+pub(crate) struct ProfileFields {
+    name: String,
+    email: String,
+    email_verified: bool,
+    /// The field that was refused and why.
+    error: Option<(&'static str, String)>,
+}
+
+impl ProfileFields {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, why)| why.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage<'a> {
+    csrf_token: &'a str,
+    admin_name: &'a str,
+    notice: Option<&'a str>,
+    user: &'a UserRecord,
+    created: String,
+    profile: ProfileFields,
+    two_step_app: bool,
+    passkeys: usize,
+    sessions: Vec<SessionRow>,
+    apps: Vec<AppRow>,
+    counters: Vec<CounterRow>,
+    events: Vec<EventRow>,
+}
+
+impl UserPage<'_> {
+    fn name_error(&self) -> Option<&str> {
+        self.profile.error_for("name")
+    }
+
+    fn email_error(&self) -> Option<&str> {
+        self.profile.error_for("email")
+    }
+}
+
+/// `?notice=` on the user page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserQuery {
+    notice: Option<String>,
+}
+
+fn user_notice(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "saved" => "Saved.",
+        "updated" => "Updated.",
+        "signed-out" => "That device is signed out; what it was given is revoked.",
+        "removed" => "The app no longer has access.",
+        "invalid" => crate::REFUSED,
+        "self" => crate::REFUSED_SELF,
+        _ => return None,
+    })
+}
+
+/// The user `id`, or the console's 404.
+async fn user_of(state: &AdminState, id: &str) -> Result<UserRecord, PageError> {
+    state
+        .users
+        .find_user(&Subject::new(id))
+        .await?
+        .ok_or(PageError::NotFound {
+            title: "No such user",
+            message: "There is no user with this id.",
+        })
+}
+
+async fn render(
+    state: &AdminState,
+    admin: &Admin,
+    user: &UserRecord,
+    profile: ProfileFields,
+    notice: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let sessions = state
+        .sessions
+        .sessions
+        .list_user_sessions(&user.id, now)
+        .await?;
+    let mut apps = Vec::new();
+    for (client_id, scopes, since) in state.consents.list_user_consents(&user.id).await? {
+        let client = state.clients.find_client(&client_id).await?;
+        apps.push(AppRow {
+            name: client
+                .and_then(|c| c.client_name)
+                .unwrap_or_else(|| client_id.to_string()),
+            client_id: client_id.to_string(),
+            scopes: scopes.join(" "),
+            since: since.format("%Y-%m-%d").to_string(),
+        });
+    }
+    let counters = state
+        .throttle
+        .list_counters(now, crate::ops::locks::LISTED)
+        .await?
+        .into_iter()
+        .filter(|c| tessera_core::sign_in::counts_account(&c.kind, &c.label, &user.username))
+        .map(|c| CounterRow {
+            key: c.key_hash.as_str().to_owned(),
+            label: c.label,
+            failures: c.failures,
+            refused_until: c
+                .blocked_until
+                .filter(|until| *until > now)
+                .map_or_else(|| "-".into(), |t| t.format("%H:%M:%S UTC").to_string()),
+        })
+        .collect();
+    let search = AuditSearch {
+        user_id: Some(user.id.to_string()),
+        ..AuditSearch::default()
+    };
+    let events = state
+        .audit
+        .search_events(&search, 20)
+        .await?
+        .into_iter()
+        .map(|found| EventRow {
+            at: found.event.occurred_at.format("%Y-%m-%d %H:%M").to_string(),
+            kind: found.event.kind,
+            client: found.event.client_id.unwrap_or_default(),
+            ip: found.event.ip.unwrap_or_default(),
+        })
+        .collect();
+    let page = UserPage {
+        csrf_token: &admin.csrf,
+        admin_name: &admin.user.username,
+        notice,
+        user,
+        created: user.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        profile,
+        two_step_app: state
+            .factors
+            .find_totp(&user.id)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some()),
+        passkeys: state.factors.passkeys(&user.id).await?.len(),
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id_hash.as_str().to_owned(),
+                device: s.user_agent.unwrap_or_else(|| "unknown device".into()),
+                ip: s.ip.unwrap_or_default(),
+                signed_in: s.auth_time.format("%Y-%m-%d %H:%M UTC").to_string(),
+                last_seen: s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                console: s.kind == tessera_core::store::SessionKind::Admin,
+            })
+            .collect(),
+        apps,
+        counters,
+        events,
+    };
+    Ok(html(status, page.render()))
+}
+
+/// `GET /admin/users/{id}`.
+pub(crate) async fn get_user(
+    path: web::Path<String>,
+    query: web::Query<UserQuery>,
+    AdminPage(admin): AdminPage,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let user = user_of(&state, &path).await?;
+    let profile = ProfileFields {
+        name: user.name.clone().unwrap_or_default(),
+        email: user.email.clone().unwrap_or_default(),
+        email_verified: user.email_verified,
+        error: None,
+    };
+    let notice = user_notice(query.notice.as_deref());
+    render(&state, &admin, &user, profile, notice, StatusCode::OK).await
+}
+
+/// The profile form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProfileForm {
+    name: Option<String>,
+    email: Option<String>,
+    email_verified: Option<String>,
+}
+
+/// `POST /admin/users/{id}/profile`: saves name and email; a refused field is named on the page
+/// with what was typed kept (400), a saved one redirects (a reload repeats nothing).
+pub(crate) async fn post_profile(
+    req: HttpRequest,
+    path: web::Path<String>,
+    AdminForm { admin, form, .. }: AdminForm<ProfileForm>,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let user = user_of(&state, &path).await?;
+    let edit = ProfileEdit {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        email_verified: form.email_verified.as_deref() == Some("on"),
+    };
+    let now = state.clock.now();
+    let refused = match users::update_profile(state.users.as_ref(), &user, edit, now).await {
+        Ok(_) => None,
+        Err(UserOpError::Store(err)) => return Err(err.into()),
+        Err(UserOpError::Email) => Some(("email", UserOpError::Email.to_string())),
+        Err(UserOpError::Name) => Some(("name", UserOpError::Name.to_string())),
+        Err(other) => Some(("name", other.to_string())),
+    };
+    if let Some(error) = refused {
+        let profile = ProfileFields {
+            name: form.name.unwrap_or_default(),
+            email: form.email.unwrap_or_default(),
+            email_verified: form.email_verified.as_deref() == Some("on"),
+            error: Some(error),
+        };
+        let notice = Some(crate::REFUSED_FIELD);
+        return render(
+            &state,
+            &admin,
+            &user,
+            profile,
+            notice,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let kind = AuditKind::UserUpdated;
+    super::audit(&state, &req, &admin, kind, None, Some(user.id.as_str())).await;
+    Ok(see_other(&format!("/admin/users/{}?notice=saved", user.id)))
+}
+
+/// `POST /admin/users/{id}/sessions/{session}/revoke`: signs one device out and revokes what its
+/// session issued (offline grants survive, as when the user does it on their account page).
+pub(crate) async fn post_revoke_session(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let (id, session) = path.into_inner();
+    let user = user_of(&state, &id).await?;
+    let hash = TokenHash::from_stored(session);
+    let now = state.clock.now();
+    let sessions = state.sessions.sessions.as_ref();
+    // Only a session of this user.
+    match sessions.find_session(&hash).await? {
+        Some(found) if found.user_id == user.id => {}
+        _ => return Ok(see_other(&format!("/admin/users/{}", user.id))),
+    }
+    sessions.end_session(&hash, now).await?;
+    let reason = "signed out by an admin";
+    state
+        .grant_list
+        .revoke_session_grants(&hash, false, reason, now)
+        .await?;
+    let kind = AuditKind::SessionRevoked;
+    super::audit(&state, &req, &admin, kind, None, Some(user.id.as_str())).await;
+    Ok(see_other(&format!(
+        "/admin/users/{}?notice=signed-out",
+        user.id
+    )))
+}
+
+/// `POST /admin/users/{id}/apps/{client}/revoke`: forgets the user's consent to the app and
+/// revokes its grants.
+pub(crate) async fn post_revoke_app(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let (id, client) = path.into_inner();
+    let user = user_of(&state, &id).await?;
+    let client = ClientId::new(client);
+    let now = state.clock.now();
+    state.consents.delete_consent(&user.id, &client).await?;
+    let reason = "access removed by an admin";
+    state
+        .grant_list
+        .revoke_user_client_grants(&user.id, &client, reason, now)
+        .await?;
+    let kind = AuditKind::ConsentRevoked;
+    let client_id = Some(client.as_str());
+    super::audit(
+        &state,
+        &req,
+        &admin,
+        kind,
+        client_id,
+        Some(user.id.as_str()),
+    )
+    .await;
+    Ok(see_other(&format!(
+        "/admin/users/{}?notice=removed",
+        user.id
+    )))
+}
