@@ -10,7 +10,8 @@ use tessera_core::{
 };
 
 use super::{
-    AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, html, notice, number, see_other,
+    AdminForm, AdminPage, AdminState, FieldError, FieldMarks, PageQuery, SensitiveForm, html,
+    notice, number, see_other,
 };
 use crate::ops::clients::{self as ops, ClientEdit, ClientOpError, TokenSettings};
 use crate::shown_once::{Made, redirect_showing};
@@ -34,8 +35,123 @@ struct ClientsPage<'a> {
     notice: Option<&'a str>,
     query: &'a str,
     clients: Vec<ClientRow>,
-    /// The register form's grant checkboxes (code and refresh checked).
+    /// The register form: its defaults, or what was posted and refused.
+    new: NewClientFields,
+}
+
+/// What the register form shows: the defaults, or what the admin posted when it was refused
+/// (with the field that was wrong and why), so nothing typed is lost.
+pub(crate) struct NewClientFields {
+    client_name: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    auth_method: String,
     grants: Vec<GrantBox>,
+    scope: String,
+    access_token_ttl: String,
+    refresh_token_ttl: String,
+    refresh_token_absolute_ttl: String,
+    refresh_token_max_rotations: String,
+    access_token_alg: String,
+    id_token_alg: String,
+    jwks_uri: String,
+    jwks: String,
+    require_par: bool,
+    dpop_bound: bool,
+    marks: FieldMarks,
+}
+
+impl NewClientFields {
+    fn defaults() -> Self {
+        Self {
+            client_name: String::new(),
+            redirect_uris: String::new(),
+            post_logout_redirect_uris: String::new(),
+            auth_method: "client_secret_basic".into(),
+            grants: grant_boxes(|grant| {
+                matches!(
+                    grant,
+                    GrantType::AuthorizationCode | GrantType::RefreshToken
+                )
+            }),
+            scope: "openid profile email offline_access".into(),
+            access_token_ttl: String::new(),
+            refresh_token_ttl: String::new(),
+            refresh_token_absolute_ttl: String::new(),
+            refresh_token_max_rotations: String::new(),
+            access_token_alg: String::new(),
+            id_token_alg: String::new(),
+            jwks_uri: String::new(),
+            jwks: String::new(),
+            require_par: false,
+            dpop_bound: false,
+            marks: FieldMarks::default(),
+        }
+    }
+
+    /// The form as posted, with `error`.
+    fn posted(form: &ClientForm, error: FieldError) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let wanted: Vec<String> = form.grants().unwrap_or_default();
+        Self {
+            client_name: text(&form.client_name),
+            redirect_uris: text(&form.redirect_uris),
+            post_logout_redirect_uris: text(&form.post_logout_redirect_uris),
+            auth_method: text(&form.token_endpoint_auth_method),
+            grants: grant_boxes(|grant| {
+                wanted
+                    .iter()
+                    .any(|w| ops::grant_type_value(w) == grant.as_str())
+            }),
+            scope: text(&form.scope),
+            access_token_ttl: text(&form.access_token_ttl),
+            refresh_token_ttl: text(&form.refresh_token_ttl),
+            refresh_token_absolute_ttl: text(&form.refresh_token_absolute_ttl),
+            refresh_token_max_rotations: text(&form.refresh_token_max_rotations),
+            access_token_alg: text(&form.access_token_alg),
+            id_token_alg: text(&form.id_token_signed_response_alg),
+            jwks_uri: text(&form.jwks_uri),
+            jwks: text(&form.jwks),
+            require_par: form.requires_par(),
+            dpop_bound: form.dpop_bound(),
+            marks: FieldMarks(Some(error)),
+        }
+    }
+}
+
+/// The register form's field a refused registration or change is about (`""`: the form as a
+/// whole), with the rule's words; `None` for a store failure or a missing client.
+fn field_error(err: &ClientOpError) -> Option<FieldError> {
+    use tessera_client_registry::model::MetadataError;
+    Some(match err {
+        ClientOpError::Store(_) | ClientOpError::NotFound(_) => return None,
+        ClientOpError::OutOfRange { setting, .. } => FieldError::new(setting, err.to_string()),
+        ClientOpError::Metadata(MetadataError::InvalidRedirectUri(text)) => {
+            let field = if text.contains("post_logout") || text.contains("post-logout") {
+                "post_logout_redirect_uris"
+            } else {
+                "redirect_uris"
+            };
+            FieldError::new(field, text.clone())
+        }
+        ClientOpError::Metadata(MetadataError::InvalidClientMetadata(text)) => {
+            let lower = text.to_lowercase();
+            let field = [
+                ("jwks", "jwks"),
+                ("id_token", "id_token_signed_response_alg"),
+                ("grant", "grant_types"),
+                ("response_type", "grant_types"),
+                ("token_endpoint_auth", "token_endpoint_auth_method"),
+                ("client_name", "client_name"),
+                ("scope", "scope"),
+            ]
+            .into_iter()
+            .find(|(word, _)| lower.contains(word))
+            .map_or("", |(_, field)| field);
+            FieldError::new(field, text.clone())
+        }
+        other => FieldError::new("", other.to_string()),
+    })
 }
 
 /// A client as the detail page shows it.
@@ -57,6 +173,41 @@ pub(crate) struct ClientView {
     access_token_alg: &'static str,
     require_par: bool,
     dpop_bound: bool,
+    id_token_alg: &'static str,
+    jwks_uri: String,
+    jwks: String,
+}
+
+impl ClientView {
+    /// The view with the settings form's fields as posted (a refused edit, shown again).
+    fn with_posted(mut self, form: &ClientForm) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        self.name = text(&form.client_name);
+        self.redirect_uris = text(&form.redirect_uris);
+        self.post_logout_redirect_uris = text(&form.post_logout_redirect_uris);
+        let wanted = form.grants().unwrap_or_default();
+        self.grants = grant_boxes(|grant| {
+            wanted
+                .iter()
+                .any(|w| ops::grant_type_value(w) == grant.as_str())
+        });
+        self.scope = text(&form.scope);
+        self.access_token_ttl = text(&form.access_token_ttl);
+        self.refresh_token_ttl = text(&form.refresh_token_ttl);
+        self.refresh_token_absolute_ttl = text(&form.refresh_token_absolute_ttl);
+        self.refresh_token_max_rotations = text(&form.refresh_token_max_rotations);
+        self.id_token_alg = match form.id_token_signed_response_alg.as_deref() {
+            Some("ES256") => "ES256",
+            Some("RS256") => "RS256",
+            _ => "",
+        };
+        self.jwks_uri = text(&form.jwks_uri);
+        self.jwks = text(&form.jwks);
+        self.require_par = form.requires_par();
+        self.dpop_bound = form.dpop_bound();
+        self.enabled = form.enabled.as_deref() == Some("on");
+        self
+    }
 }
 
 pub(crate) struct GrantRow {
@@ -97,6 +248,8 @@ struct ClientPage<'a> {
     notice: Option<&'a str>,
     client: ClientView,
     grants: Vec<GrantRow>,
+    /// The settings form's refused field, when it is shown again as posted.
+    marks: FieldMarks,
 }
 
 /// The page that shows a secret or token once.
@@ -209,6 +362,15 @@ fn view(client: &ClientRecord) -> ClientView {
         access_token_alg: client.access_token_signed_alg.map_or("", |a| a.as_str()),
         require_par: client.require_pushed_authorization_requests,
         dpop_bound: client.dpop_bound_access_tokens,
+        id_token_alg: client
+            .id_token_signed_response_alg
+            .map_or("", |a| a.as_str()),
+        jwks_uri: client.jwks_uri.clone().unwrap_or_default(),
+        jwks: client
+            .jwks
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         uses_secret: matches!(
             client.token_endpoint_auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -222,18 +384,33 @@ pub(crate) async fn get_clients(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    let clients = state.clients.list_clients(query.q.as_deref(), 500).await?;
+    let notice = notice(query.notice.as_deref());
+    let new = NewClientFields::defaults();
+    clients_page(
+        &state,
+        &admin,
+        query.q.as_deref(),
+        (notice, new),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The client list with the register form `new` (and a notice above).
+async fn clients_page(
+    state: &AdminState,
+    admin: &super::Admin,
+    search: Option<&str>,
+    (notice, new): (Option<&'static str>, NewClientFields),
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let clients = state.clients.list_clients(search, 500).await?;
     let page = ClientsPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: notice(query.notice.as_deref()),
-        query: query.q.as_deref().unwrap_or_default(),
-        grants: grant_boxes(|grant| {
-            matches!(
-                grant,
-                GrantType::AuthorizationCode | GrantType::RefreshToken
-            )
-        }),
+        notice,
+        query: search.unwrap_or_default(),
+        new,
         clients: clients
             .iter()
             .map(|c| ClientRow {
@@ -244,7 +421,7 @@ pub(crate) async fn get_clients(
             })
             .collect(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 /// The fields of the register and edit forms (each optional: a field left out keeps its
@@ -273,6 +450,10 @@ pub(crate) struct ClientForm {
     enabled: Option<String>,
     require_pushed_authorization_requests: Option<String>,
     dpop_bound_access_tokens: Option<String>,
+    /// `private_key_jwt`: where the client's keys are, or the keys themselves (JSON).
+    jwks_uri: Option<String>,
+    jwks: Option<String>,
+    id_token_signed_response_alg: Option<String>,
 }
 
 impl ClientForm {
@@ -309,25 +490,72 @@ impl ClientForm {
         self.require_pushed_authorization_requests.as_deref() == Some("on")
     }
 
-    /// The token settings the form gives, or `Err` for a field that is not a number or an
-    /// algorithm.
-    fn settings(&self) -> Result<TokenSettings, ()> {
+    /// The token settings the form gives, or the field that is not a number or an algorithm.
+    fn settings(&self) -> Result<TokenSettings, FieldError> {
         let alg = match self.access_token_alg.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(alg) => Some(alg.parse::<tessera_core::SigningAlg>().map_err(|_| ())?),
+            Some(alg) => Some(
+                alg.parse::<tessera_core::SigningAlg>()
+                    .map_err(|_| FieldError::new("access_token_alg", "choose RS256 or ES256"))?,
+            ),
+        };
+        let whole = |field: &'static str, value: &Option<String>| {
+            number(value.as_deref())
+                .map_err(|()| FieldError::new(field, "a whole number of seconds, or empty"))
         };
         Ok(TokenSettings {
-            access_token_ttl: number(self.access_token_ttl.as_deref())?,
-            refresh_token_ttl: number(self.refresh_token_ttl.as_deref())?,
-            refresh_token_absolute_ttl: number(self.refresh_token_absolute_ttl.as_deref())?,
-            refresh_token_max_rotations: number(self.refresh_token_max_rotations.as_deref())?,
+            access_token_ttl: whole("access_token_ttl", &self.access_token_ttl)?,
+            refresh_token_ttl: whole("refresh_token_ttl", &self.refresh_token_ttl)?,
+            refresh_token_absolute_ttl: whole(
+                "refresh_token_absolute_ttl",
+                &self.refresh_token_absolute_ttl,
+            )?,
+            refresh_token_max_rotations: number(self.refresh_token_max_rotations.as_deref())
+                .map_err(|()| {
+                    FieldError::new("refresh_token_max_rotations", "a whole number, or empty")
+                })?,
             access_token_alg: alg,
         })
     }
 
+    /// The client's own keys (`private_key_jwt`), or the field that is not a JWK Set.
+    fn keys(&self) -> Result<(Option<String>, Option<serde_json::Value>), FieldError> {
+        let uri = self
+            .jwks_uri
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        let jwks = match self
+            .jwks
+            .as_deref()
+            .map(str::trim)
+            .filter(|j| !j.is_empty())
+        {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .map_err(|err| FieldError::new("jwks", format!("not JSON: {err}")))?,
+            ),
+        };
+        Ok((uri, jwks))
+    }
+
+    fn id_token_alg(&self) -> Option<String> {
+        self.id_token_signed_response_alg
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+    }
+
     /// The metadata of a new client.
-    fn metadata(&self) -> ClientMetadata {
-        ClientMetadata {
+    fn metadata(&self) -> Result<ClientMetadata, FieldError> {
+        let (jwks_uri, jwks) = self.keys()?;
+        Ok(ClientMetadata {
+            jwks_uri,
+            jwks,
+            id_token_signed_response_alg: self.id_token_alg(),
             redirect_uris: lines(self.redirect_uris.as_deref()),
             post_logout_redirect_uris: Some(lines(self.post_logout_redirect_uris.as_deref())),
             token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
@@ -337,12 +565,22 @@ impl ClientForm {
             require_pushed_authorization_requests: Some(self.requires_par()),
             dpop_bound_access_tokens: Some(self.dpop_bound()),
             ..ClientMetadata::default()
-        }
+        })
     }
 
     /// `client`'s registration with the form's changes.
-    fn edit_of(&self, client: &ClientRecord, settings: TokenSettings) -> ClientEdit {
+    fn edit_of(
+        &self,
+        client: &ClientRecord,
+        settings: TokenSettings,
+    ) -> Result<ClientEdit, FieldError> {
         let mut metadata = metadata_of(client);
+        if self.jwks_uri.is_some() || self.jwks.is_some() {
+            (metadata.jwks_uri, metadata.jwks) = self.keys()?;
+        }
+        if self.id_token_signed_response_alg.is_some() {
+            metadata.id_token_signed_response_alg = self.id_token_alg();
+        }
         metadata.client_name = self.client_name.clone();
         metadata.redirect_uris = lines(self.redirect_uris.as_deref());
         metadata.post_logout_redirect_uris = Some(lines(self.post_logout_redirect_uris.as_deref()));
@@ -355,11 +593,11 @@ impl ClientForm {
         }
         metadata.require_pushed_authorization_requests = Some(self.requires_par());
         metadata.dpop_bound_access_tokens = Some(self.dpop_bound());
-        ClientEdit {
+        Ok(ClientEdit {
             metadata,
             settings,
             enabled: self.enabled.as_deref() == Some("on"),
-        }
+        })
     }
 }
 
@@ -396,14 +634,24 @@ pub(crate) async fn post_create_client(
     AdminForm { admin, form, .. }: AdminForm<ClientForm>,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    const TITLE: &str = "The client was not registered";
-    let Ok(settings) = form.settings() else {
-        return Ok(see_other("/admin/clients?notice=invalid"));
+    // A refusal shows the form again as posted, the wrong field marked (400): nothing typed
+    // is lost, and nothing was registered.
+    let refuse = async |error: FieldError| {
+        let new = NewClientFields::posted(&form, error);
+        let notice = Some(super::REFUSED_FIELD);
+        clients_page(&state, &admin, None, (notice, new), StatusCode::BAD_REQUEST).await
+    };
+    let (settings, metadata) = match (form.settings(), form.metadata()) {
+        (Ok(settings), Ok(metadata)) => (settings, metadata),
+        (Err(error), _) | (_, Err(error)) => return refuse(error).await,
     };
     let now = state.clock.now();
-    let created = match ops::create(state.clients.as_ref(), &form.metadata(), settings, now).await {
+    let created = match ops::create(state.clients.as_ref(), &metadata, settings, now).await {
         Ok(created) => created,
-        Err(err) => return refused(TITLE, err),
+        Err(err) => match field_error(&err) {
+            Some(error) => return refuse(error).await,
+            None => return Err(store_or_missing(err)),
+        },
     };
     let id = created.client.client_id.as_str();
     super::audit(
@@ -426,6 +674,14 @@ pub(crate) async fn post_create_client(
     ))
 }
 
+/// The page error of a store failure (503) or a missing client (404).
+fn store_or_missing(err: ClientOpError) -> PageError {
+    match err {
+        ClientOpError::Store(err) => err.into(),
+        _ => no_such_client(),
+    }
+}
+
 async fn load(state: &AdminState, id: &str) -> Result<ClientRecord, PageError> {
     ops::find(state.clients.as_ref(), id)
         .await
@@ -443,6 +699,25 @@ pub(crate) async fn get_client(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let client = load(&state, &path).await?;
+    let notice = notice(query.notice.as_deref());
+    let view = view(&client);
+    client_page(
+        &state,
+        &admin,
+        &client,
+        (notice, view, FieldMarks::default()),
+    )
+    .await
+}
+
+/// A client's page: its settings form (`view`, marked by `marks`) and its grants; 400 when a
+/// field is marked.
+async fn client_page(
+    state: &AdminState,
+    admin: &super::Admin,
+    client: &ClientRecord,
+    (notice, view, marks): (Option<&'static str>, ClientView, FieldMarks),
+) -> Result<HttpResponse, PageError> {
     let grants = state
         .grant_list
         .list_client_grants(&client.client_id, 200)
@@ -451,14 +726,20 @@ pub(crate) async fn get_client(
         .iter()
         .filter_map(|g| g.user_id.as_ref().map(|u| u.as_str()));
     let names = super::usernames(state.users.as_ref(), ids).await?;
+    let status = if marks.0.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let page = ClientPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: notice(query.notice.as_deref()),
-        client: view(&client),
+        notice,
+        client: view,
         grants: grants.iter().map(|g| GrantRow::of(g, &names)).collect(),
+        marks,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 /// `POST /admin/clients/{id}`: edits name, URIs, grant types, scopes, token settings and the
@@ -470,15 +751,25 @@ pub(crate) async fn post_edit_client(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let client = load(&state, &path).await?;
-    let invalid = format!("/admin/clients/{}?notice=invalid", client.client_id);
-    let Ok(settings) = form.settings() else {
-        return Ok(see_other(&invalid));
+    // A refusal shows the form again as posted, the wrong field marked (400).
+    let refuse = async |error: FieldError| {
+        let view = view(&client).with_posted(&form);
+        let shown = (Some(super::REFUSED_FIELD), view, FieldMarks(Some(error)));
+        client_page(&state, &admin, &client, shown).await
     };
-    let edit = form.edit_of(&client, settings);
+    let edit = match form
+        .settings()
+        .and_then(|settings| form.edit_of(&client, settings))
+    {
+        Ok(edit) => edit,
+        Err(error) => return refuse(error).await,
+    };
     match ops::edit(state.clients.as_ref(), &client, edit, state.clock.now()).await {
         Ok(_) => {}
-        Err(ClientOpError::OutOfRange { .. }) => return Ok(see_other(&invalid)),
-        Err(err) => return refused("The change was not saved", err),
+        Err(err) => match field_error(&err) {
+            Some(error) => return refuse(error).await,
+            None => return Err(store_or_missing(err)),
+        },
     }
     let id = client.client_id.as_str();
     super::audit(

@@ -348,6 +348,52 @@ pub(crate) struct PageQuery {
     pub(crate) q: Option<String>,
 }
 
+/// A form field that was refused, and why (the page marks it and keeps what was typed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    /// The field's name (`""`: the form as a whole).
+    pub field: &'static str,
+    /// Why, in the rule's words.
+    pub message: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The refused field of a form shown again, if any: what the template asks to mark it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FieldMarks(pub Option<FieldError>);
+
+impl FieldMarks {
+    /// Why `field` was refused, if it was.
+    pub(crate) fn error_for(&self, field: &str) -> Option<&str> {
+        self.0
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    /// The attribute that marks `field` when it was refused.
+    pub(crate) fn invalid(&self, field: &str) -> &'static str {
+        if self.error_for(field).is_some() {
+            r#" aria-invalid="true""#
+        } else {
+            ""
+        }
+    }
+
+    /// A refusal that names no one field of the form.
+    pub(crate) fn general(&self) -> Option<&str> {
+        self.error_for("")
+    }
+}
+
 /// The notice of a refused form (shown as an error, not a confirmation).
 pub(crate) const REFUSED: &str = "That was not accepted; nothing was changed.";
 /// The notice of an action an admin may not take on their own account.

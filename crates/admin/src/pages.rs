@@ -12,8 +12,8 @@ use crate::ops::{
 };
 
 use super::{
-    Admin, AdminForm, AdminPage, AdminState, PageQuery, SensitiveForm, field, html, notice, number,
-    see_other,
+    Admin, AdminForm, AdminPage, AdminState, FieldError, FieldMarks, PageQuery, SensitiveForm,
+    field, html, notice, number, see_other,
 };
 
 pub(crate) struct TokenRow {
@@ -149,6 +149,18 @@ struct UsersPage<'a> {
     notice: Option<&'a str>,
     query: &'a str,
     users: Vec<UserRow>,
+    /// The create form: empty, or what was posted and refused (never the password).
+    new: NewUserFields,
+}
+
+/// What the create-user form shows.
+#[derive(Default)]
+pub(crate) struct NewUserFields {
+    username: String,
+    email: String,
+    name: String,
+    is_admin: bool,
+    marks: FieldMarks,
 }
 
 /// `GET /admin/users`.
@@ -157,15 +169,36 @@ pub(crate) async fn get_users(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    let users = state.users.list_users(query.q.as_deref(), 500).await?;
+    let notice = notice(query.notice.as_deref());
+    let new = NewUserFields::default();
+    users_page(
+        &state,
+        &admin,
+        query.q.as_deref(),
+        (notice, new),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The user list with the create form `new` (and a notice above).
+async fn users_page(
+    state: &AdminState,
+    admin: &Admin,
+    search: Option<&str>,
+    (notice, new): (Option<&'static str>, NewUserFields),
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let users = state.users.list_users(search, 500).await?;
     let ids: Vec<Subject> = users.iter().map(|u| u.id.clone()).collect();
     let with_app = state.factors.users_with_totp(&ids).await?;
     let with_passkeys = state.factors.users_with_passkeys(&ids).await?;
     let page = UsersPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: notice(query.notice.as_deref()),
-        query: query.q.as_deref().unwrap_or_default(),
+        notice,
+        query: search.unwrap_or_default(),
+        new,
         users: users
             .into_iter()
             .map(|u| UserRow {
@@ -180,7 +213,7 @@ pub(crate) async fn get_users(
             })
             .collect(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 /// The form that creates a user.
@@ -202,16 +235,34 @@ pub(crate) async fn post_create_user(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let new = users::NewUser {
-        username: form.username,
+        username: form.username.clone(),
         password: form.password,
-        email: form.email,
-        name: form.name,
+        email: form.email.clone(),
+        name: form.name.clone(),
         is_admin: form.is_admin.as_deref() == Some("on"),
     };
     let user = match users::create(state.users.as_ref(), new, state.clock.now()).await {
         Ok(user) => user,
         Err(UserOpError::Store(err)) => return Err(err.into()),
-        Err(_) => return Ok(see_other("/admin/users?notice=invalid")),
+        Err(err) => {
+            // Shown again as typed (but the password), the wrong field marked: 400.
+            let field = match &err {
+                UserOpError::Password(_) => "password",
+                UserOpError::Email => "email",
+                UserOpError::Name => "name",
+                _ => "username",
+            };
+            let new = NewUserFields {
+                username: form.username,
+                email: form.email.unwrap_or_default(),
+                name: form.name.unwrap_or_default(),
+                is_admin: form.is_admin.as_deref() == Some("on"),
+                marks: FieldMarks(Some(FieldError::new(field, err.to_string()))),
+            };
+            let notice = Some(super::REFUSED_FIELD);
+            let status = StatusCode::BAD_REQUEST;
+            return users_page(&state, &admin, None, (notice, new), status).await;
+        }
     };
     let kind = AuditKind::UserCreated;
     super::audit(&state, &req, &admin, kind, None, Some(user.id.as_str())).await;

@@ -17,7 +17,7 @@ use tessera_web::PageError;
 
 use crate::ops::users::{self, ProfileEdit, UserOpError};
 
-use super::{Admin, AdminForm, AdminPage, AdminState, html, see_other};
+use super::{Admin, AdminForm, AdminPage, AdminState, FieldError, FieldMarks, html, see_other};
 
 /// A signed-in device.
 pub(crate) struct SessionRow {
@@ -59,16 +59,7 @@ pub(crate) struct ProfileFields {
     email: String,
     email_verified: bool,
     /// The field that was refused and why.
-    error: Option<(&'static str, String)>,
-}
-
-impl ProfileFields {
-    fn error_for(&self, field: &str) -> Option<&str> {
-        self.error
-            .as_ref()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, why)| why.as_str())
-    }
+    marks: FieldMarks,
 }
 
 #[derive(Template)]
@@ -86,16 +77,6 @@ struct UserPage<'a> {
     apps: Vec<AppRow>,
     counters: Vec<CounterRow>,
     events: Vec<EventRow>,
-}
-
-impl UserPage<'_> {
-    fn name_error(&self) -> Option<&str> {
-        self.profile.error_for("name")
-    }
-
-    fn email_error(&self) -> Option<&str> {
-        self.profile.error_for("email")
-    }
 }
 
 /// `?notice=` on the user page.
@@ -229,7 +210,7 @@ pub(crate) async fn get_user(
         name: user.name.clone().unwrap_or_default(),
         email: user.email.clone().unwrap_or_default(),
         email_verified: user.email_verified,
-        error: None,
+        marks: FieldMarks::default(),
     };
     let notice = user_notice(query.notice.as_deref());
     render(&state, &admin, &user, profile, notice, StatusCode::OK).await
@@ -261,16 +242,15 @@ pub(crate) async fn post_profile(
     let refused = match users::update_profile(state.users.as_ref(), &user, edit, now).await {
         Ok(_) => None,
         Err(UserOpError::Store(err)) => return Err(err.into()),
-        Err(UserOpError::Email) => Some(("email", UserOpError::Email.to_string())),
-        Err(UserOpError::Name) => Some(("name", UserOpError::Name.to_string())),
-        Err(other) => Some(("name", other.to_string())),
+        Err(UserOpError::Email) => Some(FieldError::new("email", UserOpError::Email.to_string())),
+        Err(other) => Some(FieldError::new("name", other.to_string())),
     };
     if let Some(error) = refused {
         let profile = ProfileFields {
             name: form.name.unwrap_or_default(),
             email: form.email.unwrap_or_default(),
             email_verified: form.email_verified.as_deref() == Some("on"),
-            error: Some(error),
+            marks: FieldMarks(Some(error)),
         };
         let notice = Some(crate::REFUSED_FIELD);
         return render(

@@ -49,6 +49,9 @@ pub enum Which<'a> {
     Id(&'a str),
     /// Every counter.
     All,
+    /// The counters of this user's account (`tessera_core::sign_in::counts_account`): the
+    /// account's own and its per-address ones. None is no error.
+    Account(&'a str),
 }
 
 /// Clears counters; how many. The next attempt they counted is not slowed down.
@@ -79,8 +82,13 @@ pub async fn clear(
             .iter()
             .filter(|c| c.key_hash.as_str().starts_with(id))
             .collect(),
+        Which::Account(username) => counters
+            .iter()
+            .filter(|c| tessera_core::sign_in::counts_account(&c.kind, &c.label, username))
+            .collect(),
     };
     match (which, chosen.len()) {
+        (Which::Account(_), 0) => return Ok(0),
         (_, 0) => return Err(LockOpError::NotFound),
         (Which::Id(_), n) if n > 1 => return Err(LockOpError::Ambiguous(n)),
         _ => {}

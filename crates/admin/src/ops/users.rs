@@ -75,12 +75,19 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<UserRecord, UserOpError> {
     let username = Username::parse(&new.username)?.into_string();
+    let email = present(new.email);
+    if email
+        .as_deref()
+        .is_some_and(|e| !tessera_core::email_address::plausible(e))
+    {
+        return Err(UserOpError::Email);
+    }
     let password_hash = hash(new.password).await?;
     let user = UserRecord {
         id: Subject::new(random_id()),
         username,
         password_hash,
-        email: present(new.email),
+        email,
         email_verified: false,
         name: present(new.name),
         is_admin: new.is_admin,

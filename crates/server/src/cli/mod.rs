@@ -86,6 +86,12 @@ pub enum Command {
     /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
     #[command(subcommand)]
     SignInLocks(LockCommand),
+    /// Print a shell completion script, e.g. `tessera completions bash >
+    /// /etc/bash_completion.d/tessera` (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `tessera config …`
@@ -98,6 +104,12 @@ pub enum ConfigCommand {
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Completions need no configuration (a broken one must not stop them).
+    if let Command::Completions { shell } = &cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(*shell, &mut command, "tessera", &mut std::io::stdout());
+        return Ok(());
+    }
     let config = Config::load(&Sources {
         file: cli.config.clone(),
     })?;
@@ -153,5 +165,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
             locks::sign_in_locks(&config, Arc::new(SystemClock), command).await
         }),
+        Command::Completions { .. } => Ok(()),
     }
 }

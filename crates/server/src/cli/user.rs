@@ -1,5 +1,5 @@
-//! `tessera user …`: create, list, enable, disable users, reset their passwords and manage their
-//! second factor, through the
+//! `tessera user …`: create, list, show, update, enable, disable and unlock users, reset their
+//! passwords and manage their second factor, through the
 //! operations layer the console uses (`tessera_admin::ops::users`): the same username and
 //! password rules, and the same consequences (a disable or a reset ends the user's sessions and
 //! revokes their grants).
@@ -49,10 +49,38 @@ pub enum UserCommand {
     },
     /// Set a new password; ends the user's sessions and revokes their grants.
     ResetPassword(PasswordArgs),
+    /// Change a user's name or email (a changed address is unconfirmed unless
+    /// --email-verified says an admin confirmed it).
+    Update(UpdateArgs),
+    /// Clear the sign-in counters of a user's account (the account's own and those per
+    /// address), so their next attempt is not slowed down or refused.
+    Unlock {
+        /// Username or subject id.
+        user: String,
+    },
     /// Require a second factor of a user, stop requiring it, or remove their authenticator app
     /// and passkeys (a lost phone or key: the next sign-in is with the password, or adds a new
     /// factor where one is required).
     SecondFactor(SecondFactorArgs),
+}
+
+/// `tessera user update` options (a field not given is kept).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Username or subject id.
+    user: String,
+    /// Display name (empty clears it).
+    #[arg(long)]
+    name: Option<String>,
+    /// Email address (empty clears it).
+    #[arg(long)]
+    email: Option<String>,
+    /// The address is confirmed (an admin vouches for it).
+    #[arg(long)]
+    email_verified: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `tessera user second-factor` options.
@@ -147,6 +175,8 @@ pub async fn user(
         UserCommand::Add(args) => return add(config, clock, args).await,
         UserCommand::List { search, json } => return list(config, search, json).await,
         UserCommand::Show { user, json } => return show(config, &user, json).await,
+        UserCommand::Update(args) => return update(config, clock, args).await,
+        UserCommand::Unlock { user } => return unlock(config, clock, &user).await,
         UserCommand::Enable { user } => (user, UserChange::Enabled(true)),
         UserCommand::Disable { user } => (user, UserChange::Enabled(false)),
         UserCommand::ResetPassword(args) => {
@@ -177,6 +207,65 @@ pub async fn user(
     } else {
         println!("user {} was like that already", user.username);
     }
+    Ok(())
+}
+
+async fn update(config: &Config, clock: Arc<dyn Clock>, args: UpdateArgs) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = users::find(&store, &args.user).await?;
+    let email_changed = args
+        .email
+        .as_deref()
+        .is_some_and(|e| Some(e.trim()) != user.email.as_deref());
+    let edit = users::ProfileEdit {
+        name: args.name.or_else(|| user.name.clone()),
+        email: args.email.or_else(|| user.email.clone()),
+        email_verified: args.email_verified || (user.email_verified && !email_changed),
+    };
+    // A new address vouched for at once: the rule keeps a changed address unconfirmed, so it
+    // is written first and confirmed by a second write.
+    let mut updated = users::update_profile(&store, &user, edit.clone(), now).await?;
+    if args.email_verified && !updated.email_verified && updated.email.is_some() {
+        updated = users::update_profile(&store, &updated, edit, now).await?;
+    }
+    audit(
+        &store,
+        now,
+        AuditKind::UserUpdated,
+        None,
+        Some(user.id.as_str()),
+    )
+    .await;
+    if args.json {
+        return print_json(&json!({
+            "sub": updated.id, "username": updated.username, "name": updated.name,
+            "email": updated.email, "email_verified": updated.email_verified,
+        }));
+    }
+    println!("updated user {} (sub {})", updated.username, updated.id);
+    Ok(())
+}
+
+async fn unlock(config: &Config, clock: Arc<dyn Clock>, id: &str) -> anyhow::Result<()> {
+    use tessera_admin::ops::locks::{self, Which};
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = users::find(&store, id).await?;
+    let cleared = locks::clear(&store, Which::Account(&user.username), now).await?;
+    if cleared == 0 {
+        println!("no sign-in counter is kept for {}", user.username);
+        return Ok(());
+    }
+    audit(
+        &store,
+        now,
+        AuditKind::LoginLockCleared,
+        None,
+        Some(user.id.as_str()),
+    )
+    .await;
+    println!("cleared {cleared} sign-in counter(s) of {}", user.username);
     Ok(())
 }
 

@@ -1207,3 +1207,111 @@ async fn user_show_prints_the_profile_the_factors_and_the_passkeys() {
     let missing = tessera(dir.path(), &["user", "show", "nobody"], env);
     failed_with(&missing, &["no user nobody"]);
 }
+
+#[tokio::test]
+async fn user_update_and_unlock_and_shell_completions_from_the_real_binary() {
+    use std::sync::Arc;
+    use tessera_core::{
+        sign_in::{SignInThrottle, ThrottlePolicy},
+        store::ThrottleRepo,
+    };
+    let dir = TempDir::new().unwrap();
+    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
+    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = tessera(dir.path(), args, env);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    run(&[
+        "user",
+        "add",
+        "alice",
+        "--password-file",
+        "pw",
+        "--email",
+        "alice@example.com",
+    ]);
+
+    // A new address is unconfirmed; --email-verified vouches for it; the name is kept.
+    let json = |text: String| serde_json::from_str::<Value>(&text).unwrap();
+    let updated = json(run(&[
+        "user",
+        "update",
+        "alice",
+        "--name",
+        "Alice Liddell",
+        "--email",
+        "alice@new.example",
+        "--json",
+    ]));
+    assert_eq!(updated["name"], "Alice Liddell");
+    assert_eq!(updated["email"], "alice@new.example");
+    assert_eq!(updated["email_verified"], false);
+    let vouched = json(run(&[
+        "user",
+        "update",
+        "alice",
+        "--email-verified",
+        "--json",
+    ]));
+    assert_eq!(vouched["email_verified"], true);
+    assert_eq!(vouched["name"], "Alice Liddell");
+    let refused = tessera(
+        dir.path(),
+        &["user", "update", "alice", "--email", "alice@localhost"],
+        env,
+    );
+    failed_with(&refused, &["does not look like an email address"]);
+
+    // Failed sign-ins counted for alice's account, and someone else's: unlock clears hers only.
+    let store = Arc::new(tessera_storage::SeaStore::new(
+        tessera_storage::connect(&url).await.unwrap(),
+    ));
+    let throttle = SignInThrottle::new(store.clone(), ThrottlePolicy::default());
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    for _ in 0..3 {
+        throttle.admit("alice", "192.0.2.1", now).await.unwrap();
+        throttle.admit("bob", "192.0.2.1", now).await.unwrap();
+    }
+    let counters = |store: Arc<tessera_storage::SeaStore>| async move {
+        let mut kinds: Vec<String> = store
+            .list_counters(now, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} {}", c.kind, c.label))
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        counters(store.clone()).await.len(),
+        5,
+        "2 + 2 accounts, 1 address"
+    );
+    assert!(run(&["user", "unlock", "alice"]).contains("cleared 2 sign-in counter(s) of alice"));
+    assert_eq!(
+        counters(store.clone()).await,
+        [
+            "account bob",
+            "account_address bob from 192.0.2.1",
+            "address 192.0.2.1"
+        ]
+    );
+    assert!(run(&["user", "unlock", "alice"]).contains("no sign-in counter is kept for alice"));
+
+    // Completions need no working configuration.
+    let completions = tessera(
+        dir.path(),
+        &["completions", "bash"],
+        &[("TESSERA_ISSUER", "not a url")],
+    );
+    assert!(completions.status.success(), "{completions:?}");
+    let script = String::from_utf8_lossy(&completions.stdout);
+    assert!(
+        script.contains("_tessera()") && script.contains("unlock"),
+        "{script}"
+    );
+}

@@ -787,3 +787,160 @@ async fn the_user_page_signs_a_device_out_removes_an_app_and_keeps_a_refused_inp
     assert!(text(&browser, "span.badge.off").await.contains("disabled"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_refused_create_form_marks_the_wrong_field_and_keeps_what_was_typed() {
+    use tessera_core::store::ClientRepo;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.with_user("root", PASSWORD, true).await;
+    app.with_user("taken", PASSWORD, false).await;
+    sign_in(&browser, &app, "/admin/clients", "root").await;
+    let value = async |css: &str| {
+        element(&browser, css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    };
+
+    // A redirect URI with a fragment: the field is marked with the rule's words, and
+    // everything typed is still there; nothing is registered.
+    fill(&browser, "#client_name", "Shop").await;
+    fill(&browser, "#redirect_uris", "https://shop.example/cb#frag").await;
+    fill(&browser, "#access_token_ttl", "600").await;
+    click(
+        &browser,
+        "#grant-types input[name=grant_client_credentials]",
+    )
+    .await;
+    click(&browser, "#create").await;
+    assert!(
+        text(&browser, "#error-redirect_uris")
+            .await
+            .contains("fragment")
+    );
+    assert_eq!(
+        element(&browser, "#redirect_uris")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(value("#client_name").await, "Shop");
+    assert_eq!(
+        value("#redirect_uris").await,
+        "https://shop.example/cb#frag"
+    );
+    assert_eq!(value("#access_token_ttl").await, "600");
+    let checked = element(
+        &browser,
+        "#grant-types input[name=grant_client_credentials]",
+    )
+    .await
+    .prop("checked")
+    .await
+    .unwrap();
+    assert_eq!(checked.as_deref(), Some("true"));
+    assert!(text(&browser, "p.error#notice").await.contains("not saved"));
+    browser.screenshot("console-client-refused").await;
+    assert!(
+        app.state
+            .store
+            .list_clients(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A lifetime that is not a number is named too.
+    fill(&browser, "#redirect_uris", "https://shop.example/cb").await;
+    fill(&browser, "#access_token_ttl", "abc").await;
+    click(&browser, "#create").await;
+    assert!(
+        text(&browser, "#error-access_token_ttl")
+            .await
+            .contains("whole number")
+    );
+    assert_eq!(value("#access_token_ttl").await, "abc");
+
+    // Corrected: a private_key_jwt client with its jwks_uri and ES256 ID tokens — what the
+    // CLI can set, the form can.
+    fill(&browser, "#access_token_ttl", "600").await;
+    element(&browser, "#auth_method")
+        .await
+        .select_by_value("private_key_jwt")
+        .await
+        .unwrap();
+    fill(&browser, "#jwks_uri", "https://shop.example/jwks.json").await;
+    element(&browser, "#id_token_alg")
+        .await
+        .select_by_value("ES256")
+        .await
+        .unwrap();
+    click(&browser, "#create").await;
+    element(&browser, "#client-id").await;
+    let clients = app.state.store.list_clients(None, 10).await.unwrap();
+    assert_eq!(clients.len(), 1);
+    let client = &clients[0];
+    assert_eq!(client.client_name.as_deref(), Some("Shop"));
+    assert_eq!(
+        client.token_endpoint_auth_method.as_str(),
+        "private_key_jwt"
+    );
+    assert_eq!(
+        client.jwks_uri.as_deref(),
+        Some("https://shop.example/jwks.json")
+    );
+    assert_eq!(
+        client.id_token_signed_response_alg.map(|a| a.as_str()),
+        Some("ES256")
+    );
+    assert_eq!(client.access_token_ttl, Some(600));
+    assert!(
+        client
+            .grant_types
+            .contains(&tessera_core::grant_type::GrantType::ClientCredentials)
+    );
+
+    // The same on the client's own page: a refused change is shown again as typed.
+    fill(&browser, "#client_name", "Shop, renamed").await;
+    fill(&browser, "#redirect_uris", "https://shop.example/cb#again").await;
+    click(&browser, "#save").await;
+    assert!(
+        text(&browser, "#error-redirect_uris")
+            .await
+            .contains("fragment")
+    );
+    assert_eq!(value("#client_name").await, "Shop, renamed");
+    assert_eq!(value("#jwks_uri").await, "https://shop.example/jwks.json");
+    let stored = app.state.store.list_clients(None, 10).await.unwrap();
+    assert_eq!(
+        stored[0].client_name.as_deref(),
+        Some("Shop"),
+        "nothing saved"
+    );
+
+    // The user form: a short password keeps the username (never the password), a taken
+    // name is named.
+    browser.client.goto(&app.url("/admin/users")).await.unwrap();
+    fill(&browser, "#new-username", "newcomer").await;
+    fill(&browser, "#new-email", "new@example.com").await;
+    fill(&browser, "#new-password", "short").await;
+    click(&browser, "#create-user-button").await;
+    assert!(!text(&browser, "#error-password").await.is_empty());
+    assert_eq!(value("#new-username").await, "newcomer");
+    assert_eq!(value("#new-email").await, "new@example.com");
+    assert_eq!(value("#new-password").await, "");
+    fill(&browser, "#new-username", "taken").await;
+    fill(&browser, "#new-password", PASSWORD).await;
+    click(&browser, "#create-user-button").await;
+    assert!(text(&browser, "#error-username").await.contains("exists"));
+    browser.screenshot("console-user-refused").await;
+    browser.close().await;
+}

@@ -941,7 +941,12 @@ async fn an_address_is_confirmed_and_a_slowed_account_unlocked_by_emailed_links(
     };
     let sink = SmtpSink::start().await;
     let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    // The server's clock stands still (at the real time, for the browser's cookies): the
+    // throttle's first waits (1 s, 2 s, …) do not run out between attempts however slowly a
+    // loaded machine drives the browser.
+    let clock = tessera_core::FakeClock::at(tessera_core::Clock::now(&tessera_core::SystemClock));
     let app = TestApp::builder()
+        .with_clock(clock)
         .with_config(move |c| c.smtp_url = Some(smtp))
         .spawn()
         .await;

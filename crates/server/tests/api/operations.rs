@@ -107,7 +107,8 @@ async fn the_console_and_the_cli_accept_and_refuse_the_same_usernames() {
                 .send()
                 .await
                 .unwrap();
-            location(&answer) == "/admin/users?notice=created"
+            // Refused: the form again, 400, the field marked.
+            answer.status().is_redirection() && location(&answer) == "/admin/users?notice=created"
         }
     };
     // (console's name, CLI's name, accepted): 200 characters (two bytes each) are a name,
