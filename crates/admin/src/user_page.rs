@@ -123,18 +123,20 @@ async fn render(
         .sessions
         .list_user_sessions(&user.id, now)
         .await?;
-    let mut apps = Vec::new();
-    for (client_id, scopes, since) in state.consents.list_user_consents(&user.id).await? {
-        let client = state.clients.find_client(&client_id).await?;
-        apps.push(AppRow {
-            name: client
-                .and_then(|c| c.client_name)
-                .unwrap_or_else(|| client_id.to_string()),
-            client_id: client_id.to_string(),
-            scopes: scopes.join(" "),
-            since: since.format("%Y-%m-%d").to_string(),
-        });
-    }
+    let apps = tessera_core::store::allowed_apps(
+        state.consents.as_ref(),
+        state.clients.as_ref(),
+        &user.id,
+    )
+    .await?
+    .into_iter()
+    .map(|app| AppRow {
+        client_id: app.client_id.to_string(),
+        name: app.name,
+        scopes: app.scopes.join(" "),
+        since: app.since.format("%Y-%m-%d").to_string(),
+    })
+    .collect();
     let counters = state
         .throttle
         .list_counters(now, crate::ops::locks::LISTED)

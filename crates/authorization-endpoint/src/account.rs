@@ -243,20 +243,21 @@ impl SessionRow {
 
 /// The apps the user allowed, by name.
 async fn apps_of(state: &AccountState, user: &SignedIn) -> Result<Vec<AppRow>, PageError> {
-    let consents = state.consents.list_user_consents(&user.user.id).await?;
-    let mut apps = Vec::with_capacity(consents.len());
-    for (client_id, scopes, since) in consents {
-        let client = state.clients.find_client(&client_id).await?;
-        apps.push(AppRow {
-            name: client
-                .and_then(|c| c.client_name)
-                .unwrap_or_else(|| client_id.to_string()),
-            client_id: client_id.to_string(),
-            scopes: scopes.join(" "),
-            since: since.format("%Y-%m-%d").to_string(),
-        });
-    }
-    Ok(apps)
+    let apps = tessera_core::store::allowed_apps(
+        state.consents.as_ref(),
+        state.clients.as_ref(),
+        &user.user.id,
+    )
+    .await?;
+    Ok(apps
+        .into_iter()
+        .map(|app| AppRow {
+            client_id: app.client_id.to_string(),
+            name: app.name,
+            scopes: app.scopes.join(" "),
+            since: app.since.format("%Y-%m-%d").to_string(),
+        })
+        .collect())
 }
 
 /// The user's latest security events, in words.

@@ -1305,6 +1305,42 @@ pub trait ConsentRepo: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// An app a user allowed, as the account page and the console show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedApp {
+    /// The client.
+    pub client_id: ClientId,
+    /// Its name, or its id when it has none (or is gone).
+    pub name: String,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When.
+    pub since: DateTime<Utc>,
+}
+
+/// Every app `user` allowed, newest first, by name.
+pub async fn allowed_apps(
+    consents: &dyn ConsentRepo,
+    clients: &dyn ClientRepo,
+    user: &Subject,
+) -> Result<Vec<AllowedApp>, StoreError> {
+    let mut apps = Vec::new();
+    for (client_id, scopes, since) in consents.list_user_consents(user).await? {
+        let name = clients
+            .find_client(&client_id)
+            .await?
+            .and_then(|c| c.client_name)
+            .unwrap_or_else(|| client_id.to_string());
+        apps.push(AllowedApp {
+            client_id,
+            name,
+            scopes,
+            since,
+        });
+    }
+    Ok(apps)
+}
+
 /// Grants as admins see them.
 #[async_trait]
 pub trait GrantAdminRepo: Send + Sync {

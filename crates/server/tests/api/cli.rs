@@ -1062,23 +1062,45 @@ fn management_commands_keep_their_output_clean_unless_asked_for_logs() {
     );
 }
 
+/// A database of its own and a password file `pw` (correct horse battery) in a folder, for
+/// management commands run by the real binary.
+struct Fresh {
+    dir: TempDir,
+    url: String,
+}
+
+impl Fresh {
+    async fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
+        std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
+        Self { dir, url }
+    }
+
+    /// `tessera ARGS` on this database, which must succeed: its standard output.
+    fn run(&self, args: &[&str]) -> String {
+        let output = tessera(
+            self.dir.path(),
+            args,
+            &[("TESSERA_DATABASE_URL", &self.url)],
+        );
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
 #[tokio::test]
 async fn user_second_factor_requires_and_removes_a_users_authenticator_app() {
     use tessera_core::{
         store::{SecondFactorRepo, UserRepo},
         totp::TotpSecret,
     };
-    let dir = TempDir::new().unwrap();
-    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
-    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
-    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
-    let run = |args: &[&str]| {
-        let output = tessera(dir.path(), args, env);
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let fresh = Fresh::new().await;
+    let (dir, url) = (&fresh.dir, &fresh.url);
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
+    let run = |args: &[&str]| fresh.run(args);
     run(&["user", "add", "alice", "--password-file", "pw"]);
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(&url).await.unwrap());
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
     let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
     assert!(!alice.mfa_required);
 
@@ -1140,15 +1162,10 @@ async fn user_show_prints_the_profile_the_factors_and_the_passkeys() {
         store::{PasskeyRecord, PasskeyRepo, SecondFactorRepo, UserRepo},
         totp::{TotpSecret, recovery_hash},
     };
-    let dir = TempDir::new().unwrap();
-    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
-    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
-    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
-    let run = |args: &[&str]| {
-        let output = tessera(dir.path(), args, env);
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let fresh = Fresh::new().await;
+    let (dir, url) = (&fresh.dir, &fresh.url);
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
+    let run = |args: &[&str]| fresh.run(args);
     let add = [
         "user",
         "add",
@@ -1159,7 +1176,7 @@ async fn user_show_prints_the_profile_the_factors_and_the_passkeys() {
         "jane@example.com",
     ];
     run(&add);
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(&url).await.unwrap());
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
     let jane = store
         .find_user_by_username("Jane Doe")
         .await
@@ -1215,15 +1232,10 @@ async fn user_update_and_unlock_and_shell_completions_from_the_real_binary() {
         sign_in::{SignInThrottle, ThrottlePolicy},
         store::ThrottleRepo,
     };
-    let dir = TempDir::new().unwrap();
-    let url = tessera_storage::testing::fresh_database_url(dir.path()).await;
-    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", &url)];
-    std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
-    let run = |args: &[&str]| {
-        let output = tessera(dir.path(), args, env);
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let fresh = Fresh::new().await;
+    let (dir, url) = (&fresh.dir, &fresh.url);
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
+    let run = |args: &[&str]| fresh.run(args);
     run(&[
         "user",
         "add",
@@ -1267,7 +1279,7 @@ async fn user_update_and_unlock_and_shell_completions_from_the_real_binary() {
 
     // Failed sign-ins counted for alice's account, and someone else's: unlock clears hers only.
     let store = Arc::new(tessera_storage::SeaStore::new(
-        tessera_storage::connect(&url).await.unwrap(),
+        tessera_storage::connect(url).await.unwrap(),
     ));
     let throttle = SignInThrottle::new(store.clone(), ThrottlePolicy::default());
     let now = tessera_core::Clock::now(&tessera_core::SystemClock);
