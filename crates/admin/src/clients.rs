@@ -35,6 +35,10 @@ struct ClientsPage<'a> {
     notice: Option<&'a str>,
     query: &'a str,
     clients: Vec<ClientRow>,
+    /// The query of the next page, when there may be one.
+    next: Option<String>,
+    /// Whether this is a later page.
+    paged: bool,
     /// The register form: its defaults, or what was posted and refused.
     new: NewClientFields,
 }
@@ -386,31 +390,37 @@ pub(crate) async fn get_clients(
 ) -> Result<HttpResponse, PageError> {
     let notice = notice(query.notice.as_deref());
     let new = NewClientFields::defaults();
-    clients_page(
-        &state,
-        &admin,
-        query.q.as_deref(),
-        (notice, new),
-        StatusCode::OK,
-    )
-    .await
+    let list = (query.q.as_deref(), query.after.as_deref());
+    clients_page(&state, &admin, list, (notice, new), StatusCode::OK).await
 }
 
 /// The client list with the register form `new` (and a notice above).
 async fn clients_page(
     state: &AdminState,
     admin: &super::Admin,
-    search: Option<&str>,
+    (search, after): (Option<&str>, Option<&str>),
     (notice, new): (Option<&'static str>, NewClientFields),
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let clients = state.clients.list_clients(search, 500).await?;
+    let cursor = after.and_then(tessera_core::store::ClientCursor::decode);
+    let mut clients = state
+        .clients
+        .page_clients(search, cursor.as_ref(), super::LIST_PAGE + 1)
+        .await?;
+    let more = clients.len() as u64 > super::LIST_PAGE;
+    clients.truncate(usize::try_from(super::LIST_PAGE).unwrap_or(100));
+    let next = clients.last().filter(|_| more).map(|c| {
+        let cursor = tessera_core::store::ClientCursor::after(c);
+        super::next_page(search, &cursor.encode())
+    });
     let page = ClientsPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
         notice,
         query: search.unwrap_or_default(),
         new,
+        next,
+        paged: cursor.is_some(),
         clients: clients
             .iter()
             .map(|c| ClientRow {
@@ -639,7 +649,14 @@ pub(crate) async fn post_create_client(
     let refuse = async |error: FieldError| {
         let new = NewClientFields::posted(&form, error);
         let notice = Some(super::REFUSED_FIELD);
-        clients_page(&state, &admin, None, (notice, new), StatusCode::BAD_REQUEST).await
+        clients_page(
+            &state,
+            &admin,
+            (None, None),
+            (notice, new),
+            StatusCode::BAD_REQUEST,
+        )
+        .await
     };
     let (settings, metadata) = match (form.settings(), form.metadata()) {
         (Ok(settings), Ok(metadata)) => (settings, metadata),

@@ -11,6 +11,14 @@
 //! record the audit event and render; a store failure is a `PageError` (503, safe to retry).
 //! Every form redirects after it succeeds; a secret it made (a client secret, an initial access
 //! token) is shown once on the page it redirects to (`shown_once`), so a reload repeats nothing.
+//! The register-client, client, create-user and user-profile forms answer a refusal with the
+//! same page (400), the refused field marked (`FieldMarks`) and what was typed kept; the
+//! others redirect with a notice, shown in the error style (`is_refusal`).
+//!
+//! Pages: the dashboard (`dashboard`, the first page), clients, a page per user (`user_page`),
+//! registration tokens, scopes, resource servers, trusted issuers, keys, sign-in locks and the
+//! audit log (`audit_log`, with its export). They share `templates/admin/layout.html`: the
+//! header, the navigation (each page marks its own entry) and the notice.
 
 mod audit_log;
 mod clients;
@@ -341,11 +349,25 @@ pub(crate) async fn audit(
     tessera_web::audit::record(state.audit.as_ref(), req, state.clock.now(), audit).await;
 }
 
-/// The query of a console page: `?notice=` after an action, `?q=` to search a list.
+/// The query of a console page: `?notice=` after an action, `?q=` to search a list,
+/// `?after=` for the next page of one.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct PageQuery {
     pub(crate) notice: Option<String>,
     pub(crate) q: Option<String>,
+    pub(crate) after: Option<String>,
+}
+
+/// Rows per page of a console list.
+pub(crate) const LIST_PAGE: u64 = 100;
+
+/// The query of a list's next page: the search kept, `after` the last row's key.
+pub(crate) fn next_page(search: Option<&str>, after: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(search) = search.filter(|s| !s.is_empty()) {
+        query.append_pair("q", search);
+    }
+    query.append_pair("after", after).finish()
 }
 
 /// A form field that was refused, and why (the page marks it and keeps what was typed).

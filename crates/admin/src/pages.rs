@@ -149,6 +149,10 @@ struct UsersPage<'a> {
     notice: Option<&'a str>,
     query: &'a str,
     users: Vec<UserRow>,
+    /// The query of the next page, when there may be one.
+    next: Option<String>,
+    /// Whether this is a later page.
+    paged: bool,
     /// The create form: empty, or what was posted and refused (never the password).
     new: NewUserFields,
 }
@@ -171,25 +175,28 @@ pub(crate) async fn get_users(
 ) -> Result<HttpResponse, PageError> {
     let notice = notice(query.notice.as_deref());
     let new = NewUserFields::default();
-    users_page(
-        &state,
-        &admin,
-        query.q.as_deref(),
-        (notice, new),
-        StatusCode::OK,
-    )
-    .await
+    let list = (query.q.as_deref(), query.after.as_deref());
+    users_page(&state, &admin, list, (notice, new), StatusCode::OK).await
 }
 
 /// The user list with the create form `new` (and a notice above).
 async fn users_page(
     state: &AdminState,
     admin: &Admin,
-    search: Option<&str>,
+    (search, after): (Option<&str>, Option<&str>),
     (notice, new): (Option<&'static str>, NewUserFields),
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let users = state.users.list_users(search, 500).await?;
+    let mut users = state
+        .users
+        .list_users(search, after, super::LIST_PAGE + 1)
+        .await?;
+    let more = users.len() as u64 > super::LIST_PAGE;
+    users.truncate(usize::try_from(super::LIST_PAGE).unwrap_or(100));
+    let next = users
+        .last()
+        .filter(|_| more)
+        .map(|u| super::next_page(search, &u.username));
     let ids: Vec<Subject> = users.iter().map(|u| u.id.clone()).collect();
     let with_app = state.factors.users_with_totp(&ids).await?;
     let with_passkeys = state.factors.users_with_passkeys(&ids).await?;
@@ -199,6 +206,8 @@ async fn users_page(
         notice,
         query: search.unwrap_or_default(),
         new,
+        next,
+        paged: after.is_some(),
         users: users
             .into_iter()
             .map(|u| UserRow {
@@ -261,7 +270,7 @@ pub(crate) async fn post_create_user(
             };
             let notice = Some(super::REFUSED_FIELD);
             let status = StatusCode::BAD_REQUEST;
-            return users_page(&state, &admin, None, (notice, new), status).await;
+            return users_page(&state, &admin, (None, None), (notice, new), status).await;
         }
     };
     let kind = AuditKind::UserCreated;

@@ -136,4 +136,13 @@ impl ClientRepo for CachedClients {
     ) -> Result<Vec<ClientRecord>, StoreError> {
         self.inner.list_clients(search, limit).await
     }
+
+    async fn page_clients(
+        &self,
+        search: Option<&str>,
+        after: Option<&tessera_core::store::ClientCursor>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        self.inner.page_clients(search, after, limit).await
+    }
 }

@@ -443,6 +443,53 @@ pub trait ClientRepo: Send + Sync {
         search: Option<&str>,
         limit: u64,
     ) -> Result<Vec<ClientRecord>, StoreError>;
+    /// A page of [`ClientRepo::list_clients`]: only the clients listed after the one `after`
+    /// names (keyset paging on creation time and id).
+    async fn page_clients(
+        &self,
+        search: Option<&str>,
+        after: Option<&ClientCursor>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError>;
+}
+
+/// Where a page of the client list ended: the last client's creation time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCursor {
+    /// When the client was created.
+    pub created_at: DateTime<Utc>,
+    /// Its id.
+    pub client_id: ClientId,
+}
+
+impl ClientCursor {
+    /// The cursor after `client`.
+    pub fn after(client: &ClientRecord) -> Self {
+        Self {
+            created_at: client.created_at,
+            client_id: client.client_id.clone(),
+        }
+    }
+
+    /// The cursor as one URL word: `<RFC 3339 time>_<client id>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.client_id
+        )
+    }
+
+    /// A cursor [`ClientCursor::encode`] wrote; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('_')?;
+        let created_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        (!id.is_empty() && id.len() <= 255).then(|| Self {
+            created_at,
+            client_id: ClientId::new(id),
+        })
+    }
 }
 
 /// An RFC 7591 initial access token as stored.
@@ -587,10 +634,12 @@ pub trait UserRepo: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The user whose email address is `email` (case-insensitive), if exactly one has it.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Users by username; `search` matches username or email (case-insensitive).
+    /// Users by username; `search` matches username or email (case-insensitive); `after`
+    /// lists only the usernames after it (keyset paging).
     async fn list_users(
         &self,
         search: Option<&str>,
+        after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<UserRecord>, StoreError>;
     /// How many enabled admins exist.

@@ -375,7 +375,7 @@ async fn show(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
 
 async fn list(config: &Config, search: Option<String>, json: bool) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let users = store.list_users(search.as_deref(), 1000).await?;
+    let users = store.list_users(search.as_deref(), None, 1000).await?;
     if json {
         let rows: Vec<_> = users
             .iter()

@@ -944,3 +944,109 @@ async fn a_refused_create_form_marks_the_wrong_field_and_keeps_what_was_typed() 
     browser.screenshot("console-user-refused").await;
     browser.close().await;
 }
+
+/// The first cell of every row of the table `css` on the browser's page.
+async fn first_cells(browser: &Browser, css: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    for cell in browser
+        .client
+        .find_all(Locator::Css(&format!("{css} tr td:first-child")))
+        .await
+        .unwrap()
+    {
+        cells.push(cell.text().await.unwrap());
+    }
+    cells
+}
+
+/// Follows `#next-page` from the page the browser shows until there is none; every page's
+/// first cells, in order.
+async fn every_page(browser: &Browser, css: &str) -> Vec<Vec<String>> {
+    let mut pages = vec![first_cells(browser, css).await];
+    while let Ok(next) = browser.client.find(Locator::Css("#next-page")).await {
+        let before = crate::admin::path(browser).await;
+        next.click().await.unwrap();
+        for _ in 0..150 {
+            if crate::admin::path(browser).await != before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        element(browser, "#first-page").await;
+        pages.push(first_cells(browser, css).await);
+        assert!(pages.len() < 10, "paging does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn the_user_and_client_lists_page_by_a_hundred_and_keep_the_search() {
+    use tessera_core::store::{UserRecord, UserRepo};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let root = app.with_user("root", PASSWORD, true).await;
+    // 240 more users (one password hash for all: hashing each would only cost time), 130 of
+    // them matching "team".
+    for i in 0..240 {
+        let name = if i < 130 {
+            format!("team-{i:03}")
+        } else {
+            format!("user-{i:03}")
+        };
+        let user = UserRecord {
+            id: tessera_core::Subject::new(format!("sub-{i:03}")),
+            username: name.clone(),
+            email: Some(format!("{name}@example.com")),
+            ..root.clone()
+        };
+        app.state.store.create_user(&user).await.unwrap();
+    }
+    // 150 clients, some created in the same second (the order breaks ties by id).
+    for i in 0..150 {
+        app.with_client(&format!("client-{i:03}"), &["https://app.example/cb"])
+            .await;
+    }
+    sign_in(&browser, &app, "/admin/users", "root").await;
+    let pages = every_page(&browser, "#users").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 100, 41]);
+    let all: Vec<&String> = pages.iter().flatten().collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(all, sorted, "every user once, in name order");
+
+    browser
+        .client
+        .goto(&app.url("/admin/users?q=team"))
+        .await
+        .unwrap();
+    let pages = every_page(&browser, "#users").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 30], "the search is kept on the next page");
+    assert!(pages.iter().flatten().all(|name| name.starts_with("team-")));
+    browser.screenshot("console-users-page-2").await;
+
+    browser
+        .client
+        .goto(&app.url("/admin/clients"))
+        .await
+        .unwrap();
+    let pages = every_page(&browser, "#clients").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 50]);
+    let mut ids: Vec<&String> = pages.iter().flatten().collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 150, "every client once");
+    // A cursor that is not one this page made is the first page, not an error.
+    browser
+        .client
+        .goto(&app.url("/admin/clients?after=nonsense"))
+        .await
+        .unwrap();
+    assert_eq!(first_cells(&browser, "#clients").await.len(), 100);
+    browser.close().await;
+}

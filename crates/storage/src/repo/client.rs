@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tessera_core::{
     ClientId, SigningAlg,
     grant_type::{GrantType, ResponseType},
     secret::TokenHash,
-    store::{ClientAuthMethod, ClientRecord, ClientRepo, StoreError},
+    store::{ClientAuthMethod, ClientCursor, ClientRecord, ClientRepo, StoreError},
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json, updated_one};
@@ -213,7 +213,27 @@ impl ClientRepo for SeaStore {
         search: Option<&str>,
         limit: u64,
     ) -> Result<Vec<ClientRecord>, StoreError> {
+        self.page_clients(search, None, limit).await
+    }
+
+    async fn page_clients(
+        &self,
+        search: Option<&str>,
+        after: Option<&ClientCursor>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut query = client::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(
+                Condition::any()
+                    .add(client::Column::CreatedAt.lt(after.created_at))
+                    .add(
+                        Condition::all()
+                            .add(client::Column::CreatedAt.eq(after.created_at))
+                            .add(client::Column::ClientId.gt(after.client_id.as_str())),
+                    ),
+            );
+        }
         if let Some(condition) = search.and_then(|term| {
             search_condition(
                 term,

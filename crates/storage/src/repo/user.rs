@@ -197,9 +197,13 @@ impl UserRepo for SeaStore {
     async fn list_users(
         &self,
         search: Option<&str>,
+        after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<UserRecord>, StoreError> {
         let mut query = user::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(user::Column::Username.gt(after));
+        }
         if let Some(condition) = search
             .and_then(|term| search_condition(term, &[user::Column::Username, user::Column::Email]))
         {
