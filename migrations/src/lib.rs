@@ -18,6 +18,7 @@ mod m20261207_000012_known_devices;
 mod m20261207_000013_email_links;
 mod m20261208_000014_passkeys;
 mod m20261209_000015_activity;
+mod m20261210_000016_list_indexes;
 
 /// The ordered list of every migration.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_email_links::Migration),
             Box::new(m20261208_000014_passkeys::Migration),
             Box::new(m20261209_000015_activity::Migration),
+            Box::new(m20261210_000016_list_indexes::Migration),
         ]
     }
 }

@@ -6,16 +6,13 @@
 
 use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use futures_util::stream;
 use serde::Deserialize;
-use tessera_core::{
-    AuditKind, Subject,
-    store::{AuditCursor, AuditSearch, FoundEvent, UserRepo},
-};
+use tessera_core::{AuditKind, store::FoundEvent};
 use tessera_web::PageError;
 
 use super::{AdminPage, AdminState, html};
+use crate::ops::audit::{AuditFilters, ExportFormat, given, search, write_event};
 
 /// Events per page.
 const PAGE: u64 = 100;
@@ -34,84 +31,17 @@ pub(crate) struct AuditQuery {
     format: Option<String>,
 }
 
-fn given(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-/// A date field (`YYYY-MM-DD`, UTC); anything else is no filter and a note on the page.
-fn date(value: Option<&String>, notes: &mut Vec<String>, what: &str) -> Option<NaiveDate> {
-    let text = given(value)?;
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
-            notes.push(format!(
-                "The {what} date is not a date written YYYY-MM-DD; it was ignored."
-            ));
-            None
+impl AuditQuery {
+    fn filters(&self) -> AuditFilters {
+        AuditFilters {
+            kind: self.kind.clone(),
+            user: self.user.clone(),
+            client: self.client.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            after: self.after.clone(),
         }
     }
-}
-
-fn start_of(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
-}
-
-/// The store search the query means, and notes on what in it was not understood.
-async fn search_of(
-    query: &AuditQuery,
-    users: &dyn UserRepo,
-) -> Result<(AuditSearch, Vec<String>), PageError> {
-    let mut notes = Vec::new();
-    let kind = match given(query.kind.as_ref()) {
-        None => None,
-        Some(kind) => match AuditKind::parse(kind) {
-            Some(kind) => Some(kind.as_str().to_owned()),
-            None => {
-                notes.push("That event kind does not exist; all kinds are shown.".into());
-                None
-            }
-        },
-    };
-    // A user by name first (what an admin knows), else by id.
-    let user_id = match given(query.user.as_ref()) {
-        None => None,
-        Some(user) => match users.find_user_by_username(user).await? {
-            Some(found) => Some(found.id.to_string()),
-            None => {
-                if users.find_user(&Subject::new(user)).await?.is_none() {
-                    notes.push(format!(
-                        "No user is named {user:?} now; events recorded under that id are shown."
-                    ));
-                }
-                Some(user.to_owned())
-            }
-        },
-    };
-    let since = date(query.from.as_ref(), &mut notes, "from").map(start_of);
-    let until = date(query.to.as_ref(), &mut notes, "to").map(|d| start_of(d) + TimeDelta::days(1));
-    let after = match given(query.after.as_ref()) {
-        None => None,
-        Some(cursor) => {
-            let decoded = AuditCursor::decode(cursor);
-            if decoded.is_none() {
-                notes.push(
-                    "That page link is not one this page made; the first page is shown.".into(),
-                );
-            }
-            decoded
-        }
-    };
-    Ok((
-        AuditSearch {
-            kind,
-            client_id: given(query.client.as_ref()).map(str::to_owned),
-            user_id,
-            since,
-            until,
-            after,
-        },
-        notes,
-    ))
 }
 
 pub(crate) struct EventRow {
@@ -173,7 +103,8 @@ pub(crate) async fn get_audit(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    let (search, notes) = search_of(&query, state.users.as_ref()).await?;
+    let (search, notes) = search(&query.filters(), state.users.as_ref()).await?;
+    let notes: Vec<String> = notes.iter().map(ToString::to_string).collect();
     // One more than a page tells whether there is an older page.
     let mut found = state.audit.search_events(&search, PAGE + 1).await?;
     let more = found.len() as u64 > PAGE;
@@ -226,81 +157,15 @@ pub(crate) async fn get_audit(
     Ok(html(StatusCode::OK, page.render()))
 }
 
-/// How the export writes events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Csv,
-    JsonLines,
-}
-
-/// A CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@` defused so a
-/// spreadsheet does not run it as a formula (values here come from clients and browsers).
-fn csv_field(value: &str) -> String {
-    let defused = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
-const CSV_HEADER: &str = "occurred_at,kind,actor,client_id,user_id,ip,user_agent,details\n";
-
-fn write_event(format: Format, found: &FoundEvent, out: &mut String) {
-    let e = &found.event;
-    let at = e
-        .occurred_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    match format {
-        Format::Csv => {
-            let fields = [
-                at.as_str(),
-                e.kind.as_str(),
-                e.actor.as_deref().unwrap_or_default(),
-                e.client_id.as_deref().unwrap_or_default(),
-                e.user_id.as_deref().unwrap_or_default(),
-                e.ip.as_deref().unwrap_or_default(),
-                e.user_agent.as_deref().unwrap_or_default(),
-            ];
-            let row: Vec<String> = fields
-                .iter()
-                .map(|f| csv_field(f))
-                .chain(std::iter::once(csv_field(&e.details.to_string())))
-                .collect();
-            out.push_str(&row.join(","));
-            out.push('\n');
-        }
-        Format::JsonLines => {
-            let line = serde_json::json!({
-                "id": found.id,
-                "occurred_at": at,
-                "kind": e.kind,
-                "actor": e.actor,
-                "client_id": e.client_id,
-                "user_id": e.user_id,
-                "ip": e.ip,
-                "user_agent": e.user_agent,
-                "details": e.details,
-            });
-            out.push_str(&line.to_string());
-            out.push('\n');
-        }
-    }
-}
-
 /// `GET /admin/audit/export?format=csv|jsonl&…filters`: every matching event, newest first.
 pub(crate) async fn get_export(
     query: web::Query<AuditQuery>,
     AdminPage(_admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    let format = match query.format.as_deref() {
-        Some("jsonl") => Format::JsonLines,
-        Some("csv") | None => Format::Csv,
-        Some(_) => {
+    let format = match ExportFormat::parse(query.format.as_deref().unwrap_or("csv")) {
+        Some(format) => format,
+        None => {
             return Ok(tessera_web::html_error(
                 StatusCode::BAD_REQUEST,
                 "Unknown export format",
@@ -309,12 +174,12 @@ pub(crate) async fn get_export(
             ));
         }
     };
-    let (mut search, _) = search_of(&query, state.users.as_ref()).await?;
+    let (mut search, _) = search(&query.filters(), state.users.as_ref()).await?;
     // The first batch is read before answering: a store failure is a 503, not a cut file.
     let first = state.audit.search_events(&search, EXPORT_BATCH).await?;
     search.after = first.last().map(FoundEvent::cursor);
     let audit = state.audit.clone();
-    let header_line = (format == Format::Csv).then_some(CSV_HEADER);
+    let header_line = Some(format.header());
     let batches = stream::unfold(
         (Some(first), search, audit, header_line),
         move |(batch, mut search, audit, header_line)| async move {
@@ -346,8 +211,8 @@ pub(crate) async fn get_export(
         },
     );
     let (content_type, extension) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::JsonLines => ("application/jsonl; charset=utf-8", "jsonl"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ExportFormat::JsonLines => ("application/jsonl; charset=utf-8", "jsonl"),
     };
     let name = format!(
         "tessera-audit-{}.{extension}",
@@ -366,16 +231,6 @@ pub(crate) async fn get_export(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-    }
 
     #[test]
     fn the_filters_carry_into_the_next_page_without_the_old_cursor() {

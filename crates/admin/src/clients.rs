@@ -254,6 +254,12 @@ struct ClientPage<'a> {
     grants: Vec<GrantRow>,
     /// The settings form's refused field, when it is shown again as posted.
     marks: FieldMarks,
+    /// The grants' user filter, as typed.
+    query: String,
+    /// The query of the next page of grants.
+    next: Option<String>,
+    /// Whether this is a later page of grants.
+    paged: bool,
 }
 
 /// The page that shows a secret or token once.
@@ -718,27 +724,48 @@ pub(crate) async fn get_client(
     let client = load(&state, &path).await?;
     let notice = notice(query.notice.as_deref());
     let view = view(&client);
-    client_page(
-        &state,
-        &admin,
-        &client,
-        (notice, view, FieldMarks::default()),
-    )
-    .await
+    let list = (query.q.as_deref(), query.after.as_deref());
+    let shown = (notice, view, FieldMarks::default());
+    client_page(&state, &admin, &client, shown, list).await
 }
 
-/// A client's page: its settings form (`view`, marked by `marks`) and its grants; 400 when a
-/// field is marked.
+/// A client's page: its settings form (`view`, marked by `marks`) and a page of its grants
+/// (`search`: only those of the user with this name or id; `after`: the page after this
+/// cursor); 400 when a field is marked.
 async fn client_page(
     state: &AdminState,
     admin: &super::Admin,
     client: &ClientRecord,
     (notice, view, marks): (Option<&'static str>, ClientView, FieldMarks),
+    (search, after): (Option<&str>, Option<&str>),
 ) -> Result<HttpResponse, PageError> {
-    let grants = state
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let user = match search {
+        None => None,
+        Some(name) => Some(match state.users.find_user_by_username(name).await? {
+            Some(user) => user.id,
+            None => tessera_core::Subject::new(name),
+        }),
+    };
+    let cursor = after.and_then(tessera_core::store::TimeCursor::decode);
+    let mut grants = state
         .grant_list
-        .list_client_grants(&client.client_id, 200)
+        .list_client_grants(
+            &client.client_id,
+            user.as_ref(),
+            cursor.as_ref(),
+            super::LIST_PAGE + 1,
+        )
         .await?;
+    let more = grants.len() as u64 > super::LIST_PAGE;
+    grants.truncate(usize::try_from(super::LIST_PAGE).unwrap_or(100));
+    let next = grants.last().filter(|_| more).map(|g| {
+        let cursor = tessera_core::store::TimeCursor {
+            at: g.created_at,
+            id: g.id.to_string(),
+        };
+        super::next_page(search, &cursor.encode())
+    });
     let ids = grants
         .iter()
         .filter_map(|g| g.user_id.as_ref().map(|u| u.as_str()));
@@ -755,6 +782,9 @@ async fn client_page(
         client: view,
         grants: grants.iter().map(|g| GrantRow::of(g, &names)).collect(),
         marks,
+        query: search.unwrap_or_default().to_owned(),
+        next,
+        paged: cursor.is_some(),
     };
     Ok(html(status, page.render()))
 }
@@ -772,7 +802,7 @@ pub(crate) async fn post_edit_client(
     let refuse = async |error: FieldError| {
         let view = view(&client).with_posted(&form);
         let shown = (Some(super::REFUSED_FIELD), view, FieldMarks(Some(error)));
-        client_page(&state, &admin, &client, shown).await
+        client_page(&state, &admin, &client, shown, (None, None)).await
     };
     let edit = match form
         .settings()

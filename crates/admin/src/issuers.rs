@@ -1,4 +1,5 @@
-//! Trusted JWT issuers (the jwt-bearer grant): list, trust, enable/disable, delete.
+//! Trusted JWT issuers (the jwt-bearer grant): list, trust, enable/disable, delete. A refused
+//! trust form is shown again (400) with the rule's words above it and everything typed kept.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
@@ -49,6 +50,33 @@ impl From<&TrustedIssuerRecord> for IssuerRow {
     }
 }
 
+/// The trust form: empty (RS256 ticked), or as posted when it was refused.
+pub(crate) struct IssuerFields {
+    issuer: String,
+    jwks: String,
+    jwks_uri: String,
+    rs256: bool,
+    es256: bool,
+    subjects: String,
+    scopes: String,
+    clients: String,
+}
+
+impl Default for IssuerFields {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            jwks: String::new(),
+            jwks_uri: String::new(),
+            rs256: true,
+            es256: false,
+            subjects: String::new(),
+            scopes: String::new(),
+            clients: String::new(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/issuers.html")]
 struct IssuersPage<'a> {
@@ -56,6 +84,7 @@ struct IssuersPage<'a> {
     admin_name: &'a str,
     notice: Option<&'a str>,
     error: Option<String>,
+    form: IssuerFields,
     issuers: Vec<IssuerRow>,
 }
 
@@ -63,7 +92,7 @@ async fn render(
     state: &AdminState,
     admin: &super::Admin,
     notice_text: Option<&'static str>,
-    error: Option<String>,
+    (error, form): (Option<String>, IssuerFields),
 ) -> HttpResponse {
     let issuers = match state.trusted_issuers.list_trusted_issuers().await {
         Ok(issuers) => issuers,
@@ -79,6 +108,7 @@ async fn render(
         admin_name: &admin.user.username,
         notice: notice_text,
         error,
+        form,
         issuers: issuers.iter().map(IssuerRow::from).collect(),
     };
     html(status, page.render())
@@ -90,7 +120,8 @@ pub(crate) async fn get_issuers(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> HttpResponse {
-    render(&state, &admin, notice(query.notice.as_deref()), None).await
+    let shown = (None, IssuerFields::default());
+    render(&state, &admin, notice(query.notice.as_deref()), shown).await
 }
 
 /// `POST /admin/trusted-issuers` (`alg` may repeat: one checkbox per algorithm).
@@ -100,15 +131,27 @@ pub(crate) async fn post_create_issuer(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let text = |name: &str| field(&pairs, name).map(str::to_owned);
+    let algs: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "alg")
+        .map(|(_, v)| v.clone())
+        .collect();
+    // What was typed, to show again if it is refused.
+    let typed = IssuerFields {
+        issuer: text("issuer").unwrap_or_default(),
+        jwks: text("jwks").unwrap_or_default(),
+        jwks_uri: text("jwks_uri").unwrap_or_default(),
+        rs256: algs.iter().any(|a| a == "RS256"),
+        es256: algs.iter().any(|a| a == "ES256"),
+        subjects: text("subjects").unwrap_or_default(),
+        scopes: text("scopes").unwrap_or_default(),
+        clients: text("clients").unwrap_or_default(),
+    };
     let input = TrustedIssuerInput {
         issuer: text("issuer").unwrap_or_default(),
         jwks: text("jwks"),
         jwks_uri: text("jwks_uri"),
-        algs: pairs
-            .iter()
-            .filter(|(k, _)| k == "alg")
-            .map(|(_, v)| v.clone())
-            .collect(),
+        algs,
         subjects: text("subjects").into_iter().collect(),
         scopes: text("scopes").into_iter().collect(),
         clients: text("clients").into_iter().collect(),
@@ -118,9 +161,13 @@ pub(crate) async fn post_create_issuer(
         Ok(_) => {}
         Err(IssuerOpError::Store(err)) => return Err(err.into()),
         Err(IssuerOpError::Invalid(message)) => {
-            return Ok(render(&state, &admin, None, Some(message)).await);
+            let refused = Some(super::REFUSED);
+            return Ok(render(&state, &admin, refused, (Some(message), typed)).await);
         }
-        Err(err) => return Ok(render(&state, &admin, None, Some(err.to_string())).await),
+        Err(err) => {
+            let refused = Some(super::REFUSED);
+            return Ok(render(&state, &admin, refused, (Some(err.to_string()), typed)).await);
+        }
     }
     let kind = AuditKind::TrustedIssuerCreated;
     super::audit(&state, &req, &admin, kind, None, None).await;

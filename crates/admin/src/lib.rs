@@ -11,12 +11,14 @@
 //! record the audit event and render; a store failure is a `PageError` (503, safe to retry).
 //! Every form redirects after it succeeds; a secret it made (a client secret, an initial access
 //! token) is shown once on the page it redirects to (`shown_once`), so a reload repeats nothing.
-//! The register-client, client, create-user and user-profile forms answer a refusal with the
-//! same page (400), the refused field marked (`FieldMarks`) and what was typed kept; the
-//! others redirect with a notice, shown in the error style (`is_refusal`).
+//! A form that creates or edits something (a client, a user, a profile, a registration token, a
+//! scope, a resource server, a trusted issuer) answers a refusal with the same page (400), the
+//! refused field marked (`FieldMarks`) — or, where the rule does not name one, its words above
+//! the form — and what was typed kept (never a password); the buttons of a list (enable,
+//! revoke, delete) redirect with a notice, a refusal shown in the error style (`is_refusal`).
 //!
 //! Pages: the dashboard (`dashboard`, the first page), clients, a page per user (`user_page`),
-//! registration tokens, scopes, resource servers, trusted issuers, keys, sign-in locks and the
+//! who is signed in (`sessions`), registration tokens, scopes, resource servers, trusted issuers, keys, sign-in locks and the
 //! audit log (`audit_log`, with its export). They share `templates/admin/layout.html`: the
 //! header, the navigation (each page marks its own entry) and the notice.
 
@@ -29,6 +31,7 @@ pub mod ops;
 mod pages;
 mod resources;
 mod scopes;
+mod sessions;
 mod shown_once;
 mod user_page;
 
@@ -236,7 +239,7 @@ pub(crate) struct SensitiveForm<T = Pairs> {
 fn page_of_action(path: &str) -> String {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["admin", "clients", id, ..] => format!("/admin/clients/{id}"),
+        ["admin", section @ ("clients" | "users"), id, ..] => format!("/admin/{section}/{id}"),
         ["admin", section, ..] => format!("/admin/{section}"),
         _ => "/admin".into(),
     }
@@ -312,7 +315,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for AdminForm<T> {
 
 /// The usernames of the users `ids` name, one lookup per user ("(deleted user)" for an id
 /// that names none): lists show names, with the id beside them.
-pub(crate) async fn usernames<'a>(
+pub async fn usernames<'a>(
     users: &dyn tessera_core::store::UserRepo,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<std::collections::HashMap<String, String>, tessera_core::store::StoreError> {
@@ -422,10 +425,13 @@ pub(crate) const REFUSED: &str = "That was not accepted; nothing was changed.";
 pub(crate) const REFUSED_SELF: &str = "You can not do that to your own account.";
 /// The notice above a form re-shown with a field marked.
 pub(crate) const REFUSED_FIELD: &str = "That was not saved: see the field marked below.";
+/// A refusal: deleting the last enabled admin.
+pub(crate) const REFUSED_LAST_ADMIN: &str =
+    "That is the last enabled admin; make someone else admin first. Nothing was changed.";
 
 /// Whether a notice says something was refused (the layout shows it as an error).
 pub(crate) fn is_refusal(notice: &str) -> bool {
-    [REFUSED, REFUSED_SELF, REFUSED_FIELD].contains(&notice)
+    [REFUSED, REFUSED_SELF, REFUSED_FIELD, REFUSED_LAST_ADMIN].contains(&notice)
 }
 
 /// Messages shown after an action (by code, so no text is reflected from the URL).
@@ -439,7 +445,9 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "updated" => "Updated.",
         "invalid" => REFUSED,
         "self" => REFUSED_SELF,
+        "last-admin" => REFUSED_LAST_ADMIN,
         "cleared" => "Cleared; the next attempt is not slowed down.",
+        "signed-out" => "That device is signed out; what it was given is revoked.",
         _ => return None,
     })
 }
@@ -508,9 +516,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users", web::get().to(pages::get_users))
         .route("/admin/users", web::post().to(pages::post_create_user))
         .route("/admin/users/{id}", web::get().to(user_page::get_user))
+        .route("/admin/sessions", web::get().to(sessions::get_sessions))
         .route(
             "/admin/users/{id}/profile",
             web::post().to(user_page::post_profile),
+        )
+        .route(
+            "/admin/users/{id}/delete",
+            web::post().to(user_page::post_delete_user),
         )
         .route(
             "/admin/users/{id}/sessions/{session}/revoke",

@@ -32,6 +32,9 @@ struct TokensPage<'a> {
     notice: Option<&'a str>,
     registration_endpoint: String,
     tokens: Vec<TokenRow>,
+    /// The create form: empty, or as posted when it was refused.
+    form: NewTokenForm,
+    marks: FieldMarks,
 }
 
 /// `GET /admin/registration-tokens`.
@@ -40,12 +43,30 @@ pub(crate) async fn get_tokens(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
+    let shown = (notice(query.notice.as_deref()), NewTokenForm::default());
+    tokens_page(&state, &admin, shown, FieldMarks::default()).await
+}
+
+/// The tokens and the create form (`marks`: the refused field; then 400).
+async fn tokens_page(
+    state: &AdminState,
+    admin: &Admin,
+    (notice, form): (Option<&'static str>, NewTokenForm),
+    marks: FieldMarks,
+) -> Result<HttpResponse, PageError> {
     let tokens = state.tokens.list_initial_access_tokens().await?;
     let now = state.clock.now();
+    let status = if marks.0.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let page = TokensPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: notice(query.notice.as_deref()),
+        notice,
+        form,
+        marks,
         registration_endpoint: state
             .issuer
             .endpoint(tessera_client_registry::REGISTRATION_PATH),
@@ -65,41 +86,58 @@ pub(crate) async fn get_tokens(
             })
             .collect(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 /// The form that creates a registration token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct NewTokenForm {
     uses: Option<String>,
     expires_in: Option<String>,
     description: Option<String>,
 }
 
-/// `POST /admin/registration-tokens`: the token is shown once.
+/// `POST /admin/registration-tokens`: the token is shown once; a refusal shows the form again
+/// as posted with the wrong field marked (400).
 pub(crate) async fn post_create_token(
     req: HttpRequest,
     AdminForm { admin, form, .. }: AdminForm<NewTokenForm>,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
-    const INVALID: &str = "/admin/registration-tokens?notice=invalid";
-    let (Ok(uses), Ok(expires_in)) = (
+    let (uses, expires_in) = (
         number(form.uses.as_deref()),
         number(form.expires_in.as_deref()),
-    ) else {
-        return Ok(see_other(INVALID));
+    );
+    let description = form.description.clone();
+    let refuse = async |field: &'static str, why: String| {
+        let marks = FieldMarks(Some(FieldError::new(field, why)));
+        let shown = (Some(super::REFUSED_FIELD), form);
+        tokens_page(&state, &admin, shown, marks).await
+    };
+    let whole = "a whole number, or nothing";
+    let Ok(uses) = uses else {
+        return refuse("uses", format!("the number of uses must be {whole}")).await;
+    };
+    let Ok(expires_in) = expires_in else {
+        return refuse("expires_in", format!("the lifetime must be {whole}")).await;
     };
     let new = NewToken {
         uses,
         expires_in,
-        description: form.description,
+        description,
         created_by: format!("admin:{}", admin.user.username),
     };
     let token =
         match registration_tokens::create(state.tokens.as_ref(), new, state.clock.now()).await {
             Ok((token, _)) => token,
             Err(TokenOpError::Store(err)) => return Err(err.into()),
-            Err(_) => return Ok(see_other(INVALID)),
+            Err(refused) => {
+                let field = match refused {
+                    TokenOpError::ExpiresIn => "expires_in",
+                    _ => "uses",
+                };
+                return refuse(field, refused.to_string()).await;
+            }
         };
     let kind = AuditKind::RegistrationTokenCreated;
     super::audit(&state, &req, &admin, kind, None, None).await;

@@ -1,14 +1,16 @@
 //! `/admin/resources`: the resource servers (RFC 8707) — APIs that access tokens can be narrowed
 //! to with `resource`: each one's identifier URI (the tokens' `aud`), name, the scopes it owns,
-//! and the client it introspects as. A refused form is shown again with the reason and the
-//! input kept; a saved one redirects (a reload repeats nothing).
+//! and the client it introspects as. A refused form is shown again (400) with the wrong field
+//! marked and the input kept; a saved one redirects (a reload repeats nothing).
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use tessera_core::AuditKind;
 use tessera_web::PageError;
 
-use super::{AdminForm, AdminPage, AdminState, PageQuery, html, notice, see_other};
+use super::{
+    AdminForm, AdminPage, AdminState, FieldError, FieldMarks, PageQuery, html, notice, see_other,
+};
 use crate::ops::resources::{self as ops, ResourceInput, ResourceOpError, ResourceStores};
 
 pub(crate) struct ResourceRow {
@@ -37,7 +39,8 @@ struct ResourcesPage<'a> {
     csrf_token: &'a str,
     admin_name: &'a str,
     notice: Option<&'a str>,
-    error: Option<String>,
+    /// The refused field, when the form is shown again as posted.
+    marks: FieldMarks,
     form: ResourceForm,
     resources: Vec<ResourceRow>,
 }
@@ -73,7 +76,7 @@ pub(crate) async fn get_resources(
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
         notice: notice(query.notice.as_deref()),
-        error: None,
+        marks: FieldMarks::default(),
         form: ResourceForm::default(),
         resources: Vec::new(),
     };
@@ -101,11 +104,18 @@ pub(crate) async fn post_save_resource(
         Ok(_) => {}
         Err(ResourceOpError::Store(err)) => return Err(err.into()),
         Err(refused) => {
+            let field = match refused {
+                ResourceOpError::Identifier(_) => "identifier",
+                ResourceOpError::Name => "name",
+                ResourceOpError::Scope(_) => "scopes",
+                ResourceOpError::Client(..) => "client_id",
+                _ => "",
+            };
             let page = ResourcesPage {
                 csrf_token: &admin.csrf,
                 admin_name: &admin.user.username,
-                notice: None,
-                error: Some(refused.to_string()),
+                notice: Some(super::REFUSED_FIELD),
+                marks: FieldMarks(Some(FieldError::new(field, refused.to_string()))),
                 form,
                 resources: Vec::new(),
             };

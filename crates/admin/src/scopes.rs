@@ -7,7 +7,9 @@ use askama::Template;
 use tessera_core::AuditKind;
 use tessera_web::PageError;
 
-use super::{AdminForm, AdminPage, AdminState, PageQuery, html, notice, see_other};
+use super::{
+    AdminForm, AdminPage, AdminState, FieldError, FieldMarks, PageQuery, html, notice, see_other,
+};
 use crate::ops::scopes::{self as ops, ScopeOpError};
 
 pub(crate) struct ScopeRow {
@@ -23,6 +25,9 @@ struct ScopesPage<'a> {
     admin_name: &'a str,
     notice: Option<&'a str>,
     scopes: Vec<ScopeRow>,
+    /// The form: empty, or as posted when it was refused.
+    form: ScopeForm,
+    marks: FieldMarks,
 }
 
 /// `GET /admin/scopes`.
@@ -31,11 +36,29 @@ pub(crate) async fn get_scopes(
     AdminPage(admin): AdminPage,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
+    let shown = (notice(query.notice.as_deref()), ScopeForm::default());
+    scopes_page(&state, &admin, shown, FieldMarks::default()).await
+}
+
+/// The registry and the form (`marks`: the refused field; then 400).
+async fn scopes_page(
+    state: &AdminState,
+    admin: &super::Admin,
+    (notice, form): (Option<&'static str>, ScopeForm),
+    marks: FieldMarks,
+) -> Result<HttpResponse, PageError> {
     let scopes = state.scopes.list_scopes().await?;
+    let status = if marks.0.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let page = ScopesPage {
         csrf_token: &admin.csrf,
         admin_name: &admin.user.username,
-        notice: notice(query.notice.as_deref()),
+        notice,
+        form,
+        marks,
         scopes: scopes
             .into_iter()
             .map(|s| ScopeRow {
@@ -45,11 +68,11 @@ pub(crate) async fn get_scopes(
             })
             .collect(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 /// The form that adds or changes a scope.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct ScopeForm {
     #[serde(default)]
     name: String,
@@ -58,7 +81,8 @@ pub(crate) struct ScopeForm {
     client_credentials: Option<String>,
 }
 
-/// `POST /admin/scopes`: adds a scope or changes one.
+/// `POST /admin/scopes`: adds a scope or changes one; a refusal shows the form again as posted,
+/// the wrong field marked (400).
 pub(crate) async fn post_save_scope(
     req: HttpRequest,
     AdminForm { admin, form, .. }: AdminForm<ScopeForm>,
@@ -77,7 +101,15 @@ pub(crate) async fn post_save_scope(
     {
         Ok(_) => {}
         Err(ScopeOpError::Store(err)) => return Err(err.into()),
-        Err(_) => return Ok(see_other("/admin/scopes?notice=invalid")),
+        Err(refused) => {
+            let field = match refused {
+                ScopeOpError::Description => "description",
+                _ => "name",
+            };
+            let marks = FieldMarks(Some(FieldError::new(field, refused.to_string())));
+            let shown = (Some(super::REFUSED_FIELD), form);
+            return scopes_page(&state, &admin, shown, marks).await;
+        }
     }
     super::audit(&state, &req, &admin, AuditKind::ScopeSaved, None, None).await;
     Ok(see_other("/admin/scopes?notice=saved"))

@@ -17,7 +17,9 @@ use tessera_web::PageError;
 
 use crate::ops::users::{self, ProfileEdit, UserOpError};
 
-use super::{Admin, AdminForm, AdminPage, AdminState, FieldError, FieldMarks, html, see_other};
+use super::{
+    Admin, AdminForm, AdminPage, AdminState, FieldError, FieldMarks, SensitiveForm, html, see_other,
+};
 
 /// A signed-in device.
 pub(crate) struct SessionRow {
@@ -93,6 +95,7 @@ fn user_notice(code: Option<&str>) -> Option<&'static str> {
         "removed" => "The app no longer has access.",
         "invalid" => crate::REFUSED,
         "self" => crate::REFUSED_SELF,
+        "last-admin" => crate::REFUSED_LAST_ADMIN,
         _ => return None,
     })
 }
@@ -270,23 +273,62 @@ pub(crate) async fn post_profile(
     Ok(see_other(&format!("/admin/users/{}?notice=saved", user.id)))
 }
 
+/// `POST /admin/users/{id}/delete` (a sensitive action): deletes the user and everything of
+/// theirs (`ops::users::delete`); never the acting admin, never the last enabled admin.
+pub(crate) async fn post_delete_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    SensitiveForm { admin, .. }: SensitiveForm,
+    state: web::Data<AdminState>,
+) -> Result<HttpResponse, PageError> {
+    let Some(user) = state.users.find_user(&Subject::new(path.as_str())).await? else {
+        return Ok(see_other("/admin/users"));
+    };
+    let page = format!("/admin/users/{}", user.id);
+    match users::delete(state.users.as_ref(), Some(&admin.user.id), &user).await {
+        Ok(()) => {}
+        Err(UserOpError::OwnAccount) => return Ok(see_other(&format!("{page}?notice=self"))),
+        Err(UserOpError::LastAdmin) => {
+            return Ok(see_other(&format!("{page}?notice=last-admin")));
+        }
+        Err(UserOpError::NotFound(_)) => return Ok(see_other("/admin/users")),
+        Err(UserOpError::Store(err)) => return Err(err.into()),
+        Err(_) => return Ok(see_other(&format!("{page}?notice=invalid"))),
+    }
+    // The event keeps the name: the audit log can no longer look it up.
+    let audit = tessera_web::audit::Audit {
+        kind: AuditKind::UserDeleted,
+        actor: Some(format!("admin:{}", admin.user.username)),
+        client_id: None,
+        user_id: Some(user.id.as_str()),
+        details: Some(serde_json::json!({ "username": user.username })),
+    };
+    tessera_web::audit::record(state.audit.as_ref(), &req, state.clock.now(), audit).await;
+    Ok(see_other("/admin/users?notice=deleted"))
+}
+
 /// `POST /admin/users/{id}/sessions/{session}/revoke`: signs one device out and revokes what its
 /// session issued (offline grants survive, as when the user does it on their account page).
 pub(crate) async fn post_revoke_session(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    AdminForm { admin, .. }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let (id, session) = path.into_inner();
     let user = user_of(&state, &id).await?;
+    // Back to the list of who is signed in when the button was there, else the user's page.
+    let back = match super::field(&form, "back") {
+        Some("sessions") => "/admin/sessions".to_owned(),
+        _ => format!("/admin/users/{}", user.id),
+    };
     let hash = TokenHash::from_stored(session);
     let now = state.clock.now();
     let sessions = state.sessions.sessions.as_ref();
     // Only a session of this user.
     match sessions.find_session(&hash).await? {
         Some(found) if found.user_id == user.id => {}
-        _ => return Ok(see_other(&format!("/admin/users/{}", user.id))),
+        _ => return Ok(see_other(&back)),
     }
     sessions.end_session(&hash, now).await?;
     let reason = "signed out by an admin";
@@ -296,10 +338,7 @@ pub(crate) async fn post_revoke_session(
         .await?;
     let kind = AuditKind::SessionRevoked;
     super::audit(&state, &req, &admin, kind, None, Some(user.id.as_str())).await;
-    Ok(see_other(&format!(
-        "/admin/users/{}?notice=signed-out",
-        user.id
-    )))
+    Ok(see_other(&format!("{back}?notice=signed-out")))
 }
 
 /// `POST /admin/users/{id}/apps/{client}/revoke`: forgets the user's consent to the app and

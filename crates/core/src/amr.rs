@@ -102,6 +102,27 @@ impl Amr {
         values
     }
 
+    /// How the user signed in, in words for people (the console's lists): "password",
+    /// "password + app code", "security key", "password + passkey", ….
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::with_capacity(2);
+        if self.pwd {
+            parts.push("password");
+        }
+        if self.otp {
+            parts.push("app code");
+        }
+        match self.key {
+            Some(KeyKind::Hardware) => parts.push("security key"),
+            Some(KeyKind::Software) => parts.push("passkey"),
+            None => {}
+        }
+        if parts.is_empty() {
+            return "unknown".into();
+        }
+        parts.join(" + ")
+    }
+
     /// The `acr` claim.
     pub fn acr(&self) -> &'static str {
         if self.is_mfa() { ACR_MFA } else { ACR_PASSWORD }
@@ -248,6 +269,13 @@ mod tests {
         assert_eq!(Amr::password_and_otp().acr(), "mfa");
         assert!(asks_for_mfa("pwd mfa"));
         assert!(!asks_for_mfa("pwd urn:other"));
+        assert_eq!(Amr::password().describe(), "password");
+        assert_eq!(Amr::password_and_otp().describe(), "password + app code");
+        assert_eq!(Amr::key(KeyKind::Software).describe(), "passkey");
+        assert_eq!(
+            Amr::password_and_key(KeyKind::Hardware).describe(),
+            "password + security key"
+        );
     }
 
     #[test]

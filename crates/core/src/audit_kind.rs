@@ -94,6 +94,8 @@ pub enum AuditKind {
     UserAdminChanged,
     /// `user.created`.
     UserCreated,
+    /// `user.deleted`.
+    UserDeleted,
     /// `user.email_verified`.
     UserEmailVerified,
     /// `user.enabled_changed`.
@@ -112,7 +114,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, sorted by name.
-    pub const ALL: [AuditKind; 52] = [
+    pub const ALL: [AuditKind; 53] = [
         Self::ClientAuthFailed,
         Self::ClientCreated,
         Self::ClientDeleted,
@@ -158,6 +160,7 @@ impl AuditKind {
         Self::TrustedIssuerEnabled,
         Self::UserAdminChanged,
         Self::UserCreated,
+        Self::UserDeleted,
         Self::UserEmailVerified,
         Self::UserEnabledChanged,
         Self::UserMfaRequiredChanged,
@@ -215,6 +218,7 @@ impl AuditKind {
             Self::TrustedIssuerEnabled => "trusted_issuer.enabled",
             Self::UserAdminChanged => "user.admin_changed",
             Self::UserCreated => "user.created",
+            Self::UserDeleted => "user.deleted",
             Self::UserEmailVerified => "user.email_verified",
             Self::UserEnabledChanged => "user.enabled_changed",
             Self::UserMfaRequiredChanged => "user.mfa_required_changed",

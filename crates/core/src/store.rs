@@ -473,21 +473,19 @@ impl ClientCursor {
 
     /// The cursor as one URL word: `<RFC 3339 time>_<client id>`.
     pub fn encode(&self) -> String {
-        format!(
-            "{}_{}",
-            self.created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            self.client_id
-        )
+        TimeCursor {
+            at: self.created_at,
+            id: self.client_id.to_string(),
+        }
+        .encode()
     }
 
     /// A cursor [`ClientCursor::encode`] wrote; `None` for anything else.
     pub fn decode(text: &str) -> Option<Self> {
-        let (at, id) = text.split_once('_')?;
-        let created_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
-        (!id.is_empty() && id.len() <= 255).then(|| Self {
-            created_at,
-            client_id: ClientId::new(id),
+        let cursor = TimeCursor::decode(text)?;
+        Some(Self {
+            created_at: cursor.at,
+            client_id: ClientId::new(cursor.id),
         })
     }
 }
@@ -644,6 +642,11 @@ pub trait UserRepo: Send + Sync {
     ) -> Result<Vec<UserRecord>, StoreError>;
     /// How many enabled admins exist.
     async fn count_admins(&self) -> Result<u64, StoreError>;
+    /// Deletes a user and, by the schema's cascades, everything of theirs: sessions, grants
+    /// and their refresh tokens, consents, codes, device authorizations, second factors,
+    /// passkeys, known devices and email links. Audit events stay (they name the id). Whether
+    /// the user existed.
+    async fn delete_user(&self, id: &Subject) -> Result<bool, StoreError>;
 }
 
 /// A server-side browser session; the cookie holds only a random id whose hash is the key.
@@ -1319,6 +1322,16 @@ pub trait SessionRepo: Send + Sync {
         user: &Subject,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrowserSessionRecord>, StoreError>;
+    /// Sessions of `kind` in force at `now` (neither ended nor expired), every user's, most
+    /// recently seen first; `after` continues a list (a [`TimeCursor`] of `last_seen_at` and
+    /// the id hash). At most `limit`.
+    async fn list_sessions(
+        &self,
+        kind: SessionKind,
+        now: DateTime<Utc>,
+        after: Option<&TimeCursor>,
+        limit: u64,
+    ) -> Result<Vec<BrowserSessionRecord>, StoreError>;
     /// Ends every active session of `user` except `keep`; how many ended.
     async fn end_user_sessions(
         &self,
@@ -1393,10 +1406,13 @@ pub async fn allowed_apps(
 /// Grants as admins see them.
 #[async_trait]
 pub trait GrantAdminRepo: Send + Sync {
-    /// A client's grants, newest first (revoked ones included).
+    /// A client's grants, newest first (revoked ones included); only `user`'s when given;
+    /// `after` continues a list (a [`TimeCursor`] of `created_at` and the grant id).
     async fn list_client_grants(
         &self,
         client: &ClientId,
+        user: Option<&Subject>,
+        after: Option<&TimeCursor>,
         limit: u64,
     ) -> Result<Vec<GrantRecord>, StoreError>;
     /// Revokes every active grant `user` gave `client`; how many.
@@ -1595,41 +1611,42 @@ pub struct AuditSearch {
     pub after: Option<AuditCursor>,
 }
 
-/// Where a page of the audit log ended: the last event's time and id.
+/// Where a page of a list kept in time order ended: the last row's time and id (the id breaks
+/// ties between rows of the same time), so the next page starts after it however many rows
+/// arrive meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCursor {
-    /// The event's time.
-    pub occurred_at: DateTime<Utc>,
-    /// The event's id.
+pub struct TimeCursor {
+    /// The row's time.
+    pub at: DateTime<Utc>,
+    /// The row's id.
     pub id: String,
 }
 
-impl AuditCursor {
-    /// The cursor as one URL-safe word: `<RFC 3339 time>_<id>`.
+impl TimeCursor {
+    /// The cursor as one URL word: `<RFC 3339 time>_<id>`, the time to the nanosecond as
+    /// stored (SQLite keeps what it is given; a rounded time would skip or repeat rows).
     pub fn encode(&self) -> String {
         format!(
             "{}_{}",
-            self.occurred_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             self.id
         )
     }
 
-    /// A cursor [`AuditCursor::encode`] wrote; `None` for anything else.
+    /// A cursor [`TimeCursor::encode`] wrote; `None` for anything else.
     pub fn decode(text: &str) -> Option<Self> {
         let (at, id) = text.split_once('_')?;
-        let occurred_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
-        let valid_id = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        let valid_id = !id.is_empty() && id.len() <= 255 && !id.chars().any(char::is_control);
         valid_id.then(|| Self {
-            occurred_at,
+            at,
             id: id.to_owned(),
         })
     }
 }
+
+/// Where a page of the audit log ended: the last event's time and id.
+pub type AuditCursor = TimeCursor;
 
 /// An audit event as listed: its id beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1644,7 +1661,7 @@ impl FoundEvent {
     /// The cursor that lists the events after this one.
     pub fn cursor(&self) -> AuditCursor {
         AuditCursor {
-            occurred_at: self.event.occurred_at,
+            at: self.event.occurred_at,
             id: self.id.clone(),
         }
     }

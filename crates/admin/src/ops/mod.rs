@@ -4,6 +4,7 @@
 //! their own way. (Signing keys have theirs in `tessera_keys`: the console rotates the running
 //! ring, the CLI the key store.)
 
+pub mod audit;
 pub mod clients;
 pub mod issuers;
 pub mod locks;

@@ -1,7 +1,7 @@
 //! Users as an admin manages them: create (the one username rule, `tessera_core::username`, and
 //! the one password rule, `tessera_core::password`), enable or disable, grant or take admin
-//! rights, reset the password, require a second factor or remove one. Taking away standing ends
-//! what was signed in with it.
+//! rights, reset the password, require a second factor or remove one, delete. Taking away
+//! standing ends what was signed in with it.
 
 use chrono::{DateTime, Utc};
 use tessera_core::{
@@ -36,6 +36,9 @@ pub enum UserOpError {
     /// The display name is longer than 200 characters or has control characters.
     #[error("a name has at most 200 characters and no control characters")]
     Name,
+    /// Deleting this user would leave no enabled admin.
+    #[error("this is the last enabled admin; make someone else admin first")]
+    LastAdmin,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -278,4 +281,25 @@ pub async fn change(
             .await?;
     }
     Ok(true)
+}
+
+/// Deletes `user` and everything of theirs (`UserRepo::delete_user`): their sessions end, their
+/// grants and refresh tokens go, and their access tokens are inactive at introspection and
+/// `/userinfo` from now on. `actor` is the admin doing it (`None` for the CLI): an admin can not
+/// delete themselves, and nobody can delete the last enabled admin.
+pub async fn delete(
+    repo: &dyn UserRepo,
+    actor: Option<&Subject>,
+    user: &UserRecord,
+) -> Result<(), UserOpError> {
+    if actor == Some(&user.id) {
+        return Err(UserOpError::OwnAccount);
+    }
+    if user.is_admin && user.enabled && repo.count_admins().await? <= 1 {
+        return Err(UserOpError::LastAdmin);
+    }
+    if !repo.delete_user(&user.id).await? {
+        return Err(UserOpError::NotFound(user.id.to_string()));
+    }
+    Ok(())
 }

@@ -1,25 +1,30 @@
-//! The command line: `tessera serve | migrate | config check`, and the management commands, one
-//! module each: `keys`, `client`, `registration-token`, `trusted-issuer`, `user`, `scope`,
-//! `resource-server`, `sign-in-locks`. The management commands work on the configured database directly (migrating
-//! it first), go through the operations layer the admin console uses (`tessera_admin::ops`), write
-//! audit events with actor `cli`, and print text or, with `--json`, JSON.
+//! The command line: `tessera serve | migrate | config check | completions`, and the management
+//! commands, one module each: `keys`, `client`, `registration-token`, `trusted-issuer`, `user`,
+//! `scope`, `resource-server`, `sign-in-locks`, `session`, `audit`. The management commands work
+//! on the configured database directly (migrating it first), go through the operations layer
+//! the admin console uses (`tessera_admin::ops`), write audit events with actor `cli`, and print
+//! text or, with `--json`, JSON.
 
+mod audit;
 mod client;
 mod keys;
 mod locks;
 mod registration_token;
 mod resource_server;
 mod scope;
+mod session;
 mod shared;
 mod trusted_issuer;
 mod user;
 
+pub use audit::AuditCommand;
 pub use client::{ClientCommand, CreateClient};
 pub use keys::KeysCommand;
 pub use locks::LockCommand;
 pub use registration_token::RegistrationTokenCommand;
 pub use resource_server::ResourceServerCommand;
 pub use scope::ScopeCommand;
+pub use session::SessionCommand;
 pub use trusted_issuer::{AddTrustedIssuer, TrustedIssuerCommand};
 pub use user::{AddUser, PasswordArgs, PasswordSource, UserCommand};
 
@@ -86,6 +91,12 @@ pub enum Command {
     /// The sign-in throttle's counters: see who is slowed down or refused, and clear them.
     #[command(subcommand)]
     SignInLocks(LockCommand),
+    /// Who is signed in: the browser sessions in force, most recently seen first.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// The audit log: list or export events, filtered as in the console.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print a shell completion script, e.g. `tessera completions bash >
     /// /etc/bash_completion.d/tessera` (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -165,6 +176,11 @@ pub fn run() -> anyhow::Result<()> {
         Command::SignInLocks(command) => actix_web::rt::System::new().block_on(async move {
             locks::sign_in_locks(&config, Arc::new(SystemClock), command).await
         }),
+        Command::Session(command) => actix_web::rt::System::new().block_on(async move {
+            session::session(&config, Arc::new(SystemClock), command).await
+        }),
+        Command::Audit(command) => actix_web::rt::System::new()
+            .block_on(async move { audit::audit(&config, command).await }),
         Command::Completions { .. } => Ok(()),
     }
 }

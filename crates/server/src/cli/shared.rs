@@ -27,6 +27,27 @@ pub(crate) async fn audit(
     client_id: Option<&str>,
     user_id: Option<&str>,
 ) {
+    record(store, now, kind, (client_id, user_id), json!({})).await;
+}
+
+/// [`audit`] of an event about a user, with details (e.g. the name of a user deleted).
+pub(crate) async fn audit_with(
+    store: &SeaStore,
+    now: DateTime<Utc>,
+    kind: AuditKind,
+    user_id: Option<&str>,
+    details: serde_json::Value,
+) {
+    record(store, now, kind, (None, user_id), details).await;
+}
+
+async fn record(
+    store: &SeaStore,
+    now: DateTime<Utc>,
+    kind: AuditKind,
+    (client_id, user_id): (Option<&str>, Option<&str>),
+    details: serde_json::Value,
+) {
     let event = AuditEvent {
         occurred_at: now,
         kind: kind.as_str().to_owned(),
@@ -35,7 +56,7 @@ pub(crate) async fn audit(
         user_id: user_id.map(str::to_owned),
         ip: None,
         user_agent: None,
-        details: json!({}),
+        details,
     };
     if let Err(err) = store.record_event(&event).await {
         tracing::error!(error = %err, "audit event lost");

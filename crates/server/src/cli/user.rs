@@ -1,5 +1,5 @@
-//! `tessera user …`: create, list, show, update, enable, disable and unlock users, reset their
-//! passwords and manage their second factor, through the
+//! `tessera user …`: create, list, show, update, enable, disable, unlock and delete users, reset
+//! their passwords and manage their second factor, through the
 //! operations layer the console uses (`tessera_admin::ops::users`): the same username and
 //! password rules, and the same consequences (a disable or a reset ends the user's sessions and
 //! revokes their grants).
@@ -49,6 +49,12 @@ pub enum UserCommand {
     },
     /// Set a new password; ends the user's sessions and revokes their grants.
     ResetPassword(PasswordArgs),
+    /// Delete a user and everything of theirs: sessions, grants and refresh tokens, apps
+    /// allowed, second factors, passkeys (their audit events stay). Not the last enabled admin.
+    Delete {
+        /// Username or subject id.
+        user: String,
+    },
     /// Change a user's name or email (a changed address is unconfirmed unless
     /// --email-verified says an admin confirmed it).
     Update(UpdateArgs),
@@ -177,6 +183,7 @@ pub async fn user(
         UserCommand::Show { user, json } => return show(config, &user, json).await,
         UserCommand::Update(args) => return update(config, clock, args).await,
         UserCommand::Unlock { user } => return unlock(config, clock, &user).await,
+        UserCommand::Delete { user } => return delete(config, clock, &user).await,
         UserCommand::Enable { user } => (user, UserChange::Enabled(true)),
         UserCommand::Disable { user } => (user, UserChange::Enabled(false)),
         UserCommand::ResetPassword(args) => {
@@ -244,6 +251,27 @@ async fn update(config: &Config, clock: Arc<dyn Clock>, args: UpdateArgs) -> any
         }));
     }
     println!("updated user {} (sub {})", updated.username, updated.id);
+    Ok(())
+}
+
+async fn delete(config: &Config, clock: Arc<dyn Clock>, id: &str) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let user = users::find(&store, id).await?;
+    users::delete(&store, None, &user).await?;
+    let details = json!({ "username": user.username });
+    let now = clock.now();
+    super::shared::audit_with(
+        &store,
+        now,
+        AuditKind::UserDeleted,
+        Some(user.id.as_str()),
+        details,
+    )
+    .await;
+    println!(
+        "deleted user {} (sub {}) and everything of theirs",
+        user.username, user.id
+    );
     Ok(())
 }
 
@@ -375,7 +403,19 @@ async fn show(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
 
 async fn list(config: &Config, search: Option<String>, json: bool) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let users = store.list_users(search.as_deref(), None, 1000).await?;
+    // Every match, a thousand at a time (keyset on the username).
+    let mut users: Vec<tessera_core::store::UserRecord> = Vec::new();
+    loop {
+        let after = users.last().map(|u| u.username.clone());
+        let page = store
+            .list_users(search.as_deref(), after.as_deref(), 1000)
+            .await?;
+        let done = page.len() < 1000;
+        users.extend(page);
+        if done {
+            break;
+        }
+    }
     if json {
         let rows: Vec<_> = users
             .iter()

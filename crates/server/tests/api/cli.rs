@@ -1327,3 +1327,257 @@ async fn user_update_and_unlock_and_shell_completions_from_the_real_binary() {
         "{script}"
     );
 }
+
+#[tokio::test]
+async fn user_delete_session_sign_out_and_audit_list_and_export_from_the_real_binary() {
+    use tessera_core::store::{BrowserSessionRecord, SessionKind, SessionRepo, UserRepo};
+    let fresh = Fresh::new().await;
+    let (dir, url) = (&fresh.dir, &fresh.url);
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
+    let run = |args: &[&str]| fresh.run(args);
+    run(&["user", "add", "root", "--password-file", "pw", "--admin"]);
+    run(&["user", "add", "bob", "--password-file", "pw"]);
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let bob = store.find_user_by_username("bob").await.unwrap().unwrap();
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    // Bob signed in on two devices.
+    for device in ["phone", "laptop"] {
+        store
+            .create_session(&BrowserSessionRecord {
+                id_hash: tessera_core::secret::TokenHash::of(device),
+                user_id: bob.id.clone(),
+                auth_time: now,
+                created_at: now,
+                last_seen_at: now,
+                idle_expires_at: now + chrono::Duration::hours(1),
+                absolute_expires_at: now + chrono::Duration::hours(8),
+                user_agent: Some(format!("Bob's {device}")),
+                ip: Some("192.0.2.7".into()),
+                ended_at: None,
+                kind: SessionKind::User,
+                amr: tessera_core::amr::Amr::password(),
+            })
+            .await
+            .unwrap();
+    }
+
+    // Who is signed in; one device signed out by the id the list shows.
+    let listed: Value = serde_json::from_str(&run(&["session", "list", "--json"])).unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["username"] == "bob"));
+    let text = run(&["session", "list", "--user", "bob"]);
+    assert!(
+        text.contains("Bob's phone") && text.contains("192.0.2.7"),
+        "{text}"
+    );
+    let phone = tessera_core::secret::TokenHash::of("phone");
+    let id = &phone.as_str()[..16];
+    failed_with(
+        &tessera(dir.path(), &["session", "sign-out", &id[..8]], env),
+        &["at least 12 characters"],
+    );
+    assert!(run(&["session", "sign-out", id]).contains("signed out session"));
+    let left = store.list_user_sessions(&bob.id, now).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].user_agent.as_deref(), Some("Bob's laptop"));
+
+    // Deleting bob; the last admin can not be deleted.
+    assert!(run(&["user", "delete", "bob"]).contains("deleted user bob"));
+    assert!(store.find_user(&bob.id).await.unwrap().is_none());
+    assert!(
+        store
+            .list_user_sessions(&bob.id, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    failed_with(
+        &tessera(dir.path(), &["user", "delete", "bob"], env),
+        &["no user bob"],
+    );
+    failed_with(
+        &tessera(dir.path(), &["user", "delete", "root"], env),
+        &["last enabled admin"],
+    );
+
+    // The audit log: filtered by kind, by the deleted user's id, exported whole.
+    let deleted: Value =
+        serde_json::from_str(&run(&["audit", "list", "--kind", "user.deleted", "--json"])).unwrap();
+    let events = deleted["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["details"]["username"], "bob");
+    assert_eq!(events[0]["actor"], "cli");
+    let about_bob = run(&["audit", "list", "--user", bob.id.as_str()]);
+    assert_eq!(
+        about_bob.lines().count(),
+        1 + 3,
+        "header, created, session revoked, deleted: {about_bob}"
+    );
+    // A page of one, then the next by the cursor it printed.
+    let first: Value =
+        serde_json::from_str(&run(&["audit", "list", "--limit", "1", "--json"])).unwrap();
+    let next = first["next"].as_str().unwrap().to_owned();
+    let second: Value = serde_json::from_str(&run(&[
+        "audit", "list", "--limit", "1", "--after", &next, "--json",
+    ]))
+    .unwrap();
+    assert_ne!(first["events"][0]["id"], second["events"][0]["id"]);
+    failed_with(
+        &tessera(dir.path(), &["audit", "list", "--kind", "nonsense"], env),
+        &["no event kind is named \"nonsense\""],
+    );
+    failed_with(
+        &tessera(dir.path(), &["audit", "list", "--from", "yesterday"], env),
+        &["--from date is not written YYYY-MM-DD"],
+    );
+    let csv = run(&["audit", "export"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("occurred_at,kind,actor,client_id,user_id,ip,user_agent,details")
+    );
+    assert_eq!(
+        lines.count(),
+        4,
+        "two users created, a sign-out, a deletion: {csv}"
+    );
+    let jsonl = run(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--kind",
+        "user.created",
+    ]);
+    let kinds: Vec<String> = jsonl
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["user.created", "user.created"]);
+}
+
+/// Stable JSON for a snapshot: ids, secrets and times replaced by what they are.
+fn stable(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let fixed = match (key.as_str(), &value) {
+                        (_, Value::Null) => value,
+                        (
+                            "sub"
+                            | "id"
+                            | "user_id"
+                            | "client_id"
+                            | "kid"
+                            | "client_secret"
+                            | "token"
+                            | "registration_access_token",
+                            _,
+                        ) => Value::String(format!("[{key}]")),
+                        (k, _)
+                            if k.ends_with("_at") && k != "client_secret_expires_at"
+                                || k == "auth_time" =>
+                        {
+                            Value::String("[time]".into())
+                        }
+                        _ => stable(value),
+                    };
+                    (key, fixed)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(stable).collect()),
+        other => other,
+    }
+}
+
+#[tokio::test]
+async fn the_json_of_the_read_commands_is_snapshot_tested() {
+    let fresh = Fresh::new().await;
+    let run = |args: &[&str]| -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        stable(serde_json::from_str(&fresh.run(&all)).unwrap())
+    };
+    insta::assert_json_snapshot!(
+        "user_add",
+        run(&[
+            "user",
+            "add",
+            "alice",
+            "--password-file",
+            "pw",
+            "--email",
+            "alice@example.com",
+            "--name",
+            "Alice"
+        ])
+    );
+    insta::assert_json_snapshot!("user_list", run(&["user", "list"]));
+    insta::assert_json_snapshot!("user_show", run(&["user", "show", "alice"]));
+    insta::assert_json_snapshot!(
+        "user_update",
+        run(&["user", "update", "alice", "--name", "Alice Liddell"])
+    );
+    let created: Value = serde_json::from_str(&fresh.run(&[
+        "client",
+        "create",
+        "--name",
+        "Web app",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--json",
+    ]))
+    .unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    insta::assert_json_snapshot!("client_create", stable(created));
+    insta::assert_json_snapshot!("client_list", run(&["client", "list"]));
+    insta::assert_json_snapshot!("client_show", run(&["client", "show", &client_id]));
+    fresh.run(&[
+        "scope",
+        "add",
+        "api.read",
+        "--description",
+        "Read your data",
+        "--client-credentials",
+    ]);
+    {
+        use tessera_core::store::{BrowserSessionRecord, SessionKind, SessionRepo, UserRepo};
+        let store =
+            tessera_storage::SeaStore::new(tessera_storage::connect(&fresh.url).await.unwrap());
+        let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+        let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+        store
+            .create_session(&BrowserSessionRecord {
+                id_hash: tessera_core::secret::TokenHash::of("a cookie"),
+                user_id: alice.id,
+                auth_time: now,
+                created_at: now,
+                last_seen_at: now,
+                idle_expires_at: now + chrono::Duration::hours(1),
+                absolute_expires_at: now + chrono::Duration::hours(8),
+                user_agent: Some("Firefox".into()),
+                ip: Some("192.0.2.7".into()),
+                ended_at: None,
+                kind: SessionKind::User,
+                amr: tessera_core::amr::Amr::password_and_otp(),
+            })
+            .await
+            .unwrap();
+    }
+    insta::assert_json_snapshot!("session_list", run(&["session", "list"]));
+    insta::assert_json_snapshot!("sign_in_locks_list", run(&["sign-in-locks", "list"]));
+    insta::assert_json_snapshot!("scope_list", run(&["scope", "list"]));
+    insta::assert_json_snapshot!("audit_list", run(&["audit", "list"]));
+}

@@ -103,6 +103,7 @@ async fn every_page_is_styled_and_fits_a_laptop_and_a_phone_without_scrolling_si
         "/admin/registration-tokens",
         "/admin/users",
         user_page.as_str(),
+        "/admin/sessions",
         "/admin/scopes",
         "/admin/resources",
         "/admin/trusted-issuers",
@@ -942,6 +943,73 @@ async fn a_refused_create_form_marks_the_wrong_field_and_keeps_what_was_typed() 
     click(&browser, "#create-user-button").await;
     assert!(text(&browser, "#error-username").await.contains("exists"));
     browser.screenshot("console-user-refused").await;
+
+    // A registration token with a lifetime of "a week": the field is named, the rest kept.
+    browser
+        .client
+        .goto(&app.url("/admin/registration-tokens"))
+        .await
+        .unwrap();
+    fill(&browser, "#description", "for the partner portal").await;
+    fill(&browser, "#uses", "5").await;
+    fill(&browser, "#expires_in", "a week").await;
+    click(&browser, "#create-token").await;
+    assert!(
+        text(&browser, "#error-expires_in")
+            .await
+            .contains("whole number")
+    );
+    assert_eq!(value("#description").await, "for the partner portal");
+    assert_eq!(value("#uses").await, "5");
+    assert_eq!(value("#expires_in").await, "a week");
+    fill(&browser, "#expires_in", "86400").await;
+    click(&browser, "#create-token").await;
+    assert!(
+        crate::admin::path(&browser)
+            .await
+            .starts_with("/admin/shown-once")
+    );
+
+    // A scope named like OpenID Connect's own: named, the description kept.
+    browser
+        .client
+        .goto(&app.url("/admin/scopes"))
+        .await
+        .unwrap();
+    fill(&browser, "#scope-name", "profile").await;
+    fill(&browser, "#scope-description", "See your photos").await;
+    click(&browser, "#save-scope").await;
+    assert!(
+        text(&browser, "#error-name")
+            .await
+            .contains("not a scope that can be registered")
+    );
+    assert_eq!(value("#scope-description").await, "See your photos");
+    // A resource server whose scope is not registered: the scopes field is named.
+    browser
+        .client
+        .goto(&app.url("/admin/resources"))
+        .await
+        .unwrap();
+    fill(
+        &browser,
+        "#resource-identifier",
+        "https://api.example/photos",
+    )
+    .await;
+    fill(&browser, "#resource-name", "Photos").await;
+    fill(&browser, "#resource-scopes", "photos.read").await;
+    click(&browser, "#save-resource").await;
+    assert!(
+        text(&browser, "#error-scopes")
+            .await
+            .contains("not registered")
+    );
+    assert_eq!(
+        value("#resource-identifier").await,
+        "https://api.example/photos"
+    );
+    browser.screenshot("console-resource-refused").await;
     browser.close().await;
 }
 
@@ -980,8 +1048,8 @@ async fn every_page(browser: &Browser, css: &str) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
-async fn the_user_and_client_lists_page_by_a_hundred_and_keep_the_search() {
-    use tessera_core::store::{UserRecord, UserRepo};
+async fn the_user_client_and_grant_lists_page_by_a_hundred_and_keep_the_search() {
+    use tessera_core::store::{GrantRepo, UserRecord, UserRepo};
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -1048,5 +1116,292 @@ async fn the_user_and_client_lists_page_by_a_hundred_and_keep_the_search() {
         .await
         .unwrap();
     assert_eq!(first_cells(&browser, "#clients").await.len(), 100);
+
+    // A popular client's grants: 150, all given in the same second (the order breaks ties by
+    // id), three of them by team-005; listed a hundred a page and narrowed to one user by name.
+    let now = app.state.clock.now();
+    for i in 0..150 {
+        let user = if i < 3 { 5 } else { i % 120 + 10 };
+        app.state
+            .store
+            .create_grant(&tessera_core::store::GrantRecord {
+                id: tessera_core::GrantId::new(format!("grant-{i:03}")),
+                client_id: tessera_core::ClientId::new("client-000"),
+                user_id: Some(tessera_core::Subject::new(format!("sub-{user:03}"))),
+                scopes: vec!["openid".into()],
+                offline: false,
+                session_id: None,
+                auth_time: Some(now),
+                created_at: now,
+                revoked_at: None,
+                resource: None,
+                dpop_jkt: None,
+                amr: tessera_core::amr::Amr::password(),
+            })
+            .await
+            .unwrap();
+    }
+    browser
+        .client
+        .goto(&app.url("/admin/clients/client-000"))
+        .await
+        .unwrap();
+    let pages = every_page(&browser, "#grants").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 50]);
+    let mut ids: Vec<&String> = pages.iter().flatten().collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 150, "every grant once");
+    fill(
+        &browser,
+        "input[name=q][aria-label=\"Grants of a user\"]",
+        "team-005",
+    )
+    .await;
+    click(&browser, "form.search button").await;
+    let mut found = first_cells(&browser, "#grants").await;
+    found.sort();
+    assert_eq!(found, ["grant-000", "grant-001", "grant-002"]);
+    assert!(text(&browser, "#grants").await.contains("team-005"));
+    browser.screenshot("console-client-grants-of-a-user").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn who_is_signed_in_is_listed_paged_and_each_device_can_be_signed_out() {
+    use tessera_core::store::{
+        BrowserSessionRecord, SessionKind, SessionRepo, UserRecord, UserRepo,
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let root = app.with_user("root", PASSWORD, true).await;
+    app.with_user("alice", PASSWORD, false).await;
+    // Alice on her phone and her laptop, through the real sign-in.
+    let phone = tessera_testkit::flow::browser();
+    let laptop = tessera_testkit::flow::browser();
+    for device in [&phone, &laptop] {
+        crate::code_flow::sign_in_as(
+            &app,
+            device,
+            "/login?return_to=%2Faccount",
+            "alice",
+            PASSWORD,
+        )
+        .await;
+    }
+    // 130 more people signed in a while ago (one session each, a second apart), and one
+    // whose session ended.
+    let now = app.state.clock.now();
+    for i in 0..131 {
+        let user = UserRecord {
+            id: tessera_core::Subject::new(format!("sub-{i:03}")),
+            username: format!("person-{i:03}"),
+            email: None,
+            ..root.clone()
+        };
+        app.state.store.create_user(&user).await.unwrap();
+        let seen = now - chrono::Duration::seconds(60 + i);
+        app.state
+            .store
+            .create_session(&BrowserSessionRecord {
+                id_hash: tessera_core::secret::TokenHash::of(&format!("cookie-{i}")),
+                user_id: user.id.clone(),
+                auth_time: seen,
+                created_at: seen,
+                last_seen_at: seen,
+                idle_expires_at: now + chrono::Duration::hours(1),
+                absolute_expires_at: now + chrono::Duration::hours(8),
+                user_agent: Some(format!("Device {i}")),
+                ip: Some("192.0.2.1".into()),
+                ended_at: (i == 130).then_some(now),
+                kind: SessionKind::User,
+                amr: tessera_core::amr::Amr::password(),
+            })
+            .await
+            .unwrap();
+    }
+
+    sign_in(&browser, &app, "/admin", "root").await;
+    click(&browser, "a.card[href=\"/admin/sessions\"]").await;
+    assert_eq!(arrive(&browser, "/admin/sessions").await, "/admin/sessions");
+    browser.screenshot("console-sessions").await;
+    // The admin's console session is listed apart.
+    assert!(text(&browser, "#console-sessions").await.contains("root"));
+    let pages = every_page(&browser, "#sessions").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [100, 33],
+        "alice twice, root (signed in to reach the console) and 130 others; not the ended one"
+    );
+    let first: Vec<&String> = pages[0].iter().take(3).collect();
+    assert_eq!(
+        first,
+        ["root", "alice", "alice"],
+        "most recently seen first"
+    );
+    let names: Vec<&String> = pages.iter().flatten().collect();
+    assert!(!names.iter().any(|n| n.as_str() == "person-130"));
+    let mut people: Vec<&&String> = names.iter().filter(|n| n.starts_with("person-")).collect();
+    people.dedup();
+    assert_eq!(people.len(), 130, "everyone once");
+
+    // Narrowed to alice; signing out one device ends that session only.
+    browser
+        .client
+        .goto(&app.url("/admin/sessions?q=alice"))
+        .await
+        .unwrap();
+    assert_eq!(first_cells(&browser, "#sessions").await.len(), 2);
+    click(&browser, "#sessions .revoke-session").await;
+    let back = "/admin/sessions?notice=signed-out";
+    assert_eq!(arrive(&browser, back).await, back);
+    assert!(text(&browser, "#notice").await.contains("signed out"));
+    let mut statuses = Vec::new();
+    for device in [&phone, &laptop] {
+        statuses.push(
+            device
+                .get(app.url("/account"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 303],
+        "one device is asked to sign in again, the other is not"
+    );
+    let alice = app
+        .state
+        .store
+        .find_user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.state
+            .store
+            .list_user_sessions(&alice.id, app.state.clock.now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_signs_them_out_and_kills_their_tokens_but_never_the_admin_themself() {
+    use tessera_core::store::{AuditRepo, ConsentRepo, GrantAdminRepo, SessionRepo, UserRepo};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let root = app.with_user("root", PASSWORD, true).await;
+    let bob = app.with_user("bob", PASSWORD, false).await;
+    // Bob is signed in in his browser and an app holds his tokens (a refresh token too).
+    let device = tessera_testkit::flow::browser();
+    crate::code_flow::sign_in_as(
+        &app,
+        &device,
+        "/login?return_to=%2Faccount",
+        "bob",
+        PASSWORD,
+    )
+    .await;
+    let webapp = client_with(&app, "webapp", |_| {}).await;
+    let tokens = crate::token_support::code_tokens(
+        &app,
+        &webapp,
+        &bob,
+        &["openid", "profile", "offline_access"],
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let now = app.state.clock.now();
+    app.state
+        .store
+        .save_consent(&bob.id, &webapp.0.client_id, &["openid".to_owned()], now)
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::token_support::userinfo(&app, &access).await.status,
+        200
+    );
+
+    // The admin can not delete themself.
+    sign_in(&browser, &app, &format!("/admin/users/{}", root.id), "root").await;
+    click(&browser, "#delete-user").await;
+    let refused = format!("/admin/users/{}?notice=self", root.id);
+    assert_eq!(arrive(&browser, &refused).await, refused);
+    assert!(
+        text(&browser, "p.error#notice")
+            .await
+            .contains("your own account")
+    );
+
+    // Bob's page: delete.
+    let page = format!("/admin/users/{}", bob.id);
+    browser.client.goto(&app.url(&page)).await.unwrap();
+    click(&browser, "#delete-user").await;
+    let deleted = "/admin/users?notice=deleted";
+    assert_eq!(arrive(&browser, deleted).await, deleted);
+    assert!(
+        !first_cells(&browser, "#users")
+            .await
+            .contains(&"bob".to_owned())
+    );
+    browser.client.goto(&app.url(&page)).await.unwrap();
+    assert!(text(&browser, "h1").await.contains("No such user"));
+
+    // Everything of his is gone or dead: his browser is asked to sign in, the app's access
+    // token is inactive and refused at /userinfo, its refresh token refused.
+    let answer = device.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    let introspected = crate::token_support::introspect(&app, &webapp, &access).await;
+    assert_eq!(introspected["active"], false);
+    assert_eq!(
+        crate::token_support::userinfo(&app, &access).await.status,
+        401
+    );
+    let refreshed = token(
+        &app,
+        &webapp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    refreshed.assert_error(400, "invalid_grant", "a deleted user's refresh token");
+    let store = &app.state.store;
+    assert!(
+        store
+            .list_user_sessions(&bob.id, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_user_consents(&bob.id).await.unwrap().is_empty());
+    let grants = store
+        .list_client_grants(&webapp.0.client_id, Some(&bob.id), None, 10)
+        .await
+        .unwrap();
+    assert!(grants.is_empty());
+    // The audit log keeps his name with the deletion.
+    let search = tessera_core::store::AuditSearch {
+        kind: Some("user.deleted".into()),
+        ..Default::default()
+    };
+    let events = store.search_events(&search, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.details["username"], "bob");
+    assert_eq!(events[0].event.actor.as_deref(), Some("admin:root"));
+    assert!(store.find_user_by_username("root").await.unwrap().is_some());
     browser.close().await;
 }

@@ -1183,11 +1183,13 @@ async fn admins_manage_the_scope_registry_in_the_console_and_the_cli_and_consent
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            location(&refused),
-            "/admin/scopes?notice=invalid",
-            "{bad:?}"
+        assert_eq!(refused.status(), 400, "{bad:?}");
+        let shown = refused.text().await.unwrap();
+        assert!(
+            shown.contains("is not a scope that can be registered"),
+            "{bad:?}: {shown}"
         );
+        assert!(shown.contains("aria-invalid"), "the name is marked");
     }
     let stored = app
         .state

@@ -143,7 +143,7 @@ async fn grant_count(app: &TestApp, client: &str) -> usize {
     use tessera_core::store::GrantAdminRepo;
     app.state
         .store
-        .list_client_grants(&ClientId::new(client), 1000)
+        .list_client_grants(&ClientId::new(client), None, None, 1000)
         .await
         .unwrap()
         .len()
@@ -346,7 +346,7 @@ async fn a_trusted_issuer_asserts_a_user_within_what_the_admin_allowed() {
 async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
     use tessera_testkit::browser::Browser;
 
-    use crate::admin::{arrive, click, fill, path, text};
+    use crate::admin::{arrive, click, element, fill, path, text};
 
     let Some(browser) = Browser::start().await else {
         return;
@@ -381,7 +381,12 @@ async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
     fill(&browser, "#scopes", "openid api.read").await;
     fill(&browser, "#clients", "nobody").await;
     click(&browser, "#create-issuer").await;
-    assert!(text(&browser, ".error").await.contains("no client nobody"));
+    assert!(text(&browser, "#error").await.contains("no client nobody"));
+    assert!(
+        text(&browser, "p.error#notice")
+            .await
+            .contains("not accepted")
+    );
     assert!(
         app.state
             .store
@@ -390,11 +395,22 @@ async fn an_admin_trusts_an_issuer_in_the_console_and_its_assertions_work() {
             .unwrap()
             .is_empty()
     );
-
-    fill(&browser, "#issuer", "https://idp.example").await;
-    fill(&browser, "#jwks", &jwks_value(&idp).to_string()).await;
-    fill(&browser, "#subjects", "alice").await;
-    fill(&browser, "#scopes", "openid api.read").await;
+    // What was typed is still there: only the wrong client needs changing.
+    for (field, typed) in [
+        ("#issuer", "https://idp.example"),
+        ("#subjects", "alice"),
+        ("#scopes", "openid api.read"),
+        ("#clients", "nobody"),
+    ] {
+        let value = element(&browser, field).await.prop("value").await.unwrap();
+        assert_eq!(value.as_deref(), Some(typed), "{field}");
+    }
+    let jwks = element(&browser, "#jwks")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(jwks, Some(jwks_value(&idp).to_string()));
     fill(&browser, "#clients", "gateway").await;
     click(&browser, "#create-issuer").await;
     assert_eq!(

@@ -115,13 +115,11 @@ impl AuditRepo for SeaStore {
         }
         if let Some(after) = &search.after {
             query = query.filter(
-                Condition::any()
-                    .add(Column::OccurredAt.lt(after.occurred_at))
-                    .add(
-                        Condition::all()
-                            .add(Column::OccurredAt.eq(after.occurred_at))
-                            .add(Column::Id.lt(after.id.as_str())),
-                    ),
+                Condition::any().add(Column::OccurredAt.lt(after.at)).add(
+                    Condition::all()
+                        .add(Column::OccurredAt.eq(after.at))
+                        .add(Column::Id.lt(after.id.as_str())),
+                ),
             );
         }
         let rows = query

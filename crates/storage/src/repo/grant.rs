@@ -10,7 +10,7 @@ use tessera_core::{
     ClientId, GrantId, Subject,
     amr::Amr,
     secret::TokenHash,
-    store::{GrantAdminRepo, GrantRecord, GrantRepo, StoreError},
+    store::{GrantAdminRepo, GrantRecord, GrantRepo, StoreError, TimeCursor},
 };
 
 use super::{SeaStore, json_to_strings, strings_to_json};
@@ -72,11 +72,28 @@ impl GrantAdminRepo for SeaStore {
     async fn list_client_grants(
         &self,
         client: &ClientId,
+        user: Option<&Subject>,
+        after: Option<&TimeCursor>,
         limit: u64,
     ) -> Result<Vec<GrantRecord>, StoreError> {
-        grant::Entity::find()
-            .filter(grant::Column::ClientId.eq(client.as_str()))
+        let mut query = grant::Entity::find().filter(grant::Column::ClientId.eq(client.as_str()));
+        if let Some(user) = user {
+            query = query.filter(grant::Column::UserId.eq(user.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(grant::Column::CreatedAt.lt(after.at))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(grant::Column::CreatedAt.eq(after.at))
+                            .add(grant::Column::Id.lt(after.id.as_str())),
+                    ),
+            );
+        }
+        query
             .order_by_desc(grant::Column::CreatedAt)
+            .order_by_desc(grant::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use tessera_core::{
     Subject,
     amr::Amr,
     secret::TokenHash,
-    store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError},
+    store::{BrowserSessionRecord, SessionKind, SessionRepo, StoreError, TimeCursor},
 };
 
 use super::SeaStore;
@@ -109,6 +110,41 @@ impl SessionRepo for SeaStore {
             .filter(session::Column::IdleExpiresAt.gt(now))
             .filter(session::Column::AbsoluteExpiresAt.gt(now))
             .order_by_desc(session::Column::LastSeenAt)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    async fn list_sessions(
+        &self,
+        kind: SessionKind,
+        now: DateTime<Utc>,
+        after: Option<&TimeCursor>,
+        limit: u64,
+    ) -> Result<Vec<BrowserSessionRecord>, StoreError> {
+        let mut query = session::Entity::find()
+            .filter(session::Column::Kind.eq(kind.as_str()))
+            .filter(session::Column::EndedAt.is_null())
+            .filter(session::Column::IdleExpiresAt.gt(now))
+            .filter(session::Column::AbsoluteExpiresAt.gt(now));
+        if let Some(after) = after {
+            query = query.filter(
+                Condition::any()
+                    .add(session::Column::LastSeenAt.lt(after.at))
+                    .add(
+                        Condition::all()
+                            .add(session::Column::LastSeenAt.eq(after.at))
+                            .add(session::Column::IdHash.lt(after.id.as_str())),
+                    ),
+            );
+        }
+        Ok(query
+            .order_by_desc(session::Column::LastSeenAt)
+            .order_by_desc(session::Column::IdHash)
+            .limit(limit)
             .all(&self.db)
             .await
             .map_err(backend)?

@@ -228,4 +228,17 @@ impl UserRepo for SeaStore {
             .await
             .map_err(backend)
     }
+
+    async fn delete_user(&self, id: &Subject) -> Result<bool, StoreError> {
+        let result = user::Entity::delete_by_id(id.as_str().to_owned())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        let deleted = result.rows_affected == 1;
+        if deleted {
+            // Their access tokens die now: instances forget what they found about them.
+            self.announce(Topic::Tokens).await;
+        }
+        Ok(deleted)
+    }
 }
