@@ -1,5 +1,5 @@
 //! `tessera user …`: create, list, show, update, enable, disable, unlock and delete users, reset
-//! their passwords and manage their second factor, through the
+//! their passwords, manage their second factor and the apps they allowed, through the
 //! operations layer the console uses (`tessera_admin::ops::users`): the same username and
 //! password rules, and the same consequences (a disable or a reset ends the user's sessions and
 //! revokes their grants).
@@ -49,6 +49,22 @@ pub enum UserCommand {
     },
     /// Set a new password; ends the user's sessions and revokes their grants.
     ResetPassword(PasswordArgs),
+    /// List the apps a user allowed (the consent remembered for each, and since when).
+    Apps {
+        /// Username or subject id.
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take an app's access away from a user: the consent is forgotten (the app asks again)
+    /// and the grants the user gave it are revoked.
+    RemoveApp {
+        /// Username or subject id.
+        user: String,
+        /// The app's client_id.
+        client_id: String,
+    },
     /// Delete a user and everything of theirs: sessions, grants and refresh tokens, apps
     /// allowed, second factors, passkeys (their audit events stay). Not the last enabled admin.
     Delete {
@@ -184,6 +200,10 @@ pub async fn user(
         UserCommand::Update(args) => return update(config, clock, args).await,
         UserCommand::Unlock { user } => return unlock(config, clock, &user).await,
         UserCommand::Delete { user } => return delete(config, clock, &user).await,
+        UserCommand::Apps { user, json } => return apps(config, &user, json).await,
+        UserCommand::RemoveApp { user, client_id } => {
+            return remove_app(config, clock, &user, &client_id).await;
+        }
         UserCommand::Enable { user } => (user, UserChange::Enabled(true)),
         UserCommand::Disable { user } => (user, UserChange::Enabled(false)),
         UserCommand::ResetPassword(args) => {
@@ -251,6 +271,59 @@ async fn update(config: &Config, clock: Arc<dyn Clock>, args: UpdateArgs) -> any
         }));
     }
     println!("updated user {} (sub {})", updated.username, updated.id);
+    Ok(())
+}
+
+async fn apps(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let user = users::find(&store, id).await?;
+    let apps = tessera_core::store::allowed_apps(&store, &store, &user.id).await?;
+    if json {
+        let rows: Vec<_> = apps
+            .iter()
+            .map(|a| json!({"client_id": a.client_id, "name": a.name, "scope": a.scopes.join(" "), "since": a.since}))
+            .collect();
+        return print_json(&rows);
+    }
+    println!("{:<34} {:<24} {:<11} SCOPE", "CLIENT_ID", "NAME", "SINCE");
+    for a in &apps {
+        println!(
+            "{:<34} {:<24} {:<11} {}",
+            a.client_id,
+            a.name,
+            a.since.format("%Y-%m-%d"),
+            a.scopes.join(" ")
+        );
+    }
+    Ok(())
+}
+
+async fn remove_app(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    id: &str,
+    client_id: &str,
+) -> anyhow::Result<()> {
+    use tessera_core::store::{ConsentRepo, GrantAdminRepo};
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let user = users::find(&store, id).await?;
+    let client = tessera_core::ClientId::new(client_id);
+    let forgotten = store.delete_consent(&user.id, &client).await?;
+    let reason = "access removed by an admin";
+    let revoked = store
+        .revoke_user_client_grants(&user.id, &client, reason, now)
+        .await?;
+    if !forgotten && revoked == 0 {
+        println!("{} has not allowed {client_id}", user.username);
+        return Ok(());
+    }
+    let kind = AuditKind::ConsentRevoked;
+    audit(&store, now, kind, Some(client_id), Some(user.id.as_str())).await;
+    println!(
+        "{client_id} no longer has access for {}; {revoked} grant(s) revoked",
+        user.username
+    );
     Ok(())
 }
 

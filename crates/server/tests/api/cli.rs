@@ -1581,3 +1581,187 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
     insta::assert_json_snapshot!("scope_list", run(&["scope", "list"]));
     insta::assert_json_snapshot!("audit_list", run(&["audit", "list"]));
 }
+
+#[tokio::test]
+async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary() {
+    use tessera_core::store::{ClientRepo, ConsentRepo, GrantRecord, GrantRepo, UserRepo};
+    let fresh = Fresh::new().await;
+    let (dir, url) = (&fresh.dir, &fresh.url);
+    let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
+    let run = |args: &[&str]| fresh.run(args);
+    run(&["user", "add", "alice", "--password-file", "pw"]);
+    let created: Value = serde_json::from_str(&run(&[
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example/cb",
+        "--json",
+    ]))
+    .unwrap();
+    let id = created["client_id"].as_str().unwrap().to_owned();
+
+    // What is given replaces; what is not is kept.
+    let updated: Value = serde_json::from_str(&run(&[
+        "client",
+        "update",
+        &id,
+        "--name",
+        "Shop (new)",
+        "--redirect-uri",
+        "https://shop.example/callback",
+        "--redirect-uri",
+        "https://shop.example/cb2",
+        "--access-token-ttl",
+        "600",
+        "--require-par",
+        "true",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(updated["client_name"], "Shop (new)");
+    assert_eq!(
+        updated["redirect_uris"],
+        serde_json::json!(["https://shop.example/callback", "https://shop.example/cb2"])
+    );
+    assert_eq!(updated["require_pushed_authorization_requests"], true);
+    assert_eq!(updated["token_endpoint_auth_method"], "client_secret_basic");
+    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let client_id = tessera_core::ClientId::new(id.as_str());
+    let stored = store.find_client(&client_id).await.unwrap().unwrap();
+    assert_eq!(stored.access_token_ttl, Some(600));
+    assert!(stored.secret_hash.is_some(), "the secret is kept");
+    // A refused change names the rule and changes nothing.
+    failed_with(
+        &tessera(
+            dir.path(),
+            &[
+                "client",
+                "update",
+                &id,
+                "--redirect-uri",
+                "https://shop.example/cb#x",
+            ],
+            env,
+        ),
+        &["invalid_redirect_uri"],
+    );
+    failed_with(
+        &tessera(
+            dir.path(),
+            &["client", "update", &id, "--access-token-ttl", "0"],
+            env,
+        ),
+        &["access_token_ttl"],
+    );
+    assert_eq!(
+        store
+            .find_client(&client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token_ttl,
+        Some(600)
+    );
+    // Public, then back to a secret: the new secret is printed once.
+    run(&["client", "update", &id, "--auth-method", "none"]);
+    assert!(
+        store
+            .find_client(&client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_hash
+            .is_none()
+    );
+    let back = run(&[
+        "client",
+        "update",
+        &id,
+        "--auth-method",
+        "client_secret_post",
+    ]);
+    assert!(back.contains("client_secret: "), "{back}");
+    let shown = back
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+    let hash = store
+        .find_client(&client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret_hash
+        .unwrap();
+    assert_eq!(hash, tessera_core::secret::TokenHash::of(&shown));
+
+    // Alice allowed the shop; it holds two grants of hers.
+    let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+    let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+    store
+        .save_consent(&alice.id, &client_id, &["openid".to_owned()], now)
+        .await
+        .unwrap();
+    for (n, at) in [(1, now - chrono::Duration::minutes(5)), (2, now)] {
+        store
+            .create_grant(&GrantRecord {
+                id: tessera_core::GrantId::new(format!("grant-{n}")),
+                client_id: client_id.clone(),
+                user_id: Some(alice.id.clone()),
+                scopes: vec!["openid".into()],
+                offline: false,
+                session_id: None,
+                auth_time: Some(at),
+                created_at: at,
+                revoked_at: None,
+                resource: None,
+                dpop_jkt: None,
+                amr: tessera_core::amr::Amr::password(),
+            })
+            .await
+            .unwrap();
+    }
+    let listed: Value = serde_json::from_str(&run(&[
+        "client", "grants", &id, "--user", "alice", "--json",
+    ]))
+    .unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["grant-2", "grant-1"], "newest first");
+    assert_eq!(listed[0]["username"], "alice");
+    assert!(run(&["client", "revoke-grant", &id, "grant-2"]).contains("revoked grant grant-2"));
+    assert!(run(&["client", "grants", &id]).contains("revoked"));
+    failed_with(
+        &tessera(dir.path(), &["client", "revoke-grant", &id, "grant-9"], env),
+        &["has no grant grant-9"],
+    );
+
+    // Her apps, and taking the shop's access away.
+    let apps: Value = serde_json::from_str(&run(&["user", "apps", "alice", "--json"])).unwrap();
+    assert_eq!(apps[0]["name"], "Shop (new)");
+    let removed = run(&["user", "remove-app", "alice", &id]);
+    assert!(removed.contains("1 grant(s) revoked"), "{removed}");
+    assert!(
+        store
+            .list_user_consents(&alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .find_grant(&tessera_core::GrantId::new("grant-1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(run(&["user", "remove-app", "alice", &id]).contains("has not allowed"));
+}
