@@ -86,18 +86,39 @@ struct IssuersPage<'a> {
     error: Option<String>,
     form: IssuerFields,
     issuers: Vec<IssuerRow>,
+    /// The search, as typed.
+    query: String,
+    /// The query of the next page.
+    next: Option<String>,
+    /// Whether this is a later page.
+    paged: bool,
 }
 
+/// A page of the trusted issuers (by `iss`; `search` in it, `after` the last one shown) and
+/// the trust form (`error`: why it was refused; then 400).
 async fn render(
     state: &AdminState,
     admin: &super::Admin,
     notice_text: Option<&'static str>,
     (error, form): (Option<String>, IssuerFields),
+    (search, after): (Option<&str>, Option<&str>),
 ) -> HttpResponse {
-    let issuers = match state.trusted_issuers.list_trusted_issuers().await {
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let limit = super::LIST_PAGE + 1;
+    let mut issuers = match state
+        .trusted_issuers
+        .page_trusted_issuers(search, after, limit)
+        .await
+    {
         Ok(issuers) => issuers,
         Err(err) => return actix_web::ResponseError::error_response(&PageError::from(err)),
     };
+    let more = issuers.len() as u64 > super::LIST_PAGE;
+    issuers.truncate(usize::try_from(super::LIST_PAGE).unwrap_or(100));
+    let next = issuers
+        .last()
+        .filter(|_| more)
+        .map(|i| super::next_page(search, &i.issuer));
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -109,6 +130,9 @@ async fn render(
         notice: notice_text,
         error,
         form,
+        query: search.unwrap_or_default().to_owned(),
+        next,
+        paged: after.is_some(),
         issuers: issuers.iter().map(IssuerRow::from).collect(),
     };
     html(status, page.render())
@@ -121,7 +145,8 @@ pub(crate) async fn get_issuers(
     state: web::Data<AdminState>,
 ) -> HttpResponse {
     let shown = (None, IssuerFields::default());
-    render(&state, &admin, notice(query.notice.as_deref()), shown).await
+    let list = (query.q.as_deref(), query.after.as_deref());
+    render(&state, &admin, notice(query.notice.as_deref()), shown, list).await
 }
 
 /// `POST /admin/trusted-issuers` (`alg` may repeat: one checkbox per algorithm).
@@ -162,11 +187,13 @@ pub(crate) async fn post_create_issuer(
         Err(IssuerOpError::Store(err)) => return Err(err.into()),
         Err(IssuerOpError::Invalid(message)) => {
             let refused = Some(super::REFUSED);
-            return Ok(render(&state, &admin, refused, (Some(message), typed)).await);
+            let shown = (Some(message), typed);
+            return Ok(render(&state, &admin, refused, shown, (None, None)).await);
         }
         Err(err) => {
             let refused = Some(super::REFUSED);
-            return Ok(render(&state, &admin, refused, (Some(err.to_string()), typed)).await);
+            let shown = (Some(err.to_string()), typed);
+            return Ok(render(&state, &admin, refused, shown, (None, None)).await);
         }
     }
     let kind = AuditKind::TrustedIssuerCreated;

@@ -35,6 +35,12 @@ struct TokensPage<'a> {
     /// The create form: empty, or as posted when it was refused.
     form: NewTokenForm,
     marks: FieldMarks,
+    /// The description search, as typed.
+    query: String,
+    /// The query of the next page.
+    next: Option<String>,
+    /// Whether this is a later page.
+    paged: bool,
 }
 
 /// `GET /admin/registration-tokens`.
@@ -44,17 +50,34 @@ pub(crate) async fn get_tokens(
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let shown = (notice(query.notice.as_deref()), NewTokenForm::default());
-    tokens_page(&state, &admin, shown, FieldMarks::default()).await
+    let list = (query.q.as_deref(), query.after.as_deref());
+    tokens_page(&state, &admin, shown, FieldMarks::default(), list).await
 }
 
-/// The tokens and the create form (`marks`: the refused field; then 400).
+/// A page of the tokens (`search`: in the description; `after`: the page after this cursor)
+/// and the create form (`marks`: the refused field; then 400).
 async fn tokens_page(
     state: &AdminState,
     admin: &Admin,
     (notice, form): (Option<&'static str>, NewTokenForm),
     marks: FieldMarks,
+    (search, after): (Option<&str>, Option<&str>),
 ) -> Result<HttpResponse, PageError> {
-    let tokens = state.tokens.list_initial_access_tokens().await?;
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let cursor = after.and_then(tessera_core::store::TimeCursor::decode);
+    let mut tokens = state
+        .tokens
+        .page_initial_access_tokens(search, cursor.as_ref(), super::LIST_PAGE + 1)
+        .await?;
+    let more = tokens.len() as u64 > super::LIST_PAGE;
+    tokens.truncate(usize::try_from(super::LIST_PAGE).unwrap_or(100));
+    let next = tokens.last().filter(|_| more).map(|t| {
+        let cursor = tessera_core::store::TimeCursor {
+            at: t.created_at,
+            id: t.token_hash.as_str().to_owned(),
+        };
+        super::next_page(search, &cursor.encode())
+    });
     let now = state.clock.now();
     let status = if marks.0.is_some() {
         StatusCode::BAD_REQUEST
@@ -67,6 +90,9 @@ async fn tokens_page(
         notice,
         form,
         marks,
+        query: search.unwrap_or_default().to_owned(),
+        next,
+        paged: cursor.is_some(),
         registration_endpoint: state
             .issuer
             .endpoint(tessera_client_registry::REGISTRATION_PATH),
@@ -112,7 +138,7 @@ pub(crate) async fn post_create_token(
     let refuse = async |field: &'static str, why: String| {
         let marks = FieldMarks(Some(FieldError::new(field, why)));
         let shown = (Some(super::REFUSED_FIELD), form);
-        tokens_page(&state, &admin, shown, marks).await
+        tokens_page(&state, &admin, shown, marks, (None, None)).await
     };
     let whole = "a whole number, or nothing";
     let Ok(uses) = uses else {

@@ -362,6 +362,14 @@ pub trait TrustedIssuerRepo: Send + Sync {
     ) -> Result<Option<TrustedIssuerRecord>, StoreError>;
     /// Every trusted issuer, by `iss`.
     async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuerRecord>, StoreError>;
+    /// A page of trusted issuers by `iss`: those whose `iss` contains `search`
+    /// (case-insensitive), after the `iss` `after` (keyset paging). At most `limit`.
+    async fn page_trusted_issuers(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<TrustedIssuerRecord>, StoreError>;
     /// Replaces an issuer's stored fields (by id).
     async fn update_trusted_issuer(&self, issuer: &TrustedIssuerRecord) -> Result<(), StoreError>;
     /// Removes an issuer by id; whether it existed.
@@ -580,6 +588,15 @@ pub trait InitialAccessTokenRepo: Send + Sync {
     /// Every token, newest first.
     async fn list_initial_access_tokens(&self)
     -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
+    /// A page of tokens, newest first: those whose description contains `search`
+    /// (case-insensitive), after `after` (a [`TimeCursor`] of the creation time and the hash).
+    /// At most `limit`.
+    async fn page_initial_access_tokens(
+        &self,
+        search: Option<&str>,
+        after: Option<&TimeCursor>,
+        limit: u64,
+    ) -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
     /// Revokes a token; whether it was active.
     async fn revoke_initial_access_token(
         &self,

@@ -4,15 +4,27 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    QuerySelect, sea_query::Expr,
 };
 use tessera_core::{
     secret::TokenHash,
-    store::{InitialAccessTokenRecord, InitialAccessTokenRepo, StoreError},
+    store::{InitialAccessTokenRecord, InitialAccessTokenRepo, StoreError, TimeCursor},
 };
 
 use super::SeaStore;
-use crate::{backend, entity::initial_access_token as iat, write_err};
+use crate::{backend, entity::initial_access_token as iat, search_condition, write_err};
+
+fn to_record(row: iat::Model) -> InitialAccessTokenRecord {
+    InitialAccessTokenRecord {
+        token_hash: TokenHash::from_stored(row.token_hash),
+        description: row.description,
+        uses_remaining: row.uses_remaining,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+        created_by: row.created_by,
+    }
+}
 
 /// Unrevoked, unexpired, uses left.
 fn usable(now: DateTime<Utc>) -> Condition {
@@ -94,15 +106,42 @@ impl InitialAccessTokenRepo for SeaStore {
             .await
             .map_err(backend)?
             .into_iter()
-            .map(|row| InitialAccessTokenRecord {
-                token_hash: TokenHash::from_stored(row.token_hash),
-                description: row.description,
-                uses_remaining: row.uses_remaining,
-                expires_at: row.expires_at,
-                created_at: row.created_at,
-                revoked_at: row.revoked_at,
-                created_by: row.created_by,
-            })
+            .map(to_record)
+            .collect())
+    }
+
+    async fn page_initial_access_tokens(
+        &self,
+        search: Option<&str>,
+        after: Option<&TimeCursor>,
+        limit: u64,
+    ) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
+        let mut query = iat::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(
+                Condition::any()
+                    .add(iat::Column::CreatedAt.lt(after.at))
+                    .add(
+                        Condition::all()
+                            .add(iat::Column::CreatedAt.eq(after.at))
+                            .add(iat::Column::TokenHash.lt(after.id.as_str())),
+                    ),
+            );
+        }
+        if let Some(condition) =
+            search.and_then(|term| search_condition(term, &[iat::Column::Description]))
+        {
+            query = query.filter(condition);
+        }
+        Ok(query
+            .order_by_desc(iat::Column::CreatedAt)
+            .order_by_desc(iat::Column::TokenHash)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
             .collect())
     }
 

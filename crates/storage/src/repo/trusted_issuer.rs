@@ -1,7 +1,7 @@
 //! Trusted external JWT issuers (the jwt-bearer grant, RFC 7523 §2.1).
 
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tessera_core::{
     ClientId, SigningAlg,
     store::{StoreError, TrustedIssuerRecord, TrustedIssuerRepo},
@@ -91,6 +91,32 @@ impl TrustedIssuerRepo for SeaStore {
     async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuerRecord>, StoreError> {
         issuer::Entity::find()
             .order_by_asc(issuer::Column::Issuer)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    async fn page_trusted_issuers(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<TrustedIssuerRecord>, StoreError> {
+        let mut query = issuer::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(issuer::Column::Issuer.gt(after));
+        }
+        if let Some(condition) =
+            search.and_then(|term| crate::search_condition(term, &[issuer::Column::Issuer]))
+        {
+            query = query.filter(condition);
+        }
+        query
+            .order_by_asc(issuer::Column::Issuer)
+            .limit(limit)
             .all(&self.db)
             .await
             .map_err(backend)?
