@@ -97,8 +97,9 @@ pub struct CreateClient {
     /// A redirect URI (repeat for several).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
-    /// A grant type (repeat; default authorization_code): authorization_code, refresh_token,
-    /// client_credentials, device_code (RFC 8628), jwt-bearer (RFC 7523), or a wire value.
+    /// A grant type (repeat; default authorization_code and refresh_token, as the console's
+    /// form): authorization_code, refresh_token, client_credentials, device_code (RFC 8628),
+    /// jwt-bearer (RFC 7523), or a wire value.
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// client_secret_basic (default), client_secret_post, private_key_jwt or none (public).
@@ -304,7 +305,13 @@ async fn create(store: &SeaStore, now: DateTime<Utc>, args: CreateClient) -> any
     let metadata = ClientMetadata {
         redirect_uris: args.redirect_uris,
         token_endpoint_auth_method: args.auth_method,
-        grant_types: (!args.grant_types.is_empty()).then_some(args.grant_types),
+        // The console's form ticks these two; RFC 7591's own default (authorization_code alone)
+        // stays for apps that register themselves.
+        grant_types: Some(if args.grant_types.is_empty() {
+            vec!["authorization_code".into(), "refresh_token".into()]
+        } else {
+            args.grant_types
+        }),
         response_types: None,
         client_name: args.name,
         scope: args.scope,

@@ -64,13 +64,14 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Configuration commands.
+    /// Check the configuration without serving.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Signing-key commands.
+    /// Signing keys: list them, rotate, copy between the key folder and the database.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Client commands.
+    /// Clients (apps): register, change, enable or disable, delete, rotate secrets, see and
+    /// revoke their grants.
     #[command(subcommand)]
     Client(ClientCommand),
     /// Initial access tokens for RFC 7591 dynamic registration.
@@ -79,7 +80,8 @@ pub enum Command {
     /// External issuers trusted for the JWT bearer grant (RFC 7523).
     #[command(subcommand)]
     TrustedIssuer(TrustedIssuerCommand),
-    /// User commands.
+    /// Users: create, change, disable, delete, reset passwords, second factors, the apps they
+    /// allowed.
     #[command(subcommand)]
     User(UserCommand),
     /// The scope registry: the scopes apps may register for.

@@ -31,7 +31,7 @@ pub enum ResourceServerCommand {
         #[arg(long)]
         introspect_as: Option<String>,
     },
-    /// List them.
+    /// List the registered resource servers.
     List {
         /// Print JSON.
         #[arg(long)]

@@ -57,7 +57,7 @@ pub struct AddTrustedIssuer {
     /// Its https jwks_uri.
     #[arg(long)]
     jwks_uri: Option<String>,
-    /// An algorithm it signs with (repeatable; default RS256, `tessera_admin::ops::issuers`).
+    /// An algorithm it signs with (repeatable; default RS256, as in the console).
     #[arg(long = "alg")]
     algs: Vec<String>,
     /// A subject it may assert: a username or subject id, or `*` (repeatable).

@@ -18,7 +18,7 @@ use crate::config::Config;
 /// `tessera user …`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user, non-interactively.
+    /// Create a user (the password from a file or standard input, never an argument).
     Add(AddUser),
     /// List users.
     List {

@@ -1601,6 +1601,11 @@ async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary
     ]))
     .unwrap();
     let id = created["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"]),
+        "the console's form's default grants"
+    );
 
     // What is given replaces; what is not is kept.
     let updated: Value = serde_json::from_str(&run(&[
