@@ -112,15 +112,20 @@ async fn list(store: &SeaStore, now: DateTime<Utc>, json: bool) -> anyhow::Resul
     if json {
         print_json(&rows)?;
     } else {
+        println!(
+            "{:<16}  {:<8} {:<9}  {:<20} DESCRIPTION",
+            "ID", "STATE", "USES LEFT", "EXPIRES (UTC)"
+        );
         for t in &tokens {
             let state = t.state(now);
             println!(
-                "{}  {:<8} uses left: {:<9} expires: {:<25} {}",
+                "{:<16}  {:<8} {:<9}  {:<20} {}",
                 registration_tokens::id_of(&t.token_hash),
                 state,
                 t.uses_remaining
                     .map_or("unlimited".into(), |u| u.to_string()),
-                t.expires_at.map_or("never".into(), |e| e.to_rfc3339()),
+                t.expires_at
+                    .map_or("never".into(), |e| e.format("%Y-%m-%d %H:%M").to_string()),
                 t.description.as_deref().unwrap_or("")
             );
         }

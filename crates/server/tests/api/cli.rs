@@ -1483,7 +1483,7 @@ fn stable(value: Value) -> Value {
                         ) => Value::String(format!("[{key}]")),
                         (k, _)
                             if k.ends_with("_at") && k != "client_secret_expires_at"
-                                || k == "auth_time" =>
+                                || ["auth_time", "since", "next"].contains(&k) =>
                         {
                             Value::String("[time]".into())
                         }
@@ -1579,7 +1579,63 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
     insta::assert_json_snapshot!("session_list", run(&["session", "list"]));
     insta::assert_json_snapshot!("sign_in_locks_list", run(&["sign-in-locks", "list"]));
     insta::assert_json_snapshot!("scope_list", run(&["scope", "list"]));
-    insta::assert_json_snapshot!("audit_list", run(&["audit", "list"]));
+    fresh.run(&[
+        "registration-token",
+        "create",
+        "--uses",
+        "3",
+        "--expires",
+        "3600",
+        "--description",
+        "partner portal",
+    ]);
+    insta::assert_json_snapshot!(
+        "registration_token_list",
+        run(&["registration-token", "list"])
+    );
+    fresh.run(&[
+        "resource-server",
+        "add",
+        "https://api.example/photos",
+        "--name",
+        "Photos",
+        "--scopes",
+        "api.read",
+    ]);
+    insta::assert_json_snapshot!("resource_server_list", run(&["resource-server", "list"]));
+    {
+        use tessera_core::store::{ConsentRepo, GrantRecord, GrantRepo, UserRepo};
+        let store =
+            tessera_storage::SeaStore::new(tessera_storage::connect(&fresh.url).await.unwrap());
+        let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+        let now = tessera_core::Clock::now(&tessera_core::SystemClock);
+        let client = tessera_core::ClientId::new(client_id.as_str());
+        let scopes = ["openid".to_owned(), "profile".to_owned()];
+        store
+            .save_consent(&alice.id, &client, &scopes, now)
+            .await
+            .unwrap();
+        store
+            .create_grant(&GrantRecord {
+                id: tessera_core::GrantId::new("grant-1"),
+                client_id: client,
+                user_id: Some(alice.id),
+                scopes: scopes.to_vec(),
+                offline: true,
+                session_id: None,
+                auth_time: Some(now),
+                created_at: now,
+                revoked_at: None,
+                resource: None,
+                dpop_jkt: None,
+                amr: tessera_core::amr::Amr::password(),
+            })
+            .await
+            .unwrap();
+    }
+    insta::assert_json_snapshot!("client_grants", run(&["client", "grants", &client_id]));
+    insta::assert_json_snapshot!("user_apps", run(&["user", "apps", "alice"]));
+    insta::assert_json_snapshot!("audit_list", run(&["audit", "list", "--limit", "3"]));
 }
 
 #[tokio::test]
