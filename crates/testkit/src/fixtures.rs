@@ -1,11 +1,17 @@
 //! Fixtures on an [`AppState`]: a user, a client. [`crate::TestApp`]'s helpers use these too.
+//! And records as the server would have stored them, for tests that seed many at once: a
+//! browser session, a grant.
 
 use tessera_core::{
-    ClientId, Subject,
+    ClientId, GrantId, Subject,
+    amr::Amr,
     grant_type::{GrantType, ResponseType},
     password::hash_password,
-    secret::{PlainToken, SecretKind, random_id},
-    store::{ClientAuthMethod, ClientRecord, ClientRepo, UserRecord, UserRepo},
+    secret::{PlainToken, SecretKind, TokenHash, random_id},
+    store::{
+        BrowserSessionRecord, ClientAuthMethod, ClientRecord, ClientRepo, GrantRecord, SessionKind,
+        UserRecord, UserRepo,
+    },
 };
 use tessera_server::AppState;
 
@@ -74,4 +80,52 @@ pub async fn client(
         .await
         .expect("client stored");
     (client, secret)
+}
+
+/// A user's browser session in force, as the sign-in page would have stored it: the cookie
+/// value `cookie` (only its hash is kept), signed in with a password and last seen at `seen`,
+/// idle for an hour and absolutely for eight from `seen`.
+pub fn session_record(
+    cookie: &str,
+    user: &Subject,
+    seen: chrono::DateTime<chrono::Utc>,
+) -> BrowserSessionRecord {
+    BrowserSessionRecord {
+        id_hash: TokenHash::of(cookie),
+        user_id: user.clone(),
+        auth_time: seen,
+        created_at: seen,
+        last_seen_at: seen,
+        idle_expires_at: seen + chrono::Duration::hours(1),
+        absolute_expires_at: seen + chrono::Duration::hours(8),
+        user_agent: None,
+        ip: None,
+        ended_at: None,
+        kind: SessionKind::User,
+        amr: Amr::password(),
+    }
+}
+
+/// A grant `user` gave `client` at `at` (scope `openid`, not offline), as a code redemption
+/// would have stored it.
+pub fn grant_record(
+    id: &str,
+    client: &ClientId,
+    user: &Subject,
+    at: chrono::DateTime<chrono::Utc>,
+) -> GrantRecord {
+    GrantRecord {
+        id: GrantId::new(id),
+        client_id: client.clone(),
+        user_id: Some(user.clone()),
+        scopes: vec!["openid".into()],
+        offline: false,
+        session_id: None,
+        auth_time: Some(at),
+        created_at: at,
+        revoked_at: None,
+        resource: None,
+        dpop_jkt: None,
+        amr: Amr::password(),
+    }
 }

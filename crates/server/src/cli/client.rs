@@ -133,26 +133,61 @@ pub struct CreateClient {
     /// are always bound to its key.
     #[arg(long)]
     dpop_bound_access_tokens: bool,
-    /// This client's access token lifetime in seconds (default: TESSERA_ACCESS_TOKEN_TTL).
-    #[arg(long)]
-    access_token_ttl: Option<i64>,
-    /// This client's refresh token lifetime in seconds (default: TESSERA_REFRESH_TOKEN_TTL).
-    #[arg(long)]
-    refresh_token_ttl: Option<i64>,
-    /// Seconds from sign-in after which this client's refresh-token families end (default:
-    /// TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL).
-    #[arg(long)]
-    refresh_token_absolute_ttl: Option<i64>,
-    /// Rotations of one refresh-token family before a new sign-in (default:
-    /// TESSERA_REFRESH_TOKEN_MAX_ROTATIONS).
-    #[arg(long)]
-    refresh_token_max_rotations: Option<i64>,
-    /// This client's access token algorithm, RS256 or ES256 (default: TESSERA_ACCESS_TOKEN_ALG).
-    #[arg(long)]
-    access_token_alg: Option<tessera_core::SigningAlg>,
+    #[command(flatten)]
+    settings: TokenSettingArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A client's own token settings, for `client create` and `client update` (unset: the
+/// server-wide setting named).
+#[derive(Debug, Args)]
+pub struct TokenSettingArgs {
+    /// This client's access token lifetime in seconds (unset: TESSERA_ACCESS_TOKEN_TTL).
+    #[arg(long)]
+    access_token_ttl: Option<i64>,
+    /// This client's refresh token lifetime in seconds (unset: TESSERA_REFRESH_TOKEN_TTL).
+    #[arg(long)]
+    refresh_token_ttl: Option<i64>,
+    /// Seconds from sign-in after which this client's refresh-token families end (unset:
+    /// TESSERA_REFRESH_TOKEN_ABSOLUTE_TTL).
+    #[arg(long)]
+    refresh_token_absolute_ttl: Option<i64>,
+    /// Rotations of one refresh-token family before a new sign-in (unset:
+    /// TESSERA_REFRESH_TOKEN_MAX_ROTATIONS).
+    #[arg(long)]
+    refresh_token_max_rotations: Option<i64>,
+    /// This client's access token algorithm, RS256 or ES256 (unset: TESSERA_ACCESS_TOKEN_ALG).
+    #[arg(long)]
+    access_token_alg: Option<tessera_core::SigningAlg>,
+}
+
+impl TokenSettingArgs {
+    /// `settings` with what was given put in.
+    fn applied_to(self, mut settings: TokenSettings) -> TokenSettings {
+        let given = [
+            (&mut settings.access_token_ttl, self.access_token_ttl),
+            (&mut settings.refresh_token_ttl, self.refresh_token_ttl),
+            (
+                &mut settings.refresh_token_absolute_ttl,
+                self.refresh_token_absolute_ttl,
+            ),
+            (
+                &mut settings.refresh_token_max_rotations,
+                self.refresh_token_max_rotations,
+            ),
+        ];
+        for (setting, value) in given {
+            if value.is_some() {
+                *setting = value;
+            }
+        }
+        if self.access_token_alg.is_some() {
+            settings.access_token_alg = self.access_token_alg;
+        }
+        settings
+    }
 }
 
 /// `tessera client update` options (each replaces the client's value when given).
@@ -203,21 +238,8 @@ pub struct UpdateClient {
     /// Whether every token request must carry a DPoP proof (RFC 9449).
     #[arg(long)]
     dpop_bound_access_tokens: Option<bool>,
-    /// Access token lifetime in seconds.
-    #[arg(long)]
-    access_token_ttl: Option<i64>,
-    /// Refresh token lifetime in seconds.
-    #[arg(long)]
-    refresh_token_ttl: Option<i64>,
-    /// Seconds from sign-in after which its refresh-token families end.
-    #[arg(long)]
-    refresh_token_absolute_ttl: Option<i64>,
-    /// Rotations of one refresh-token family before a new sign-in.
-    #[arg(long)]
-    refresh_token_max_rotations: Option<i64>,
-    /// Its access token algorithm, RS256 or ES256.
-    #[arg(long)]
-    access_token_alg: Option<tessera_core::SigningAlg>,
+    #[command(flatten)]
+    settings: TokenSettingArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -324,13 +346,7 @@ async fn create(store: &SeaStore, now: DateTime<Utc>, args: CreateClient) -> any
         require_pushed_authorization_requests: args.require_par.then_some(true),
         dpop_bound_access_tokens: args.dpop_bound_access_tokens.then_some(true),
     };
-    let settings = TokenSettings {
-        access_token_ttl: args.access_token_ttl,
-        refresh_token_ttl: args.refresh_token_ttl,
-        refresh_token_absolute_ttl: args.refresh_token_absolute_ttl,
-        refresh_token_max_rotations: args.refresh_token_max_rotations,
-        access_token_alg: args.access_token_alg,
-    };
+    let settings = args.settings.applied_to(TokenSettings::default());
     let created = match clients::create(store, &metadata, settings, now).await {
         Err(ClientOpError::Metadata(err)) => bail!("{}: {}", err.code(), err.description()),
         other => other?,
@@ -393,27 +409,7 @@ async fn update(store: &SeaStore, now: DateTime<Utc>, args: UpdateClient) -> any
     if args.dpop_bound_access_tokens.is_some() {
         metadata.dpop_bound_access_tokens = args.dpop_bound_access_tokens;
     }
-    let mut settings = TokenSettings::of(&client);
-    let given = [
-        (&mut settings.access_token_ttl, args.access_token_ttl),
-        (&mut settings.refresh_token_ttl, args.refresh_token_ttl),
-        (
-            &mut settings.refresh_token_absolute_ttl,
-            args.refresh_token_absolute_ttl,
-        ),
-        (
-            &mut settings.refresh_token_max_rotations,
-            args.refresh_token_max_rotations,
-        ),
-    ];
-    for (setting, value) in given {
-        if value.is_some() {
-            *setting = value;
-        }
-    }
-    if args.access_token_alg.is_some() {
-        settings.access_token_alg = args.access_token_alg;
-    }
+    let settings = args.settings.applied_to(TokenSettings::of(&client));
     let edit = clients::ClientEdit {
         metadata,
         settings,

@@ -11,6 +11,7 @@ use std::{
 
 use serde_json::Value;
 use tempfile::TempDir;
+use tessera_testkit::fixtures::{grant_record, session_record};
 
 pub(crate) fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command(dir, args, env).output().expect("tessera runs")
@@ -1330,7 +1331,7 @@ async fn user_update_and_unlock_and_shell_completions_from_the_real_binary() {
 
 #[tokio::test]
 async fn user_delete_session_sign_out_and_audit_list_and_export_from_the_real_binary() {
-    use tessera_core::store::{BrowserSessionRecord, SessionKind, SessionRepo, UserRepo};
+    use tessera_core::store::{BrowserSessionRecord, SessionRepo, UserRepo};
     let fresh = Fresh::new().await;
     let (dir, url) = (&fresh.dir, &fresh.url);
     let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
@@ -1344,18 +1345,9 @@ async fn user_delete_session_sign_out_and_audit_list_and_export_from_the_real_bi
     for device in ["phone", "laptop"] {
         store
             .create_session(&BrowserSessionRecord {
-                id_hash: tessera_core::secret::TokenHash::of(device),
-                user_id: bob.id.clone(),
-                auth_time: now,
-                created_at: now,
-                last_seen_at: now,
-                idle_expires_at: now + chrono::Duration::hours(1),
-                absolute_expires_at: now + chrono::Duration::hours(8),
                 user_agent: Some(format!("Bob's {device}")),
                 ip: Some("192.0.2.7".into()),
-                ended_at: None,
-                kind: SessionKind::User,
-                amr: tessera_core::amr::Amr::password(),
+                ..session_record(device, &bob.id, now)
             })
             .await
             .unwrap();
@@ -1553,25 +1545,17 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
         "--client-credentials",
     ]);
     {
-        use tessera_core::store::{BrowserSessionRecord, SessionKind, SessionRepo, UserRepo};
+        use tessera_core::store::{BrowserSessionRecord, SessionRepo, UserRepo};
         let store =
             tessera_storage::SeaStore::new(tessera_storage::connect(&fresh.url).await.unwrap());
         let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
         let now = tessera_core::Clock::now(&tessera_core::SystemClock);
         store
             .create_session(&BrowserSessionRecord {
-                id_hash: tessera_core::secret::TokenHash::of("a cookie"),
-                user_id: alice.id,
-                auth_time: now,
-                created_at: now,
-                last_seen_at: now,
-                idle_expires_at: now + chrono::Duration::hours(1),
-                absolute_expires_at: now + chrono::Duration::hours(8),
                 user_agent: Some("Firefox".into()),
                 ip: Some("192.0.2.7".into()),
-                ended_at: None,
-                kind: SessionKind::User,
                 amr: tessera_core::amr::Amr::password_and_otp(),
+                ..session_record("a cookie", &alice.id, now)
             })
             .await
             .unwrap();
@@ -1617,18 +1601,9 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
             .unwrap();
         store
             .create_grant(&GrantRecord {
-                id: tessera_core::GrantId::new("grant-1"),
-                client_id: client,
-                user_id: Some(alice.id),
                 scopes: scopes.to_vec(),
                 offline: true,
-                session_id: None,
-                auth_time: Some(now),
-                created_at: now,
-                revoked_at: None,
-                resource: None,
-                dpop_jkt: None,
-                amr: tessera_core::amr::Amr::password(),
+                ..grant_record("grant-1", &client, &alice.id, now)
             })
             .await
             .unwrap();
@@ -1640,7 +1615,7 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
 
 #[tokio::test]
 async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary() {
-    use tessera_core::store::{ClientRepo, ConsentRepo, GrantRecord, GrantRepo, UserRepo};
+    use tessera_core::store::{ClientRepo, ConsentRepo, GrantRepo, UserRepo};
     let fresh = Fresh::new().await;
     let (dir, url) = (&fresh.dir, &fresh.url);
     let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
@@ -1767,20 +1742,12 @@ async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary
         .unwrap();
     for (n, at) in [(1, now - chrono::Duration::minutes(5)), (2, now)] {
         store
-            .create_grant(&GrantRecord {
-                id: tessera_core::GrantId::new(format!("grant-{n}")),
-                client_id: client_id.clone(),
-                user_id: Some(alice.id.clone()),
-                scopes: vec!["openid".into()],
-                offline: false,
-                session_id: None,
-                auth_time: Some(at),
-                created_at: at,
-                revoked_at: None,
-                resource: None,
-                dpop_jkt: None,
-                amr: tessera_core::amr::Amr::password(),
-            })
+            .create_grant(&grant_record(
+                &format!("grant-{n}"),
+                &client_id,
+                &alice.id,
+                at,
+            ))
             .await
             .unwrap();
     }

@@ -1130,20 +1130,12 @@ async fn every_list_pages_by_a_hundred_and_keeps_the_search() {
         let user = if i < 3 { 5 } else { i % 120 + 10 };
         app.state
             .store
-            .create_grant(&tessera_core::store::GrantRecord {
-                id: tessera_core::GrantId::new(format!("grant-{i:03}")),
-                client_id: tessera_core::ClientId::new("client-000"),
-                user_id: Some(tessera_core::Subject::new(format!("sub-{user:03}"))),
-                scopes: vec!["openid".into()],
-                offline: false,
-                session_id: None,
-                auth_time: Some(now),
-                created_at: now,
-                revoked_at: None,
-                resource: None,
-                dpop_jkt: None,
-                amr: tessera_core::amr::Amr::password(),
-            })
+            .create_grant(&tessera_testkit::fixtures::grant_record(
+                &format!("grant-{i:03}"),
+                &tessera_core::ClientId::new("client-000"),
+                &tessera_core::Subject::new(format!("sub-{user:03}")),
+                now,
+            ))
             .await
             .unwrap();
     }
@@ -1257,9 +1249,7 @@ async fn every_list_pages_by_a_hundred_and_keeps_the_search() {
 
 #[tokio::test]
 async fn who_is_signed_in_is_listed_paged_and_each_device_can_be_signed_out() {
-    use tessera_core::store::{
-        BrowserSessionRecord, SessionKind, SessionRepo, UserRecord, UserRepo,
-    };
+    use tessera_core::store::{BrowserSessionRecord, SessionRepo, UserRecord, UserRepo};
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -1294,18 +1284,10 @@ async fn who_is_signed_in_is_listed_paged_and_each_device_can_be_signed_out() {
         app.state
             .store
             .create_session(&BrowserSessionRecord {
-                id_hash: tessera_core::secret::TokenHash::of(&format!("cookie-{i}")),
-                user_id: user.id.clone(),
-                auth_time: seen,
-                created_at: seen,
-                last_seen_at: seen,
-                idle_expires_at: now + chrono::Duration::hours(1),
-                absolute_expires_at: now + chrono::Duration::hours(8),
                 user_agent: Some(format!("Device {i}")),
                 ip: Some("192.0.2.1".into()),
                 ended_at: (i == 130).then_some(now),
-                kind: SessionKind::User,
-                amr: tessera_core::amr::Amr::password(),
+                ..tessera_testkit::fixtures::session_record(&format!("cookie-{i}"), &user.id, seen)
             })
             .await
             .unwrap();

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use tessera_core::{
@@ -114,13 +114,7 @@ impl AuditRepo for SeaStore {
             query = query.filter(Column::OccurredAt.lt(until));
         }
         if let Some(after) = &search.after {
-            query = query.filter(
-                Condition::any().add(Column::OccurredAt.lt(after.at)).add(
-                    Condition::all()
-                        .add(Column::OccurredAt.eq(after.at))
-                        .add(Column::Id.lt(after.id.as_str())),
-                ),
-            );
+            query = query.filter(super::older_than(Column::OccurredAt, Column::Id, after));
         }
         let rows = query
             .order_by_desc(Column::OccurredAt)

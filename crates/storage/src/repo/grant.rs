@@ -81,15 +81,8 @@ impl GrantAdminRepo for SeaStore {
             query = query.filter(grant::Column::UserId.eq(user.as_str()));
         }
         if let Some(after) = after {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(grant::Column::CreatedAt.lt(after.at))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(grant::Column::CreatedAt.eq(after.at))
-                            .add(grant::Column::Id.lt(after.id.as_str())),
-                    ),
-            );
+            let (time, id) = (grant::Column::CreatedAt, grant::Column::Id);
+            query = query.filter(super::older_than(time, id, after));
         }
         query
             .order_by_desc(grant::Column::CreatedAt)

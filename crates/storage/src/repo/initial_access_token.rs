@@ -118,15 +118,8 @@ impl InitialAccessTokenRepo for SeaStore {
     ) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
         let mut query = iat::Entity::find();
         if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(iat::Column::CreatedAt.lt(after.at))
-                    .add(
-                        Condition::all()
-                            .add(iat::Column::CreatedAt.eq(after.at))
-                            .add(iat::Column::TokenHash.lt(after.id.as_str())),
-                    ),
-            );
+            let (time, id) = (iat::Column::CreatedAt, iat::Column::TokenHash);
+            query = query.filter(super::older_than(time, id, after));
         }
         if let Some(condition) =
             search.and_then(|term| search_condition(term, &[iat::Column::Description]))

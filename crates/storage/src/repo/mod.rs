@@ -216,6 +216,20 @@ where
     })
 }
 
+/// The rows after `cursor` in a list ordered newest first by `(time, id)` (both descending):
+/// older, or as old with a smaller id — the keyset every paged list in time order uses.
+fn older_than(
+    time: impl ColumnTrait,
+    id: impl ColumnTrait,
+    cursor: &tessera_core::store::TimeCursor,
+) -> sea_orm::Condition {
+    sea_orm::Condition::any().add(time.lt(cursor.at)).add(
+        sea_orm::Condition::all()
+            .add(time.eq(cursor.at))
+            .add(id.lt(cursor.id.as_str())),
+    )
+}
+
 /// The result of an update of one row by its key: [`StoreError::NotFound`] when there was none.
 fn updated_one(result: sea_orm::UpdateResult, what: &'static str) -> Result<(), StoreError> {
     if result.rows_affected == 0 {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
 use tessera_core::{
@@ -131,15 +131,8 @@ impl SessionRepo for SeaStore {
             .filter(session::Column::IdleExpiresAt.gt(now))
             .filter(session::Column::AbsoluteExpiresAt.gt(now));
         if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(session::Column::LastSeenAt.lt(after.at))
-                    .add(
-                        Condition::all()
-                            .add(session::Column::LastSeenAt.eq(after.at))
-                            .add(session::Column::IdHash.lt(after.id.as_str())),
-                    ),
-            );
+            let (time, id) = (session::Column::LastSeenAt, session::Column::IdHash);
+            query = query.filter(super::older_than(time, id, after));
         }
         Ok(query
             .order_by_desc(session::Column::LastSeenAt)
