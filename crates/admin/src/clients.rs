@@ -877,22 +877,29 @@ pub(crate) async fn post_delete_client(
 pub(crate) async fn post_revoke_grant(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    AdminForm { admin, .. }: AdminForm,
+    AdminForm { admin, form, .. }: AdminForm,
     state: web::Data<AdminState>,
 ) -> Result<HttpResponse, PageError> {
     let (client_id, grant_id) = path.into_inner();
-    let back = format!("/admin/clients/{client_id}");
     let grant = GrantId::new(grant_id);
-    match state.grants.find_grant(&grant).await? {
-        Some(found) if found.client_id.as_str() == client_id => {}
-        _ => return Ok(see_other(&back)),
-    }
+    let client_page = format!("/admin/clients/{client_id}");
+    // Only a grant of this client.
+    let user = match state.grants.find_grant(&grant).await? {
+        Some(found) if found.client_id.as_str() == client_id => found.user_id,
+        _ => return Ok(see_other(&client_page)),
+    };
+    // Back to the user's page when the button was there, else the client's.
+    let back = match (super::field(&form, "back"), &user) {
+        (Some("user"), Some(user)) => format!("/admin/users/{user}"),
+        _ => client_page,
+    };
     let now = state.clock.now();
     state
         .grants
         .revoke_grant(&grant, "revoked by an admin", now)
         .await?;
     let kind = AuditKind::GrantRevoked;
-    super::audit(&state, &req, &admin, kind, Some(&client_id), None).await;
+    let user = user.as_ref().map(|u| u.as_str());
+    super::audit(&state, &req, &admin, kind, Some(&client_id), user).await;
     Ok(see_other(&format!("{back}?notice=revoked")))
 }

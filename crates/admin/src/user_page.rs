@@ -1,7 +1,9 @@
 //! `/admin/users/{id}`: one user as an admin looks after them — profile (name, email and whether
 //! it is confirmed; editable), standing (enabled, admin, two-step required), the devices signed
 //! in (each can be signed out: the session ends and what it issued is revoked), the apps they
-//! allowed (each can be removed: consent forgotten, grants revoked), their second factors, the
+//! allowed (each can be removed: consent forgotten, grants revoked), the grants in force (each
+//! revocable — those of a trusted issuer's assertion have no consent behind them), their
+//! second factors, the
 //! sign-in counters that slow their account down (clearable), and their latest audit events.
 //! The standing actions post to the same handlers as the user list and come back here.
 
@@ -38,6 +40,20 @@ pub(crate) struct AppRow {
     scopes: String,
     since: String,
 }
+
+/// A grant of the user's still in force.
+pub(crate) struct GrantRow {
+    id: String,
+    client_id: String,
+    app: String,
+    scopes: String,
+    given: String,
+    offline: bool,
+    resource: String,
+}
+
+/// The most grants the user page lists (a client's page lists all of its own).
+const GRANTS_SHOWN: u64 = 100;
 
 /// A sign-in counter of the user's account.
 pub(crate) struct CounterRow {
@@ -77,6 +93,9 @@ struct UserPage<'a> {
     passkeys: usize,
     sessions: Vec<SessionRow>,
     apps: Vec<AppRow>,
+    grants: Vec<GrantRow>,
+    /// Whether there are more grants than shown.
+    more_grants: bool,
     counters: Vec<CounterRow>,
     events: Vec<EventRow>,
 }
@@ -93,6 +112,7 @@ fn user_notice(code: Option<&str>) -> Option<&'static str> {
         "updated" => "Updated.",
         "signed-out" => "That device is signed out; what it was given is revoked.",
         "removed" => "The app no longer has access.",
+        "revoked" => "Revoked: its refresh tokens stop working and its access tokens are inactive.",
         "invalid" => crate::REFUSED,
         "self" => crate::REFUSED_SELF,
         "last-admin" => crate::REFUSED_LAST_ADMIN,
@@ -140,6 +160,36 @@ async fn render(
         since: app.since.format("%Y-%m-%d").to_string(),
     })
     .collect();
+    let mut grants = state
+        .grant_list
+        .list_user_grants(&user.id, GRANTS_SHOWN + 1)
+        .await?;
+    let more_grants = grants.len() as u64 > GRANTS_SHOWN;
+    grants.truncate(usize::try_from(GRANTS_SHOWN).unwrap_or(100));
+    let mut app_names = std::collections::HashMap::new();
+    for grant in &grants {
+        if !app_names.contains_key(&grant.client_id) {
+            let name = state
+                .clients
+                .find_client(&grant.client_id)
+                .await?
+                .and_then(|c| c.client_name)
+                .unwrap_or_else(|| grant.client_id.to_string());
+            app_names.insert(grant.client_id.clone(), name);
+        }
+    }
+    let grants = grants
+        .into_iter()
+        .map(|g| GrantRow {
+            id: g.id.to_string(),
+            app: app_names.get(&g.client_id).cloned().unwrap_or_default(),
+            client_id: g.client_id.to_string(),
+            scopes: g.scopes.join(" "),
+            given: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            offline: g.offline,
+            resource: g.resource.unwrap_or_default(),
+        })
+        .collect();
     let counters = state
         .throttle
         .list_counters(now, crate::ops::locks::LISTED)
@@ -197,6 +247,8 @@ async fn render(
             })
             .collect(),
         apps,
+        grants,
+        more_grants,
         counters,
         events,
     };

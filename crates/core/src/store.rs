@@ -1432,6 +1432,13 @@ pub trait GrantAdminRepo: Send + Sync {
         after: Option<&TimeCursor>,
         limit: u64,
     ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// The grants of `user` still in force (not revoked), every client's, newest first; at most
+    /// `limit`.
+    async fn list_user_grants(
+        &self,
+        user: &Subject,
+        limit: u64,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
     /// Revokes every active grant `user` gave `client`; how many.
     async fn revoke_user_client_grants(
         &self,

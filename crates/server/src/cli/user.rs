@@ -57,6 +57,15 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List a user's grants in force, every app's, newest first (`client revoke-grant` revokes
+    /// one).
+    Grants {
+        /// Username or subject id.
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Take an app's access away from a user: the consent is forgotten (the app asks again)
     /// and the grants the user gave it are revoked.
     RemoveApp {
@@ -201,6 +210,7 @@ pub async fn user(
         UserCommand::Unlock { user } => return unlock(config, clock, &user).await,
         UserCommand::Delete { user } => return delete(config, clock, &user).await,
         UserCommand::Apps { user, json } => return apps(config, &user, json).await,
+        UserCommand::Grants { user, json } => return grants(config, &user, json).await,
         UserCommand::RemoveApp { user, client_id } => {
             return remove_app(config, clock, &user, &client_id).await;
         }
@@ -293,6 +303,40 @@ async fn apps(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
             a.name,
             a.since.format("%Y-%m-%d"),
             a.scopes.join(" ")
+        );
+    }
+    Ok(())
+}
+
+async fn grants(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
+    use tessera_core::store::GrantAdminRepo;
+    /// More than anyone holds; the console shows the newest hundred.
+    const ALL: u64 = 100_000;
+    let store = open_store(config).await?;
+    let user = users::find(&store, id).await?;
+    let grants = store.list_user_grants(&user.id, ALL).await?;
+    if json {
+        let rows: Vec<_> = grants
+            .iter()
+            .map(|g| {
+                json!({"id": g.id, "client_id": g.client_id, "scope": g.scopes.join(" "),
+                       "offline": g.offline, "resource": g.resource, "created_at": g.created_at})
+            })
+            .collect();
+        return print_json(&rows);
+    }
+    println!(
+        "{:<34} {:<34} {:<17} {:<8} SCOPE",
+        "GRANT", "CLIENT_ID", "GIVEN (UTC)", "OFFLINE"
+    );
+    for g in &grants {
+        println!(
+            "{:<34} {:<34} {:<17} {:<8} {}",
+            g.id,
+            g.client_id,
+            g.created_at.format("%Y-%m-%d %H:%M"),
+            g.offline,
+            g.scopes.join(" ")
         );
     }
     Ok(())

@@ -1770,6 +1770,16 @@ async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary
         &["has no grant grant-9"],
     );
 
+    // Her grants in force: the revoked one is gone from the list.
+    let held: Value = serde_json::from_str(&run(&["user", "grants", "alice", "--json"])).unwrap();
+    let held: Vec<&str> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(held, ["grant-1"]);
+
     // Her apps, and taking the shop's access away.
     let apps: Value = serde_json::from_str(&run(&["user", "apps", "alice", "--json"])).unwrap();
     assert_eq!(apps[0]["name"], "Shop (new)");

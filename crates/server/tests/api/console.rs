@@ -639,7 +639,7 @@ async fn the_audit_log_filters_by_kind_user_and_date_and_pages_through_a_thousan
 
 #[tokio::test]
 async fn the_user_page_signs_a_device_out_removes_an_app_and_keeps_a_refused_input() {
-    use tessera_core::store::{AuditRepo, ConsentRepo, UserRepo};
+    use tessera_core::store::{AuditRepo, ConsentRepo, GrantRepo, UserRepo};
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -671,6 +671,19 @@ async fn the_user_page_signs_a_device_out_removes_an_app_and_keeps_a_refused_inp
     app.state
         .store
         .save_consent(&alice.id, &webapp.client_id, &scopes, now)
+        .await
+        .unwrap();
+
+    // A gateway holds a grant of hers from a trusted issuer's assertion: no consent behind it.
+    let (gateway, _) = client_with(&app, "gateway", |_| {}).await;
+    app.state
+        .store
+        .create_grant(&tessera_testkit::fixtures::grant_record(
+            "asserted-grant",
+            &gateway.client_id,
+            &alice.id,
+            now,
+        ))
         .await
         .unwrap();
 
@@ -720,6 +733,29 @@ async fn the_user_page_signs_a_device_out_removes_an_app_and_keeps_a_refused_inp
             .await
             .unwrap()
             .is_empty()
+    );
+
+    // The gateway's grant is listed among those in force, and revoked from here.
+    assert!(
+        text(&browser, "#user-grants")
+            .await
+            .contains("asserted-grant")
+    );
+    click(&browser, ".revoke-grant").await;
+    let revoked = format!("{page}?notice=revoked");
+    assert_eq!(arrive(&browser, &revoked).await, revoked);
+    let grant = app
+        .state
+        .store
+        .find_grant(&tessera_core::GrantId::new("asserted-grant"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(grant.revoked_at.is_some());
+    assert!(
+        text(&browser, "#user-grants + p.empty")
+            .await
+            .contains("No grant")
     );
 
     // A wrong email is named beside its field, with what was typed kept; nothing is saved.

@@ -96,6 +96,25 @@ impl GrantAdminRepo for SeaStore {
             .collect()
     }
 
+    async fn list_user_grants(
+        &self,
+        user: &Subject,
+        limit: u64,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        grant::Entity::find()
+            .filter(grant::Column::UserId.eq(user.as_str()))
+            .filter(grant::Column::RevokedAt.is_null())
+            .order_by_desc(grant::Column::CreatedAt)
+            .order_by_desc(grant::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
     async fn revoke_user_client_grants(
         &self,
         user: &Subject,
