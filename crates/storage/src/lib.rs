@@ -78,6 +78,11 @@ impl Backend {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to an unreachable server may take before start-up gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle this long is pinged before it is handed out (one round trip), so
+/// one the server or a proxy dropped meanwhile is replaced rather than failing a request; a
+/// connection in use moments ago is handed out as it is (a ping on every checkout cost two
+/// round trips per refresh rotation).
+const IDLE_BEFORE_PING: Duration = Duration::from_millis(500);
 
 /// Connections in a pool at most, unless configured (sqlx's own default).
 pub const DEFAULT_POOL_SIZE: u32 = 10;
@@ -120,6 +125,7 @@ pub async fn connect_with_settings(
     options
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(settings.acquire)
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .sqlx_logging(false);
     if backend == Backend::Postgres {
         let statement_ms = settings.statement.as_millis().to_string();
