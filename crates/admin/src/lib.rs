@@ -18,9 +18,10 @@
 //! revoke, delete) redirect with a notice, a refusal shown in the error style (`is_refusal`).
 //!
 //! Pages: the dashboard (`dashboard`, the first page), clients, a page per user (`user_page`),
-//! who is signed in (`sessions`), registration tokens, scopes, resource servers, trusted issuers, keys, sign-in locks and the
-//! audit log (`audit_log`, with its export). They share `templates/admin/layout.html`: the
-//! header, the navigation (each page marks its own entry) and the notice.
+//! who is signed in (`sessions`), registration tokens, scopes, resource servers, trusted
+//! issuers, keys, sign-in locks and the audit log (`audit_log`, with its export). They share
+//! `templates/admin/layout.html`: the header, the navigation (each page marks its own entry)
+//! and the notice.
 
 mod audit_log;
 mod clients;
