@@ -3,8 +3,9 @@
 //!
 //! [`connect`] opens a pool with the settings each backend needs (SQLite: one connection, WAL,
 //! `synchronous=FULL`, foreign keys on, a busy timeout; PostgreSQL: a pool of
-//! [`PoolSettings::pool_size`] and a `statement_timeout`); [`migrate`] applies pending migrations so that several
-//! instances starting at once on one PostgreSQL apply each migration exactly once;
+//! [`PoolSettings::pool_size`] and a `statement_timeout`; both: a connection is pinged before
+//! it is handed out only after 500 ms idle); [`migrate`] applies pending migrations so that
+//! several instances starting at once on one PostgreSQL apply each migration exactly once;
 //! [`SeaStore`] implements every repository trait.
 
 pub mod changes;
