@@ -196,7 +196,7 @@ struct DashboardPage<'a> {
     sign_ins: u64,
     failed: u64,
     tokens: u64,
-    locked: usize,
+    locked: u64,
     keys: Vec<KeyLine>,
     next_rotation: Option<String>,
     charts: Vec<ChartView>,
@@ -213,14 +213,7 @@ pub(crate) async fn get_dashboard(
     let week_start = tessera_web::activity::day_of(now) - TimeDelta::days(6);
     let rows = state.activity.activity_since(week_start).await?;
     let totals = state.activity.totals(now).await?;
-    let counters = state
-        .throttle
-        .list_counters(now, crate::ops::locks::LISTED)
-        .await?;
-    let locked = counters
-        .iter()
-        .filter(|c| c.blocked_until.is_some_and(|until| until > now))
-        .count();
+    let locked = state.throttle.count_blocked(now).await?;
     let hourly = |series: &[(Series, &'static str)]| {
         Chart::of(&rows, day_start, TimeDelta::hours(1), 24, series, |t| {
             t.format("%H:00").to_string()

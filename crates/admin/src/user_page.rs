@@ -192,10 +192,9 @@ async fn render(
         .collect();
     let counters = state
         .throttle
-        .list_counters(now, crate::ops::locks::LISTED)
+        .account_counters(&tessera_core::sign_in::account_label(&user.username), now)
         .await?
         .into_iter()
-        .filter(|c| tessera_core::sign_in::counts_account(&c.kind, &c.label, &user.username))
         .map(|c| CounterRow {
             key: c.key_hash.as_str().to_owned(),
             label: c.label,

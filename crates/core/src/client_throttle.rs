@@ -239,6 +239,16 @@ mod tests {
         ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
             Ok(Vec::new())
         }
+        async fn count_blocked(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        async fn account_counters(
+            &self,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     /// The set of refusing counters is read at most once per `REFRESH` of the request clock, a

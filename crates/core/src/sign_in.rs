@@ -161,11 +161,21 @@ pub(crate) fn counted_address(address: &str) -> String {
     }
 }
 
+/// How `username`'s account is named in its counters' labels: the account's own counter is
+/// labelled this, its counters per address `<this> from <address>`.
+pub fn account_label(username: &str) -> String {
+    username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(LABEL_USERNAME_CHARS)
+        .collect()
+}
+
 /// Whether a counter of `kind` labelled `label` (as listed, `ThrottleCounterRecord`) counts
 /// sign-ins to `username`'s account: its own counter, or one of its counters per address.
 pub fn counts_account(kind: &str, label: &str, username: &str) -> bool {
-    let account = username.trim().to_lowercase();
-    let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
+    let shown = account_label(username);
     match kind {
         "account" => label == shown,
         "account_address" => label
@@ -178,7 +188,7 @@ pub fn counts_account(kind: &str, label: &str, username: &str) -> bool {
 fn keys(username: &str, address: &str) -> [Key; 3] {
     let address = &counted_address(address);
     let account = username.trim().to_lowercase();
-    let shown: String = account.chars().take(LABEL_USERNAME_CHARS).collect();
+    let shown = account_label(&account);
     let key = Key::new;
     [
         key(

@@ -913,6 +913,16 @@ pub trait ThrottleRepo: Send + Sync {
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<ThrottleCounterRecord>, StoreError>;
+    /// How many counters whose window has not ended refuse attempts at `now`.
+    async fn count_blocked(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The counters of one account whose window has not ended: kind `account` labelled
+    /// `label`, and kind `account_address` labelled `<label> from …`
+    /// (`sign_in::account_label`, `sign_in::counts_account`).
+    async fn account_counters(
+        &self,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ThrottleCounterRecord>, StoreError>;
 }
 
 /// A scope in the registry (OpenID Connect's own scopes are built in and not listed).

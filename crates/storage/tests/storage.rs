@@ -1701,3 +1701,55 @@ async fn passkeys_are_unique_each_use_recorded_once_and_each_ceremony_taken_once
         assert_eq!(taken.is_some(), live, "{id}");
     }
 }
+
+#[tokio::test]
+async fn an_accounts_counters_are_found_by_its_label_with_like_wildcards_taken_literally() {
+    use tessera_core::store::{ThrottleCounterRecord, ThrottleRepo};
+    let db = db().await;
+    let now = db.clock.now();
+    let counter = |kind: &str, label: &str, blocked: bool, ended: bool| ThrottleCounterRecord {
+        key_hash: tessera_core::secret::TokenHash::of(&format!("{kind}:{label}")),
+        kind: kind.into(),
+        label: label.into(),
+        failures: 3,
+        window_started_at: now - Duration::minutes(1),
+        window_ends_at: if ended {
+            now - Duration::seconds(1)
+        } else {
+            now + Duration::minutes(14)
+        },
+        blocked_until: blocked.then(|| now + Duration::seconds(30)),
+    };
+    for record in [
+        counter("account", "a_b", true, false),
+        counter("account_address", "a_b from 192.0.2.1", false, false),
+        counter("account_address", "a_b from 192.0.2.2", true, true),
+        // Not a_b's: `_` and `%` are not wildcards, a prefix is not the account.
+        counter("account", "axb", true, false),
+        counter("account_address", "axb from 192.0.2.1", false, false),
+        counter("account_address", "a_bc from 192.0.2.1", false, false),
+        counter("address", "a_b from 192.0.2.1", false, false),
+    ] {
+        db.store.insert_counter(&record).await.unwrap();
+    }
+    let mut found: Vec<String> = db
+        .store
+        .account_counters("a_b", now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{} {}", c.kind, c.label))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        ["account a_b", "account_address a_b from 192.0.2.1"],
+        "the window that ended is not listed"
+    );
+    assert_eq!(db.store.account_counters("a%", now).await.unwrap().len(), 0);
+    assert_eq!(
+        db.store.count_blocked(now).await.unwrap(),
+        2,
+        "a_b's and axb's own; the ended window's block is not in force"
+    );
+}

@@ -75,7 +75,13 @@ pub async fn clear(
             false => Err(LockOpError::NotFound),
         };
     }
-    let counters = list(repo, now).await?;
+    let counters = match which {
+        Which::Account(username) => {
+            let label = tessera_core::sign_in::account_label(username);
+            repo.account_counters(&label, now).await?
+        }
+        _ => list(repo, now).await?,
+    };
     let chosen: Vec<_> = match which {
         Which::All => counters.iter().collect(),
         Which::Id(id) => counters

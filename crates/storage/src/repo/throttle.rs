@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use tessera_core::{
@@ -168,6 +168,50 @@ impl ThrottleRepo for SeaStore {
             .order_by_desc(counter::Column::BlockedUntil)
             .order_by_desc(counter::Column::Failures)
             .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    async fn count_blocked(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        counter::Entity::find()
+            .filter(counter::Column::WindowEndsAt.gt(now))
+            .filter(counter::Column::BlockedUntil.gt(now))
+            .count(&self.db)
+            .await
+            .map_err(backend)
+    }
+
+    async fn account_counters(
+        &self,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
+        use sea_orm::sea_query::LikeExpr;
+        let escaped = label
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let per_address = LikeExpr::new(format!("{escaped} from %")).escape('\\');
+        let of_account = Condition::any()
+            .add(
+                Condition::all()
+                    .add(counter::Column::Kind.eq("account"))
+                    .add(counter::Column::Label.eq(label)),
+            )
+            .add(
+                Condition::all()
+                    .add(counter::Column::Kind.eq("account_address"))
+                    .add(Expr::col(counter::Column::Label).like(per_address)),
+            );
+        Ok(counter::Entity::find()
+            .filter(counter::Column::WindowEndsAt.gt(now))
+            .filter(of_account)
+            .order_by_desc(counter::Column::BlockedUntil)
+            .order_by_desc(counter::Column::Failures)
             .all(&self.db)
             .await
             .map_err(backend)?
