@@ -247,6 +247,14 @@ async fn migrate_on(db: &DatabaseConnection) -> Result<usize, StorageError> {
     Ok(pending)
 }
 
+/// `text` for a LIKE pattern with `\\` as the escape character: its `%`, `_` and `\\` match
+/// themselves.
+pub(crate) fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// A portable case-insensitive substring search over `columns`: `LOWER(column) LIKE %term%` with
 /// LIKE's wildcards in the term escaped, any column matching. `None` for an empty term.
 pub(crate) fn search_condition<C: sea_orm::ColumnTrait>(
@@ -261,12 +269,7 @@ pub(crate) fn search_condition<C: sea_orm::ColumnTrait>(
     if term.is_empty() {
         return None;
     }
-    let escaped = term
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let pattern = format!("%{escaped}%");
+    let pattern = format!("%{}%", like_literal(&term.to_lowercase()));
     Some(
         columns
             .iter()

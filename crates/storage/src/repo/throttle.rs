@@ -191,11 +191,8 @@ impl ThrottleRepo for SeaStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<ThrottleCounterRecord>, StoreError> {
         use sea_orm::sea_query::LikeExpr;
-        let escaped = label
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let per_address = LikeExpr::new(format!("{escaped} from %")).escape('\\');
+        let pattern = format!("{} from %", crate::like_literal(label));
+        let per_address = LikeExpr::new(pattern).escape('\\');
         let of_account = Condition::any()
             .add(
                 Condition::all()
