@@ -1194,6 +1194,8 @@ async fn every_list_pages_by_a_hundred_and_keeps_the_search() {
     )
     .await;
     click(&browser, "form.search button").await;
+    let narrowed = "/admin/clients/client-000?q=team-005";
+    assert_eq!(arrive(&browser, narrowed).await, narrowed);
     let mut found = first_cells(&browser, "#grants").await;
     found.sort();
     assert_eq!(found, ["grant-000", "grant-001", "grant-002"]);
