@@ -2,9 +2,10 @@
 //! sign in on the shared `/login` page and get a separate admin session (its own cookie,
 //! SameSite=Strict, 30 min idle, recorded as an admin session so a user session's id is never
 //! accepted in its place). Every form carries a CSRF token; every action writes an audit event
-//! naming the admin. Sensitive actions — key rotation, secret rotation, deleting a client,
-//! making someone admin, resetting a password — also need a sign-in within the last 5 minutes
-//! ([`SensitiveForm`]); otherwise the admin is sent to sign in again and comes back to the page.
+//! naming the admin. Sensitive actions — key rotation, secret rotation, deleting a client or a
+//! user, making someone admin, resetting a password — also need a sign-in within the last 5
+//! minutes ([`SensitiveForm`]); otherwise the admin is sent to sign in again and comes back to
+//! the page (a user's page for an action on one user).
 //!
 //! Handlers read their form as a typed struct ([`AdminForm<T>`], on `tessera_web::form::CsrfForm`),
 //! call one operation of [`ops`] — the layer the CLI shares, so both follow one set of rules —,

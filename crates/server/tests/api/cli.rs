@@ -1078,6 +1078,11 @@ impl Fresh {
         Self { dir, url }
     }
 
+    /// A store on this database, beside the binary (its own connection, as another process).
+    async fn store(&self) -> tessera_storage::SeaStore {
+        tessera_storage::SeaStore::new(tessera_storage::connect(&self.url).await.unwrap())
+    }
+
     /// `tessera ARGS` on this database, which must succeed: its standard output.
     fn run(&self, args: &[&str]) -> String {
         let output = tessera(
@@ -1101,7 +1106,7 @@ async fn user_second_factor_requires_and_removes_a_users_authenticator_app() {
     let env: &[(&str, &str)] = &[("TESSERA_DATABASE_URL", url)];
     let run = |args: &[&str]| fresh.run(args);
     run(&["user", "add", "alice", "--password-file", "pw"]);
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let store = fresh.store().await;
     let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
     assert!(!alice.mfa_required);
 
@@ -1177,7 +1182,7 @@ async fn user_show_prints_the_profile_the_factors_and_the_passkeys() {
         "jane@example.com",
     ];
     run(&add);
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let store = fresh.store().await;
     let jane = store
         .find_user_by_username("Jane Doe")
         .await
@@ -1338,7 +1343,7 @@ async fn user_delete_session_sign_out_and_audit_list_and_export_from_the_real_bi
     let run = |args: &[&str]| fresh.run(args);
     run(&["user", "add", "root", "--password-file", "pw", "--admin"]);
     run(&["user", "add", "bob", "--password-file", "pw"]);
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let store = fresh.store().await;
     let bob = store.find_user_by_username("bob").await.unwrap().unwrap();
     let now = tessera_core::Clock::now(&tessera_core::SystemClock);
     // Bob signed in on two devices.
@@ -1546,8 +1551,7 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
     ]);
     {
         use tessera_core::store::{BrowserSessionRecord, SessionRepo, UserRepo};
-        let store =
-            tessera_storage::SeaStore::new(tessera_storage::connect(&fresh.url).await.unwrap());
+        let store = fresh.store().await;
         let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
         let now = tessera_core::Clock::now(&tessera_core::SystemClock);
         store
@@ -1589,8 +1593,7 @@ async fn the_json_of_the_read_commands_is_snapshot_tested() {
     insta::assert_json_snapshot!("resource_server_list", run(&["resource-server", "list"]));
     {
         use tessera_core::store::{ConsentRepo, GrantRecord, GrantRepo, UserRepo};
-        let store =
-            tessera_storage::SeaStore::new(tessera_storage::connect(&fresh.url).await.unwrap());
+        let store = fresh.store().await;
         let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
         let now = tessera_core::Clock::now(&tessera_core::SystemClock);
         let client = tessera_core::ClientId::new(client_id.as_str());
@@ -1663,7 +1666,7 @@ async fn client_update_grants_revoke_grant_and_a_users_apps_from_the_real_binary
     );
     assert_eq!(updated["require_pushed_authorization_requests"], true);
     assert_eq!(updated["token_endpoint_auth_method"], "client_secret_basic");
-    let store = tessera_storage::SeaStore::new(tessera_storage::connect(url).await.unwrap());
+    let store = fresh.store().await;
     let client_id = tessera_core::ClientId::new(id.as_str());
     let stored = store.find_client(&client_id).await.unwrap().unwrap();
     assert_eq!(stored.access_token_ttl, Some(600));

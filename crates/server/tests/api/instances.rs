@@ -588,3 +588,52 @@ async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_
         other.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_user_deleted_by_the_cli_has_no_live_token_on_any_instance() {
+    use crate::token_support::{client_with, code_tokens, introspect, token, userinfo};
+    // Both instances may remember a token's state for a minute: only the deletion's
+    // announcement can make it apply sooner.
+    let settings = |c: &mut tessera_server::config::RawConfig| {
+        c.token_state_cache_ttl = 60;
+        c.client_cache_ttl = 60;
+    };
+    let a = TestApp::builder().with_config(settings).spawn().await;
+    let issuer = a.issuer.clone();
+    let b = TestApp::builder()
+        .sharing_with(&a)
+        .with_config(settings)
+        .with_config(move |c| c.issuer = issuer)
+        .spawn()
+        .await;
+    let rp = client_with(&a, "rp", |_| {}).await;
+    let bob = a.with_user("bob", crate::code_flow::PASSWORD, false).await;
+    let tokens = code_tokens(&a, &rp, &bob, &["openid", "offline_access"]).await;
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    for app in [&a, &b] {
+        assert_eq!(introspect(app, &rp, &at).await["active"], true);
+        assert_eq!(userinfo(app, &at).await.status, 200);
+    }
+    // The CLI's operation, on its own connection.
+    let cli =
+        tessera_storage::SeaStore::new(tessera_storage::connect(&a.database_url).await.unwrap());
+    tessera_admin::ops::users::delete(&cli, None, &bob)
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        let took = until_inactive(app, &rp, &at).await;
+        eprintln!(
+            "a deleted user's token was inactive at port {} after {took:?}",
+            app.port
+        );
+        assert_eq!(userinfo(app, &at).await.status, 401);
+    }
+    token(
+        &b,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await
+    .assert_error(400, "invalid_grant", "a deleted user's refresh token, at B");
+}
