@@ -469,19 +469,16 @@ async fn until_inactive(
     }
 }
 
-#[tokio::test]
-async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_from_memory() {
-    use crate::token_support::{client_with, code_tokens, introspect, post_form, userinfo};
-    use tessera_core::store::{GrantAdminRepo, UserRepo};
-    // Both instances may remember a token's state for a minute: only the revocation
-    // announcements can make a revocation apply sooner.
+/// Two instances on one database behind one issuer (as behind a load balancer), each allowed
+/// to remember a token's state and a client for a minute: only the change announcements can
+/// make a revocation apply sooner. Statements time out after a second.
+async fn remembering_for_a_minute() -> (TestApp, TestApp) {
     let settings = |c: &mut tessera_server::config::RawConfig| {
         c.token_state_cache_ttl = 60;
         c.client_cache_ttl = 60;
         c.database_timeout = 1;
     };
     let a = TestApp::builder().with_config(settings).spawn().await;
-    // One issuer, as behind a load balancer.
     let issuer = a.issuer.clone();
     let b = TestApp::builder()
         .sharing_with(&a)
@@ -489,6 +486,14 @@ async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_
         .with_config(move |c| c.issuer = issuer)
         .spawn()
         .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_from_memory() {
+    use crate::token_support::{client_with, code_tokens, introspect, post_form, userinfo};
+    use tessera_core::store::{GrantAdminRepo, UserRepo};
+    let (a, b) = remembering_for_a_minute().await;
     let rp = client_with(&a, "rp", |_| {}).await;
     let alice = a
         .with_user("alice", crate::code_flow::PASSWORD, false)
@@ -592,20 +597,7 @@ async fn a_token_revoked_anywhere_dies_everywhere_though_live_ones_are_answered_
 #[tokio::test]
 async fn a_user_deleted_by_the_cli_has_no_live_token_on_any_instance() {
     use crate::token_support::{client_with, code_tokens, introspect, token, userinfo};
-    // Both instances may remember a token's state for a minute: only the deletion's
-    // announcement can make it apply sooner.
-    let settings = |c: &mut tessera_server::config::RawConfig| {
-        c.token_state_cache_ttl = 60;
-        c.client_cache_ttl = 60;
-    };
-    let a = TestApp::builder().with_config(settings).spawn().await;
-    let issuer = a.issuer.clone();
-    let b = TestApp::builder()
-        .sharing_with(&a)
-        .with_config(settings)
-        .with_config(move |c| c.issuer = issuer)
-        .spawn()
-        .await;
+    let (a, b) = remembering_for_a_minute().await;
     let rp = client_with(&a, "rp", |_| {}).await;
     let bob = a.with_user("bob", crate::code_flow::PASSWORD, false).await;
     let tokens = code_tokens(&a, &rp, &bob, &["openid", "offline_access"]).await;
