@@ -375,14 +375,18 @@ impl ClientAuthenticator {
             Presented::Secret { secret, method, .. } => {
                 // Hash and compare even when there is nothing to compare with, so an unknown
                 // client_id answers in the same time as a wrong secret.
-                let stored = client.as_ref().and_then(|c| c.secret_hash.clone());
-                let matches = stored
-                    .as_ref()
-                    .unwrap_or(&TokenHash::from_stored("0".repeat(64)))
-                    .verify(&secret);
+                let stored = client.as_ref().and_then(|c| c.secret_hash.as_ref());
+                let matches = match stored {
+                    Some(hash) => hash.verify(&secret),
+                    None => {
+                        let stand_in = TokenHash::from_stored("0".repeat(64));
+                        let _ = std::hint::black_box(stand_in.verify(&secret));
+                        false
+                    }
+                };
                 let client = client.ok_or_else(|| fail(UNKNOWN_CLIENT))?;
                 check_usable(&client, method).map_err(&fail)?;
-                if stored.is_none() || !matches {
+                if !matches {
                     return Err(ClientAuthFailure {
                         guessed: true,
                         ..fail("wrong client secret")

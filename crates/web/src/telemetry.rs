@@ -129,24 +129,27 @@ impl Metrics {
             .observe(seconds);
     }
 
-    fn new_request_id(&self) -> String {
-        use std::fmt::Write;
+    /// `instance-counter` (hex), written on the stack and allocated once, as the `Arc`.
+    fn new_request_id(&self) -> Arc<str> {
+        use std::io::Write;
         let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-        let mut id = String::with_capacity(self.instance.len() + 17);
-        id.push_str(&self.instance);
-        let _ = write!(id, "-{n:x}");
-        id
+        // The instance is 8 characters (see `new`); a u64 in hex is at most 16.
+        let mut buf = [0u8; 64];
+        let mut out = &mut buf[..];
+        let _ = write!(out, "{}-{n:x}", self.instance);
+        let len = 64 - out.len();
+        Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
     }
 }
 
-fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
+fn acceptable_request_id(value: &HeaderValue) -> Option<Arc<str>> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    ok.then(|| text.to_owned())
+    ok.then(|| Arc::from(text))
 }
 
 /// The method as a metrics label, from a fixed set: an arbitrary method a client sends must not
@@ -177,8 +180,7 @@ pub async fn telemetry(
         .get(REQUEST_ID_HEADER)
         .and_then(acceptable_request_id)
         .or_else(|| metrics.as_ref().map(|m| m.new_request_id()))
-        .unwrap_or_default()
-        .into();
+        .unwrap_or_else(|| Arc::from(""));
     let method = method_label(req.method());
     // Copied: an error from further in leaves no request to read it from. (A second handle on
     // the request would be cheaper, but routing needs the only one.)
