@@ -397,3 +397,39 @@ async fn a_remembered_token_still_expires_on_time() {
     assert_eq!(introspect(&app, &rp, at).await["active"], false);
     assert_invalid_token(&userinfo(&app, at).await, "expired, though remembered");
 }
+
+#[tokio::test]
+async fn many_requests_with_one_token_at_once_get_the_same_answer_and_a_revocation_at_once() {
+    // Nobody has checked the token yet: the requests miss the instance's memory of live tokens
+    // together (`tessera_token_endpoint::live`) and must all get the same answer.
+    let app = TestApp::builder()
+        .with_config(|c| c.token_state_cache_ttl = 60)
+        .spawn()
+        .await;
+    let alice = app.with_user("alice", PASSWORD, false).await;
+    let rp = client_with(&app, "rp", |_| {}).await;
+    let body = code_tokens(&app, &rp, &alice, &["openid"]).await;
+    let at = body["access_token"].as_str().unwrap();
+    let answers = futures_util::future::join_all((0..24).map(|_| introspect(&app, &rp, at))).await;
+    for answer in &answers {
+        assert_eq!(answer["active"], true, "{answer}");
+        assert_eq!(answer["sub"], alice.id.as_str());
+    }
+    let infos = futures_util::future::join_all((0..24).map(|_| userinfo(&app, at))).await;
+    assert!(infos.iter().all(|info| info.status == 200));
+
+    // Revoked: the memory is emptied, and every request after it, at once, is refused.
+    let (id, secret) = (rp.0.client_id.as_str(), rp.1.expose());
+    let done = post_form(&app, "/revoke", Some((id, secret)), &[("token", at)]).await;
+    assert_eq!(done.status, 200);
+    let answers = futures_util::future::join_all((0..24).map(|_| introspect(&app, &rp, at))).await;
+    assert!(
+        answers
+            .iter()
+            .all(|answer| *answer == json!({"active": false}))
+    );
+    let infos = futures_util::future::join_all((0..24).map(|_| userinfo(&app, at))).await;
+    for info in &infos {
+        assert_invalid_token(info, "revoked");
+    }
+}
