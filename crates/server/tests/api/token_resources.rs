@@ -374,18 +374,35 @@ async fn introspection_answers_clients_only_and_says_little_about_dead_tokens() 
     );
 }
 
-#[tokio::test]
-async fn a_remembered_token_still_expires_on_time() {
-    use tessera_core::FakeClock;
-    let clock = FakeClock::new();
-    let app = TestApp::builder()
-        .with_clock(clock.clone())
+/// Alice's tokens from a code flow of client `rp`, on an app that remembers a token's state
+/// for a minute.
+async fn alice_tokens_remembered_for_a_minute(
+    builder: tessera_testkit::TestAppBuilder,
+) -> (
+    TestApp,
+    tessera_core::store::UserRecord,
+    (
+        tessera_core::store::ClientRecord,
+        tessera_core::secret::PlainToken,
+    ),
+    Value,
+) {
+    let app = builder
         .with_config(|c| c.token_state_cache_ttl = 60)
         .spawn()
         .await;
     let alice = app.with_user("alice", PASSWORD, false).await;
     let rp = client_with(&app, "rp", |_| {}).await;
     let body = code_tokens(&app, &rp, &alice, &["openid"]).await;
+    (app, alice, rp, body)
+}
+
+#[tokio::test]
+async fn a_remembered_token_still_expires_on_time() {
+    use tessera_core::FakeClock;
+    let clock = FakeClock::new();
+    let (app, _, rp, body) =
+        alice_tokens_remembered_for_a_minute(TestApp::builder().with_clock(clock.clone())).await;
     let at = body["access_token"].as_str().unwrap();
     let ttl = body["expires_in"].as_i64().unwrap();
     // Checked once (and remembered), then asked again just before and just after `exp`.
@@ -402,13 +419,7 @@ async fn a_remembered_token_still_expires_on_time() {
 async fn many_requests_with_one_token_at_once_get_the_same_answer_and_a_revocation_at_once() {
     // Nobody has checked the token yet: the requests miss the instance's memory of live tokens
     // together (`tessera_token_endpoint::live`) and must all get the same answer.
-    let app = TestApp::builder()
-        .with_config(|c| c.token_state_cache_ttl = 60)
-        .spawn()
-        .await;
-    let alice = app.with_user("alice", PASSWORD, false).await;
-    let rp = client_with(&app, "rp", |_| {}).await;
-    let body = code_tokens(&app, &rp, &alice, &["openid"]).await;
+    let (app, alice, rp, body) = alice_tokens_remembered_for_a_minute(TestApp::builder()).await;
     let at = body["access_token"].as_str().unwrap();
     let answers = futures_util::future::join_all((0..24).map(|_| introspect(&app, &rp, at))).await;
     for answer in &answers {
