@@ -237,4 +237,19 @@ impl TestApp {
     pub async fn with_user(&self, username: &str, password: &str, admin: bool) -> UserRecord {
         fixtures::user_with(&self.state, username, password, admin).await
     }
+
+    /// The stored user with this username, as it is now.
+    ///
+    /// # Panics
+    /// When there is none, or the store fails.
+    #[expect(clippy::expect_used, clippy::panic, reason = "test support")]
+    pub async fn stored_user(&self, username: &str) -> UserRecord {
+        use tessera_core::store::UserRepo;
+        self.state
+            .store
+            .find_user_by_username(username)
+            .await
+            .expect("user lookup")
+            .unwrap_or_else(|| panic!("no user {username}"))
+    }
 }

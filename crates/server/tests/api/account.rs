@@ -3,7 +3,7 @@
 use serde_json::json;
 use tessera_core::{
     ClientId,
-    store::{ClientRepo, ConsentRepo, UserRepo},
+    store::{ClientRepo, ConsentRepo},
 };
 use tessera_testkit::{TestApp, html::hidden_fields, reqwest::Client};
 
@@ -179,13 +179,7 @@ async fn the_account_page_lists_devices_and_apps_and_revokes_them() {
     );
 
     // Remove the app: consent is forgotten.
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let removed = laptop
         .post(app.url("/account/apps/rp/revoke"))
         .form(&[("csrf_token", csrf.as_str())])
@@ -236,13 +230,7 @@ async fn the_account_page_lists_devices_and_apps_and_revokes_them() {
         200,
         "this one stays"
     );
-    let updated = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let updated = app.stored_user("alice").await;
     assert!(tessera_core::password::verify_password(
         "a new long password",
         &updated.password_hash
@@ -389,13 +377,7 @@ async fn self_registration_when_on_signs_new_people_in_and_refuses_duplicates() 
     let account = get(&app, &http, "/account").await;
     assert_eq!(account.status(), 200, "signed in straight away");
     assert!(account.text().await.unwrap().contains("bob@example.com"));
-    let user = app
-        .state
-        .store
-        .find_user_by_username("bob@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.stored_user("bob@example.com").await;
     assert_eq!(user.name.as_deref(), Some("Bob Example"));
     assert!(!user.is_admin && !user.email_verified);
     // Signing up signed Bob in, which rotated the CSRF secret: the old form is refused.

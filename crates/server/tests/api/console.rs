@@ -1387,13 +1387,7 @@ async fn who_is_signed_in_is_listed_paged_and_each_device_can_be_signed_out() {
         [200, 303],
         "one device is asked to sign in again, the other is not"
     );
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     assert_eq!(
         app.state
             .store

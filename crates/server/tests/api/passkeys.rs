@@ -10,7 +10,7 @@
 //! `journeys.rs`.
 
 use serde_json::{Value, json};
-use tessera_core::store::{AuditRepo, PasskeyRepo, UserRepo};
+use tessera_core::store::{AuditRepo, PasskeyRepo};
 use tessera_testkit::{
     TestApp,
     html::form_fields,
@@ -137,13 +137,7 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_each_challenge_once
     assert_eq!(added.status(), 200);
     let answer: Value = added.json().await.unwrap();
     assert_eq!(answer["redirect"], "/account/passkeys?notice=added");
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let stored = app.state.store.passkeys(&alice.id).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].credential_id, laptop.id());
@@ -478,13 +472,7 @@ async fn passkeys_are_renamed_removed_with_the_password_and_removed_by_an_admin(
         .await
         .unwrap();
     assert_eq!(location(&renamed), "/account/passkeys?notice=renamed");
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let names: Vec<String> = app
         .state
         .store

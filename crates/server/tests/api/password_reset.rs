@@ -239,13 +239,7 @@ async fn an_address_is_confirmed_only_by_its_own_link_at_sign_up_and_after_a_cha
         .await
         .unwrap();
     assert_eq!(signed_up.status(), 303);
-    let bea = app
-        .state
-        .store
-        .find_user_by_username("bea@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let bea = app.stored_user("bea@example.com").await;
     assert!(!bea.email_verified);
     let account = get(&app, &http, "/account").await.text().await.unwrap();
     assert!(account.contains("not confirmed"), "{account}");

@@ -108,13 +108,7 @@ async fn enrol(app: &TestApp, http: &reqwest::Client, username: &str) -> (TotpSe
     .await;
     assert_eq!(wrong.status(), 303);
     assert!(location(&wrong).contains("error=code"));
-    let user = app
-        .state
-        .store
-        .find_user_by_username(username)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.stored_user(username).await;
     let stored = app.state.store.find_totp(&user.id).await.unwrap().unwrap();
     assert!(stored.confirmed_at.is_none());
     let (_, codes_page) = confirm_with_app(app, http, &page).await;
@@ -192,13 +186,7 @@ async fn an_authenticator_app_is_added_then_asked_for_and_each_code_works_once()
         account.contains("On: signing in asks for a code"),
         "{account}"
     );
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let sessions = app
         .state
         .store
@@ -664,13 +652,7 @@ async fn one_code_signs_in_once_across_two_instances() {
         [200, 303],
         "exactly one instance accepts the code"
     );
-    let user = first
-        .state
-        .store
-        .find_user_by_username("hal")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = first.stored_user("hal").await;
     let stored = first
         .state
         .store

@@ -110,13 +110,7 @@ async fn the_consent_form_carries_a_handle_and_the_decision_is_only_the_click() 
     let params = query_of(&location(&denied));
     assert_eq!(params["error"], "access_denied");
     assert_eq!(params["state"], "s-1");
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let client = tessera_core::ClientId::new("rp");
     assert_eq!(
         app.state
@@ -195,13 +189,7 @@ async fn the_decision_checks_again_what_changed_since_the_page_was_shown() {
     // and the page comes back for the same request.
     let (url, _) = authorize_url(&app, "rp", "openid email", &[]);
     let page = consent_page(&app, &http, &url).await;
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     use tessera_core::store::SessionRepo;
     app.state
         .store
@@ -809,13 +797,7 @@ async fn credential_changes_end_the_sessions_and_tokens_they_should() {
         .text()
         .await
         .unwrap();
-    let alice = app
-        .state
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.stored_user("alice").await;
     let reset = admin
         .post(app.url(&format!("/admin/users/{}/password", alice.id)))
         .form(&[
